@@ -1,0 +1,69 @@
+"""Atomic writes: a file appears complete or not at all.
+
+Each writer writes to a temporary file in the target's folder, then renames it
+over the target (``os.replace`` is atomic on POSIX), so an interrupted run never
+leaves a half-written output that a later run would trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
+
+    The temporary file keeps the target's suffix (so libraries that look at the
+    extension, such as matplotlib, behave).  On error it is removed.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_json(target: str | os.PathLike, data: Any) -> Path:
+    """Write ``data`` as indented JSON atomically; numpy scalars and arrays are converted."""
+
+    def default(obj: Any) -> Any:
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+        if isinstance(obj, Path):
+            return str(obj)
+        raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+    with atomic_path(target) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=default) + "\n")
+    return Path(target)
+
+
+def write_bytes(target: str | os.PathLike, payload: bytes) -> Path:
+    """Write ``payload`` to ``target`` atomically."""
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(payload)
+    return Path(target)
+
+
+def save_npz(target: str | os.PathLike, **arrays: np.ndarray) -> Path:
+    """Save arrays to an uncompressed ``.npz`` atomically."""
+    with atomic_path(target) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    return Path(target)

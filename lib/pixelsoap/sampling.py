@@ -1,0 +1,170 @@
+"""Algorithm 3 of the paper: random extraction of T SOAP spectra, labels and rescaling.
+
+Each of the T rows picks a random image, then a random point of that image;
+SOAP is computed only at those sampled centers.  The rows keep their label and
+the index of their source image (and of the point within it), so splits by
+image and per-image analyses stay possible.  A RobustScaler fitted on the
+training rows (the paper's s_RR) is saved for reuse by every later section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from .conversion import images_to_points, points_per_image
+from .soap import SoapParams, soap_spectra_batch
+
+
+@dataclass
+class SampledSpectra:
+    """T sampled spectra and where each came from.
+
+    X : (T, d) spectra, float32 or float64, not rescaled.
+    y : (T,) uint8 digit labels.
+    image_index : (T,) int64 index of the source image in its MNIST split.
+    point_index : (T,) int64 index of the center within its image's point set
+        (point order of :func:`pixelsoap.image_to_points`).
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    image_index: np.ndarray
+    point_index: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, rows: np.ndarray) -> "SampledSpectra":
+        """The rows ``rows`` (indices or boolean mask) as a new SampledSpectra."""
+        return SampledSpectra(self.X[rows], self.y[rows], self.image_index[rows], self.point_index[rows])
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"X": self.X, "y": self.y, "image_index": self.image_index, "point_index": self.point_index}
+
+    @classmethod
+    def from_arrays(cls, arrays) -> "SampledSpectra":
+        return cls(np.asarray(arrays["X"]), np.asarray(arrays["y"]), np.asarray(arrays["image_index"]),
+                   np.asarray(arrays["point_index"]))
+
+
+def sample_centers(n_points: np.ndarray, n_samples: int,
+                   rng: np.random.Generator | int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``n_samples`` (image, point) pairs: a uniform random image, then a uniform random point of it.
+
+    ``n_points`` (n,) is the number of points of each image; images without
+    points are never drawn.  Draws are with replacement, as in the paper.
+    Returns ``(image_index, point_index)``, each int64 (n_samples,).
+    """
+    n_points = np.asarray(n_points)
+    if n_samples < 0:
+        raise ValueError(f"n_samples must be >= 0, got {n_samples}")
+    usable = np.flatnonzero(n_points > 0)
+    if usable.size == 0 and n_samples:
+        raise ValueError("no image has any point to sample")
+    gen = np.random.default_rng(rng)
+    images = usable[gen.integers(0, usable.size, size=n_samples)] if n_samples else np.zeros(0, np.int64)
+    points = np.floor(gen.random(n_samples) * n_points[images]).astype(np.int64)
+    return images.astype(np.int64), points
+
+
+def sample_spectra(images: np.ndarray, labels: np.ndarray, params: SoapParams, n_samples: int,
+                   rng: np.random.Generator | int | None = None, *, dtype: str = "float32",
+                   n_jobs: int = 1, chunk_size: int = 500, checkpoint_dir: str | Path | None = None,
+                   progress: bool = True, desc: str = "SOAP") -> SampledSpectra:
+    """Algorithm 3 without the rescaling: T = ``n_samples`` random spectra of ``images``.
+
+    images : (n, rows, cols) grey images; labels : (n,) digits.
+    SOAP runs once per sampled image, at its sampled centers only; a pair drawn
+    twice is computed once.  ``checkpoint_dir`` lets an interrupted run resume.
+    """
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    image_idx, point_idx = sample_centers(points_per_image(images), n_samples, rng)
+    used = np.unique(image_idx)
+    point_sets = images_to_points(images[used])
+    centers = _centers_by_image(image_idx, point_idx, used)
+    spectra = soap_spectra_batch(point_sets, params, centers, dtype=dtype, n_jobs=n_jobs,
+                                 chunk_size=chunk_size, progress=progress, desc=desc,
+                                 checkpoint_dir=checkpoint_dir)
+    X = np.empty((n_samples, params.size), dtype=dtype)
+    pos = np.searchsorted(used, image_idx)
+    for row_block, (cent, spec) in _scatter_rows(pos, point_idx, centers, spectra):
+        X[row_block] = spec[np.searchsorted(cent, point_idx[row_block])]
+    return SampledSpectra(X, labels[image_idx].astype(np.uint8), image_idx, point_idx)
+
+
+def _centers_by_image(image_idx: np.ndarray, point_idx: np.ndarray, used: np.ndarray) -> list[np.ndarray]:
+    """Sorted unique sampled point indices of each image in ``used`` (fast for large T)."""
+    order = np.lexsort((point_idx, image_idx))
+    img_sorted, pt_sorted = image_idx[order], point_idx[order]
+    starts = np.searchsorted(img_sorted, used, side="left")
+    ends = np.searchsorted(img_sorted, used, side="right")
+    return [np.unique(pt_sorted[a:b]) for a, b in zip(starts, ends)]
+
+
+def _scatter_rows(pos: np.ndarray, point_idx: np.ndarray, centers: list, spectra: list):
+    """Yield (rows of one image, (its centers, its spectra)) for filling the (T, d) matrix."""
+    order = np.argsort(pos, kind="stable")
+    bounds = np.flatnonzero(np.diff(pos[order])) + 1
+    for block in np.split(order, bounds):
+        if block.size:
+            k = pos[block[0]]
+            yield block, (centers[k], spectra[k])
+
+
+def split_rows(n_rows: int, val_fraction: float = 0.2, rng: np.random.Generator | int | None = None, *,
+               by: Literal["random", "image"] = "random",
+               groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Split row indices into training and validation sets.
+
+    ``by="random"``: the paper's random 0.8 : 0.2 split of rows.  ``by="image"``:
+    whole source images (``groups``, (n_rows,)) go to one side, so no image
+    contributes to both (a stricter estimate of generalisation).
+    Returns ``(train_rows, val_rows)``, sorted int64 arrays.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction}")
+    gen = np.random.default_rng(rng)
+    if by == "random":
+        perm = gen.permutation(n_rows)
+        n_val = int(round(val_fraction * n_rows))
+        return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+    if by == "image":
+        if groups is None or len(groups) != n_rows:
+            raise ValueError("split by image needs groups: the source image of every row")
+        unique = np.unique(groups)
+        val_groups = gen.choice(unique, size=int(round(val_fraction * len(unique))), replace=False)
+        is_val = np.isin(groups, val_groups)
+        return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+    raise ValueError(f"split must be 'random' or 'image', got {by!r}")
+
+
+def fit_scaler(X_train: np.ndarray):
+    """Fit the paper's RobustScaler (median and interquartile range per feature) on training rows."""
+    from sklearn.preprocessing import RobustScaler
+
+    return RobustScaler().fit(np.asarray(X_train, dtype=np.float64))
+
+
+def save_scaler(scaler, path: str | Path) -> Path:
+    """Save a fitted scaler (joblib pickle) atomically."""
+    import joblib
+
+    from .io import atomic_path
+
+    with atomic_path(path) as tmp:
+        joblib.dump(scaler, tmp)
+    return Path(path)
+
+
+def load_scaler(path: str | Path):
+    """Load a scaler saved by :func:`save_scaler`."""
+    import joblib
+
+    return joblib.load(path)

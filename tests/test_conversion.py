@@ -1,0 +1,94 @@
+"""Algorithm 1: image -> 3D points."""
+
+import numpy as np
+import pytest
+
+from pixelsoap.conversion import (describe_counts, image_to_points, images_to_points, point_pixels,
+                                  points_per_image, transform_image)
+
+
+def test_coordinates_follow_algorithm_1():
+    image = np.zeros((4, 5), dtype=np.uint8)
+    image[1, 3] = 255   # row 1, column 3 -> x=3, y=1, z=25
+    image[2, 0] = 19    # z = floor(1.9) = 1
+    image[3, 4] = 9     # z = 0: dropped
+    points = image_to_points(image)
+    np.testing.assert_array_equal(points, [[3, 1, 25], [0, 2, 1]])
+    assert points.dtype == np.float64 and points.shape == (2, 3)
+
+
+def test_float_images_and_any_size():
+    image = np.full((3, 40), 10.0)
+    image[0, 0] = 99.9
+    points = image_to_points(image)
+    assert points.shape == (120, 3)
+    assert points[0, 2] == 9 and set(points[1:, 2]) == {1}
+
+
+def test_blank_image_gives_empty_point_set():
+    points = image_to_points(np.zeros((28, 28), dtype=np.uint8))
+    assert points.shape == (0, 3)
+    assert image_to_points(np.zeros((28, 28)), sigma_disturbance=1.0, rng=0).shape == (0, 3)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.array([[1.0, np.nan]]), "NaN"),
+    (np.array([[-1, 3]]), ">= 0"),
+    (np.array([[256, 3]]), "<= 255"),
+    (np.zeros((2, 2, 2)), "2D"),
+    (np.zeros(5), "2D"),
+    (np.array([["a", "b"]]), "dtype"),
+])
+def test_rejects_bad_images_with_clear_errors(bad, message):
+    with pytest.raises(ValueError, match=message):
+        image_to_points(bad)
+
+
+def test_rejects_negative_sigma():
+    with pytest.raises(ValueError, match="sigma_disturbance"):
+        image_to_points(np.ones((2, 2)) * 50, sigma_disturbance=-0.1)
+
+
+def test_noise_statistics_and_seed():
+    image = np.full((100, 100), 200, dtype=np.uint8)
+    clean = image_to_points(image)
+    noisy = image_to_points(image, sigma_disturbance=0.7, rng=42)
+    noise = noisy - clean
+    assert np.allclose(noise.mean(axis=0), 0.0, atol=0.02)
+    assert np.allclose(noise.std(axis=0), 0.7, rtol=0.03)
+    np.testing.assert_array_equal(noisy, image_to_points(image, sigma_disturbance=0.7, rng=42))
+    assert not np.array_equal(noisy, image_to_points(image, sigma_disturbance=0.7, rng=43))
+
+
+def test_batch_matches_single_and_is_repeatable():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(3, 6, 6))
+    batch = images_to_points(images)
+    for img, pts in zip(images, batch):
+        np.testing.assert_array_equal(pts, image_to_points(img))
+    a = images_to_points(images, 0.5, rng=1)
+    b = images_to_points(images, 0.5, rng=1)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_points_per_image_and_pixels():
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, size=(4, 7, 7)).astype(np.uint8)
+    counts = points_per_image(images)
+    assert counts.tolist() == [len(image_to_points(i)) for i in images]
+    rows, cols = point_pixels(images[0])
+    np.testing.assert_array_equal(image_to_points(images[0])[:, :2], np.column_stack([cols, rows]))
+    summary = describe_counts(counts)
+    assert summary["images"] == 4 and summary["min"] <= summary["median"] <= summary["max"]
+
+
+def test_transform_image_is_exact():
+    image = np.arange(12).reshape(3, 4)
+    np.testing.assert_array_equal(transform_image(image, rotation=90), np.rot90(image))
+    np.testing.assert_array_equal(transform_image(image, mirror=True), np.fliplr(image))
+    moved = transform_image(image, shift=(1, -1), pad=2)
+    assert moved.shape == (7, 8) and moved.sum() == image.sum()
+    with pytest.raises(ValueError, match="multiple of 90"):
+        transform_image(image, rotation=45)
+    with pytest.raises(ValueError, match="out of the padded canvas"):
+        transform_image(np.ones((3, 3)), shift=(2, 0), pad=1)

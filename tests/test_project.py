@@ -1,0 +1,83 @@
+"""Project files: the lock and environment.yml agree, profiles match the paper, notebooks are clean."""
+
+import re
+from pathlib import Path
+
+import jupytext
+import pytest
+import yaml
+
+from pixelsoap.profiles import PROFILES, load_profile, select_profile
+from pixelsoap.runner import has_parameters_cell
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name.split("[")[0]).lower()
+
+
+def _lock() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[_norm(name)] = version.strip()
+    return pins
+
+
+def test_environment_yml_matches_lock():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert "python=3.11" in env["dependencies"]
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    lock = _lock()
+    top_level = [line.split("==")[0] for line in (ROOT / "requirements.in").read_text().splitlines()
+                 if line.strip() and not line.startswith("#")]
+    assert len(pip_section) == len(top_level)
+    for entry in pip_section:
+        name, version = entry.split("==")
+        assert lock[_norm(name)] == version, f"{name}: environment.yml {version}, lock {lock[_norm(name)]}"
+    assert lock["dscribe"].startswith("2.1.") and "ase" in lock
+
+
+def test_paper_profile_has_the_published_settings():
+    paper = load_profile("paper")
+    assert paper["soap"] == {"r_cut": 63, "n_max": 7, "l_max": 10, "sigma": 3}          # Table 1
+    assert paper["spectra"]["n_train"] == 120_000 and paper["spectra"]["n_test"] == 10_000  # Sec. 4.1
+    assert paper["spectra"]["val_fraction"] == 0.2 and paper["spectra"]["split"] == "random"
+    assert paper["conversion"]["n_images"] == 70_000
+
+
+def test_profiles_share_one_structure(tmp_path):
+    keys = {name: set(load_profile(name)) for name in PROFILES}
+    assert keys["smoke"] == keys["default"] == keys["paper"]
+    for name in PROFILES:
+        profile = load_profile(name)
+        for section, values in profile.items():
+            if isinstance(values, dict):
+                assert set(values) == set(load_profile("paper")[section]), (name, section)
+    target = tmp_path / "params.yaml"
+    assert select_profile("smoke", target) is True
+    assert select_profile("smoke", target) is False   # unchanged: DVC sees no change
+    with pytest.raises(ValueError, match="unknown profile 'huge'"):
+        select_profile("huge", target)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_sources_are_clean_and_parameterised(path):
+    text = path.read_text()
+    notebook = jupytext.reads(text, fmt="py:percent")
+    assert has_parameters_cell(notebook), f"{path.name}: no cell tagged 'parameters'"
+    assert "outputs" not in text and "execution_count" not in text
+    # An interactive save that changes no code leaves the file byte-identical (jupytext.toml filters).
+    config = jupytext.config.load_jupytext_configuration_file(str(ROOT / "jupytext.toml"))
+    saved = jupytext.writes(notebook, fmt="py:percent", config=config)
+    assert saved == text, f"{path.name} would change on save; run `jupytext --to py:percent` on it"
+
+
+def test_gitignore_does_not_hide_the_library():
+    import subprocess
+    result = subprocess.run(["git", "check-ignore", "lib/pixelsoap/__init__.py"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 1, "lib/ is ignored by git"

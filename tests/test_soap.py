@@ -1,0 +1,102 @@
+"""SoapParams and the SOAP spectra (Algorithm 2) against DScribe."""
+
+import numpy as np
+import pytest
+from ase import Atoms
+from dscribe.descriptors import SOAP
+
+from pixelsoap.conversion import image_to_points
+from pixelsoap.soap import SoapParams, resolve_n_jobs, soap_spectra, soap_spectra_batch
+
+PAPER = SoapParams(63, 7, 10, 3)
+
+
+def _digit(seed=0, shape=(12, 12)):
+    rng = np.random.default_rng(seed)
+    return (rng.random(shape) > 0.6) * rng.integers(10, 256, shape)
+
+
+def test_descriptor_size_formula():
+    assert PAPER.size == 308
+    for n_max, l_max in [(2, 2), (4, 6), (11, 11), (1, 0)]:
+        p = SoapParams(40, n_max, l_max, 2)
+        assert p.size == n_max * (n_max + 1) // 2 * (l_max + 1)
+        spectra = soap_spectra(np.array([[0, 0, 1.0], [1, 2, 3]]), p)
+        assert spectra.shape == (2, p.size)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(r_cut=1.0), "r_cut"), (dict(r_cut=-5), "r_cut"), (dict(r_cut=float("nan")), "r_cut"),
+    (dict(n_max=0), "n_max"), (dict(n_max=7.5), "n_max"), (dict(n_max=True), "n_max"),
+    (dict(l_max=-1), "l_max"), (dict(l_max=21), "l_max"), (dict(l_max="10"), "l_max"),
+    (dict(sigma=0), "sigma"), (dict(sigma=float("inf")), "sigma"),
+])
+def test_params_validation_names_the_bad_value(kwargs, message):
+    values = dict(r_cut=63, n_max=7, l_max=10, sigma=3) | kwargs
+    with pytest.raises(ValueError, match=message):
+        SoapParams(**values)
+
+
+def test_params_from_mapping():
+    assert SoapParams.from_mapping({"r_cut": 63, "n_max": 7.0, "l_max": 10, "sigma": 3, "x": 1}) == PAPER
+    with pytest.raises(ValueError, match="lack sigma"):
+        SoapParams.from_mapping({"r_cut": 63, "n_max": 7, "l_max": 10})
+
+
+def test_spectra_equal_dscribe_directly():
+    points = image_to_points(_digit())
+    ours = soap_spectra(points, PAPER)
+    reference = SOAP(species=["H"], r_cut=63, n_max=7, l_max=10, sigma=3, rbf="gto", periodic=False).create(
+        Atoms(f"H{len(points)}", positions=points))
+    assert ours.shape == (len(points), 308) and ours.dtype == np.float64
+    np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=0)
+
+
+def test_centers_select_rows():
+    points = image_to_points(_digit(1))
+    full = soap_spectra(points, PAPER)
+    np.testing.assert_allclose(soap_spectra(points, PAPER, [4, 0]), full[[4, 0]], rtol=1e-10)
+    assert soap_spectra(points, PAPER, []).shape == (0, 308)
+    with pytest.raises(ValueError, match="center indices"):
+        soap_spectra(points, PAPER, [len(points)])
+    with pytest.raises(ValueError, match=r"\(N, 3\)"):
+        soap_spectra(points[:, :2], PAPER)
+
+
+def test_batch_matches_single_in_order_and_dtype(tmp_path):
+    sets = [image_to_points(_digit(s)) for s in range(5)]
+    centers = [None, [0], [1, 2], None, [3]]
+    singles = [soap_spectra(p, PAPER, c) for p, c in zip(sets, centers)]
+    batch = soap_spectra_batch(sets, PAPER, centers, n_jobs=2, chunk_size=2, progress=False)
+    for a, b in zip(batch, singles):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    batch32 = soap_spectra_batch(sets, PAPER, centers, dtype="float32", progress=False)
+    assert all(b.dtype == np.float32 for b in batch32)
+    np.testing.assert_allclose(batch32[0], singles[0], rtol=1e-6)
+
+
+def test_batch_checkpoints_resume(tmp_path, monkeypatch):
+    sets = [image_to_points(_digit(s)) for s in range(4)]
+    first = soap_spectra_batch(sets, PAPER, chunk_size=1, progress=False, checkpoint_dir=tmp_path)
+    chunks = sorted(tmp_path.rglob("chunk-*.npz"))
+    assert len(chunks) == 4
+    # A rerun must not compute anything: make computing impossible.
+    import pixelsoap.soap as soap_module
+    monkeypatch.setattr(soap_module, "_chunk_spectra", lambda *a, **k: pytest.fail("recomputed"))
+    again = soap_spectra_batch(sets, PAPER, chunk_size=1, progress=False, checkpoint_dir=tmp_path)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+
+
+def test_batch_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="dtype"):
+        soap_spectra_batch([], PAPER, dtype="float16")
+    with pytest.raises(ValueError, match="center lists"):
+        soap_spectra_batch([np.zeros((1, 3))], PAPER, [None, None])
+
+
+def test_n_jobs_follows_joblib_convention():
+    import os
+    assert resolve_n_jobs(1) == 1
+    assert resolve_n_jobs(-1) == (os.cpu_count() or 1)
+    with pytest.raises(ValueError):
+        resolve_n_jobs(0)
