@@ -69,11 +69,17 @@ def test_notebook_sources_are_clean_and_parameterised(path):
     text = path.read_text()
     notebook = jupytext.reads(text, fmt="py:percent")
     assert has_parameters_cell(notebook), f"{path.name}: no cell tagged 'parameters'"
-    assert "outputs" not in text and "execution_count" not in text
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert code and not any(c.outputs or c.execution_count for c in code)
+    assert not notebook.metadata.get("kernelspec"), "execution metadata stored in the notebook"
     # An interactive save that changes no code leaves the file byte-identical (jupytext.toml filters).
     config = jupytext.config.load_jupytext_configuration_file(str(ROOT / "jupytext.toml"))
     saved = jupytext.writes(notebook, fmt="py:percent", config=config)
     assert saved == text, f"{path.name} would change on save; run `jupytext --to py:percent` on it"
+
+
+def test_no_executed_notebooks_in_the_source_folder():
+    assert not list((ROOT / "notebooks").glob("*.ipynb")), "notebooks/ holds py:percent sources only"
 
 
 def test_gitignore_does_not_hide_the_library():

@@ -15,6 +15,7 @@ Command line (as used in ``dvc.yaml``)::
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -67,6 +68,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=int, default=1800, help="per-cell execution timeout, seconds")
     parser.add_argument("--log-output", action="store_true", help="stream cell output to the log")
     args = parser.parse_args(argv)
+    if args.log_output:  # papermill logs cell output on its logger, at INFO
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
     params = load_params(args.params)
     missing = [s for s in args.sections if s not in params]
     if missing:

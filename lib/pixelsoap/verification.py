@@ -8,7 +8,7 @@ import numpy as np
 
 from .basis import gto_basis
 from .soap import SoapParams, descriptor, soap_spectra
-from .theory import coefficients_closed_form, power_spectrum
+from .theory import coefficients_closed_form, dscribe_neighbour_cutoff, power_spectrum
 
 
 def basis_check(parameter_sets: list[tuple[float, int, int]]):
@@ -36,6 +36,8 @@ def basis_check(parameter_sets: list[tuple[float, int, int]]):
 def closed_form_check(points: np.ndarray, params: SoapParams, centers: list[int] | None = None):
     """Eq. 5 built from the closed-form coefficients (Eq. A7) against DScribe's spectra.
 
+    DScribe includes every point within r_cut + sigma sqrt(2 ln 1000) of the
+    center, so the closed form is summed over the same points.
     points : (N, 3); returns a DataFrame with, per center, the largest absolute
     difference and that difference relative to the largest feature.
     """
@@ -46,7 +48,8 @@ def closed_form_check(points: np.ndarray, params: SoapParams, centers: list[int]
     rows = []
     for k, ref in zip(centers, reference):
         coeffs = coefficients_closed_form(points, points[k], params.sigma, params.r_cut, params.n_max,
-                                          params.l_max)
+                                          params.l_max,
+                                          neighbour_cutoff=dscribe_neighbour_cutoff(params.r_cut, params.sigma))
         ours = power_spectrum(coeffs)
         rows.append({"center": k, "max_abs_diff": np.abs(ours - ref).max(),
                      "max_rel_diff": np.abs(ours - ref).max() / np.abs(ref).max()})
