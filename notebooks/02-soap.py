@@ -21,6 +21,7 @@ from pixelsoap import paths
 from pixelsoap.io import write_json
 from pixelsoap.plots import save_figure
 from pixelsoap.plots import theory as theory_plots
+from pixelsoap.plots.pipeline import fig01_pipeline
 from pixelsoap.selection import first_of_digit
 from pixelsoap.symmetry import invariance_table
 from pixelsoap.verification import basis_check, closed_form_check
@@ -29,6 +30,12 @@ params = ps.SoapParams.from_mapping(soap)
 out = paths.results_dir() / "soap"
 out.mkdir(parents=True, exist_ok=True)
 grid = theory["grid"]
+
+# %% [markdown]
+# ## Fig. 1: the method at a glance
+
+# %%
+save_figure(fig01_pipeline(), "fig01-pipeline")
 
 # %% [markdown]
 # ## Fig. 2: what a SOAP spectrum sees

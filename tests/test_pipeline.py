@@ -53,7 +53,7 @@ def smoke_run(tmp_path_factory):
     return copy, env, log
 
 
-FIGURES = ["fig02a-neighbourhoods", "fig02b-density", "fig03-spatial-basis", "fig04-radial-basis",
+FIGURES = ["fig01-pipeline", "fig02a-neighbourhoods", "fig02b-density", "fig03-spatial-basis", "fig04-radial-basis",
            "fig05-spherical-harmonic", "fig06-integrand", "fig07-projection", "fig07-points-per-image"]
 
 
