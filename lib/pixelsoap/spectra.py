@@ -16,6 +16,7 @@ Interrupted runs resume: finished SOAP chunks are kept in the data cache.
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,29 +40,39 @@ def spectra_dir() -> Path:
 
 @dataclass
 class SpectraDataset:
-    """Rescaled train / validation / test matrices, ready for a model.
+    """The sampled spectra of one SOAP parameter set, split and with their scaler.
 
-    X_* are float32 (rows, d) after the RobustScaler; y_* uint8 digits;
-    ``train``, ``val``, ``test`` keep the unscaled rows and their provenance.
+    train_all : the T training-image rows (training and validation together);
+    is_val : (T,) bool, the validation rows; test : the test-image rows;
+    scaler : RobustScaler fitted on the training rows (the paper's s_RR).
+    ``train`` and ``val`` are the two parts; ``scaled(part)`` gives model inputs.
     """
 
-    train: SampledSpectra
-    val: SampledSpectra
+    train_all: SampledSpectra
+    is_val: np.ndarray
     test: SampledSpectra
     scaler: object
+
+    @functools.cached_property
+    def train(self) -> SampledSpectra:
+        return self.train_all.subset(~self.is_val)
+
+    @functools.cached_property
+    def val(self) -> SampledSpectra:
+        return self.train_all.subset(self.is_val)
 
     def scaled(self, part: str) -> np.ndarray:
         """The rows of ``part`` ("train", "val" or "test") rescaled, float32 (rows, d)."""
         return self.scaler.transform(getattr(self, part).X.astype(np.float64)).astype(np.float32)
 
 
-def build(params: dict, out_dir: Path | None = None, metrics_path: Path | None = None,
-          progress: bool = True) -> dict:
-    """Run the stage for a parameter dict; returns the metrics written."""
-    out_dir = out_dir or spectra_dir()
-    metrics_path = metrics_path or paths.results_dir() / "spectra" / "metrics.json"
-    seed, cfg = int(params["seed"]), params["spectra"]
-    soap = SoapParams.from_mapping(params["soap"])
+def sample_dataset(soap: SoapParams, cfg: dict, seed: int, progress: bool = True) -> tuple[SpectraDataset, dict]:
+    """Algorithm 3 for one SOAP parameter set: train/val/test spectra and the fitted scaler.
+
+    ``cfg`` is the profile's ``spectra`` section.  The (image, point) draws and
+    the split depend only on ``seed`` and the sizes, so every SOAP parameter set
+    gets the same pixels.  Returns the dataset and timings (seconds).
+    """
     common = dict(dtype=cfg.get("dtype", "float32"), n_jobs=cfg.get("n_jobs", -1),
                   chunk_size=cfg.get("chunk_size", 500), progress=progress,
                   checkpoint_dir=paths.cache_dir() / "spectra-chunks")
@@ -77,17 +88,27 @@ def build(params: dict, out_dir: Path | None = None, metrics_path: Path | None =
                                       by=cfg.get("split", "random"), groups=train.image_index)
     is_val = np.zeros(len(train), dtype=bool)
     is_val[val_rows] = True
-    scaler = fit_scaler(train.X[train_rows])
-    save_npz(out_dir / "train.npz", **train.to_arrays(), is_val=is_val)
-    save_npz(out_dir / "test.npz", **parts["test"].to_arrays())
-    save_scaler(scaler, out_dir / "scaler.joblib")
+    return SpectraDataset(train, is_val, parts["test"], fit_scaler(train.X[train_rows])), timings
+
+
+def build(params: dict, out_dir: Path | None = None, metrics_path: Path | None = None,
+          progress: bool = True) -> dict:
+    """Run the stage for a parameter dict; returns the metrics written."""
+    out_dir = out_dir or spectra_dir()
+    metrics_path = metrics_path or paths.results_dir() / "spectra" / "metrics.json"
+    cfg = params["spectra"]
+    soap = SoapParams.from_mapping(params["soap"])
+    data, timings = sample_dataset(soap, cfg, int(params["seed"]), progress)
+    save_npz(out_dir / "train.npz", **data.train_all.to_arrays(), is_val=data.is_val)
+    save_npz(out_dir / "test.npz", **data.test.to_arrays())
+    save_scaler(data.scaler, out_dir / "scaler.joblib")
     metrics = {
         "soap": soap.as_dict(), "descriptor_size": soap.size,
-        "n_train": int((~is_val).sum()), "n_val": int(is_val.sum()), "n_test": len(parts["test"]),
-        "split": cfg.get("split", "random"), "dtype": common["dtype"],
-        "train_images_used": int(np.unique(train.image_index).size),
-        "class_counts_train": np.bincount(train.y[~is_val], minlength=10).tolist(),
-        "class_counts_test": np.bincount(parts["test"].y, minlength=10).tolist(),
+        "n_train": len(data.train), "n_val": len(data.val), "n_test": len(data.test),
+        "split": cfg.get("split", "random"), "dtype": cfg.get("dtype", "float32"),
+        "train_images_used": int(np.unique(data.train_all.image_index).size),
+        "class_counts_train": np.bincount(data.train.y, minlength=10).tolist(),
+        "class_counts_test": np.bincount(data.test.y, minlength=10).tolist(),
         **timings,
     }
     write_json(metrics_path, metrics)
@@ -104,8 +125,7 @@ def load(folder: Path | None = None) -> SpectraDataset:
         is_val = f["is_val"]
     with np.load(folder / "test.npz") as f:
         test = SampledSpectra.from_arrays(f)
-    return SpectraDataset(train_all.subset(~is_val), train_all.subset(is_val), test,
-                          load_scaler(folder / "scaler.joblib"))
+    return SpectraDataset(train_all, is_val, test, load_scaler(folder / "scaler.joblib"))
 
 
 def main(argv: list[str] | None = None) -> None:
