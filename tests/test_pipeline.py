@@ -54,7 +54,10 @@ def smoke_run(tmp_path_factory):
 
 
 FIGURES = ["fig01-pipeline", "fig02a-neighbourhoods", "fig02b-density", "fig03-spatial-basis", "fig04-radial-basis",
-           "fig05-spherical-harmonic", "fig06-integrand", "fig07-projection", "fig07-points-per-image"]
+           "fig05-spherical-harmonic", "fig06-integrand", "fig07-projection", "fig07-points-per-image",
+           "fig08-classifier", "fig08-training-history", "fig09-confusion-matrix", "fig10-search-pairs",
+           "fig10-search-marginals", "fig11-easy-digits", "fig12-rotated-seven", "fig13-far-points",
+           "fig14-ambiguous-4-9"]
 
 
 @pytest.mark.parametrize("name", FIGURES)
@@ -67,7 +70,7 @@ def test_figure_written_as_png_and_pdf(smoke_run, name):
     assert matplotlib.image.imread(png).shape[0] > 100
 
 
-@pytest.mark.parametrize("notebook", ["01-conversion", "02-soap"])
+@pytest.mark.parametrize("notebook", ["01-conversion", "02-soap", "03-experiment1"])
 def test_notebook_executed_without_errors(smoke_run, notebook):
     copy, _, _ = smoke_run
     nb = nbformat.read(copy / "results" / "notebooks" / f"{notebook}.ipynb", as_version=4)
@@ -116,3 +119,23 @@ def test_pipeline_is_up_to_date_and_profile_changes_are_targeted(smoke_run):
     (copy / "params.yaml").write_text(yaml.safe_dump(params))
     changed = set(json.loads(_run(["dvc", "status", "--json"], copy, env)))
     assert changed == {"soap"}
+    params["theory"]["grid"] -= 2
+    params["experiment1"]["figures"]["candidate_images"] += 1
+    (copy / "params.yaml").write_text(yaml.safe_dump(params))
+    assert set(json.loads(_run(["dvc", "status", "--json"], copy, env))) == {"experiment1"}
+
+
+def test_experiment1_outputs(smoke_run):
+    copy, _, _ = smoke_run
+    import pandas as pd
+    trials = pd.read_csv(copy / "results" / "experiment1" / "trials.csv")
+    smoke = yaml.safe_load((copy / "params" / "smoke.yaml").read_text())
+    assert (trials["state"] == "COMPLETE").sum() == smoke["experiment1"]["search"]["n_trials"]
+    metrics = json.loads((copy / "results" / "experiment1" / "metrics.json").read_text())
+    first = metrics["table1"][0]
+    assert first["accuracy"]["paper"] == 0.6863 and 0 <= first["accuracy"]["ours"] <= 1
+    # recall is support-weighted, hence equal to accuracy (as in the paper's Table 1)
+    assert abs(first["recall"]["ours"] - first["accuracy"]["ours"]) < 1e-12
+    assert metrics["checks"]["rotated_seven_is_four"]["identical_predictions"] is True
+    table = pd.read_csv(copy / "results" / "experiment1" / "table1.csv")
+    assert len(table) == 2

@@ -47,6 +47,15 @@ def test_paper_profile_has_the_published_settings():
     assert paper["spectra"]["n_train"] == 120_000 and paper["spectra"]["n_test"] == 10_000  # Sec. 4.1
     assert paper["spectra"]["val_fraction"] == 0.2 and paper["spectra"]["split"] == "random"
     assert paper["conversion"]["n_images"] == 70_000
+    search = paper["experiment1"]["search"]                                                # Sec. 4.2.2
+    assert search["n_trials"] == 168 and search["n_samples"] == 120_000 and search["val_fraction"] == 0.2
+    assert {k: search["space"][k] for k in ("r_cut", "n_max", "l_max", "sigma")} == {
+        "r_cut": [2, 100], "n_max": [2, 11], "l_max": [2, 11], "sigma": [1, 10]}
+    from pixelsoap.models import ClassifierConfig
+    for section in (search["classifier"], paper["experiment1"]["final"]["classifier"]):
+        config = ClassifierConfig.from_mapping(section)
+        assert config.epochs == 300 and config.patience is None
+        assert config.batch_size == 128 and config.learning_rate == 1e-3 and config.dropout == 0.1
 
 
 def test_profiles_share_one_structure(tmp_path):

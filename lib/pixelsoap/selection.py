@@ -13,12 +13,14 @@ def first_of_digit(labels: np.ndarray, digit: int) -> int:
     return int(hits[0])
 
 
-def easiest_per_digit(accuracies: np.ndarray, labels: np.ndarray, digits=range(10)) -> list[int]:
+def easiest_per_digit(accuracies: np.ndarray, labels: np.ndarray, digits=None) -> list[int]:
     """For each digit, the image with the highest per-pixel accuracy (ties: the lowest index).
 
     accuracies : (n,) per-image fraction of correctly predicted pixels; labels : (n,).
+    digits : the digits wanted (default: every digit among ``labels``, ascending).
     """
     accuracies, labels = np.asarray(accuracies), np.asarray(labels)
+    digits = np.unique(labels).tolist() if digits is None else digits
     chosen = []
     for d in digits:
         candidates = np.flatnonzero((labels == d) & np.isfinite(accuracies))

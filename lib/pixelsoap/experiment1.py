@@ -1,0 +1,112 @@
+"""Experiment 1 (paper Sec. 4.2): the search stage and the checks of the paper's findings.
+
+``python -m pixelsoap.experiment1`` is the DVC stage ``search``: it runs the
+Monte-Carlo search of :mod:`pixelsoap.search` with the profile's
+``experiment1.search`` settings (resuming a study interrupted earlier) and
+writes ``results/experiment1/trials.csv`` and ``results/experiment1/search.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+
+from . import paths, published
+from .io import atomic_path, write_json
+from .profiles import load_params
+
+PARAMS = ("r_cut", "n_max", "l_max", "sigma")
+
+
+def search_findings(trials: pd.DataFrame, importances: dict | None = None,
+                    metric: str = "val_accuracy") -> dict:
+    """Numbers behind the paper's claims about the search (Sec. 4.2.3).
+
+    trials : completed trials with columns r_cut, n_max, l_max, sigma, ``metric``.
+    importances : optional fANOVA importances (Optuna) per parameter.
+    Returns Spearman rank correlations of each parameter with accuracy, the most
+    influential parameter by |rho| (and by importance if given), accuracy of
+    trials with sigma in [2, 5] against the rest, and of n_max, l_max >= 6
+    against smaller values.
+    """
+    from scipy.stats import spearmanr
+
+    acc = trials[metric]
+    rho = {p: float(spearmanr(trials[p], acc).statistic) if trials[p].nunique() > 1 else float("nan")
+           for p in PARAMS}
+    out = {"n_trials": int(len(trials)), "spearman": rho,
+           "most_influential_by_spearman": max(rho, key=lambda p: abs(rho[p]) if np.isfinite(rho[p]) else -1)}
+    if importances:
+        out["importance"] = {p: float(importances.get(p, float("nan"))) for p in PARAMS}
+        out["most_influential_by_importance"] = max(importances, key=importances.get)
+    in_band = trials["sigma"].between(2, 5)
+    out["sigma_2_to_5"] = _compare(acc, in_band)
+    top = trials.nlargest(max(1, len(trials) // 5), metric)
+    out["sigma_of_top_fifth"] = {"min": float(top["sigma"].min()), "max": float(top["sigma"].max())}
+    for p in ("n_max", "l_max"):
+        out[f"{p}_ge_6"] = _compare(acc, trials[p] >= 6)
+    return out
+
+
+def _compare(acc: pd.Series, mask: pd.Series) -> dict:
+    """Mean and median accuracy inside and outside ``mask``, with counts."""
+    def stats(values):
+        return {"n": int(len(values)), "mean": float(values.mean()) if len(values) else float("nan"),
+                "median": float(values.median()) if len(values) else float("nan")}
+    return {"inside": stats(acc[mask]), "outside": stats(acc[~mask])}
+
+
+def table1(ours: dict, label: str, params: dict) -> dict:
+    """One Table 1 row: our accuracy, recall, precision, F1 beside the published ones."""
+    paper = published.value("experiment1.table1")
+    return {"row": label, "params": params,
+            **{k: {"ours": float(ours[k]), "paper": paper[k], "difference": float(ours[k]) - paper[k]}
+               for k in ("accuracy", "recall", "precision", "f1")}}
+
+
+def run_search_stage(params: dict) -> dict:
+    """The ``search`` stage: run (or resume) the study, write the trials table and findings."""
+    import optuna
+
+    from .search import SearchSpace, best_params, run_search, trials_frame
+
+    cfg, seed = params["experiment1"]["search"], int(params["seed"])
+    dask_cfg = params["experiment1"].get("dask", {})
+    # One journal holds every configuration's study (named by a hash of it), so an
+    # interrupted search resumes and a changed n_trials extends the same study.
+    storage = paths.cache_dir() / "search" / "studies.journal"
+    study = run_search(storage, int(cfg["n_trials"]), SearchSpace.from_mapping(cfg["space"]),
+                       {"n_samples": cfg["n_samples"], "val_fraction": cfg.get("val_fraction", 0.2)},
+                       cfg["classifier"], seed, scheduler=dask_cfg.get("scheduler"),
+                       n_workers=int(dask_cfg.get("n_workers", 2)))
+    frame = trials_frame(study)
+    out_dir = paths.results_dir() / "experiment1"
+    with atomic_path(out_dir / "trials.csv") as tmp:
+        frame.to_csv(tmp, index=False)
+    complete = frame[frame["state"] == "COMPLETE"]
+    try:
+        importances = optuna.importance.get_param_importances(study, params=list(PARAMS))
+    except (RuntimeError, ValueError):  # too few trials, or a parameter never varied
+        importances = None
+    metrics = {"best_params": best_params(study), "best_val_accuracy": float(complete["val_accuracy"].max()),
+               "published_best_params": published.value("experiment1.best_params"),
+               "published_best_val_accuracy": published.value("experiment1.best_val_accuracy"),
+               "n_complete": int(len(complete)), "n_failed": int((frame["state"] == "FAIL").sum()),
+               "seconds_per_trial_median": float(complete["seconds"].median()),
+               "findings": search_findings(complete, importances)}
+    write_json(out_dir / "search.json", metrics)
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="DVC stage: the Experiment 1 hyperparameter search.")
+    parser.add_argument("--params", default=None, help="parameter file (default: <root>/params.yaml)")
+    args = parser.parse_args(argv)
+    metrics = run_search_stage(load_params(args.params))
+    print({k: metrics[k] for k in ("best_params", "best_val_accuracy", "n_complete", "n_failed")})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""The Fig. 8 classifier: configuration, structure, seeds, resume after interruption, saving, diagram."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pixelsoap.models import (ClassifierConfig, build_classifier, configure_threads, load_model,  # noqa: E402
+                              predict_labels, predict_proba, save_model, train_classifier)
+
+keras = pytest.importorskip("keras")
+
+N_FEATURES = 20
+SMALL = dict(hidden_units=(16, 8), epochs=2, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def data():
+    """500 rows, 20 features; the digit is the arg-max of a random linear map (learnable)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, N_FEATURES)).astype(np.float32)
+    y = (X @ rng.normal(size=(N_FEATURES, 10))).argmax(axis=1).astype(np.uint8)
+    return X[:400], y[:400], X[400:], y[400:]
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    X, y, Xv, yv = data
+    return train_classifier(X, y, Xv, yv, ClassifierConfig(**SMALL, seed=3), verbose=0)
+
+
+# --- configuration -------------------------------------------------------------------------------
+
+def test_config_defaults_follow_the_paper():
+    cfg = ClassifierConfig()
+    assert (cfg.dropout, cfg.learning_rate, cfg.batch_size, cfg.patience) == (0.1, 1e-3, 128, None)
+    assert len(cfg.hidden_units) == 2
+    assert ClassifierConfig.from_mapping({"hidden_units": [32, 16], "epochs": 5}).hidden_units == (32, 16)
+    assert ClassifierConfig.from_mapping(cfg.as_dict()) == cfg
+
+
+@pytest.mark.parametrize("field, value", [
+    ("hidden_units", ()), ("hidden_units", (32, 0)), ("hidden_units", 32), ("hidden_units", (3.5,)),
+    ("dropout", 1.0), ("dropout", -0.1), ("learning_rate", 0), ("batch_size", 0), ("epochs", 2.5),
+    ("patience", 0), ("seed", -1), ("epochs", True), ("learning_rate", True), ("dropout", "0.1"),
+])
+def test_config_rejects_bad_values_naming_them(field, value):
+    with pytest.raises(ValueError, match=field):
+        ClassifierConfig.from_mapping({field: value})
+
+
+def test_config_rejects_unknown_keys():
+    with pytest.raises(ValueError, match="hiden_units"):
+        ClassifierConfig.from_mapping({"hiden_units": (8,)})
+
+
+# --- structure and predictions -------------------------------------------------------------------
+
+def test_layers_follow_fig8():
+    model = build_classifier(N_FEATURES, ClassifierConfig(hidden_units=(32, 16)))
+    kinds = [(type(layer).__name__, layer.name) for layer in model.layers]
+    assert kinds == [("Dense", "hidden_1"), ("Dropout", "dropout_1"), ("Dense", "hidden_2"),
+                     ("Dropout", "dropout_2"), ("Dense", "output")]
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert [d.units for d in dense] == [32, 16, 10]
+    assert [d.activation.__name__ for d in dense] == ["relu", "relu", "softmax"]
+    assert all(layer.rate == 0.1 for layer in model.layers if isinstance(layer, keras.layers.Dropout))
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+    assert "sparse_categorical_crossentropy" in str(model.loss)
+    assert model.input_shape == (None, N_FEATURES) and model.output_shape == (None, 10)
+
+
+def test_predictions_are_probabilities(trained, data):
+    model, history = trained
+    proba = predict_proba(model, data[2])
+    assert proba.shape == (100, 10) and proba.dtype == np.float32
+    assert np.all(proba >= 0) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
+    labels = predict_labels(model, data[2])
+    assert labels.dtype == np.uint8 and np.array_equal(labels, proba.argmax(axis=1))
+    assert predict_proba(model, np.zeros((0, N_FEATURES))).shape == (0, 10)
+    assert set(history) >= {"loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"}
+    assert all(len(v) == 2 for v in history.values())
+
+
+def test_training_learns(data):
+    X, y, Xv, yv = data
+    model, history = train_classifier(X, y, Xv, yv, ClassifierConfig(hidden_units=(32,), epochs=15, batch_size=32),
+                                      verbose=0)
+    assert history["loss"][-1] < history["loss"][0]
+    assert history["val_accuracy"][-1] > 0.25  # chance: 0.1
+
+
+def test_same_seed_same_model_different_seed_different(trained, data):
+    X, y, Xv, yv = data
+    first = trained[0]
+    again, _ = train_classifier(X, y, Xv, yv, ClassifierConfig(**SMALL, seed=3), verbose=0)
+    other, _ = train_classifier(X, y, Xv, yv, ClassifierConfig(**SMALL, seed=4), verbose=0)
+    for a, b in zip(first.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(predict_proba(first, Xv), predict_proba(again, Xv))
+    assert not np.allclose(predict_proba(first, Xv), predict_proba(other, Xv))
+
+
+def test_early_stopping_restores_best_weights(data):
+    X, y, Xv, yv = data
+    cfg = ClassifierConfig(hidden_units=(8,), epochs=12, batch_size=32, patience=2, learning_rate=0.05)
+    model, history = train_classifier(X, y, Xv, yv, cfg, verbose=0)
+    assert len(history["val_accuracy"]) <= 12
+    acc = float(np.mean(predict_labels(model, Xv) == yv))
+    assert acc == pytest.approx(max(history["val_accuracy"]), abs=1e-6)
+
+
+# --- interruption and resume ---------------------------------------------------------------------
+
+class Interrupt(keras.callbacks.Callback):
+    """Raises at the start of epoch ``at`` (after the previous epoch was backed up)."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at:
+            raise KeyboardInterrupt(f"simulated interruption before epoch {epoch}")
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Records the epochs begun and the weights at the start (``begin``) and end (``end``) of each."""
+
+    def __init__(self):
+        super().__init__()
+        self.epochs, self.begin, self.end = [], {}, {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+        self.begin[epoch] = self.model.get_weights()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.end[epoch] = self.model.get_weights()
+
+
+def test_backup_and_restore_resumes_after_interruption(data, tmp_path):
+    X, y, Xv, yv = data
+    backup = tmp_path / "backup"
+    cfg = ClassifierConfig(**SMALL, seed=5)
+    first = EpochRecorder()
+    with pytest.raises(KeyboardInterrupt):
+        train_classifier(X, y, Xv, yv, cfg, backup_dir=backup, verbose=0, callbacks=[first, Interrupt(at=1)])
+    assert first.epochs == [0, 1]
+    assert (backup / "training_metadata.json").is_file() and (backup / "history.json").is_file()
+    second = EpochRecorder()
+    model, history = train_classifier(X, y, Xv, yv, cfg, backup_dir=backup, verbose=0, callbacks=[second])
+    assert second.epochs == [1]  # only the unfinished epoch ran again, and the requested 2 epochs finished
+    for restored, saved in zip(second.begin[1], first.end[0]):  # it started from the backed-up weights
+        np.testing.assert_array_equal(restored, saved)
+    assert len(history["loss"]) == len(history["val_accuracy"]) == 2  # epoch 1 from the log, epoch 2 now
+    assert not backup.exists()  # removed once training completed
+    _, one_epoch = train_classifier(X, y, Xv, yv, ClassifierConfig(**{**SMALL, "epochs": 1}, seed=5), verbose=0)
+    assert history["loss"][0] == pytest.approx(one_epoch["loss"][0], rel=1e-6)
+
+
+# --- saving and threads --------------------------------------------------------------------------
+
+def test_save_and_load_roundtrip(trained, data, tmp_path):
+    model = trained[0]
+    path = save_model(model, tmp_path / "sub" / "classifier.keras")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["classifier.keras"]  # no temporary left
+    loaded = load_model(path)
+    np.testing.assert_allclose(predict_proba(loaded, data[2]), predict_proba(model, data[2]), atol=1e-7)
+    with pytest.raises(ValueError, match=".keras"):
+        save_model(model, tmp_path / "classifier.h5")
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.keras")
+
+
+def test_configure_threads_in_a_fresh_process():
+    code = ("from pixelsoap.models import configure_threads; import tensorflow as tf; "
+            "assert configure_threads(1); "
+            "print(tf.config.threading.get_intra_op_parallelism_threads(), "
+            "tf.config.threading.get_inter_op_parallelism_threads())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "1"]
+    assert configure_threads(None) is True
+    with pytest.raises(ValueError, match="thread"):
+        configure_threads(0)
+
+
+# --- diagrams ------------------------------------------------------------------------------------
+
+def test_model_diagram_draws_one_box_per_layer(trained):
+    import pixelsoap.plots  # noqa: F401  (Agg backend)
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyBboxPatch
+
+    from pixelsoap.plots.models import layer_rows, model_diagram
+
+    model = trained[0]
+    rows = layer_rows(model)
+    assert [r["name"] for r in rows][1:] == [layer.name for layer in model.layers]
+    assert rows[0]["kind"] == "InputLayer" and sum(r["params"] for r in rows) == model.count_params()
+    fig = model_diagram(model, "Fig. 8")
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    assert len(boxes) == len(model.layers) + 1
+    texts = " | ".join(t.get_text() for t in ax.texts)
+    for layer in model.layers:
+        assert f"{layer.name} ({type(layer).__name__})" in texts
+    assert "16 units, relu" in texts and "rate 0.1" in texts and "10 units, softmax" in texts
+    assert f"total parameters: {model.count_params():,}" in texts
+    assert ax.get_title() == "Fig. 8"
+
+
+def test_model_diagram_handles_functional_models():
+    import pixelsoap.plots  # noqa: F401
+    from pixelsoap.plots.models import layer_rows, model_diagram
+
+    inputs = keras.Input(shape=(12,), name="x")
+    code = keras.layers.Dense(3, name="encoder")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(12, name="decoder")(code), name="linear_ae")
+    rows = layer_rows(model)
+    assert [r["name"] for r in rows] == ["x", "encoder", "decoder"]
+    assert rows[1]["shape"] == "(None, 3)" and rows[2]["params"] == 3 * 12 + 12
+    assert model_diagram(model).axes[0].get_title() == "linear_ae"
+
+
+def test_training_history_figure():
+    import pixelsoap.plots  # noqa: F401
+    from pixelsoap.plots.models import training_history_figure
+
+    hist = {"loss": [2.0, 1.5], "val_loss": [2.1, 1.7], "accuracy": [0.3, 0.5], "val_accuracy": [0.3, 0.4]}
+    fig = training_history_figure(hist)
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2]
+    assert fig.axes[0].get_xlabel() == "epoch"
