@@ -1,6 +1,6 @@
 """Benchmark: time per epoch and test accuracy of the Fig. 8 classifier per hidden-layer width (run on demand).
 
-    .venv/bin/python benchmarks/bench_classifier.py                       # default widths, 60 epochs
+    .venv/bin/python benchmarks/bench_classifier.py                       # default widths and epochs
     .venv/bin/python benchmarks/bench_classifier.py --widths 256,256 512,256 512,512,256 --epochs 40
 
 Trains on the default-profile spectra (data/spectra, `dvc repro spectra`) at
@@ -91,8 +91,8 @@ def main() -> None:
     for r in results:
         t = r["test"]
         print(f"{str(r['widths']):>16} {r['params']:>8d} {r['s_per_epoch']:>8.2f} {r['epochs']:>6d} "
-              f"{r['val_accuracy']:>8.4f} {t['accuracy']:>8.4f} {t['precision']:>6.4f} {t['f1']:>6.4f} {r['train_s']:>8.1f} "
-              f"{str(r['target_epoch']):>17} {r['target_s'] or float('nan'):>11.1f}")
+              f"{r['val_accuracy']:>8.4f} {t['accuracy']:>8.4f} {t['precision']:>6.4f} {t['f1']:>6.4f} "
+              f"{r['train_s']:>8.1f} {str(r['target_epoch']):>17} {r['target_s'] or float('nan'):>11.1f}")
 
 
 if __name__ == "__main__":

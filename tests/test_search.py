@@ -5,6 +5,7 @@ search and the kill-and-resume test run the real objective (T = 300 spectra,
 a 2-epoch classifier) in subprocesses on a 2-process LocalCluster.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -159,9 +160,9 @@ def client():
         yield c
 
 
-def fake_search(path, n, client, space=None, **kw):
-    return run_search(path, n, space, DATA, CLASSIFIER, 0, scheduler=client, objective=kw.pop("objective", fake_objective),
-                      progress=False, tf_threads=None, **kw)
+def fake_search(path, n, client, space=None, objective=fake_objective, **kw):
+    return run_search(path, n, space, DATA, CLASSIFIER, 0, scheduler=client, objective=objective, progress=False,
+                      tf_threads=None, **kw)
 
 
 def completed(study):
@@ -224,6 +225,25 @@ def test_failing_trials_are_retried_then_the_search_stops(tmp_path, client, monk
         fake_search(tmp_path / "b.journal", 3, client, objective=broken_objective, max_retries=1)
     study = open_study(tmp_path / "b.journal", None, DATA, CLASSIFIER, 0)
     assert all(t.state.name == "FAIL" for t in study.trials)  # nothing left RUNNING
+
+
+def nan_objective(soap, data, classifier, seed):
+    return {"val_accuracy": float("nan")}
+
+
+def test_an_objective_without_a_finite_accuracy_is_an_error(tmp_path, client):
+    with pytest.raises(SearchError, match="finite val_accuracy"):
+        fake_search(tmp_path / "s.journal", 2, client, objective=nan_objective, max_retries=0)
+
+
+def test_a_running_scheduler_is_used_by_its_address(tmp_path):
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
+        study = run_search(tmp_path / "s.journal", 3, None, DATA, CLASSIFIER, 0, scheduler=cl.scheduler_address,
+                           objective=fake_objective, progress=False, tf_threads=None)
+    assert len(completed(study)) == 3
+    with pytest.raises(ValueError, match="scheduler must be"):
+        run_search(tmp_path / "s.journal", 4, None, DATA, CLASSIFIER, 0, scheduler=8786, objective=fake_objective,
+                   progress=False, tf_threads=None)
 
 
 def test_a_second_driver_on_the_same_storage_is_refused(tmp_path, client):
@@ -384,7 +404,7 @@ def test_killed_search_resumes_without_losing_or_repeating_trials(tmp_path, refe
         os.kill(proc.pid, signal.SIGKILL)  # the driver, at any moment
         proc.wait(timeout=30)
     finally:
-        with __import__("contextlib").suppress(ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # its Dask workers too (they would stop on their own)
         proc.stderr.close()
 
@@ -417,5 +437,5 @@ def test_killed_search_resumes_without_losing_or_repeating_trials(tmp_path, refe
     ref = {as_tuple(t.params): t.value for t in completed(reference[0])}
     got = {as_tuple(t.params): t.value for t in done}
     assert set(got) == set(ref)
-    assert all(got[p] == pytest.approx(ref[p], abs=1e-6) for p in ref)
+    assert all(got[p] == pytest.approx(ref[p], abs=1e-6) for p in ref), (got, ref)
     print(f"killed after {len(before)} trials; the rerun finished the other {N_REAL - len(before)} in {seconds:.1f} s")

@@ -509,7 +509,7 @@ def _fail(study, trial_id: int, number: int, kind: str, reason: str) -> None:
 class _Plan:
     """Which draws are done, which must be (re)run, and which draw comes next."""
 
-    def __init__(self, study, space: SearchSpace) -> None:
+    def __init__(self, study) -> None:
         from optuna.trial import TrialState
 
         self.complete: set[int] = set()
@@ -641,7 +641,7 @@ def run_search(storage_path: str | os.PathLike, n_trials: int, space: SearchSpac
         stale = _recover(study, space)
         if stale:
             log.warning("resuming %s: %d trial(s) left unfinished by an interrupted run are rerun", name, stale)
-        plan = _Plan(study, space)
+        plan = _Plan(study)
         if len(plan.complete) < n_trials:
             _drive(study, plan, space, data, classifier, seed, int(n_trials), int(n_workers), scheduler,
                    objective, int(max_retries), max_draws, tf_threads, progress)
@@ -699,6 +699,7 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
                 trial_id, number, draw = in_flight.pop(future)
                 try:
                     result = future.result()
+                    _check_result(result)
                 except InvalidParameters as exc:
                     _fail(study, trial_id, number, "invalid", str(exc))
                     plan.invalid.add(draw)
@@ -714,7 +715,7 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
                     log.warning("trial %d (draw %d) failed, retrying: %s", number, draw, reason)
                     plan.retry(draw)
                 else:
-                    _tell_complete(study, trial_id, number, draw, result)
+                    _tell_complete(study, trial_id, number, result)
                     plan.complete.add(draw)
                     best.append(float(result["val_accuracy"]))
                     bar.update(1)
@@ -730,7 +731,14 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
             bar.close()
 
 
-def _tell_complete(study, trial_id: int, number: int, draw: int, result: Mapping[str, Any]) -> None:
+def _check_result(result: Any) -> None:
+    """Raise unless the objective returned a mapping with a finite ``val_accuracy``."""
+    value = result.get("val_accuracy") if isinstance(result, Mapping) else None
+    if not _is_number(value):
+        raise ValueError(f"the objective must return a dict with a finite val_accuracy, got {result!r}")
+
+
+def _tell_complete(study, trial_id: int, number: int, result: Mapping[str, Any]) -> None:
     import optuna
 
     value = float(result["val_accuracy"])
@@ -775,7 +783,7 @@ def trials_frame(study) -> "pd.DataFrame":  # noqa: F821
     columns = ["number", "state", "draw", *PARAMS, "val_accuracy", *_FRAME_ATTRS, "fail_kind", "fail_reason",
                "datetime_start", "datetime_complete"]
     frame = pd.DataFrame(rows, columns=columns)
-    for col in ("draw", "n_max", "l_max", "best_epoch", "n_features"):
+    for col in ("draw", "best_epoch", "n_features"):  # missing for some trials: nullable integers
         frame[col] = frame[col].astype("Int64")
     for col in ("val_accuracy", "final_val_accuracy", "seconds", "spectra_seconds", "train_seconds"):
         frame[col] = frame[col].astype(float)

@@ -72,7 +72,7 @@ def _digit_legend(fig) -> None:
 
 def fig11_easy_digits(images: list[np.ndarray], preds: list[PixelPredictions], indices: list[int]):
     """Fig. 11: easy digits, each pixel coloured by its predicted digit, with per-pixel accuracy."""
-    fig, axes = plt.subplots(2, (len(images) + 1) // 2, figsize=(2.3 * ((len(images) + 1) // 2), 5.6))
+    fig, axes = plt.subplots(2, (len(images) + 1) // 2, figsize=(2.3 * ((len(images) + 1) // 2), 6.6))
     for ax, img, pred, idx in zip(axes.flat, images, preds, indices):
         _pixel_panel(ax, img, pred, f"test #{idx}: a {pred.label}\n{pred.accuracy:.0%} of pixels right")
     for ax in axes.flat[len(images):]:
