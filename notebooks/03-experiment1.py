@@ -129,6 +129,13 @@ easy = easiest_per_digit(accuracies, test_labels[:n_candidates])
 save_figure(plots1.fig11_easy_digits([test_images[i] for i in easy], [candidates[i] for i in easy], easy),
             "fig11-easy-digits")
 
+# %% [markdown]
+# **Fig. 12.** Rotating by 90 degrees and mirroring move whole pixels, so every spectrum of the
+# transformed 7 equals one of the original's (notebook 02's invariance table), and so do the
+# predictions. The paper reports its transformed 7 predicted as a 4; under exact invariance that
+# can only happen if the untransformed 7 is predicted as a 4 too. The metrics record both
+# majority votes and whether the predictions coincide.
+
 # %%
 seven = first_of_digit(test_labels[:n_candidates], 7)
 turned = ps.transform_image(test_images[seven], rotation=90, mirror=True)
@@ -137,6 +144,11 @@ pred_turned = predict_images(turned[None], [7], paper_params, lambda X: models.p
 save_figure(plots1.fig12_rotated_seven(test_images[seven], turned, candidates[seven], pred_turned, seven),
             "fig12-rotated-seven")
 print(f"original: majority {candidates[seven].majority}; rotated + mirrored: majority {pred_turned.majority}")
+
+# %% [markdown]
+# **Fig. 13.** The paper's "far points are predicted less accurately" is checked over all test
+# spectra: accuracy in bins of distance from the digit's centroid (panel c), the Spearman
+# correlation of distance with correctness, and the nearest and farthest bins.
 
 # %%
 distances = centroid_distances(test_images, data_paper.test.image_index, data_paper.test.point_index)

@@ -106,6 +106,28 @@ def test_same_seed_same_model_different_seed_different(trained, data):
     assert not np.allclose(predict_proba(first, Xv), predict_proba(other, Xv))
 
 
+def test_training_ignores_other_threads_drawing_from_python_random(trained, data):
+    """A Dask worker's event loop draws from Python's `random` while a trial trains."""
+    import random
+    import threading
+
+    X, y, Xv, yv = data
+    stop = threading.Event()
+
+    def chatter():
+        while not stop.is_set():
+            random.random()
+
+    thread = threading.Thread(target=chatter, daemon=True)
+    thread.start()
+    try:
+        again, _ = train_classifier(X, y, Xv, yv, ClassifierConfig(**SMALL, seed=3), verbose=0)
+    finally:
+        stop.set()
+        thread.join()
+    np.testing.assert_array_equal(predict_proba(trained[0], Xv), predict_proba(again, Xv))
+
+
 def test_early_stopping_restores_best_weights(data):
     X, y, Xv, yv = data
     cfg = ClassifierConfig(hidden_units=(8,), epochs=12, batch_size=32, patience=2, learning_rate=0.05)

@@ -162,17 +162,25 @@ def build_classifier(n_features: int, config: ClassifierConfig | None = None):
     """The compiled Fig. 8 model: (batch, n_features) float32 -> (batch, 10) softmax probabilities.
 
     Layers are named ``hidden_1, dropout_1, ..., output``; Adam(config.learning_rate),
-    sparse categorical cross-entropy, accuracy metric.  Weights depend on the
-    global Keras seed (see :func:`set_seeds`).
+    sparse categorical cross-entropy, accuracy metric.  Initial weights and dropout
+    masks take explicit seeds derived from ``config.seed``: Keras would otherwise
+    draw them from Python's global ``random``, which other threads of a Dask
+    worker (its event loop) also draw from, making training irreproducible there.
     """
     import keras
 
     config = config or ClassifierConfig()
+    seeds = iter(range(config.seed * 1000 + 1, config.seed * 1000 + 1000))
+
+    def dense(width, activation, name):
+        return keras.layers.Dense(width, activation=activation, name=name,
+                                  kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)))
+
     layers = [keras.Input(shape=(int(n_features),), name="soap_spectrum")]
     for i, width in enumerate(config.hidden_units, start=1):
-        layers.append(keras.layers.Dense(width, activation="relu", name=f"hidden_{i}"))
-        layers.append(keras.layers.Dropout(config.dropout, name=f"dropout_{i}"))
-    layers.append(keras.layers.Dense(N_CLASSES, activation="softmax", name="output"))
+        layers.append(dense(width, "relu", f"hidden_{i}"))
+        layers.append(keras.layers.Dropout(config.dropout, name=f"dropout_{i}", seed=next(seeds)))
+    layers.append(dense(N_CLASSES, "softmax", "output"))
     model = keras.Sequential(layers, name="pixel_classifier")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
