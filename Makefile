@@ -18,10 +18,14 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name pixelsoap --display-name "Python (pixelsoap)"
 	touch $(STAMP)
 
-## reproduce: regenerate figures, metrics, tables and executed notebooks (PROFILE=smoke|default|paper)
+## reproduce: regenerate figures, metrics, tables, executed notebooks and the report (PROFILE=smoke|default|paper)
+##   If a stage fails, the stages that do not need it still run (--keep-going), the report is
+##   written anyway with the failed and skipped stages shown as not run, and the target fails.
 reproduce: install
 	$(BIN)/python -m pixelsoap.profiles $(PROFILE)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro --keep-going || \
+	  { PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pixelsoap.report --from-dvc-status; \
+	    echo "dvc repro failed: results/REPORT.md shows which stages did not run" >&2; exit 1; }
 
 ## test: the whole test suite (unit tests, notebooks and the smoke pipeline)
 test: install

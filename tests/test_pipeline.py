@@ -57,7 +57,10 @@ FIGURES = ["fig01-pipeline", "fig02a-neighbourhoods", "fig02b-density", "fig03-s
            "fig05-spherical-harmonic", "fig06-integrand", "fig07-projection", "fig07-points-per-image",
            "fig08-classifier", "fig08-training-history", "fig09-confusion-matrix", "fig10-search-pairs",
            "fig10-search-marginals", "fig11-easy-digits", "fig12-rotated-seven", "fig13-far-points",
-           "fig14-ambiguous-4-9"]
+           "fig14-ambiguous-4-9", "fig15-linear-autoencoder", "fig16-deep-autoencoder", "fig17-correlation",
+           "fig18a-mse-linear", "fig18b-mse-log", "fig18c-mse-log-0-100", "fig18d-mse-log-0-200", "fig19a-accuracy",
+           "fig19b-accuracy-0-50", "fig20-noise-robustness"]
+NOTEBOOKS = ["01-conversion", "02-soap", "03-experiment1", "04-experiment2", "05-experiment3"]
 
 
 @pytest.mark.parametrize("name", FIGURES)
@@ -70,7 +73,7 @@ def test_figure_written_as_png_and_pdf(smoke_run, name):
     assert matplotlib.image.imread(png).shape[0] > 100
 
 
-@pytest.mark.parametrize("notebook", ["01-conversion", "02-soap", "03-experiment1"])
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_notebook_executed_without_errors(smoke_run, notebook):
     copy, _, _ = smoke_run
     nb = nbformat.read(copy / "results" / "notebooks" / f"{notebook}.ipynb", as_version=4)
@@ -118,11 +121,18 @@ def test_pipeline_is_up_to_date_and_profile_changes_are_targeted(smoke_run):
     params["theory"]["grid"] += 2
     (copy / "params.yaml").write_text(yaml.safe_dump(params))
     changed = set(json.loads(_run(["dvc", "status", "--json"], copy, env)))
-    assert changed == {"soap"}
+    assert changed == {"soap", "report"}      # the report shows every parameter
     params["theory"]["grid"] -= 2
     params["experiment1"]["figures"]["candidate_images"] += 1
     (copy / "params.yaml").write_text(yaml.safe_dump(params))
-    assert set(json.loads(_run(["dvc", "status", "--json"], copy, env))) == {"experiment1"}
+    assert set(json.loads(_run(["dvc", "status", "--json"], copy, env))) == {"experiment1", "report"}
+    params["experiment1"]["figures"]["candidate_images"] -= 1
+    params["experiment3"]["n_seeds"] += 1
+    (copy / "params.yaml").write_text(yaml.safe_dump(params))
+    assert set(json.loads(_run(["dvc", "status", "--json"], copy, env))) == {"experiment3", "report"}
+    params["experiment3"]["n_seeds"] -= 1
+    (copy / "params.yaml").write_text(yaml.safe_dump(params))
+    assert json.loads(_run(["dvc", "status", "--json"], copy, env)) == {}
 
 
 def test_experiment1_outputs(smoke_run):
@@ -139,3 +149,61 @@ def test_experiment1_outputs(smoke_run):
     assert metrics["checks"]["rotated_seven_is_four"]["identical_predictions"] is True
     table = pd.read_csv(copy / "results" / "experiment1" / "table1.csv")
     assert len(table) == 2
+
+
+def test_experiment2_outputs(smoke_run):
+    copy, _, _ = smoke_run
+    import pandas as pd
+    smoke = yaml.safe_load((copy / "params" / "smoke.yaml").read_text())["experiment2"]
+    mse = pd.read_csv(copy / "results" / "experiment2" / "mse.csv")
+    assert set(mse["method"]) == {"pca", "linear", "deep"}
+    assert sorted(mse.loc[mse["method"] == "pca", "h_e"]) == list(range(1, 309))   # PCA at every h_e
+    assert sorted(mse.loc[mse["method"] == "linear", "h_e"]) == smoke["linear"]
+    assert (mse["val_mse"] >= 0).all()
+    pca = mse[mse["method"] == "pca"].sort_values("h_e")["val_mse"].to_numpy()
+    assert np.all(np.diff(pca) <= 1e-9 * pca[0])            # more components never reconstruct worse
+    accuracy = pd.read_csv(copy / "results" / "experiment2" / "accuracy.csv")
+    assert set(accuracy["features"]) == {"pca", "deep", "raw"}
+    assert accuracy["test_accuracy"].between(0, 1).all()
+    metrics = json.loads((copy / "results" / "experiment2" / "metrics.json").read_text())
+    assert set(metrics["claims"]) >= {"pca_equals_linear_ae_below_200", "pca_better_above_200",
+                                      "deep_ae_better_below_50", "above_50_keeps_95pct", "h100_keeps_98pct",
+                                      "linear_ae_never_beats_pca"}
+    assert metrics["claims"]["linear_ae_never_beats_pca"]["holds"] is True
+
+
+def test_experiment3_outputs(smoke_run):
+    copy, _, _ = smoke_run
+    import pandas as pd
+    smoke = yaml.safe_load((copy / "params" / "smoke.yaml").read_text())["experiment3"]
+    table = pd.read_csv(copy / "results" / "experiment3" / "accuracy.csv")
+    assert len(table) == (smoke["levels"]["steps"] + 1) * smoke["n_seeds"]
+    assert table["level"].min() == 0 and np.isclose(table["level"].max(), smoke["levels"]["max"])
+    metrics = json.loads((copy / "results" / "experiment3" / "metrics.json").read_text())
+    assert metrics["findings"]["ratio_at_1"]["published"] == 0.92
+    assert metrics["findings"]["value_at_3_9"]["published"] == 0.51
+    baseline = [r for r in metrics["per_level"] if r["level"] == 0][0]
+    assert baseline["ratio"] == 1.0 and baseline["n_seeds"] == smoke["n_seeds"]
+
+
+def test_report_of_the_smoke_run(smoke_run, tmp_path):
+    """The report stage's Markdown and HTML page: every published value beside ours, every stage
+    timed, and the page checked in a real headless Chromium (images decode, links resolve)."""
+    copy, _, _ = smoke_run
+    md = (copy / "results" / "REPORT.md").read_text()
+    assert "**smoke**" in md and "params.yaml equals params/smoke.yaml" in md
+    assert "0.6863" in md and "⏸️" not in md, "a stage shows as not run"
+    for stage in ("spectra", "search", "experiment1", "experiment2", "experiment3"):
+        assert f"| {stage} |" in md
+    index = copy / "results" / "report" / "index.html"
+    for notebook in NOTEBOOKS:
+        assert (copy / "results" / "report" / "notebooks" / f"{notebook}.html").is_file()
+    sys.path.insert(0, str(Path(__file__).parent))
+    from browser import check_report_in_browser, chromium_or_skip
+
+    chromium_or_skip()
+    shot = tmp_path / "smoke-report.png"
+    result = check_report_in_browser(index, shot)
+    assert result["ok"], result["problems"]
+    assert result["images"] >= len(FIGURES) and not result["external_requests"]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -74,12 +74,18 @@ def sample_centers(n_points: np.ndarray, n_samples: int,
 def sample_spectra(images: np.ndarray, labels: np.ndarray, params: SoapParams, n_samples: int,
                    rng: np.random.Generator | int | None = None, *, dtype: str = "float32",
                    n_jobs: int = 1, chunk_size: int = 500, checkpoint_dir: str | Path | None = None,
-                   progress: bool = True, desc: str = "SOAP") -> SampledSpectra:
+                   progress: bool = True, desc: str = "SOAP", sigma_disturbance: float = 0.0,
+                   noise_rng: np.random.Generator | int | None = None) -> SampledSpectra:
     """Algorithm 3 without the rescaling: T = ``n_samples`` random spectra of ``images``.
 
     images : (n, rows, cols) grey images; labels : (n,) digits.
     SOAP runs once per sampled image, at its sampled centers only; a pair drawn
     twice is computed once.  ``checkpoint_dir`` lets an interrupted run resume.
+    sigma_disturbance : Gaussian noise (pixels; z in tens of grey levels) added to
+        x, y and z of the sampled images' points (Algorithm 1, Experiment 3), drawn
+        from ``noise_rng`` image by image in increasing image index; 0 (default):
+        exact points.  The (image, point) draws come from ``rng`` alone, so one
+        ``rng`` samples the same pixels at every noise level.
     """
     images = np.asarray(images)
     labels = np.asarray(labels)
@@ -87,7 +93,7 @@ def sample_spectra(images: np.ndarray, labels: np.ndarray, params: SoapParams, n
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
     image_idx, point_idx = sample_centers(points_per_image(images), n_samples, rng)
     used = np.unique(image_idx)
-    point_sets = images_to_points(images[used])
+    point_sets = images_to_points(images[used], sigma_disturbance, noise_rng)
     centers = _centers_by_image(image_idx, point_idx, used)
     spectra = soap_spectra_batch(point_sets, params, centers, dtype=dtype, n_jobs=n_jobs,
                                  chunk_size=chunk_size, progress=progress, desc=desc,

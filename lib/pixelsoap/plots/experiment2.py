@@ -1,0 +1,106 @@
+"""Figures of Experiment 2 (paper Sec. 4.3): correlations (Fig. 17), MSE (Fig. 18) and accuracy (Fig. 19) against h_e.
+
+The tables come from :mod:`pixelsoap.compression` (``mse_table``, ``accuracy_table``);
+each function returns a Figure and writes nothing.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+#: line style per method of the MSE table (deep autoencoders: one colour per h_m)
+STYLES = {"pca": dict(color="black", lw=1.6, label="PCA"),
+          "linear": dict(color="tab:blue", marker="o", ms=4, lw=1.2, label="linear autoencoder")}
+DEEP_COLOURS = {2: "tab:orange", 4: "tab:green", 10: "tab:red"}
+
+
+def fig17_correlation(corr: np.ndarray, title: str | None = None):
+    """Fig. 17: the (d, d) correlation matrix of the spectrum components as a heatmap (NaN: grey)."""
+    corr = np.asarray(corr, dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(6.8, 5.8))
+    cmap = plt.get_cmap("RdBu_r").copy()
+    cmap.set_bad("#bbbbbb")
+    image = ax.imshow(np.ma.masked_invalid(corr), cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
+    fig.colorbar(image, ax=ax, shrink=0.85, label="Pearson correlation")
+    ax.set_xlabel("SOAP component")
+    ax.set_ylabel("SOAP component")
+    off = corr[~np.eye(len(corr), dtype=bool)]
+    share = float(np.nanmean(np.abs(off) > 0.9)) if off.size else float("nan")
+    ax.set_title(title or f"Correlations of the {len(corr)} components ({share:.0%} of pairs with |r| > 0.9)",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _deep_colour(h_m: int) -> str:
+    return DEEP_COLOURS.get(int(h_m), plt.get_cmap("tab10")(int(h_m) % 10))
+
+
+def fig18_mse(mse, h_e_max: int = 308, log: bool = False, title: str | None = None, column: str = "val_mse",
+              floor: float = 1e-16):
+    """Fig. 18: reconstruction MSE on the validation rows against h_e for every method, 0 <= h_e <= h_e_max.
+
+    mse : table with columns method, h_m, h_e and ``column`` (:func:`pixelsoap.compression.mse_table`).
+    log : logarithmic MSE axis, cut at ``floor`` (PCA's MSE near h_e = d is float64 round-off).
+    MSE is in squared rescaled-feature units.
+    """
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    shown = mse[mse["h_e"] <= h_e_max]
+    for method in ("pca", "linear"):
+        rows = shown[shown["method"] == method].sort_values("h_e")
+        if len(rows):
+            ax.plot(rows["h_e"], rows[column], **STYLES[method])
+    deep = shown[shown["method"] == "deep"]
+    for h_m in sorted(deep["h_m"].dropna().unique()):
+        rows = deep[deep["h_m"] == h_m].sort_values("h_e")
+        ax.plot(rows["h_e"], rows[column], marker="s", ms=4, lw=1.2, color=_deep_colour(h_m),
+                label=f"deep autoencoder, $h_m$ = {int(h_m)}")
+    if log:
+        ax.set_yscale("log")
+        if shown[column].min() < floor:
+            ax.set_ylim(bottom=floor)
+    ax.set_xlim(0, h_e_max)
+    ax.set_xlabel("encoding dimension $h_e$")
+    ax.set_ylabel("validation MSE" + (" (log scale)" if log else ""))
+    ax.grid(alpha=0.3, which="both" if log else "major")
+    ax.legend(fontsize=8)
+    ax.set_title(title or f"Reconstruction MSE, $h_e$ from 0 to {h_e_max}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def fig19_accuracy(acc, h_e_max: int = 308, keep: float = 0.95, title: str | None = None):
+    """Fig. 19: test accuracy of the classifier retrained on PCA and deep-autoencoder codes against h_e.
+
+    acc : table with columns features, h_m, h_e, test_accuracy (:func:`pixelsoap.compression.accuracy_table`).
+    The uncompressed (raw) accuracy is the dashed line, ``keep`` times it the dotted
+    one; the right axis reads accuracy as a fraction of the uncompressed one.
+    """
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    raw = acc[acc["features"] == "raw"]
+    base = float(raw["test_accuracy"].iloc[0]) if len(raw) else float("nan")
+    shown = acc[acc["h_e"] <= h_e_max]
+    for features, style in (("pca", dict(color="black", marker="o", label="PCA")),
+                            ("deep", dict(marker="s"))):
+        rows = shown[shown["features"] == features].sort_values("h_e")
+        if not len(rows):
+            continue
+        if features == "deep":
+            h_m = int(rows["h_m"].iloc[0])
+            style = {**style, "color": _deep_colour(h_m), "label": f"deep autoencoder, $h_m$ = {h_m}"}
+        ax.plot(rows["h_e"], rows["test_accuracy"], ms=4, lw=1.2, **style)
+    if np.isfinite(base):
+        ax.axhline(base, color="grey", ls="--", lw=1,
+                   label=f"uncompressed ({int(raw['h_e'].iloc[0])} features): {base:.3f}")
+        ax.axhline(keep * base, color="grey", ls=":", lw=1, label=f"{keep:.0%} of uncompressed")
+        ax.secondary_yaxis("right", functions=(lambda a: a / base, lambda r: r * base)).set_ylabel(
+            "fraction of uncompressed accuracy")
+    ax.set_xlim(0, h_e_max)
+    ax.set_xlabel("encoding dimension $h_e$")
+    ax.set_ylabel("test accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title or f"Test accuracy on compressed spectra, $h_e$ from 0 to {h_e_max}", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,481 @@
+"""Experiment 3 of the paper (Sec. 4.4): how SOAP predictions degrade under positional noise.
+
+For each noise level ``sigma_disturbance`` (pixels; z in tens of grey levels)
+the MNIST test images are converted with Gaussian noise on x, y and z
+(Algorithm 1), T random spectra are taken (Algorithm 3: a random image, then a
+random point of it) with the Experiment 1 SOAP parameters, rescaled with the
+RobustScaler of the clean training spectra and classified by the Experiment 1
+model trained on clean data.  The paper's grid is 20 logarithmic steps from
+0.1 to 5.0; we add 0 (the noise-free baseline).
+
+Seeds.  Each (level, seed) pair is one job; ``seed`` (0, 1, ...) numbers the
+repetitions.  Repetition ``s`` draws its (image, point) pairs from
+``default_rng([profile seed, 2])`` for s = 0 (the spectra stage's test stream,
+so with T = ``spectra.n_test`` its baseline is exactly Table 1's test set) and
+``default_rng([profile seed, 2, s])`` otherwise, identical at every level (so a
+repetition's curve compares the same pixels); the noise comes from
+``SeedSequence([profile seed, 13, s, round(level * 1e6)])``.  The spread across
+repetitions thus covers both the sampling of pixels and the noise.
+
+Jobs run on a Dask cluster (:func:`pixelsoap.search._dask_client`: a local
+cluster of one-thread worker processes, or a running scheduler); each worker
+loads the model once.  Every finished job is cached as a small JSON in
+``paths.cache_dir() / "experiment3"`` under a hash of (level, seed, profile
+seed, SOAP parameters, T, model and scaler file hashes), written atomically, so
+a rerun computes only what is missing.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from . import paths
+from .soap import SoapParams
+
+log = logging.getLogger(__name__)
+
+#: random streams derived from the profile's seed (2 is the spectra stage's test stream)
+STREAM_CENTERS, STREAM_NOISE = 2, 13
+#: bump when the meaning of a cached result changes
+FORMAT_VERSION = 1
+#: the paper's grid (Sec. 4.4.2)
+PAPER_LEVELS = {"min": 0.1, "max": 5.0, "steps": 20}
+#: the columns of the per-job table (results/experiment3/accuracy.csv)
+TABLE_COLUMNS = ["level", "seed", "accuracy", "n", "n_correct", "ratio_to_baseline"]
+
+
+def model_file() -> Path:
+    """The Experiment 1 classifier trained on clean spectra at the published parameters."""
+    return paths.data_dir() / "experiment1" / "classifier-published-params.keras"
+
+
+def scaler_file() -> Path:
+    """The RobustScaler of the clean training spectra (the paper's s_RR)."""
+    return paths.data_dir() / "spectra" / "scaler.joblib"
+
+
+def cache_folder() -> Path:
+    """``paths.cache_dir() / "experiment3"``: one JSON per finished (level, seed) job."""
+    return paths.cache_dir() / "experiment3"
+
+
+# --------------------------------------------------------------------------- levels and settings
+
+
+def noise_levels(min: float = 0.1, max: float = 5.0, steps: int = 20, baseline: bool = True) -> np.ndarray:
+    """The sigma_disturbance grid, float64 (steps + baseline,): 0 first (if ``baseline``), then
+    ``steps`` logarithmically spaced levels from ``min`` to ``max`` (pixels)."""
+    if not (isinstance(steps, (int, np.integer)) and not isinstance(steps, bool) and steps >= 1):
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    if not (0 < float(min) <= float(max)) or not np.isfinite(float(max)):
+        raise ValueError(f"need 0 < min <= max < inf, got min={min!r}, max={max!r}")
+    grid = np.geomspace(float(min), float(max), int(steps)) if steps > 1 else np.array([float(min)])
+    return np.concatenate([[0.0], grid]) if baseline else grid
+
+
+def parse_section(section: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a profile's ``experiment3`` section: {levels: {min, max, steps}, n_samples, n_seeds}.
+
+    Returns ``levels`` (float64 array, 0 first), ``n_samples`` (T per job) and ``n_seeds``.
+    """
+    unknown = sorted(set(section) - {"levels", "n_samples", "n_seeds"})
+    if unknown:
+        raise ValueError(f"unknown experiment3 setting(s) {unknown}")
+    levels = {**PAPER_LEVELS, **dict(section.get("levels") or {})}
+    out = {"levels": noise_levels(levels["min"], levels["max"], levels["steps"]),
+           "n_samples": section.get("n_samples", 10_000), "n_seeds": section.get("n_seeds", 1)}
+    for name in ("n_samples", "n_seeds"):
+        value = out[name]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"experiment3.{name} must be an int >= 1, got {value!r}")
+        out[name] = int(value)
+    return out
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (noise level, repetition): ``level`` in pixels, ``seed`` = repetition number 0, 1, ..."""
+
+    level: float
+    seed: int
+
+
+def plan_jobs(levels: Iterable[float], n_seeds: int) -> list[Job]:
+    """Every (level, seed) pair, level-major, in the order of ``levels``."""
+    return [Job(float(level), s) for level in levels for s in range(int(n_seeds))]
+
+
+def centers_rng(seed: int, repetition: int) -> np.random.Generator:
+    """The (image, point) draws of repetition ``repetition`` (0: the spectra stage's test stream)."""
+    key = [int(seed), STREAM_CENTERS] + ([int(repetition)] if repetition else [])
+    return np.random.default_rng(key)
+
+
+def noise_rng(seed: int, repetition: int, level: float) -> np.random.Generator:
+    """The noise of one (level, repetition); depends on the level's value, not its place in the grid."""
+    return np.random.default_rng([int(seed), STREAM_NOISE, int(repetition), int(round(float(level) * 1e6))])
+
+
+# --------------------------------------------------------------------------- one job
+
+
+def noisy_spectra(images: np.ndarray, labels: np.ndarray, soap: SoapParams, n_samples: int, seed: int,
+                  job: Job, *, dtype: str = "float32"):
+    """T = ``n_samples`` random spectra of ``images`` (n, rows, cols) converted with noise ``job.level``.
+
+    Returns a :class:`pixelsoap.sampling.SampledSpectra` (X: (T, d) ``dtype``).
+    ``job.level == 0`` gives exactly the noise-free spectra of the same pixels.
+    """
+    from .sampling import sample_spectra
+
+    return sample_spectra(images, labels, soap, int(n_samples), centers_rng(seed, job.seed), dtype=dtype,
+                          n_jobs=1, progress=False, sigma_disturbance=job.level,
+                          noise_rng=noise_rng(seed, job.seed, job.level))
+
+
+@functools.lru_cache(maxsize=2)
+def _classifier(model_path: str, model_hash: str, scaler_path: str, scaler_hash: str):
+    """(model, scaler), loaded once per process and file version (the hashes key the memo)."""
+    from .models import load_model
+    from .sampling import load_scaler
+
+    return load_model(model_path), load_scaler(scaler_path)
+
+
+def evaluate_level(job: Job, seed: int, soap: Mapping[str, Any], n_samples: int, model_path: str,
+                   scaler_path: str, model_hash: str = "", scaler_hash: str = "") -> dict[str, Any]:
+    """Accuracy of the clean-data classifier on T noisy test spectra (one job; runs on a worker).
+
+    Returns {level, seed, accuracy, n, n_correct, seconds, worker_pid}.
+    """
+    from .data import load_mnist
+    from .models import predict_labels
+
+    start = time.perf_counter()
+    params = SoapParams.from_mapping(soap)
+    model, scaler = _classifier(str(model_path), model_hash, str(scaler_path), scaler_hash)
+    images, labels = load_mnist("test")
+    spectra = noisy_spectra(images, labels, params, n_samples, seed, job)
+    X = scaler.transform(spectra.X.astype(np.float64)).astype(np.float32)
+    n_correct = int((predict_labels(model, X) == spectra.y).sum())
+    return {"level": job.level, "seed": job.seed, "accuracy": n_correct / len(spectra), "n": len(spectra),
+            "n_correct": n_correct, "seconds": time.perf_counter() - start, "worker_pid": os.getpid()}
+
+
+_THREADS_SET: dict[int, bool] = {}
+
+
+def _on_worker(compute: Callable, tf_threads: int | None, *args) -> dict[str, Any]:
+    """Run ``compute(*args)`` on a Dask worker, TensorFlow limited to ``tf_threads`` (set once per process)."""
+    if tf_threads is not None and tf_threads not in _THREADS_SET:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        from .models import configure_threads
+
+        _THREADS_SET[tf_threads] = configure_threads(tf_threads)
+    return dict(compute(*args))
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def job_key(job: Job, seed: int, soap: Mapping[str, Any], n_samples: int, model_hash: str,
+            scaler_hash: str) -> str:
+    """Cache key (24 hex digits) of one job: everything its accuracy depends on."""
+    payload = {"level": repr(float(job.level)), "repetition": int(job.seed), "seed": int(seed),
+               "soap": SoapParams.from_mapping(soap).as_dict(), "n_samples": int(n_samples),
+               "model": model_hash, "scaler": scaler_hash, "format": FORMAT_VERSION}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def load_cached(path: Path) -> dict[str, Any] | None:
+    """A cached job result, or None if missing or unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        result = json.loads(path.read_text())
+        float(result["accuracy"]), int(result["n"])
+        return result
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring unreadable cached result %s: %s", path, exc)
+        return None
+
+
+# --------------------------------------------------------------------------- all jobs
+
+
+def run_levels(levels: Sequence[float], n_seeds: int, soap: Mapping[str, Any], n_samples: int, seed: int, *,
+               model_path: str | os.PathLike | None = None, scaler_path: str | os.PathLike | None = None,
+               scheduler=None, n_workers: int = 2, tf_threads: int | None = 1, progress: bool = True,
+               folder: str | os.PathLike | None = None, compute: Callable | None = None):
+    """Run (or take from the cache) every (level, seed) job; return the per-job table.
+
+    levels : sigma_disturbance values (pixels), 0 for the baseline; n_seeds : repetitions per level.
+    soap : r_cut, n_max, l_max, sigma; n_samples : T spectra per job; seed : the profile's seed.
+    model_path / scaler_path : default :func:`model_file` / :func:`scaler_file`.
+    scheduler / n_workers : None for a local cluster of ``n_workers`` one-thread processes, an
+        address, or a ``distributed.Client`` (as :func:`pixelsoap.search.run_search`).
+    folder : the cache (default :func:`cache_folder`); compute : stand-in for :func:`evaluate_level`.
+    No cluster starts when every job is cached.
+
+    Returns a DataFrame with one row per job, sorted by level then seed: :data:`TABLE_COLUMNS`
+    (``ratio_to_baseline``: accuracy over the same seed's accuracy at level 0, NaN without one)
+    plus ``seconds`` and ``cached``.
+    """
+    model_path = Path(model_path or model_file())
+    scaler_path = Path(scaler_path or scaler_file())
+    folder = Path(folder) if folder is not None else cache_folder()
+    hashes = {"model_hash": file_digest(model_path), "scaler_hash": file_digest(scaler_path)}
+    jobs = plan_jobs(levels, n_seeds)
+    keys = {job: job_key(job, seed, soap, n_samples, hashes["model_hash"], hashes["scaler_hash"]) for job in jobs}
+    results = {}
+    for job, key in keys.items():
+        cached = load_cached(folder / f"{key}.json")
+        if cached is not None:
+            results[job] = {**cached, "cached": True}
+    todo = [job for job in jobs if job not in results]
+    if todo:
+        args = (int(seed), dict(soap), int(n_samples), str(model_path), str(scaler_path),
+                hashes["model_hash"], hashes["scaler_hash"])
+        _drive(todo, args, keys, results, folder, compute or evaluate_level, scheduler, n_workers, tf_threads,
+               progress, n_cached=len(results))
+    return accuracy_table([results[job] for job in jobs])
+
+
+def _drive(todo: list[Job], args: tuple, keys: dict, results: dict, folder: Path, compute: Callable, scheduler,
+           n_workers: int, tf_threads: int | None, progress: bool, n_cached: int) -> None:
+    """Submit the jobs in ``todo`` to Dask; cache and store each result as it completes."""
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    from .io import write_json
+    from .search import _dask_client
+
+    with _dask_client(scheduler, n_workers) as client, \
+            tqdm(total=len(todo), desc="Experiment 3", unit="job", disable=not progress) as bar:
+        bar.set_postfix(cached=n_cached)
+        futures = {client.submit(_on_worker, compute, tf_threads, job, *args, pure=False): job for job in todo}
+        for future in as_completed(futures):
+            job = futures[future]
+            result = {**future.result(), "level": job.level, "seed": job.seed}
+            write_json(folder / f"{keys[job]}.json", result)
+            results[job] = {**result, "cached": False}
+            bar.update(1)
+
+
+def baseline_check(table, spectra_folder: str | os.PathLike | None = None,
+                   model_path: str | os.PathLike | None = None,
+                   scaler_path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Seed 0's baseline against the same model on the spectra stage's test spectra (Table 1's rows).
+
+    Seed 0 draws the stage's test pixels, so when T equals the stage's ``n_test`` both accuracies
+    are of the same spectra and should agree (up to SOAP round-off between processes).
+    Returns {applies, n_stage, n_ours, stage_test_accuracy, baseline_seed_0}; the model is only
+    loaded when the check applies.
+    """
+    folder = Path(spectra_folder or paths.data_dir() / "spectra")
+    with np.load(folder / "test.npz") as f:
+        n_stage = int(len(f["y"]))
+        row = table[(table["level"] == 0) & (table["seed"] == 0)]
+        out = {"applies": bool(len(row) and int(row["n"].iloc[0]) == n_stage), "n_stage": n_stage,
+               "n_ours": int(row["n"].iloc[0]) if len(row) else None,
+               "baseline_seed_0": float(row["accuracy"].iloc[0]) if len(row) else None}
+        if out["applies"]:
+            model, scaler = _classifier(str(model_path or model_file()), "", str(scaler_path or scaler_file()), "")
+            X = scaler.transform(f["X"].astype(np.float64)).astype(np.float32)
+            from .models import predict_labels
+
+            out["stage_test_accuracy"] = float((predict_labels(model, X) == f["y"]).mean())
+    return out
+
+
+# --------------------------------------------------------------------------- tables and findings
+
+
+def accuracy_table(rows: Iterable[Mapping[str, Any]]):
+    """Per-job DataFrame (:data:`TABLE_COLUMNS` + seconds, cached) with each seed's ratio to its baseline."""
+    import pandas as pd
+
+    table = pd.DataFrame([{k: r.get(k) for k in ("level", "seed", "accuracy", "n", "n_correct", "seconds",
+                                                  "cached")} for r in rows])
+    table = table.sort_values(["level", "seed"], kind="stable").reset_index(drop=True)
+    base = table[table["level"] == 0].set_index("seed")["accuracy"]
+    table["ratio_to_baseline"] = table["accuracy"] / table["seed"].map(base)
+    return table[TABLE_COLUMNS + ["seconds", "cached"]]
+
+
+def _interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float, float]:
+    """Mean, standard deviation (ddof 1) and a Student-t interval of ``values`` (NaN spread for one value)."""
+    from scipy import stats
+
+    values = np.asarray(values, dtype=np.float64)
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, float("nan"), float("nan"), float("nan")
+    sd = float(values.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, values.size - 1)) * sd / np.sqrt(values.size)
+    return mean, sd, mean - half, mean + half
+
+
+def summarise(table):
+    """One row per level: accuracy and ratio to baseline, each as mean, sd and 95 % t-interval over seeds.
+
+    Columns: level, n_seeds, n (spectra per job), accuracy, accuracy_sd, accuracy_low, accuracy_high,
+    ratio, ratio_sd, ratio_low, ratio_high (ratios of each seed to its own baseline, then averaged).
+    """
+    import pandas as pd
+
+    rows = []
+    for level, group in table.groupby("level", sort=True):
+        row = {"level": float(level), "n_seeds": int(len(group)), "n": int(group["n"].iloc[0])}
+        for col, name in (("accuracy", "accuracy"), ("ratio_to_baseline", "ratio")):
+            mean, sd, low, high = _interval(group[col].to_numpy())
+            row.update({name: mean, f"{name}_sd": sd, f"{name}_low": low, f"{name}_high": high})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def interpolate_log(levels: Sequence[float], values: Sequence[float], at: float) -> float:
+    """``values`` (n,) at level ``at``, linear in ln(level) between the positive grid levels (pixels).
+
+    NaN outside the positive part of the grid.
+    """
+    levels, values = np.asarray(levels, np.float64), np.asarray(values, np.float64)
+    keep = levels > 0
+    x, y = np.log(levels[keep]), values[keep]
+    order = np.argsort(x)
+    x, y = x[order], y[order]
+    if at <= 0 or not x.size or not x[0] <= np.log(at) <= x[-1]:
+        return float("nan")
+    return float(np.interp(np.log(at), x, y))
+
+
+def crossing(levels: Sequence[float], values: Sequence[float], target: float) -> float:
+    """The first level (pixels) where a curve falls to ``target``, interpolated in ln(level); NaN if never."""
+    levels, values = np.asarray(levels, np.float64), np.asarray(values, np.float64)
+    keep = levels > 0
+    x, y = np.log(levels[keep]), values[keep]
+    order = np.argsort(x)
+    x, y = x[order], y[order]
+    if y.size and y[0] <= target:
+        return float(np.exp(x[0]))
+    for i in range(len(y) - 1):
+        if y[i] > target >= y[i + 1]:
+            return float(np.exp(x[i] + (target - y[i]) / (y[i + 1] - y[i]) * (x[i + 1] - x[i])))
+    return float("nan")
+
+
+def steepest_decline(levels: Sequence[float], values: Sequence[float]) -> dict[str, float]:
+    """Where a curve falls fastest per unit ln(level), between consecutive positive levels.
+
+    Returns ``from``, ``to`` (levels, pixels), ``at`` (their geometric mean), ``drop_per_ln_sigma``
+    (positive: the fall of ``values`` per unit natural log of sigma) and ``onset``: the first level
+    from which the fall per unit ln(sigma) reaches half its maximum (the start of the steep part).
+    """
+    levels, values = np.asarray(levels, np.float64), np.asarray(values, np.float64)
+    order = np.argsort(levels)
+    keep = levels[order] > 0
+    lv, y = levels[order][keep], values[order][keep]
+    if lv.size < 2:
+        raise ValueError("need at least two positive levels")
+    drop = -np.diff(y) / np.diff(np.log(lv))
+    i = int(np.argmax(drop))
+    onset = int(np.flatnonzero(drop >= drop[i] / 2)[0])
+    return {"from": float(lv[i]), "to": float(lv[i + 1]), "at": float(np.sqrt(lv[i] * lv[i + 1])),
+            "drop_per_ln_sigma": float(drop[i]), "onset": float(lv[onset])}
+
+
+def curve_statistics(levels: Sequence[float], accuracy: Sequence[float], ratio: Sequence[float]) -> dict[str, float]:
+    """The numbers the paper quotes, read off one curve (levels (n,) in pixels, 0 = baseline).
+
+    ratio_at_1 : ratio to the baseline at sigma = 1.0; accuracy_at_1; accuracy_at_3_9, ratio_at_3_9
+    (interpolated in ln sigma); steepest_at : where accuracy falls fastest per unit ln sigma.
+    """
+    return {"ratio_at_1": interpolate_log(levels, ratio, 1.0), "accuracy_at_1": interpolate_log(levels, accuracy, 1.0),
+            "accuracy_at_3_9": interpolate_log(levels, accuracy, 3.9),
+            "ratio_at_3_9": interpolate_log(levels, ratio, 3.9),
+            "steepest_at": steepest_decline(levels, accuracy)["at"]}
+
+
+def findings(table, published: Mapping[str, float], chance: float = 0.1) -> dict[str, Any]:
+    """The paper's claims (Sec. 4.4.3) checked on the per-job ``table``, each beside the published value.
+
+    published : floats ``ratio_at_1`` (0.92), ``value_at_3_9`` (0.51), ``steep_beyond`` (0.5).
+    "ours" is read off the mean curve over seeds; ``per_seed`` holds each seed's own value
+    (:func:`curve_statistics`), whose spread shows how firm "ours" is.
+    """
+    summary = summarise(table)
+    lv, acc, ratio = summary["level"], summary["accuracy"], summary["ratio"]
+    ours = curve_statistics(lv, acc, ratio)
+    seeds = [curve_statistics(g["level"], g["accuracy"], g["ratio_to_baseline"])
+             for _, g in table.sort_values("level").groupby("seed")]
+    per_seed = {k: [s[k] for s in seeds] for k in ours}
+    base = table[table["level"] == 0].sort_values("seed")["accuracy"]
+    return {
+        "baseline": {"accuracy": float(base.mean()), "per_seed": base.tolist()},
+        "ratio_at_1": {"ours": ours["ratio_at_1"], "per_seed": per_seed["ratio_at_1"],
+                       "accuracy": ours["accuracy_at_1"], "published": float(published["ratio_at_1"])},
+        "value_at_3_9": {"accuracy": ours["accuracy_at_3_9"], "ratio": ours["ratio_at_3_9"],
+                         "accuracy_per_seed": per_seed["accuracy_at_3_9"], "ratio_per_seed": per_seed["ratio_at_3_9"],
+                         "published": float(published["value_at_3_9"])},
+        "reading_of_51": reading_of_51(lv, acc, ratio, float(published["value_at_3_9"]),
+                                       float(published["ratio_at_1"]), chance),
+        "steepest_decline": {**steepest_decline(lv, acc), "per_seed_at": per_seed["steepest_at"],
+                             "published_steep_beyond": float(published["steep_beyond"])},
+    }
+
+
+def reading_of_51(levels, accuracy, ratio, value: float = 0.51, ratio_at_1: float = 0.92,
+                  chance: float = 0.1) -> dict[str, Any]:
+    """Which reading of the paper's "about 51 % at sigma = 3.9" our curve supports.
+
+    Readings: "absolute" (accuracy 0.51) and "ratio" (51 % of the baseline).  For each we give our
+    value at 3.9 and the level where our curve falls to ``value``.  Our curve may fall on a
+    different sigma scale than the paper's, so we also match scales: ``matched_level`` is 3.9 times
+    (our level where the ratio falls to ``ratio_at_1``) / 1.0, i.e. the point of our curve that
+    corresponds to the paper's 3.9 if both curves have the same shape in ln sigma.  ``supported``
+    is the reading whose value at ``matched_level`` is nearer ``value`` (at 3.9 when the scales
+    cannot be matched).  ``chance_accuracy``: 1/10 for ten digits.
+    """
+    scale = crossing(levels, ratio, ratio_at_1)
+    matched = 3.9 * scale if np.isfinite(scale) else 3.9
+    out: dict[str, Any] = {"chance_accuracy": chance, "scale_factor": scale, "matched_level": matched}
+    for name, curve in (("absolute", accuracy), ("ratio", ratio)):
+        out[name] = {"ours_at_3_9": interpolate_log(levels, curve, 3.9),
+                     "ours_at_matched_level": interpolate_log(levels, curve, matched),
+                     "level_reaching_value": crossing(levels, curve, value)}
+    gap = {k: abs(out[k]["ours_at_matched_level"] - value) for k in ("absolute", "ratio")}
+    finite = {k: g for k, g in gap.items() if np.isfinite(g)}
+    out["supported"] = min(finite, key=finite.get) if finite else None
+    return out
+
+
+def json_ready(obj: Any) -> Any:
+    """``obj`` with every NaN float (and numpy scalar or array inside) turned into JSON-safe values (NaN -> None)."""
+    if isinstance(obj, Mapping):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [json_ready(v) for v in (obj.tolist() if isinstance(obj, np.ndarray) else obj)]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj

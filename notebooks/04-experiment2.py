@@ -1,0 +1,196 @@
+# %% [markdown]
+# # 4. Experiment 2: how far can a SOAP spectrum be compressed? (paper Sec. 4.3)
+#
+# The 308 components of a pixel's SOAP spectrum are strongly correlated (Fig. 17), so fewer numbers
+# should carry the same information. On the sampled spectra of Experiment 1 (RobustScaler-rescaled,
+# the same training / validation / test rows), we compress each spectrum to $h_e$ numbers with
+#
+# - **PCA** (scikit-learn, fitted on the training rows), at every $h_e$ from 1 to 308;
+# - a **linear autoencoder** (Fig. 15): one linear Dense layer of $h_e$ units, then a linear Dense
+#   decoder back to 308;
+# - **deep autoencoders** (Fig. 16): $308 \to 308 h_m \to h_e \to 308 h_m \to 308$. The paper names
+#   no activations; we use ReLU on the two hidden layers and keep the code and the output linear
+#   (rescaled spectra are unbounded and of both signs).
+#
+# All autoencoders: Adam with learning rate $10^{-4}$, batch 512, loss MSE, seeded. The reconstruction
+# MSE on the validation rows (mean over rows and the 308 components, in squared rescaled units) gives
+# Fig. 18. Fig. 19 retrains the Experiment 1 classifier on the PCA and deep-autoencoder ($h_m = 2$)
+# codes and scores it on the test spectra, also as a fraction of the same classifier trained on all
+# 308 components.
+#
+# **Training length.** The paper trains every autoencoder for 10,000 epochs (the `paper` profile
+# does too). Smaller profiles cap the epochs and stop early when the validation MSE has not improved
+# for `patience` epochs, restoring the best weights. Capped autoencoders are *under-trained*: their
+# MSE is an upper bound of what the architecture reaches. This weighs most on the linear
+# autoencoder at large $h_e$, which converges slowly towards PCA (its optimum), and on the deep
+# autoencoders, whose advantage over PCA grows with training; the comparison of shapes below says
+# which differences come from the cap.
+#
+# Every autoencoder and classifier is an independent job on a Dask cluster (local, or the scheduler
+# of the profile's `experiment1.dask`); finished jobs are cached in `data/cache/experiment2/`, so a
+# rerun trains only what changed.
+
+# %% tags=["parameters"]
+seed = 0
+experiment1 = {"dask": {"scheduler": None, "n_workers": 2}}
+experiment2 = {
+    "n_train": None,
+    "linear": [1, 4, 16, 64],
+    "deep": [{"h_m": 2, "h_e": [2, 8, 32]}],
+    "accuracy": {"h_m": 2, "h_e": [2, 8, 32]},
+    "training": {"learning_rate": 0.0001, "batch_size": 512, "epochs": 3, "patience": 2},
+    "classifier": {"hidden_units": [64, 64], "epochs": 3, "patience": None},
+}
+
+# %%
+import json
+import time
+
+import numpy as np
+import pandas as pd
+
+from pixelsoap import compression as comp
+from pixelsoap import paths
+from pixelsoap.io import atomic_path, write_json
+from pixelsoap.plots import experiment2 as plots2
+from pixelsoap.plots import save_figure
+from pixelsoap.plots.models import model_diagram
+from pixelsoap.spectra import load as load_spectra
+
+started = time.perf_counter()
+settings = comp.parse_section(experiment2, seed)
+dask_cfg = experiment1.get("dask", {})
+out = paths.results_dir() / "experiment2"
+spectra = load_spectra()
+data = comp.CompressionData.from_dataset(spectra, settings["n_train"], seed)
+d = data.n_features
+print(f"{len(data.X_train):,} training, {len(data.X_val):,} validation, {len(data.X_test):,} test rows, d = {d}")
+print(settings["training"], settings["classifier"], sep="\n")
+
+# %% [markdown]
+# ## Fig. 15 and 16: the autoencoders
+# Drawn at $h_e = 50$ (and $h_m = 2$ for the deep one); every $h_e$ and $h_m$ has the same layout.
+
+# %%
+linear_model, _ = comp.build_autoencoder(d, 50)
+save_figure(model_diagram(linear_model, "Fig. 15: linear autoencoder (h_e = 50)"), "fig15-linear-autoencoder")
+deep_model, _ = comp.build_autoencoder(d, 50, h_m=2)
+save_figure(model_diagram(deep_model, "Fig. 16: deep autoencoder (h_m = 2, h_e = 50)"), "fig16-deep-autoencoder")
+deep_model.summary()
+
+# %% [markdown]
+# ## Fig. 17: correlations between the 308 components
+# Over all sampled training-image spectra (training and validation rows; the paper's 120,000 in the
+# default and paper profiles). Correlations do not change under the per-component RobustScaler.
+
+# %%
+corr = comp.correlation_matrix(spectra.train_all.X)
+save_figure(plots2.fig17_correlation(corr), "fig17-correlation")
+pairs = np.abs(corr[~np.eye(d, dtype=bool)])
+print(f"|r| over the {pairs.size:,} pairs: mean {np.nanmean(pairs):.3f}, share above 0.9 {np.nanmean(pairs > 0.9):.3f}, "
+      f"constant components {int(np.isnan(np.diag(corr)).sum())}")
+
+# %% [markdown]
+# ## PCA, then every autoencoder and classifier on the cluster
+
+# %%
+t0 = time.perf_counter()
+pca = comp.fit_pca(data.X_train)
+pca_rows = comp.pca_table(pca, data, time.perf_counter() - t0)
+ae_jobs, acc_jobs = comp.plan_jobs(settings["linear"], settings["deep"], settings["accuracy"],
+                                   settings["accuracy_h_m"], d=d)
+t0 = time.perf_counter()
+ae_results, acc_results = comp.run_jobs(data, ae_jobs, acc_jobs, settings["training"], settings["classifier"], pca,
+                                        scheduler=dask_cfg.get("scheduler"), n_workers=dask_cfg.get("n_workers", 2))
+jobs_seconds = time.perf_counter() - t0
+n_trained = sum(not r["cached"] for r in ae_results + acc_results)
+print(f"{len(ae_jobs)} autoencoders and {len(acc_jobs)} classifiers: {n_trained} trained, "
+      f"{len(ae_jobs) + len(acc_jobs) - n_trained} from the cache, {jobs_seconds:.0f} s")
+
+# %% [markdown]
+# ## Reconstruction MSE (Fig. 18)
+# `results/experiment2/mse.csv` holds one row per method, $h_m$ and $h_e$ (PCA at every $h_e$):
+# validation and training MSE, epochs trained, the best epoch, wall-clock seconds of the job on one
+# worker, parameters. The table below shows the autoencoders' grid.
+
+# %%
+mse = comp.mse_table(pca_rows, ae_results)
+with atomic_path(out / "mse.csv") as tmp:
+    mse.to_csv(tmp, index=False)
+comp.wide_mse(mse)
+
+# %%
+for name, h_e_max, log in (("fig18a-mse-linear", d, False), ("fig18b-mse-log", d, True),
+                           ("fig18c-mse-log-0-100", 100, True), ("fig18d-mse-log-0-200", 200, True)):
+    save_figure(plots2.fig18_mse(mse, h_e_max, log), name)
+
+# %% [markdown]
+# ## Accuracy on compressed features (Fig. 19)
+# The classifier (the `classifier` settings of the profile's `experiment2` section: Experiment 1's
+# architecture) is trained on the codes of the training rows, stopped on the validation rows and
+# scored on the test spectra; `ratio` divides by the accuracy of the same classifier on all 308
+# components.
+
+# %%
+accuracy = comp.accuracy_table(acc_results)
+with atomic_path(out / "accuracy.csv") as tmp:
+    accuracy.to_csv(tmp, index=False)
+save_figure(plots2.fig19_accuracy(accuracy, d), "fig19a-accuracy")
+save_figure(plots2.fig19_accuracy(accuracy, 50), "fig19b-accuracy-0-50")
+accuracy
+
+# %% [markdown]
+# ## The paper's findings, checked
+# - PCA and the linear autoencoder are "identical" below $h_e = 200$ (we call a relative MSE gap
+#   within 5 % identical and report the largest) and PCA is better above.
+# - The deep autoencoders beat PCA below about 50 ($h_e$ where they do, per $h_m$).
+# - Above $h_e = 50$ every method keeps more than 95 % of the uncompressed accuracy; $h_e = 100$ keeps
+#   about 98 %.
+# - The linear autoencoder cannot beat PCA on the training rows, where PCA is the optimal rank-$h_e$
+#   linear reconstruction: the minimum relative gap must be $\ge 0$ up to numerical noise.
+
+# %%
+mse_f = comp.mse_findings(mse)
+acc_f = comp.accuracy_findings(accuracy)
+claims = comp.check_claims(mse_f, acc_f)
+costs = comp.cost_summary(mse)
+estimate = comp.paper_grid_estimate(costs, n_train=len(data.X_train))
+metrics = {
+    "claims": claims, "mse_findings": mse_f, "accuracy_findings": acc_f,
+    "settings": {"n_train": len(data.X_train), "n_val": len(data.X_val), "n_test": len(data.X_test), "d": d,
+                 "training": settings["training"].as_dict(), "classifier": settings["classifier"].as_dict(),
+                 "linear_h_e": settings["linear"], "deep_h_e": {str(k): v for k, v in settings["deep"].items()},
+                 "accuracy_h_e": settings["accuracy"], "accuracy_h_m": settings["accuracy_h_m"]},
+    "timing": {"section_seconds": time.perf_counter() - started, "jobs_seconds": jobs_seconds,
+               "jobs_trained": n_trained, "per_model": json.loads(costs.to_json(orient="records")),
+               "paper_grid_core_hours": estimate},
+}
+write_json(out / "metrics.json", metrics)
+pd.DataFrame({name: {"holds": c["holds"]} for name, c in claims.items()}).T
+
+# %% [markdown]
+# **Reading the checks under an epoch cap.** The paper gives each autoencoder about 1.9 million Adam
+# steps (10,000 epochs of 188 batches); the default profile gives it a few thousand. Then:
+#
+# - the linear autoencoder is still far above PCA, by a gap that grows with $h_e$ (it approaches its
+#   optimum, PCA, slowest along the low-variance directions). "Identical below 200" therefore fails
+#   for lack of training, not of capacity; "PCA better above 200" and "never below PCA" hold, and
+#   say little at this budget;
+# - the deep autoencoders beat PCA at small $h_e$ after a few epochs already; where they stop beating
+#   it (the `first_h_e_not_better` of each $h_m$) moves to larger $h_e$ as training goes on;
+# - classifiers on PCA codes are not affected (PCA needs no training), while under-trained deep codes
+#   lose accuracy at large $h_e$, where their MSE is far above PCA's.
+#
+# Only the `paper` profile tests the published claims as stated; the smaller profiles check the
+# shapes and the direction of each gap.
+
+# %% [markdown]
+# ## Cost
+# Wall-clock seconds per job on one worker (one TensorFlow thread, the two workers sharing the
+# machine), per epoch including validation, building and scoring. `timing.paper_grid_core_hours` in
+# `results/experiment2/metrics.json` scales them to the paper's grid: every $h_e$ from 1 to 308 for
+# the linear and the three deep autoencoders, 10,000 epochs each, on 96,000 training rows.
+
+# %%
+print({k: round(v) for k, v in estimate.items()})
+costs

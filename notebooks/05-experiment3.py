@@ -1,0 +1,134 @@
+# %% [markdown]
+# # 5. Experiment 3: how robust are SOAP predictions to positional noise? (paper Sec. 4.4)
+#
+# Each pixel's point $(x, y, z)$ is moved by Gaussian noise $\mathcal{N}(0, \sigma_{disturbance}^2)$
+# on all three axes (Algorithm 1; x and y in pixels, z in tens of grey levels). For every noise level
+# we convert the 10,000 MNIST test images with that noise, take random spectra (Algorithm 3: a random
+# image, then a random point of it) at the Experiment 1 SOAP parameters ($r_{cut} = 63$,
+# $n_{max} = 7$, $l_{max} = 10$, $\sigma_p = 3$), rescale them with the RobustScaler of the clean
+# training spectra and classify them with the Experiment 1 model trained on clean data
+# (`data/experiment1/classifier-published-params.keras`). The paper's grid is 20 logarithmic steps
+# from 0.1 to 5.0; we add $\sigma = 0$, the noise-free baseline.
+#
+# **Seeds.** The paper shows one run. We repeat every level with several seeds, so Fig. 20 has error
+# bars: seed $s$ draws its own pixels (the same at every level, so one seed's curve compares the same
+# pixels) and its own noise. Seed 0 draws exactly the test pixels of the `spectra` stage, so at full
+# size its baseline is Table 1's test set. The spread over seeds covers both the choice of pixels and
+# the noise.
+#
+# **Reading the paper's numbers.** "At 1.0, 92 % of the baseline" is a ratio and is read on the
+# right axis. "Drops to chance levels (approximately 51 %) at 3.9" cannot be literal: chance for ten
+# digits is about 10 %. It is either an absolute accuracy of 0.51 or 51 % of the baseline; we
+# compute both and say below which our curve supports. Neither grid point is on the logarithmic grid
+# (it has 0.96 and 1.18, 3.31 and 4.07), so values at 1.0 and 3.9 are interpolated linearly in
+# $\ln\sigma$. "Declines sharply beyond 0.5" is compared with the interval where our accuracy falls
+# fastest per unit $\ln\sigma$.
+#
+# Every (level, seed) pair is an independent job on a Dask cluster (local, or the scheduler of the
+# profile's `experiment1.dask`); finished jobs are cached in `data/cache/experiment3/`, so a rerun
+# computes only what changed.
+
+# %% tags=["parameters"]
+seed = 0
+soap = {"r_cut": 63, "n_max": 7, "l_max": 10, "sigma": 3}
+experiment1 = {"dask": {"scheduler": None, "n_workers": 2}}
+experiment3 = {"levels": {"min": 0.1, "max": 5.0, "steps": 4}, "n_samples": 200, "n_seeds": 2}
+
+# %%
+import time
+
+import pixelsoap as ps
+from pixelsoap import paths, published
+from pixelsoap import robustness as rb
+from pixelsoap.io import atomic_path, write_json
+from pixelsoap.plots import experiment3 as plots3
+from pixelsoap.plots import save_figure
+
+started = time.perf_counter()
+settings = rb.parse_section(experiment3)
+params = ps.SoapParams.from_mapping(soap)
+dask_cfg = experiment1.get("dask", {})
+pub = {k: published.value(f"experiment3.{k}") for k in ("ratio_at_1", "value_at_3_9", "steep_beyond")}
+out = paths.results_dir() / "experiment3"
+print(f"{len(settings['levels'])} levels x {settings['n_seeds']} seed(s), {settings['n_samples']:,} spectra each;",
+      f"SOAP {params.as_dict()}; model {rb.model_file().name}")
+print("levels:", settings["levels"].round(4).tolist())
+
+# %% [markdown]
+# ## The jobs
+# One row per (level, seed): accuracy over the job's spectra and the ratio to the same seed's
+# baseline. Written to `results/experiment3/accuracy.csv`.
+
+# %%
+table = rb.run_levels(settings["levels"], settings["n_seeds"], params.as_dict(), settings["n_samples"], seed,
+                      scheduler=dask_cfg.get("scheduler"), n_workers=int(dask_cfg.get("n_workers", 2)))
+run_seconds = time.perf_counter() - started
+with atomic_path(out / "accuracy.csv") as tmp:
+    table[rb.TABLE_COLUMNS].to_csv(tmp, index=False)
+print(f"{int((~table['cached']).sum())} job(s) computed, {int(table['cached'].sum())} from the cache, "
+      f"{run_seconds:.0f} s; compute time per job {table['seconds'].median():.1f} s (median)")
+table
+
+# %% [markdown]
+# **Baseline check.** Seed 0 at $\sigma = 0$ sees the `spectra` stage's test pixels; when it takes as
+# many spectra as that stage, its accuracy must equal the model's accuracy on the stage's test set
+# (Table 1).
+
+# %%
+check = rb.baseline_check(table)
+check
+
+# %% [markdown]
+# ## Fig. 20: accuracy against $\sigma_{disturbance}$
+# Mean over seeds with one standard deviation; the baseline ($\sigma = 0$) is the horizontal line,
+# the right axis the ratio to it. The paper's points: 92 % of baseline at 1.0, and its "51 %" at 3.9
+# drawn both as an accuracy (filled) and as a ratio (open).
+
+# %%
+summary = rb.summarise(table)
+found = rb.findings(table, pub)
+save_figure(plots3.fig20_noise_robustness(summary, pub, found["steepest_decline"]), "fig20-noise-robustness")
+summary
+
+# %% [markdown]
+# ## The paper's findings, checked
+# Each number is read off our mean curve (values of each seed beside it) and shown beside the
+# published one. `reading_of_51` compares the two readings of "51 %": our value at 3.9, the level
+# where our curve falls to 0.51, and our value at the *matched* level, the point of our curve that
+# corresponds to the paper's 3.9 once the noise scales are matched by the 92 % point (3.9 times our
+# level where the ratio falls to 0.92). The reading whose matched value is nearer 0.51 is the one
+# our curve supports.
+#
+# **How we read "51 %".** At the default size (10,000 spectra, 5 seeds) our accuracy falls from
+# 0.677 to 0.128 at $\sigma = 3.9$ (19 % of the baseline), i.e. to near chance (0.10), as the paper's
+# words say, but far below 0.51 in either reading. Of the two readings, *51 % of the baseline* is the
+# one our curve supports: it lies nearer our curve at 3.9, at the scale-matched level (2.7: ratio
+# 0.23, accuracy 0.16) and in where the curve reaches 0.51 (sigma 1.45 as a ratio, 1.05 as an
+# accuracy). Read as an absolute accuracy, 0.51 would be 74 % of the paper's baseline (0.6863), a
+# mild loss that is neither "chance" nor the end of a sharp decline. Our curve also falls earlier
+# than the paper's (at 1.0 we keep 79 % of the baseline, the paper 92 %) and falls fastest between
+# 1.18 and 1.45, not just beyond 0.5 (it has lost 3 % at 0.52). The printed
+# verdict below is recomputed on every run (smoke-sized runs are coarse).
+
+# %%
+metrics = {
+    "settings": {"levels": settings["levels"], "n_samples": settings["n_samples"], "n_seeds": settings["n_seeds"],
+                 "soap": params.as_dict(), "seed": seed, "model": rb.model_file().name},
+    "findings": found,
+    "baseline_check": check,
+    "per_level": summary.to_dict(orient="records"),
+    "jobs": {"computed": int((~table["cached"]).sum()), "cached": int(table["cached"].sum()),
+             "median_job_seconds": float(table["seconds"].median())},
+    "seconds": round(time.perf_counter() - started, 1),
+}
+write_json(out / "metrics.json", rb.json_ready(metrics))
+reading = found["reading_of_51"]
+print(f"baseline {found['baseline']['accuracy']:.4f}; ratio at 1.0: ours {found['ratio_at_1']['ours']:.3f}, "
+      f"paper {pub['ratio_at_1']}")
+print(f"at 3.9: accuracy {found['value_at_3_9']['accuracy']:.3f}, ratio {found['value_at_3_9']['ratio']:.3f} "
+      f"(paper: {pub['value_at_3_9']}); steepest decline {found['steepest_decline']['from']:.2f}-"
+      f"{found['steepest_decline']['to']:.2f} (paper: beyond {pub['steep_beyond']})")
+print(f"matched level {reading['matched_level']:.2f}: accuracy {reading['absolute']['ours_at_matched_level']:.3f}, "
+      f"ratio {reading['ratio']['ours_at_matched_level']:.3f} -> our curve supports the '{reading['supported']}' "
+      "reading of 51 %")
+found

@@ -1,0 +1,538 @@
+"""The reproduction report (pixelsoap.report): rows, verdict rules, missing stages, links, and the page in Chromium."""
+
+import base64
+import json
+import math
+import re
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from browser import check_report_in_browser, chromium_or_skip
+from pixelsoap import published, report
+from pixelsoap.report import (DIFFERS, ERROR, MISSING, NOT_REPRODUCED, NOT_RUN, REPRODUCED, SAME,
+                              WITHIN, Missing, Sources, evaluate_row, fmt, parse_number, resolve_path)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------- a small project
+
+
+def _png(width=40, height=30) -> bytes:
+    """A valid RGB PNG (a gradient), without any imaging library."""
+    rows = b"".join(b"\0" + bytes(v for x in range(width) for v in (x * 6 % 256, y * 8 % 256, 128))
+                    for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+SPECTRA = {"n_train": 2400, "n_val": 600, "n_test": 1000, "descriptor_size": 308, "train_seconds": 12.5,
+           "test_seconds": 2.25, "soap": {"r_cut": 63.0, "n_max": 7, "l_max": 10, "sigma": 3.0}}
+SOAP = {"descriptor_size": 308, "basis_max_rel_diff_alpha": 0.0, "basis_max_rel_diff_beta": 1e-14,
+        "closed_form_max_rel_diff": 2.5e-11, "invariant_all": True, "invariance_max_rel_diff": 1.2e-13}
+SEARCH = {"best_params": {"r_cut": 95, "n_max": 10, "l_max": 11, "sigma": 3}, "best_val_accuracy": 0.5123456,
+          "n_complete": 4, "findings": {"most_influential_by_spearman": "r_cut"}}
+
+
+def _table1_row(name, acc, prec, f1):
+    pub = published.value("experiment1.table1")
+    return {"row": name, "params": {}, **{m: {"ours": v, "paper": pub[m]} for m, v in
+                                          (("accuracy", acc), ("recall", acc), ("precision", prec), ("f1", f1))}}
+
+
+EXPERIMENT1 = {
+    "classifier": {"epochs": 3, "batch_size": 128, "learning_rate": 0.001},
+    "table1": [_table1_row("published best parameters", 0.6863, 0.69, 0.5),
+               _table1_row("best parameters of our search", 0.66, 0.6821, 0.68321)],
+    "checks": {
+        "r_cut_most_influential": {"ours": "r_cut", "importance": {"r_cut": 0.5, "sigma": 0.2}},
+        "sigma_best_2_to_5": {"inside": {"mean": 0.5}, "outside": {"mean": 0.4},
+                              "top_fifth_sigma": {"min": 2.0, "max": 6.0}},
+        "n_l_matter_little_above_6": {"n_max": {"inside": {"mean": 0.5}, "outside": {"mean": 0.4}},
+                                      "l_max": {"inside": {"mean": 0.45}, "outside": {"mean": 0.45}}},
+        "six_nine_confused": {"confusion_6_9_plus_9_6": 0.31, "most_confused_pairs": [[9, 6, 0.31], [4, 9, 0.2]]},
+        "rotated_seven_is_four": {"original_majority": 7, "transformed_majority": 7, "identical_predictions": True},
+        # far_points_less_accurate left out: its row must show "missing"
+    },
+}
+
+
+def _notebook(path: Path, duration=12.5):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# A notebook\n\n## Section one\n\nText with $h_e$."),
+                nbformat.v4.new_code_cell("print(1)", execution_count=1, outputs=[
+                    nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(_png()).decode(),
+                                                                 "text/plain": "<Figure>"})])]
+    nb.metadata["papermill"] = {"duration": duration, "start_time": "2026-01-01T00:00:00+00:00",
+                                "end_time": "2026-01-01T00:00:12.5+00:00", "exception": None}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+def _write_json(path: Path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A project root with the smoke profile, Experiment 1's outputs, two figures and one notebook;
+    no Experiment 2 or 3 outputs (those stages "have not run")."""
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy(ROOT / "dvc.yaml", root / "dvc.yaml")
+    shutil.copytree(ROOT / "params", root / "params")
+    shutil.copy(root / "params" / "smoke.yaml", root / "params.yaml")
+    _write_json(root / "results" / "spectra" / "metrics.json", SPECTRA)
+    _write_json(root / "results" / "soap" / "metrics.json", SOAP)
+    _write_json(root / "results" / "experiment1" / "search.json", SEARCH)
+    _write_json(root / "results" / "experiment1" / "metrics.json", EXPERIMENT1)
+    (root / "results" / "experiment1" / "trials.csv").write_text(
+        "number,state,datetime_start,datetime_complete\n0,COMPLETE,2026-01-01 00:00:00,2026-01-01 00:01:00\n"
+        "1,COMPLETE,2026-01-01 00:00:30,2026-01-01 00:02:30\n")
+    (root / "figures").mkdir()
+    for name in ("fig09-confusion-matrix", "fig02a-neighbourhoods"):
+        (root / "figures" / f"{name}.png").write_bytes(_png())
+        (root / "figures" / f"{name}.pdf").write_bytes(b"%PDF-1.4\n")
+    _notebook(root / "results" / "notebooks" / "03-experiment1.ipynb")
+    return root
+
+
+def _rows(root):
+    return {r.id: r for r in report.evaluate_rows(root)}
+
+
+# --------------------------------------------------------------------------- paths and formatting
+
+
+def test_paths_select_index_and_wildcard():
+    data = {"table1": [{"row": "a b", "x": {"v": 1}}, {"row": "c.d", "x": {"v": 2}}],
+            "per": {"pca": {"r": 0.9}, "deep": {"r": 0.97}}, "pairs": [[6, 9, 0.3]]}
+    assert resolve_path(data, "table1[row=a b].x.v") == 1
+    assert resolve_path(data, "table1[row=c.d].x.v") == 2
+    assert resolve_path(data, "pairs[0][1]") == 9
+    assert resolve_path(data, "per.*.r") == {"pca": 0.9, "deep": 0.97}
+    assert resolve_path(data, "table1[*].row") == {"0": "a b", "1": "c.d"}
+    with pytest.raises(Missing, match=r"missing: table1\[row=z\].x in f.json \(no item with row = 'z'\)"):
+        resolve_path(data, "table1[row=z].x", "f.json")
+    with pytest.raises(Missing, match="no 'nope'"):
+        resolve_path(data, "per.nope")
+
+
+@pytest.mark.parametrize("value, text", [(120000, "120,000"), (308, "308"), (63.0, "63"), (0.68634, "0.6863"),
+                                         (0.2, "0.2"), (2.0458e-11, "2.05e-11"), (True, "yes"), (None, "none"),
+                                         ([6, 9, 0.29756], "[6, 9, 0.2976]"), ({"a": 1, "b": 0.5}, "a: 1, b: 0.5")])
+def test_format(value, text):
+    assert fmt(value) == text
+
+
+def test_every_published_key_of_the_rows_exists():
+    spec = report.load_rows()
+    for row, variables in report.expand_rows(spec["rows"], Sources(ROOT)):
+        key = row.get("published")
+        if key:
+            report.published_entry(report._fill(key, variables))   # raises KeyError if not
+
+
+def test_published_entry_descends_into_values_and_keeps_sections():
+    entry = report.published_entry("experiment1.table1.precision")
+    assert entry["value"] == published.value("experiment1.table1")["precision"] and entry["section"] == "Table 1"
+    claim = report.published_entry("experiment1.claims.six_nine_confused")
+    assert claim["value"] is None and "6 and 9" in claim["text"] and claim["section"] == "Fig. 9 caption"
+    with pytest.raises(KeyError):
+        report.published_entry("experiment1.nothing")
+
+
+# --------------------------------------------------------------------------- verdict rules
+
+
+def _eval(root, spec):
+    spec = {"id": "t", "group": "g", "artifact": "a", **spec}
+    return evaluate_row(spec, {}, Sources(root))
+
+
+@pytest.fixture
+def numbers(tmp_path):
+    _write_json(tmp_path / "m.json", {"acc": 0.6767, "exact": 0.68634, "far": 0.5, "n": 10000, "tol": 0.02,
+                                      "ratios": {"pca": 0.97, "deep": 0.955}, "flag": True,
+                                      "params": {"r_cut": 63.0, "n_max": 7, "l_max": 10, "sigma": 3.0}})
+    return tmp_path
+
+
+def test_close_rule_with_binomial_tolerance(numbers):
+    tol = {"binomial": 2, "n": "n", "n_published": "data.n_test"}
+    spec = {"published": "experiment1.batch_size", "file": "m.json", "rule": {"kind": "close", "tolerance": tol}}
+    p = 0.6863
+    expected = 2 * math.sqrt(p * (1 - p) * (1 / 10000 + 1 / 10000))
+    within = _eval(numbers, {**spec, "ours": "acc"})
+    assert within.status == WITHIN and f"±{expected:.4f}" in within.detail and f"±{expected:.4f}" in within.rule_text
+    assert _eval(numbers, {**spec, "ours": "exact"}).status == REPRODUCED         # equal at 4 decimals
+    far = _eval(numbers, {**spec, "ours": "far", "why": "because {m.json#n} spectra"})
+    assert far.status == NOT_REPRODUCED and far.why == "because 10,000 spectra"
+    assert _eval(numbers, {**spec, "ours": "exact", "why": "x"}).why is None      # why only when not reproduced
+
+
+def test_at_least_and_greater_than(numbers):
+    spec = {"published": "experiment2.claims.h100_keeps_98pct", "file": "m.json",
+            "ours": {"op": "min", "of": "ratios.*"}, "rule": {"kind": "at_least", "tolerance": {"abs": 0.03}}}
+    assert _eval(numbers, spec).status == WITHIN                      # 0.955 >= 0.98 - 0.03
+    spec["ours"] = {"op": "max", "of": "ratios.*"}
+    assert _eval(numbers, spec).status == WITHIN                      # 0.97
+    spec["ours"] = 0.99
+    assert _eval(numbers, spec).status == REPRODUCED
+    gt = {"published": "experiment2.claims.above_50_keeps_95pct", "file": "m.json", "rule": {"kind": "greater_than"}}
+    assert _eval(numbers, {**gt, "ours": {"op": "min", "of": "ratios.*"}}).status == REPRODUCED   # 0.955 > 0.95
+    assert _eval(numbers, {**gt, "ours": "far"}).status == NOT_REPRODUCED
+
+
+def test_at_least_boundary(numbers):
+    # 0.955 vs published 0.98 with tolerance 0.02: below by 0.025, beyond the tolerance
+    spec = {"published": "experiment2.claims.h100_keeps_98pct", "file": "m.json",
+            "ours": {"op": "min", "of": "ratios.*"}, "rule": {"kind": "at_least", "tolerance": {"abs": "tol"}}}
+    row = _eval(numbers, spec)
+    assert row.status == NOT_REPRODUCED and "below by 0.025" in row.detail
+
+
+def test_equal_and_settings(numbers):
+    best = {"published": "experiment1.best_params", "file": "m.json", "ours": "params", "rule": {"kind": "equal"}}
+    assert _eval(numbers, best).status == REPRODUCED                     # 63.0 == 63
+    assert _eval(numbers, {**best, "setting": True}).status == SAME
+    differs = {"published": "data.n_train_val", "file": "m.json", "ours": "n", "setting": True}
+    assert _eval(numbers, differs).status == DIFFERS
+    assert _eval(numbers, {**differs, "setting": False}).status == NOT_REPRODUCED
+
+
+def test_conditions(numbers):
+    spec = {"published": "experiment1.claims.six_nine_confused", "file": "m.json", "show": {"flag": "flag"},
+            "rule": {"kind": "conditions", "all": [["flag", "==", True], ["acc", "<", "exact"], [6, "in", [6, 9]]]}}
+    assert _eval(numbers, spec).status == REPRODUCED
+    spec["rule"]["all"].append(["far", ">", "acc"])
+    row = _eval(numbers, spec)
+    assert row.status == NOT_REPRODUCED and row.detail == "0.5 > 0.6767 is false"
+    spec["rule"]["all"] = [["acc", "==", {"value": "r_cut"}]]
+    assert _eval(numbers, spec).status == NOT_REPRODUCED
+
+
+def test_bad_rows_are_reported_not_raised(numbers):
+    assert _eval(numbers, {"published": "no.such.key", "file": "m.json", "ours": "acc"}).status == ERROR
+    assert _eval(numbers, {"published": "data.n_test", "file": "m.json", "ours": "acc",
+                           "rule": {"kind": "sideways"}}).status == ERROR
+
+
+def test_missing_file_key_and_unreadable(numbers):
+    spec = {"published": "data.n_test", "rule": {"kind": "equal"}}
+    gone = _eval(numbers, {**spec, "file": "results/experiment2/metrics.json", "ours": "claims.x.ours"})
+    assert gone.status == NOT_RUN and gone.shown[0].text == "missing: results/experiment2/metrics.json"
+    key = _eval(numbers, {**spec, "file": "m.json", "ours": "claims.x.ours"})
+    assert key.status == MISSING and key.shown[0].text.startswith("missing: claims.x.ours in m.json")
+    (numbers / "bad.json").write_text("{not json")
+    bad = _eval(numbers, {**spec, "file": "bad.json", "ours": "x"})
+    assert bad.status == NOT_RUN and bad.shown[0].text.startswith("unreadable (JSONDecodeError): bad.json")
+
+
+# --------------------------------------------------------------------------- the report of a project
+
+
+def test_rows_of_a_project_without_experiments_2_and_3(project):
+    rows = _rows(project)
+    assert not [r.id for r in rows.values() if r.status == ERROR]
+    assert rows["data.n_train_val"].status == DIFFERS                # smoke: 3,000 spectra
+    assert "the profile samples 3000 spectra" in rows["data.n_train_val"].why.replace(",", "")
+    assert rows["data.val_fraction"].status == SAME
+    assert rows["soap.descriptor_size"].status == REPRODUCED
+    assert rows["experiment1.n_trials"].status == DIFFERS
+    assert rows["experiment1.table1.published best parameters.accuracy"].status == REPRODUCED
+    assert rows["experiment1.table1.published best parameters.precision"].status == WITHIN  # +0.0079 < 0.031
+    assert rows["experiment1.table1.published best parameters.f1"].status == NOT_REPRODUCED
+    assert rows["experiment1.table1.best parameters of our search.precision"].status == REPRODUCED
+    assert rows["experiment1.claims.r_cut_most_influential"].status == REPRODUCED
+    assert rows["experiment1.claims.sigma_best_2_to_5"].status == NOT_REPRODUCED   # top fifth reaches 6
+    assert rows["experiment1.claims.n_l_matter_little_above_6"].status == REPRODUCED
+    assert rows["experiment1.claims.six_nine_confused"].status == REPRODUCED
+    assert rows["experiment1.claims.rotated_seven_is_four"].status == NOT_REPRODUCED
+    assert "original 7 is predicted as a 7" in rows["experiment1.claims.rotated_seven_is_four"].why
+    assert rows["experiment1.claims.far_points_less_accurate"].status == MISSING
+    for row in rows.values():
+        if row.id.startswith(("experiment2.", "experiment3.")) and not row.id.startswith("experiment3.levels"):
+            assert row.status == NOT_RUN, row.id
+            assert row.shown[0].text.startswith("missing: results/experiment"), row.id
+
+
+def test_experiment2_rows_read_what_the_stage_writes(project):
+    """results/experiment2/metrics.json as notebooks/04-experiment2.py builds it (claims from
+    compression.check_claims): every Experiment 2 row finds its values and judges them."""
+    from pixelsoap import compression as comp
+
+    mse_f = {"pca_vs_linear": {"below": {"h_e": 150, "gap": 0.03, "n_points": 5, "identical": True},
+                               "above": {"h_e": 250, "gap": 0.2, "n_points": 3, "min_gap": 0.05,
+                                         "pca_better_everywhere": True}, "split": 200, "tolerance": 0.05},
+             "linear_vs_pca_optimum": {"min_gap_train": 0.0, "min_gap_val": 0.0, "h_e_of_min_train": 10},
+             "deep_vs_pca": {"2": {"beats_pca_at": [10, 20, 40], "beats_pca_up_to": 40, "first_h_e_not_better": 60,
+                                   "beats_below_limit": True},
+                             "4": {"beats_pca_at": [10], "beats_pca_up_to": 10, "first_h_e_not_better": 20,
+                                   "beats_below_limit": False}},
+             "deep_limit": 50}
+    acc_f = {"baseline_accuracy": 0.68,
+             "above": {"h_e_above": 50, "keep": 0.95, "all_keep": True,
+                       "per_method": {"pca": {"min_ratio": 0.97, "h_e_of_min": 60},
+                                      "deep": {"min_ratio": 0.96, "h_e_of_min": 75}}},
+             "at": {"h_e": 100, "about": 0.98, "tolerance": 0.02,
+                    "per_method": {"pca": {"h_e": 100, "ratio": 0.975, "about": True},
+                                   "deep": {"h_e": 100, "ratio": 0.99, "about": True}}},
+             "deep_vs_pca": {"deep_better_below": [10], "pca_better_above": [], "n_below": 1, "n_above": 0}}
+    metrics = {"claims": comp.check_claims(mse_f, acc_f), "mse_findings": mse_f, "accuracy_findings": acc_f,
+               "settings": {"training": comp.TrainingConfig().as_dict(),
+                            "deep_h_e": {"2": [10, 50], "4": [10, 50], "10": [10, 50]}},
+               "timing": {"section_seconds": 75.0}}
+    _write_json(project / "results" / "experiment2" / "metrics.json", metrics)
+    rows = {k: r for k, r in _rows(project).items() if k.startswith("experiment2.")}
+    assert {k: r.status for k, r in rows.items()} == {
+        "experiment2.epochs": SAME, "experiment2.batch_size": SAME, "experiment2.learning_rate": SAME,
+        "experiment2.h_m": SAME,
+        "experiment2.claims.pca_equals_linear_ae_below_200": REPRODUCED,
+        "experiment2.claims.pca_better_above_200": REPRODUCED,
+        "experiment2.claims.deep_ae_better_below_50": NOT_REPRODUCED,      # h_m = 4 loses below 50
+        "experiment2.claims.above_50_keeps_95pct": REPRODUCED,             # 0.96 > 0.95
+        "experiment2.claims.h100_keeps_98pct": WITHIN}                     # 0.975, within 0.02 of 0.98
+    deep = rows["experiment2.claims.deep_ae_better_below_50"].shown
+    assert deep[0].text == "2: 40, 4: 10" and deep[1].text == "no"       # the stage's own verdict agrees
+    md, _ = report.write_report(project)
+    assert "| experiment2 | 1 min 15 s |" in md.read_text()
+
+
+def test_report_files_show_missing_stages_and_values_from_the_files(project):
+    md_path, index = report.write_report(project)
+    md, html = md_path.read_text(), index.read_text()
+    assert "**smoke**" in md and "params.yaml equals params/smoke.yaml" in md
+    assert "⏸️ **not run**" in md and "missing: results/experiment2/metrics.json" in md
+    assert "missing: results/experiment3/metrics.json" in html and 'class="verdict missing">not run' in html
+    assert "missing: figures/fig18\\*.png" in md                     # a paper figure without a file
+    assert _assert_values_match_files(project, md, html) > 30
+    # time per stage: papermill's duration, the spectra seconds, the trials' wall time
+    assert "| experiment1 | 12.5 s |" in md and "| spectra | 14.8 s |" in md and "| search | 2 min 30 s |" in md
+
+
+def _assert_values_match_files(root: Path, md: str, html: str) -> int:
+    """Every published value and every value of ours in the report is the one in its file, in the
+    Markdown row and in the HTML row; returns how many values of ours were compared with their file."""
+    lines = [line for line in md.splitlines() if line.startswith("| ")]
+    compared = 0
+    for row in report.evaluate_rows(root):
+        md_line = next(line for line in lines if line.startswith(f"| {report.md_cell(row.artifact)} |"))
+        html_row = html.split(f'id="row-{row.id}"', 1)[1].split("</tr>", 1)[0]
+        if row.published_value_text:
+            assert row.published_value_text == fmt(report.published_entry(row.published_key)["value"])
+            assert report.md_cell(row.published_value_text) in md_line and row.published_value_text in html_row
+        for shown in row.shown:
+            if shown.missing:
+                assert report.md_cell(shown.missing) in md_line, (row.id, shown.missing)
+                continue
+            assert report.md_cell(shown.text) in md_line and _html_text(shown.text) in html_row, (row.id, shown.text)
+            if isinstance(shown.expr, str) and shown.expr != "published":
+                file, path = report.split_ref(shown.expr, row.file)
+                raw = _raw_value(root / file, path)
+                assert shown.value == raw, (row.id, path)
+                _assert_text_matches(shown.text, raw)
+                compared += 1
+    return compared
+
+
+def _raw_value(path: Path, dotted: str):
+    """Independent of the report's resolver: walk plain keys and [n] indices, [k=v] selectors, * wildcards."""
+    data = yaml.safe_load(path.read_text()) if path.suffix == ".yaml" else json.loads(path.read_text())
+    parts = re.findall(r"\[[^\]]*\]|[^.\[\]]+", dotted)
+
+    def walk(node, rest):
+        for i, part in enumerate(rest):
+            if part in ("*", "[*]"):
+                items = node.items() if isinstance(node, dict) else enumerate(node)
+                return {str(k): walk(v, rest[i + 1:]) for k, v in items}
+            if part.startswith("[") and "=" in part:
+                key, value = part[1:-1].split("=", 1)
+                node = next(item for item in node if str(item[key]) == value)
+            elif part.startswith("["):
+                node = node[int(part[1:-1])]
+            else:
+                node = node[part]
+        return node
+
+    return walk(data, parts)
+
+
+def _assert_text_matches(text: str, value):
+    if isinstance(value, dict):          # printed in the published order: compare the pairs
+        assert sorted(text.split(", ")) == sorted(fmt(value).split(", "))
+    elif isinstance(value, bool) or value is None or isinstance(value, (list, str)):
+        assert text == fmt(value)
+    elif isinstance(value, (int, float)):
+        if "e" in text:
+            assert math.isclose(parse_number(text), value, rel_tol=5e-3)
+        else:
+            decimals = len(text.split(".")[1]) if "." in text else 0
+            assert abs(parse_number(text) - value) <= 0.5 * 10 ** -decimals + 1e-12, (text, value)
+
+
+def _html_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def test_markdown_links_resolve_relative_to_results(project):
+    md_path, _ = report.write_report(project)
+    assert md_path == project / "results" / "REPORT.md"
+    links = _assert_links_resolve(md_path)
+    assert any(link.startswith("../figures/") for link in links)
+    assert "notebooks/03-experiment1.ipynb" in links and "report/notebooks/03-experiment1.html" in links
+    assert "report/index.html" in links and "#parameters" in links
+
+
+def _assert_links_resolve(md_path: Path) -> list[str]:
+    """Every link of a Markdown file resolves: files relative to its folder, #anchors to its headings."""
+    md = md_path.read_text()
+    links = re.findall(r"\]\(([^)\s]+)\)", md)
+    slugs = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in re.findall(r"^#+ (.+)$", md, re.M)}
+    for link in links:
+        if link.startswith("#"):
+            assert link[1:] in slugs, link
+        else:
+            assert not re.match(r"\w+:", link), f"absolute link {link}"
+            assert (md_path.parent / link).resolve().is_file(), link
+    return links
+
+
+def test_html_is_self_contained(project):
+    _, index = report.write_report(project)
+    html = index.read_text()
+    assert "<script" not in html and report.external_resources(html) == []
+    assert html.count('src="data:image/png;base64,') == 2
+    page = (index.parent / "notebooks" / "03-experiment1.html").read_text()
+    assert report.external_resources(page) == [] and "<script src" not in page
+    assert 'href="../index.html"' in page and 'href="notebooks/03-experiment1.html"' in html
+
+
+def test_profile_inference(project):
+    assert report.infer_profile(project)["name"] == "smoke"
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["seed"] = 7
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    custom = report.infer_profile(project)
+    assert custom["name"] is None and "closest: smoke; differs at seed" in custom["note"]
+
+
+def _lock_from(params: dict) -> dict:
+    """A dvc.lock whose stages recorded ``params`` the way DVC does (top-level and dotted keys)."""
+    return {"schema": "2.0", "stages": {
+        "soap": {"cmd": "x", "params": {"params.yaml": {"seed": params["seed"], "soap": params["soap"]}}},
+        "search": {"cmd": "y", "params": {"params.yaml": {"experiment1.search": params["experiment1"]["search"]}}},
+        "all": {"cmd": "z", "params": {"params.yaml": {k: v for k, v in params.items()}}}}}
+
+
+def test_without_params_yaml_the_parameters_come_from_dvc_lock(project):
+    """A fresh clone has no params.yaml (the active profile is not committed): the rows read the
+    parameters the stages last ran with, from dvc.lock, and the profile is named from them."""
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    (project / "params.yaml").unlink()
+    assert report.locked_params(project) is None
+    assert _rows(project)["experiment1.range.r_cut"].status == NOT_RUN
+    (project / "dvc.lock").write_text(yaml.safe_dump(_lock_from(params)))
+    assert report.locked_params(project) == params
+    row = _rows(project)["experiment1.range.r_cut"]
+    assert row.status == SAME and row.shown[0].text == "[2, 100]"
+    profile = report.infer_profile(project)
+    assert profile["name"] == "smoke" and profile["note"] == "the parameters in dvc.lock equals params/smoke.yaml"
+
+
+def test_stale_stages_show_as_not_run_even_with_old_outputs(project):
+    """Outputs left from an earlier run of a stage that failed this time are not reported as ours."""
+    before = _rows(project)
+    assert before["experiment1.batch_size"].status != NOT_RUN
+    stale = report.build_report(project, stale=["experiment1"])
+    rows = {r.id: r for r in stale.rows}
+    assert rows["experiment1.batch_size"].status == NOT_RUN
+    assert "stage experiment1 failed or did not run" in rows["experiment1.batch_size"].shown[0].text
+    assert rows["data.n_test"].status == before["data.n_test"].status        # other stages untouched
+    nb = {n["name"]: n for n in stale.notebooks}["03-experiment1"]
+    assert not nb["exists"] and nb["missing"].startswith("stage experiment1 failed")
+    timing = {t["stage"]: t for t in stale.timings}
+    assert timing["experiment1"]["status"] == NOT_RUN
+
+
+def test_report_of_this_checkout_has_no_broken_rows():
+    """The rows against this checkout's outputs (whatever stages have run): no malformed row, and
+    Experiment 1's rows find their values wherever its outputs exist."""
+    if not (ROOT / "results" / "experiment1" / "metrics.json").is_file():
+        pytest.skip("Experiment 1 has not run in this checkout")
+    rows = report.evaluate_rows(ROOT)
+    assert not [(r.id, r.detail) for r in rows if r.status == ERROR]
+    settled = [r for r in rows if r.id.startswith(("data.", "soap.", "experiment1."))]
+    assert not [(r.id, r.detail) for r in settled if r.status in (MISSING, NOT_RUN)]
+    # a stage's output that exists has every key its rows read (else artifacts.yaml needs updating)
+    ran = [r for r in rows if r.files and all(f.startswith("results/") and (ROOT / f).is_file() for f in r.files)]
+    assert not [(r.id, r.detail) for r in ran if r.status == MISSING]
+    assert {r.status for r in rows} <= set(report.VERDICTS)
+
+
+# --------------------------------------------------------------------------- the page in a real browser
+
+
+def test_report_page_in_headless_chromium(project, tmp_path):
+    chromium_or_skip()
+    _, index = report.write_report(project)
+    shot = tmp_path / "screenshot.png"
+    result = check_report_in_browser(index, shot)
+    assert result["ok"], result["problems"]
+    urls = [p["url"] for p in result["pages"]]
+    assert urls[0].endswith("/index.html") and any(u.endswith("/notebooks/03-experiment1.html") for u in urls)
+    assert result["images"] >= 3 and not result["external_requests"]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_browser_check_catches_broken_pages(tmp_path):
+    chromium_or_skip()
+    (tmp_path / "index.html").write_text(
+        '<!DOCTYPE html><html><head><link rel="icon" href="data:,"></head><body>'
+        f'<img src="data:image/png;base64,{base64.b64encode(_png()).decode()}">'
+        '<img src="missing.png"><a href="gone.html">gone</a><a href="#nowhere">anchor</a>'
+        '<a href="https://example.org/">outside</a><script src="https://cdn.example.org/x.js"></script></body></html>')
+    result = check_report_in_browser(tmp_path / "index.html", None)
+    assert not result["ok"]
+    assert [i["src"] for i in result["broken_images"]] == ["missing.png"]
+    assert {link["raw"] for link in result["broken_links"]} == {"gone.html", "#nowhere", "https://example.org/"}
+    assert any("cdn.example.org" in u for u in result["external_requests"])
+
+
+def test_this_checkouts_report_in_headless_chromium(tmp_path):
+    """The report of this checkout's outputs, built into a temporary folder: values match the files,
+    links resolve, and the page works in Chromium (screenshot kept in the pytest tmp folder)."""
+    if not (ROOT / "results" / "experiment1" / "metrics.json").is_file():
+        pytest.skip("Experiment 1 has not run in this checkout")
+    md_path, index = report.write_report(ROOT, md_path=tmp_path / "REPORT.md", html_dir=tmp_path / "report")
+    assert _assert_values_match_files(ROOT, md_path.read_text(), index.read_text()) > 30
+    _assert_links_resolve(md_path)
+    chromium_or_skip()
+    result = check_report_in_browser(index, tmp_path / "screenshot.png")
+    assert result["ok"], result["problems"]
+    assert result["images"] >= len(list((ROOT / "figures").glob("fig*.png")))
+
+
+def test_without_chromium_the_reason_is_clear(monkeypatch):
+    import browser
+
+    monkeypatch.delenv("CHROMIUM", raising=False)
+    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
+    monkeypatch.setattr(browser.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(browser.os, "geteuid", lambda: 1000)
+    with pytest.raises(browser.ChromiumUnavailable, match="needs root"):
+        browser.find_chromium(install=True)
+    with pytest.raises(browser.ChromiumUnavailable, match="no Chromium found"):
+        browser.find_chromium(install=False)
