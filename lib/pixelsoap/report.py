@@ -120,8 +120,9 @@ class Sources:
             return value
         path = self.root / file
         try:
-            if self._unavailable(file):
-                raise Missing(file, reason=self._unavailable(file))
+            reason = self._unavailable(file)
+            if reason:
+                raise Missing(file, reason=reason)
             if file == PARAMS_FILE and not path.is_file():
                 data = locked_params(self.root)   # a fresh clone: what the stages last ran with
                 if data is None:
