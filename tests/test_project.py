@@ -58,6 +58,25 @@ def test_paper_profile_has_the_published_settings():
         assert config.batch_size == 128 and config.learning_rate == 1e-3 and config.dropout == 0.1
 
 
+def test_paper_profile_has_the_published_compression_and_noise_settings():
+    from pixelsoap import compression, robustness
+
+    paper = load_profile("paper")
+    settings = compression.parse_section(paper["experiment2"], paper["seed"])             # Sec. 4.3.2
+    every = tuple(range(1, 309))
+    assert settings["n_train"] is None and settings["linear"] == every
+    assert settings["deep"] == {2: every, 4: every, 10: every}
+    assert settings["accuracy"] == every and settings["accuracy_h_m"] == 2
+    training = settings["training"]
+    assert (training.learning_rate, training.batch_size, training.epochs, training.patience) == (1e-4, 512, 10_000, None)
+    classifier = settings["classifier"]                                                  # Experiment 1's protocol
+    assert classifier.epochs == 300 and classifier.patience is None and classifier.learning_rate == 1e-3
+    noise = robustness.parse_section(paper["experiment3"])                               # Sec. 4.4.2
+    assert noise["levels"][0] == 0 and len(noise["levels"]) == 21
+    assert noise["levels"][1] == 0.1 and noise["levels"][-1] == 5.0
+    assert noise["n_samples"] == 10_000
+
+
 def test_profiles_share_one_structure(tmp_path):
     keys = {name: set(load_profile(name)) for name in PROFILES}
     assert keys["smoke"] == keys["default"] == keys["paper"]
