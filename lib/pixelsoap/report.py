@@ -103,12 +103,6 @@ class Sources:
         self.unavailable = dict(unavailable or {})
         self._cache: dict[str, Any] = {}
 
-    def _unavailable(self, file: str) -> str | None:
-        for out, reason in self.unavailable.items():
-            if file == out or file.startswith(out.rstrip("/") + "/"):
-                return reason
-        return None
-
     def exists(self, file: str) -> bool:
         return (self.root / file).is_file()
 
@@ -120,7 +114,7 @@ class Sources:
             return value
         path = self.root / file
         try:
-            reason = self._unavailable(file)
+            reason = unavailable_reason(file, self.unavailable)
             if reason:
                 raise Missing(file, reason=reason)
             if file == PARAMS_FILE and not path.is_file():
@@ -149,6 +143,16 @@ class Sources:
             raise error from exc
         self._cache[file] = data
         return data
+
+
+def _within(path: str, out: str) -> bool:
+    """True if ``path`` is the stage output ``out`` or lies inside that folder."""
+    return path == out or path.startswith(out.rstrip("/") + "/")
+
+
+def unavailable_reason(path: str, unavailable: Mapping[str, str]) -> str | None:
+    """Why ``path`` is not to be read (it belongs to an output in ``unavailable``), else None."""
+    return next((reason for out, reason in unavailable.items() if _within(path, out)), None)
 
 
 def locked_params(root: str | Path) -> dict | None:
@@ -761,7 +765,7 @@ def evaluate_rows(root: str | Path | None = None, rows_file: str | Path | None =
 def infer_profile(root: Path) -> dict:
     """The active parameters and the profile they equal: {"name", "params", "note", "text"}."""
     params_file = root / PARAMS_FILE
-    source = "params.yaml"
+    source = PARAMS_FILE
     if params_file.is_file():
         text = params_file.read_text()
         try:
@@ -826,9 +830,8 @@ def dvc_stages(root: Path) -> dict[str, dict]:
 
 def _stage_of(path: str, stages: Mapping[str, dict]) -> str | None:
     for name, stage in stages.items():
-        for out in stage["outs"]:
-            if path == out or path.startswith(out.rstrip("/") + "/"):
-                return name
+        if any(_within(path, out) for out in stage["outs"]):
+            return name
     return None
 
 
@@ -839,7 +842,7 @@ def notebooks(root: Path, stages: Mapping[str, dict], unavailable: Mapping[str, 
     folder = root / "results" / "notebooks"
     unavailable = unavailable or {}
     found = {p.name: p for p in sorted(folder.glob("*.ipynb"))
-             if not p.name.startswith(".") and f"results/notebooks/{p.name}" not in unavailable}
+             if not p.name.startswith(".") and not unavailable_reason(f"results/notebooks/{p.name}", unavailable)}
     promised = {Path(o).name: name for name, s in stages.items() for o in s["outs"]
                 if o.startswith("results/notebooks/") and o.endswith(".ipynb")}
     out = []
@@ -847,7 +850,7 @@ def notebooks(root: Path, stages: Mapping[str, dict], unavailable: Mapping[str, 
         rel = f"results/notebooks/{name}"
         entry = {"name": Path(name).stem, "file": rel, "stage": promised.get(name) or _stage_of(rel, stages),
                  "exists": name in found, "duration": None, "start": None, "end": None, "errors": None,
-                 "missing": None if name in found else f"{unavailable.get(rel, 'missing')}: {rel}"}
+                 "missing": None if name in found else f"{unavailable_reason(rel, unavailable) or 'missing'}: {rel}"}
         if name in found:
             try:
                 nb = json.loads(found[name].read_text())
