@@ -186,6 +186,26 @@ def test_backup_and_restore_resumes_after_interruption(data, tmp_path):
     assert history["loss"][0] == pytest.approx(one_epoch["loss"][0], rel=1e-6)
 
 
+def test_a_backup_of_other_settings_or_data_is_discarded_not_resumed(data, tmp_path):
+    """An interrupted run with other widths (or other rows) leaves a backup that does not fit:
+    the next run starts afresh instead of failing to load it or resuming someone else's weights."""
+    X, y, Xv, yv = data
+    backup = tmp_path / "backup"
+    wide = ClassifierConfig(**{**SMALL, "hidden_units": (24, 24)}, seed=5)
+    with pytest.raises(KeyboardInterrupt):
+        train_classifier(X, y, Xv, yv, wide, backup_dir=backup, verbose=0, callbacks=[Interrupt(at=1)])
+    assert (backup / "training_metadata.json").is_file()
+    cfg = ClassifierConfig(**SMALL, seed=5)
+    fresh = EpochRecorder()
+    _, history = train_classifier(X, y, Xv, yv, cfg, backup_dir=backup, verbose=0, callbacks=[fresh])
+    assert fresh.epochs == [0, 1] and len(history["loss"]) == 2 and not backup.exists()
+    with pytest.raises(KeyboardInterrupt):                       # same settings, other rows
+        train_classifier(X, y, Xv, yv, cfg, backup_dir=backup, verbose=0, callbacks=[Interrupt(at=1)])
+    again = EpochRecorder()
+    train_classifier(X[::-1], y[::-1], Xv, yv, cfg, backup_dir=backup, verbose=0, callbacks=[again])
+    assert again.epochs == [0, 1]
+
+
 # --- saving and threads --------------------------------------------------------------------------
 
 def test_save_and_load_roundtrip(trained, data, tmp_path):

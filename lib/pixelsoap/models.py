@@ -34,8 +34,11 @@ before TensorFlow starts its thread pools.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import logging
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -43,7 +46,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .io import atomic_path, write_json
+from .io import atomic_path, write_bytes, write_json
 
 #: the ten MNIST digits
 N_CLASSES = 10
@@ -52,6 +55,10 @@ DEFAULT_HIDDEN_UNITS = (256, 256)
 #: epochs: on the plateau (test accuracy ~0.675-0.68) in ~2.5 min on 2 CPU cores (the paper: 300)
 DEFAULT_EPOCHS = 60
 HISTORY_FILE = "history.json"
+#: beside the backup: the key (:func:`_run_key`) of the run that may resume it
+RUN_FILE = "run-key.txt"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -198,8 +205,9 @@ def train_classifier(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray
     backup_dir : with it, ``keras.callbacks.BackupAndRestore`` saves weights,
         optimizer state and the epoch after each epoch; a rerun with the same
         arguments resumes after the last finished epoch (the history of the
-        earlier epochs is kept in ``backup_dir/history.json``).  The folder is
-        removed once training completes.  A resumed run is not bit-identical to
+        earlier epochs is kept in ``backup_dir/history.json``).  A backup left
+        by a run with other settings or data (``backup_dir/run-key.txt`` keys it)
+        is discarded, not resumed.  The folder is removed once training completes.  A resumed run is not bit-identical to
         an uninterrupted one (the random streams restart), and early stopping
         restarts its patience count.
     verbose : Keras fit verbosity (2: one line per epoch, suited to logs).
@@ -215,6 +223,8 @@ def train_classifier(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray
     if config.patience is not None:
         cbs.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience,
                                                  restore_best_weights=True))
+    if backup_dir is not None:
+        _claim_backup(Path(backup_dir), _run_key(X_train, y_train, X_val, y_val, config))
     log = history_log(Path(backup_dir) / HISTORY_FILE) if backup_dir is not None else None
     if log is not None:
         cbs.append(log)
@@ -227,6 +237,28 @@ def train_classifier(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray
     if log is not None:
         history = _merge_history(log.previous, history)
     return model, history
+
+
+def _run_key(X_train, y_train, X_val, y_val, config: ClassifierConfig) -> str:
+    """SHA-256 over the training settings and every input array: what a backup may be resumed by."""
+    digest = hashlib.sha256(json.dumps(config.as_dict(), sort_keys=True).encode())
+    for array in (X_train, y_train, X_val, y_val):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.shape}{array.dtype}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _claim_backup(backup_dir: Path, key: str) -> None:
+    """Keep a backup in ``backup_dir`` only if the run that left it had this ``key``; else start afresh."""
+    stamp = backup_dir / RUN_FILE
+    if backup_dir.exists() and (not stamp.is_file() or stamp.read_text().strip() != key):
+        logger.warning("discarding the training backup in %s: it was left by a run with other settings or data",
+                       backup_dir)
+        shutil.rmtree(backup_dir)
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    if not stamp.is_file():
+        write_bytes(stamp, key.encode())
 
 
 def _merge_history(previous: list[dict], current: dict[str, list[float]]) -> dict[str, list[float]]:
