@@ -7,7 +7,7 @@ One module per concept of the paper:
 
 - :mod:`pixelsoap.data`: verified MNIST (IDX files, cache, npm / Keras sources)
 - :mod:`pixelsoap.conversion`: Algorithm 1, images to 3D point sets
-- :mod:`pixelsoap.soap`: Algorithm 2, SOAP spectra through DScribe
+- :mod:`pixelsoap.soap`: Algorithm 2, SOAP spectra (our engine, :mod:`pixelsoap.soap_engine`, or DScribe)
 - :mod:`pixelsoap.basis`: Algorithm A1, the GTO radial basis
 - :mod:`pixelsoap.theory`: Eq. 1, 2, 4, 5, A1-A9 (density, basis functions, closed-form coefficients)
 - :mod:`pixelsoap.sampling`: Algorithm 3, random extraction, splits, RobustScaler
@@ -27,7 +27,7 @@ from .basis import gto_basis  # noqa: E402
 from .conversion import image_to_points, images_to_points, points_per_image, transform_image  # noqa: E402
 from .data import load_mnist  # noqa: E402
 from .sampling import SampledSpectra, fit_scaler, sample_centers, sample_spectra, split_rows  # noqa: E402
-from .soap import SoapParams, soap_spectra, soap_spectra_batch  # noqa: E402
+from .soap import SoapParams, soap_spectra, soap_spectra_batch, soap_spectra_stream  # noqa: E402
 from .theory import (coefficients_closed_form, coefficients_numerical, density, gto_radial, power_spectrum,  # noqa: E402
                      spatial_basis, spherical_harmonic)
 
@@ -37,5 +37,5 @@ __all__ = [
     "SampledSpectra", "SoapParams", "coefficients_closed_form", "coefficients_numerical", "density",
     "fit_scaler", "gto_basis", "gto_radial", "image_to_points", "images_to_points", "load_mnist",
     "points_per_image", "power_spectrum", "sample_centers", "sample_spectra", "soap_spectra",
-    "soap_spectra_batch", "spatial_basis", "spherical_harmonic", "split_rows", "transform_image",
+    "soap_spectra_batch", "soap_spectra_stream", "spatial_basis", "spherical_harmonic", "split_rows", "transform_image",
 ]

@@ -1,24 +1,36 @@
-"""Algorithm 2 of the paper: SOAP power spectra of 3D point sets, via DScribe.
+"""Algorithm 2 of the paper: SOAP power spectra of 3D point sets.
 
 Every point set is treated as a molecule of one species (hydrogen, by
-convention) in open space; DScribe's SOAP with the GTO radial basis gives one
-power spectrum (Eq. 5) per center.  DScribe is the reference engine;
-:mod:`pixelsoap.theory` holds the paper's closed forms that are tested against it.
+convention) in open space; SOAP with DScribe's GTO radial basis gives one
+power spectrum (Eq. 5) per center.  Two engines compute it, selected by name:
+
+* ``"pixelsoap"`` (default): our own engine (:mod:`pixelsoap.soap_engine`,
+  Numba kernels in :mod:`pixelsoap.soap_kernels`), DScribe's output at rtol 1e-8,
+  several times faster, multi-threaded;
+* ``"dscribe"``: DScribe itself, the reference the tests compare against.
+
+The ``engine`` argument picks one; without it the environment variable
+``PIXELSOAP_SOAP_ENGINE`` does, else ``"pixelsoap"``.
+:mod:`pixelsoap.theory` holds the paper's closed forms, also tested against DScribe.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import numbers
 import os
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 SPECIES = "H"
+#: the SOAP engines, by name; the first is the default
+ENGINES = ("pixelsoap", "dscribe")
+ENGINE_ENV = "PIXELSOAP_SOAP_ENGINE"
 _INT_LIMITS = {"n_max": (1, 20), "l_max": (0, 20)}
 
 
@@ -130,23 +142,26 @@ def _check_centers(centers: Sequence[int] | np.ndarray | None, n_points: int) ->
     return idx.astype(np.int64)
 
 
-def soap_spectra(points: np.ndarray, params: SoapParams, centers: Sequence[int] | None = None) -> np.ndarray:
-    """SOAP power spectra of one point set (one row of Algorithm 2).
+def resolve_engine(engine: str | None = None) -> str:
+    """The engine to use: ``engine``, else ``$PIXELSOAP_SOAP_ENGINE``, else ``"pixelsoap"``; checked by name."""
+    name = engine if engine is not None else os.environ.get(ENGINE_ENV, ENGINES[0])
+    if name not in ENGINES:
+        source = "engine" if engine is not None else ENGINE_ENV
+        raise ValueError(f"{source} must be one of {', '.join(map(repr, ENGINES))}, got {name!r}")
+    return name
 
-    Parameters
-    ----------
-    points : array (N, 3), point coordinates (pixels; z in tens of grey levels).
-    params : SoapParams.
-    centers : indices into ``points`` (M,), or None for all N points.
 
-    Returns
-    -------
-    float64 array (M, d) with d = ``params.size``; (0, d) for no centers.
-    """
-    arr = _check_points(points)
-    idx = _check_centers(centers, len(arr))
+def _prepared(points: np.ndarray, params: SoapParams):
+    from .soap_engine import PreparedSet
+
+    return PreparedSet(points, params.r_cut, params.n_max, params.l_max, params.sigma)
+
+
+def _engine_spectra(arr: np.ndarray, idx: np.ndarray, params: SoapParams, engine: str) -> np.ndarray:
     if idx.size == 0:
         return np.zeros((0, params.size))
+    if engine == "pixelsoap":
+        return _prepared(arr, params).spectra(idx)
     from ase import Atoms
 
     atoms = Atoms(f"{SPECIES}{len(arr)}", positions=arr)
@@ -154,9 +169,37 @@ def soap_spectra(points: np.ndarray, params: SoapParams, centers: Sequence[int] 
     return np.asarray(out, dtype=np.float64).reshape(len(idx), params.size)
 
 
+def soap_spectra(points: np.ndarray, params: SoapParams, centers: Sequence[int] | None = None, *,
+                 engine: str | None = None) -> np.ndarray:
+    """SOAP power spectra of one point set (one row of Algorithm 2).
+
+    Parameters
+    ----------
+    points : array (N, 3), point coordinates (pixels; z in tens of grey levels).
+    params : SoapParams.
+    centers : indices into ``points`` (M,), or None for all N points.
+    engine : "pixelsoap" or "dscribe" (see the module docstring).
+
+    Returns
+    -------
+    float64 array (M, d) with d = ``params.size``; (0, d) for no centers.
+
+    Raises MemoryError before any work when the (M, d) result would exceed the
+    memory limit (:func:`pixelsoap.soap_engine.output_memory_limit`); use
+    :func:`soap_spectra_stream` for such inputs.
+    """
+    from .soap_engine import check_output_size
+
+    name = resolve_engine(engine)
+    arr = _check_points(points)
+    idx = _check_centers(centers, len(arr))
+    check_output_size(len(idx), params.size)
+    return _engine_spectra(arr, idx, params, name)
+
+
 def _chunk_spectra(point_sets: list[np.ndarray], centers: list[np.ndarray | None], params: SoapParams,
-                   dtype: str) -> list[np.ndarray]:
-    return [soap_spectra(p, params, c).astype(dtype, copy=False) for p, c in zip(point_sets, centers)]
+                   dtype: str, engine: str = ENGINES[0]) -> list[np.ndarray]:
+    return [_engine_spectra(p, c, params, engine).astype(dtype, copy=False) for p, c in zip(point_sets, centers)]
 
 
 def _chunks(n: int, size: int) -> Iterator[slice]:
@@ -170,54 +213,92 @@ def resolve_n_jobs(n_jobs: int) -> int:
     We never hand a negative n_jobs to DScribe: its meaning there differs from joblib's.
     """
     cores = os.cpu_count() or 1
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral):
+        raise ValueError(f"n_jobs must be an integer, got {n_jobs!r}")
     if n_jobs == 0:
         raise ValueError("n_jobs must not be 0")
     return max(1, cores + 1 + n_jobs) if n_jobs < 0 else int(n_jobs)
 
 
+def _map_ordered(fn: Callable, tasks: Iterable, workers: int, engine: str) -> Iterator:
+    """fn(*task) for every task, results in task order, at most 2 x workers in flight.
+
+    Our engine runs in threads (its kernels release the GIL; nothing is pickled);
+    DScribe in joblib worker processes, as before.
+    """
+    if workers <= 1:
+        for task in tasks:
+            yield fn(*task)
+        return
+    if engine != "pixelsoap":
+        from joblib import Parallel, delayed
+
+        yield from Parallel(n_jobs=workers, return_as="generator")(delayed(fn)(*t) for t in tasks)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    tasks = iter(tasks)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = deque(pool.submit(fn, *t) for t in itertools.islice(tasks, 2 * workers))
+        while pending:
+            result = pending.popleft().result()
+            for t in itertools.islice(tasks, 1):
+                pending.append(pool.submit(fn, *t))
+            yield result
+
+
 def soap_spectra_batch(point_sets: Sequence[np.ndarray], params: SoapParams,
                        centers: Sequence[Sequence[int] | None] | None = None, *, dtype: str = "float64",
                        n_jobs: int = 1, chunk_size: int = 500, progress: bool = True,
-                       desc: str = "SOAP", checkpoint_dir: str | os.PathLike | None = None) -> list[np.ndarray]:
+                       desc: str = "SOAP", checkpoint_dir: str | os.PathLike | None = None,
+                       engine: str | None = None) -> list[np.ndarray]:
     """SOAP spectra of many point sets, in chunks, in parallel, with a progress bar (Algorithm 2).
 
     Parameters
     ----------
     point_sets : n arrays (N_k, 3).
     centers : n index arrays (or None entries for all points), or None for all points everywhere.
-    dtype : "float64" (as DScribe computes) or "float32" (cast per chunk, to halve storage).
-    n_jobs : worker processes, joblib convention (-1 = all cores).
+    dtype : "float64" (as computed) or "float32" (cast per chunk, to halve storage).
+    n_jobs : workers, joblib convention (-1 = all cores): threads for our engine,
+        processes for DScribe.
     chunk_size : point sets per task.
     checkpoint_dir : if given, every finished chunk is saved there (atomically)
-        under a key hashing all inputs, and a rerun loads finished chunks instead
-        of recomputing them, so an interrupted run resumes.
+        under a key hashing all inputs (the engine included), and a rerun loads
+        finished chunks instead of recomputing them, so an interrupted run resumes.
+    engine : "pixelsoap" or "dscribe" (see the module docstring).
 
     Returns
     -------
-    list of n arrays (M_k, d) of the requested dtype, in input order.
+    list of n arrays (M_k, d) of the requested dtype, in input order.  The
+    spectra do not depend on chunk_size or n_jobs (bit for bit).
     """
+    from .soap_engine import check_output_size
+
+    name = resolve_engine(engine)
     if dtype not in ("float64", "float32"):
         raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    workers_wanted = resolve_n_jobs(n_jobs)
     sets = [_check_points(p) for p in point_sets]
     cents = [None] * len(sets) if centers is None else list(centers)
     if len(cents) != len(sets):
         raise ValueError(f"got {len(sets)} point sets but {len(cents)} center lists")
     cents = [_check_centers(c, len(p)) for p, c in zip(sets, cents)]
-    from joblib import Parallel, delayed
+    check_output_size(sum(len(c) for c in cents), params.size, np.dtype(dtype).itemsize)
     from tqdm.auto import tqdm
 
     slices = list(_chunks(len(sets), chunk_size))
-    store = _ChunkStore(checkpoint_dir, sets, cents, params, dtype, chunk_size) if checkpoint_dir else None
+    store = _ChunkStore(checkpoint_dir, sets, cents, params, dtype, chunk_size, name) if checkpoint_dir else None
     done = {i: store.load(i) for i in range(len(slices))} if store else {}
     done = {i: chunk for i, chunk in done.items() if chunk is not None}
     todo = [i for i in range(len(slices)) if i not in done]
-    workers = min(resolve_n_jobs(n_jobs), max(1, len(todo)))
-    jobs = (delayed(_chunk_spectra)(sets[slices[i]], cents[slices[i]], params, dtype) for i in todo)
+    workers = min(workers_wanted, max(1, len(todo)))
+    tasks = ((sets[slices[i]], cents[slices[i]], params, dtype, name) for i in todo)
     with tqdm(total=len(sets), desc=desc, unit="set", disable=not progress) as bar:
         bar.update(sum(len(c) for c in done.values()))
-        for i, chunk in zip(todo, Parallel(n_jobs=workers, return_as="generator")(jobs)):
+        for i, chunk in zip(todo, _map_ordered(_chunk_spectra, tasks, workers, name)):
             if store:
                 store.save(i, chunk)
             done[i] = chunk
@@ -225,13 +306,60 @@ def soap_spectra_batch(point_sets: Sequence[np.ndarray], params: SoapParams,
     return [spec for i in range(len(slices)) for spec in done[i]]
 
 
+def soap_spectra_stream(point_sets: Iterable[np.ndarray], params: SoapParams, *, rows_per_chunk: int = 16384,
+                        dtype: str = "float32", n_jobs: int = 1, progress: bool = True, desc: str = "SOAP",
+                        total: int | None = None, engine: str | None = None
+                        ) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Spectra at every point of many point sets, handed out chunk by chunk, in order; memory stays bounded.
+
+    point_sets : any iterable of (N_k, 3) arrays (a generator is read lazily).
+    rows_per_chunk : spectra per yielded piece (a large set is cut into several pieces).
+    total : number of point sets, for the progress bar only.
+
+    Yields ``(k, start, spectra)``: rows ``start .. start + len(spectra)`` of point
+    set k's spectra, ``spectra`` (rows, d) of ``dtype``.  At most 2 x workers
+    pieces are in flight, so memory holds a few pieces, never the whole output.
+    """
+    name = resolve_engine(engine)
+    if dtype not in ("float64", "float32"):
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    if isinstance(rows_per_chunk, bool) or not isinstance(rows_per_chunk, numbers.Integral) or rows_per_chunk < 1:
+        raise ValueError(f"rows_per_chunk must be an integer >= 1, got {rows_per_chunk!r}")
+    workers = resolve_n_jobs(n_jobs)
+    from tqdm.auto import tqdm
+
+    def pieces():
+        group, rows = [], 0
+        for k, points in enumerate(point_sets):
+            arr = _check_points(points)
+            for start in range(0, len(arr), rows_per_chunk):
+                stop = min(len(arr), start + rows_per_chunk)
+                if rows + stop - start > rows_per_chunk and group:
+                    yield (group,)
+                    group, rows = [], 0
+                group.append((k, arr, start, stop))
+                rows += stop - start
+        if group:
+            yield (group,)
+
+    def compute(group):
+        return [(k, start, _engine_spectra(arr, np.arange(start, stop), params, name).astype(dtype, copy=False))
+                for k, arr, start, stop in group]
+
+    with tqdm(total=total, desc=desc, unit="set", disable=not progress) as bar:
+        for result in _map_ordered(compute, pieces(), workers, name):
+            for k, start, spectra in result:
+                yield k, start, spectra
+            bar.update(len({k for k, start, _ in result if start == 0}))
+
+
 class _ChunkStore:
     """Finished chunks of one batch on disk, keyed by a hash of every input."""
 
-    def __init__(self, root, sets, cents, params: SoapParams, dtype: str, chunk_size: int) -> None:
+    def __init__(self, root, sets, cents, params: SoapParams, dtype: str, chunk_size: int, engine: str) -> None:
         import hashlib
 
-        digest = hashlib.sha256(repr((params.as_dict(), dtype, chunk_size, len(sets))).encode())
+        digest = hashlib.sha256(repr((params.as_dict(), dtype, chunk_size, len(sets), engine)).encode())
         for p, c in zip(sets, cents):
             digest.update(np.ascontiguousarray(p).tobytes())
             digest.update(np.ascontiguousarray(c).tobytes())

@@ -1,0 +1,165 @@
+"""pixelsoap's own SOAP engine: DScribe's spectra, computed by the Numba kernels of :mod:`.soap_kernels`.
+
+This module turns a :class:`pixelsoap.soap.SoapParams` into the kernel's
+constants, picks the neighbour search (all pairs, or a cell list for large
+sparse clouds) and the radial path (a table by integer r^2 for points on the
+integer lattice, exponentials otherwise), and bounds memory.  The public entry
+points (``soap_spectra``, ``soap_spectra_batch``, ``soap_spectra_stream``) live
+in :mod:`pixelsoap.soap`; DScribe stays selectable there by name.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .basis import DECAY_THRESHOLD, gto_basis
+
+#: largest radial table (bytes) kept per parameter set; beyond it the exponentials are computed
+MAX_TABLE_BYTES = 64 * 2**20
+#: point sets larger than this use a cell list when they are wider than three cutoffs
+ALL_PAIRS_MAX_POINTS = 2048
+#: default cap on the memory one call may allocate for its output, as a fraction of physical memory
+OUTPUT_MEMORY_FRACTION = 0.25
+
+
+@dataclass(frozen=True)
+class EngineConstants:
+    """Everything the kernel needs for one parameter set (arrays float64).
+
+    cutoff : DScribe's neighbour distance r_cut + sigma sqrt(-2 ln 1e-3) (length units).
+    aOa : (l_max+1, kpad) Gaussian exponents (1/length^2), kpad = n_max padded to a multiple of 4 (zeros).
+    bOa : (l_max+1, n_max, n_max) primitive-to-basis factors, (2 pi sigma^2)^(3/2) included.
+    pref : (l_max+1,) pi sqrt(8/(2l+1)); norm, rec_a, rec_b : real solid-harmonic constants.
+    """
+
+    cutoff: float
+    aOa: np.ndarray
+    bOa: np.ndarray
+    pref: np.ndarray
+    norm: np.ndarray
+    rec_a: np.ndarray
+    rec_b: np.ndarray
+
+    @property
+    def cutoff2(self) -> float:
+        return self.cutoff * self.cutoff
+
+    @property
+    def size(self) -> int:
+        n_max, l_max = self.bOa.shape[1], self.bOa.shape[0] - 1
+        return n_max * (n_max + 1) // 2 * (l_max + 1)
+
+
+@functools.lru_cache(maxsize=16)
+def engine_constants(r_cut: float, n_max: int, l_max: int, sigma: float) -> EngineConstants:
+    """Kernel constants for the GTO basis of Algorithm A1 (bit-identical to DScribe's alphas and betas)."""
+    from .soap_kernels import harmonic_constants
+
+    alphas, betas = gto_basis(r_cut, n_max, l_max)
+    two_s2 = 2.0 * sigma * sigma
+    q = 1.0 + two_s2 * alphas                                        # (l, k)
+    kpad = (n_max + 3) // 4 * 4
+    aOa = np.zeros((l_max + 1, kpad))
+    aOa[:, :n_max] = -alphas / q
+    degrees = np.arange(l_max + 1)[:, None]
+    bOa = (math.pi * two_s2) ** 1.5 * betas * (q ** (-(degrees + 1.5)))[:, None, :]
+    pref = np.pi * np.sqrt(8.0 / (2.0 * np.arange(l_max + 1) + 1.0))
+    cutoff = float(r_cut) + float(sigma) * math.sqrt(-2.0 * math.log(DECAY_THRESHOLD))
+    norm, rec_a, rec_b = harmonic_constants(l_max)
+    return EngineConstants(cutoff, aOa, np.ascontiguousarray(bOa), pref, norm, rec_a, rec_b)
+
+
+@functools.lru_cache(maxsize=4)
+def _radial_table(r_cut: float, n_max: int, l_max: int, sigma: float) -> np.ndarray:
+    """exp(aOa[l, k] s) for every integer s <= cutoff^2: (rows, (l_max+1) kpad), or (0, 0) if too large.
+
+    The table always covers every integer r^2 that can be a neighbour, so its
+    values do not depend on the data (the kernel fills it with the same exp it
+    uses off the lattice).
+    """
+    from .soap_kernels import radial_table
+
+    const = engine_constants(r_cut, n_max, l_max, sigma)
+    rows = int(math.floor(const.cutoff2)) + 1
+    if rows * const.aOa.size * 8 > MAX_TABLE_BYTES:
+        return np.zeros((0, 0))
+    return radial_table(np.ascontiguousarray(const.aOa.ravel()), rows)
+
+
+def on_lattice(points: np.ndarray) -> bool:
+    """True when every coordinate is an integer (|x| < 2^31), so every r^2 is an exact integer."""
+    return bool(points.size == 0 or (np.all(np.abs(points) < 2**31) and np.all(points == np.rint(points))))
+
+
+def _cell_list(points: np.ndarray, cutoff: float):
+    """Cubic cells of side ``cutoff``: (cells (N, 3), order, sorted keys, ux, uy, uz), all int64.
+
+    Cell coordinates are replaced by their ranks among the distinct values per
+    axis, so the keys stay below N^3 however far apart the points lie.
+    """
+    origin = points.min(axis=0)
+    cells = np.floor((points - origin) / cutoff).astype(np.int64)
+    uniq = [np.unique(cells[:, a]) for a in range(3)]
+    ranks = [np.searchsorted(uniq[a], cells[:, a]) for a in range(3)]
+    keys = (ranks[0] * len(uniq[1]) + ranks[1]) * len(uniq[2]) + ranks[2]
+    order = np.argsort(keys, kind="stable")
+    return cells, order, np.ascontiguousarray(keys[order]), uniq[0], uniq[1], uniq[2]
+
+
+_NO_CELLS = (np.zeros((0, 3), np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
+             np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+
+class PreparedSet:
+    """One point set made ready for the kernel: the neighbour search and radial path are chosen once."""
+
+    def __init__(self, points: np.ndarray, r_cut: float, n_max: int, l_max: int, sigma: float) -> None:
+        self.points = np.ascontiguousarray(points, dtype=np.float64)
+        self.const = engine_constants(r_cut, n_max, l_max, sigma)
+        key = (r_cut, n_max, l_max, sigma)
+        self.table = _radial_table(*key) if on_lattice(self.points) else np.zeros((0, 0))
+        extent = np.ptp(self.points, axis=0) if len(self.points) else np.zeros(3)
+        self.use_cells = bool(len(self.points) > ALL_PAIRS_MAX_POINTS and np.max(extent) > 3 * self.const.cutoff)
+        self.cells = _cell_list(self.points, self.const.cutoff) if self.use_cells else _NO_CELLS
+
+    def spectra(self, centers: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Power spectra at ``centers`` (M,) int64: float64 (M, d), written into ``out`` if given."""
+        from .soap_kernels import spectra_kernel
+
+        if out is None:
+            out = np.empty((len(centers), self.const.size))
+        if len(centers):
+            c = self.const
+            spectra_kernel(self.points, np.ascontiguousarray(centers, dtype=np.int64), out, c.cutoff2,
+                           c.aOa, c.bOa, c.pref, c.norm, c.rec_a, c.rec_b, self.table, self.use_cells,
+                           *self.cells)
+        return out
+
+
+def output_memory_limit() -> int:
+    """Bytes one call may allocate for spectra: ``PIXELSOAP_MAX_OUTPUT_BYTES`` or a quarter of physical memory."""
+    env = os.environ.get("PIXELSOAP_MAX_OUTPUT_BYTES")
+    if env:
+        return int(float(env))
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 * 2**30
+    return int(total * OUTPUT_MEMORY_FRACTION)
+
+
+def check_output_size(n_rows: int, size: int, itemsize: int = 8, what: str = "spectra") -> None:
+    """Refuse, before any work, an output of n_rows x size values that would not fit the memory limit."""
+    need = int(n_rows) * int(size) * int(itemsize)
+    limit = output_memory_limit()
+    if need > limit:
+        raise MemoryError(
+            f"{what}: {n_rows:,} spectra of {size} values need {need / 2**30:.1f} GiB, more than the "
+            f"{limit / 2**30:.1f} GiB allowed (at most {limit // (size * itemsize):,} spectra per call); "
+            "use pixelsoap.soap_spectra_stream to process them chunk by chunk, pass fewer centers, or "
+            "raise PIXELSOAP_MAX_OUTPUT_BYTES")

@@ -1,0 +1,208 @@
+"""pixelsoap's SOAP engine against DScribe (the oracle), its determinism, streaming and limits.
+
+Agreement is judged at rtol 1e-8 with an absolute floor of 1e-8 x max|p| per
+spectrum set: at r_cut near 63 the GTO overlap matrix has reciprocal condition
+near 1e-32, so DScribe itself moves by ~1e-9 relative between processes.
+"""
+
+import hashlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from ase import Atoms
+from dscribe.descriptors import SOAP
+
+from pixelsoap.conversion import image_to_points, images_to_points
+from pixelsoap.soap import SoapParams, soap_spectra, soap_spectra_batch, soap_spectra_stream
+from pixelsoap.soap_engine import PreparedSet
+
+PAPER = SoapParams(63, 7, 10, 3)
+RTOL = 1e-8
+
+
+def dscribe_spectra(points, params, centers=None):
+    """DScribe's SOAP called directly (not through pixelsoap), float64 (M, d)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        soap = SOAP(species=["H"], r_cut=params.r_cut, n_max=params.n_max, l_max=params.l_max,
+                    sigma=params.sigma, rbf="gto", periodic=False, dtype="float64")
+    atoms = Atoms(f"H{len(points)}", positions=points)
+    kw = {} if centers is None else {"centers": list(centers)}
+    return np.asarray(soap.create(atoms, **kw), dtype=np.float64).reshape(-1, params.size)
+
+
+def assert_matches_dscribe(points, params, centers=None):
+    ours = soap_spectra(points, params, centers)
+    ref = dscribe_spectra(points, params, centers)
+    assert ours.shape == ref.shape and ours.dtype == np.float64
+    floor = RTOL * max(np.abs(ref).max(), np.finfo(float).tiny)
+    np.testing.assert_allclose(ours, ref, rtol=RTOL, atol=floor,
+                               err_msg=f"params {params.as_dict()}, {len(points)} points")
+
+
+def random_params(rng):
+    """A parameter set drawn from the paper's search space (r_cut 2-100, n_max and l_max 2-11, sigma 1-10)."""
+    while True:
+        try:
+            return SoapParams(int(rng.integers(2, 101)), int(rng.integers(2, 12)), int(rng.integers(2, 12)),
+                              int(rng.integers(1, 11)))
+        except ValueError:          # no real GTO basis for this (r_cut, n_max): redraw
+            continue
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_clouds_across_the_search_space(seed):
+    rng = np.random.default_rng(seed)
+    params = random_params(rng)
+    cloud = rng.random((35, 3)) * [28, 28, 26]
+    assert_matches_dscribe(cloud, params)                 # off the lattice: exponentials
+    assert_matches_dscribe(np.floor(cloud), params)       # on the lattice: the radial table
+
+
+def test_paper_extremes_of_the_search_space():
+    rng = np.random.default_rng(7)
+    cloud = rng.random((30, 3)) * [28, 28, 26]
+    for params in (SoapParams(100, 11, 11, 10), SoapParams(100, 11, 11, 1), SoapParams(2, 2, 11, 1),
+                   SoapParams(2, 2, 2, 10), SoapParams(63, 7, 10, 3), SoapParams(40, 2, 0, 2),
+                   SoapParams(30, 1, 3, 2)):
+        assert_matches_dscribe(cloud, params)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from pixelsoap.data import MnistDataError, load_mnist
+
+    try:
+        images, _ = load_mnist("test")
+    except MnistDataError as exc:
+        pytest.skip(f"MNIST unavailable: {exc}")
+    return images[:3]
+
+
+def test_mnist_digits_clean(digits):
+    for image in digits:
+        assert_matches_dscribe(image_to_points(image), PAPER)
+
+
+@pytest.mark.parametrize("level", [0.1, 1.0, 3.9, 5.0])
+def test_mnist_digits_at_experiment3_noise_levels(digits, level):
+    points = images_to_points(digits[:1], level, np.random.default_rng(3))[0]
+    assert not np.all(points == np.rint(points))
+    assert_matches_dscribe(points, PAPER)
+    assert_matches_dscribe(points, SoapParams(8, 5, 6, 1.5))
+
+
+def test_cloud_larger_than_any_digit_uses_the_cell_list():
+    rng = np.random.default_rng(11)
+    cloud = np.floor(rng.random((4000, 3)) * [300, 300, 26])
+    params = SoapParams(6, 4, 5, 1)
+    prepared = PreparedSet(cloud, 6.0, 4, 5, 1.0)
+    assert prepared.use_cells and prepared.table.size
+    centers = rng.choice(len(cloud), 60, replace=False)
+    assert_matches_dscribe(cloud, params, centers)
+    assert_matches_dscribe(cloud + 0.25, params, centers)
+
+
+def test_one_point_duplicates_and_far_points():
+    assert_matches_dscribe(np.array([[3.0, 4.0, 5.0]]), PAPER)
+    dup = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [4.0, 2.0, 0.0], [4.0, 2.0, 0.0]])
+    assert_matches_dscribe(dup, PAPER)
+    far = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [500.0, 0.0, 0.0], [0.0, 1e6, 0.0]])
+    assert_matches_dscribe(far, SoapParams(5, 3, 4, 1))
+    # a point far outside the cutoff does not change the center's spectrum
+    alone = soap_spectra(far[:2], SoapParams(5, 3, 4, 1), [0])
+    np.testing.assert_array_equal(soap_spectra(far, SoapParams(5, 3, 4, 1), [0]), alone)
+
+
+def test_two_points_1e9_apart_are_cheap():
+    points = np.array([[0.0, 0.0, 0.0], [1e9, 1e9, 1e9]] + [[float(i), 0.0, 0.0] for i in range(3000)])
+    spectra = soap_spectra(points, SoapParams(3, 2, 2, 1), [0, 1])
+    # the lone far point sees only itself: its spectrum is that of a single point
+    np.testing.assert_allclose(spectra[1], soap_spectra(np.zeros((1, 3)), SoapParams(3, 2, 2, 1))[0], rtol=1e-12)
+
+
+def _sets(n=6, seed=5):
+    rng = np.random.default_rng(seed)
+    return [np.floor(rng.random((int(rng.integers(5, 40)), 3)) * [28, 28, 26]) + (0.3 if i % 2 else 0.0)
+            for i in range(n)]
+
+
+def test_bit_identical_whatever_the_chunking_and_workers():
+    sets = _sets()
+    one = soap_spectra_batch(sets, PAPER, chunk_size=1, n_jobs=1, progress=False)
+    many = soap_spectra_batch(sets, PAPER, chunk_size=4, n_jobs=2, progress=False)
+    singles = [soap_spectra(p, PAPER) for p in sets]
+    subset = soap_spectra(sets[1], PAPER, [3, 0])
+    for a, b, c in zip(one, many, singles):
+        assert np.array_equal(a, b) and np.array_equal(a, c)
+    assert np.array_equal(subset, singles[1][[3, 0]])
+
+
+def _digest(arrays):
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def test_bit_identical_in_another_process():
+    sets = _sets(seed=9)
+    here = _digest(soap_spectra(p, PAPER) for p in sets)
+    code = ("import numpy as np, hashlib; from pixelsoap.soap import SoapParams, soap_spectra_batch\n"
+            f"rng = np.random.default_rng(9)\n"
+            "sets = [np.floor(rng.random((int(rng.integers(5, 40)), 3)) * [28, 28, 26]) + (0.3 if i % 2 else 0.0)"
+            " for i in range(6)]\n"
+            "h = hashlib.sha256()\n"
+            "for a in soap_spectra_batch(sets, SoapParams(63, 7, 10, 3), chunk_size=2, n_jobs=2, progress=False):\n"
+            "    h.update(np.ascontiguousarray(a).tobytes())\n"
+            "print(h.hexdigest())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == here
+
+
+def test_stream_pieces_equal_the_batch_and_stay_small():
+    sets = _sets(8, seed=2)
+    batch = soap_spectra_batch(sets, PAPER, progress=False, dtype="float32")
+    got = {k: [] for k in range(len(sets))}
+    pieces = 0
+    for k, start, spectra in soap_spectra_stream((p for p in sets), PAPER, rows_per_chunk=16, n_jobs=2,
+                                                 progress=False):
+        assert len(spectra) <= 16 and start == sum(len(s) for s in got[k])
+        got[k].append(spectra)
+        pieces += 1
+    assert pieces >= sum(len(p) for p in sets) // 16
+    for k, ref in enumerate(batch):
+        assert np.array_equal(np.concatenate(got[k]), ref)
+
+
+def test_engine_selection_by_name(monkeypatch):
+    points = image_to_points((np.arange(64).reshape(8, 8) * 4) % 256)
+    ref = soap_spectra(points, PAPER, engine="dscribe")
+    np.testing.assert_array_equal(ref, dscribe_spectra(points, PAPER))
+    monkeypatch.setenv("PIXELSOAP_SOAP_ENGINE", "dscribe")
+    np.testing.assert_array_equal(soap_spectra(points, PAPER), ref)
+    monkeypatch.setenv("PIXELSOAP_SOAP_ENGINE", "fastest")
+    with pytest.raises(ValueError, match="PIXELSOAP_SOAP_ENGINE.*'fastest'"):
+        soap_spectra(points, PAPER)
+    with pytest.raises(ValueError, match="engine must be one of.*'turbo'"):
+        soap_spectra(points, PAPER, engine="turbo")
+
+
+def test_too_large_an_output_is_refused_before_work(monkeypatch):
+    monkeypatch.setenv("PIXELSOAP_MAX_OUTPUT_BYTES", str(308 * 8 * 1000))
+    big = np.zeros((4000 * 4000 // 16, 3))           # never reaches the kernel
+    with pytest.raises(MemoryError, match=r"1,000,000 spectra of 308 values need .* GiB.*at most 1,000 spectra"):
+        soap_spectra(big, PAPER)
+    with pytest.raises(MemoryError, match="soap_spectra_stream"):
+        soap_spectra_batch([big[:600], big[:600]], PAPER, progress=False)
+
+
+def test_bad_stream_arguments_are_named():
+    with pytest.raises(ValueError, match="rows_per_chunk.*0"):
+        next(soap_spectra_stream([np.zeros((2, 3))], PAPER, rows_per_chunk=0))
+    with pytest.raises(ValueError, match="n_jobs.*'2'"):
+        soap_spectra_batch([np.zeros((2, 3))], PAPER, n_jobs="2")
