@@ -1,37 +1,129 @@
-"""Benchmark: SOAP spectra per second on MNIST at the paper's parameters (run on demand).
+"""Benchmark: pixelsoap's SOAP engine beside DScribe, in the same run (run on demand).
 
-    make benchmark            # or: .venv/bin/python benchmarks/bench_soap.py --samples 20000
+    make benchmark                          # everything below, about 10 min on 2 cores
+    .venv/bin/python benchmarks/bench_soap.py --images 200 --stream-images 5000   # quicker
 
-Prints the rate of sampled spectra (Algorithm 3: one DScribe call per image,
-only at its sampled centers) for 1 and all worker processes, and of
-all-points spectra (Algorithm 2) for one image.  Writes nothing.
+Measures, each as spectra per second for both engines and their ratio:
+1. every pixel of the first ``--images`` MNIST test images at the paper's
+   parameters (r_cut 63, n_max 7, l_max 10, sigma 3), both engines with n_jobs=2;
+2. 20 parameter sets drawn from the paper's search space (every pixel of
+   ``--images-per-set`` images, n_jobs=1 each): the median ratio;
+3. Experiment 3's noise levels (off-lattice points) at the paper's parameters;
+4. every pixel of ``--stream-images`` MNIST images (train then test) through
+   ``soap_spectra_stream`` into a mean-pooling consumer (our engine only).
+Prints a table and writes it to ``benchmarks/results/soap-engine.txt`` with the machine named.
 """
 
 import argparse
+import os
+import platform
+import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 
-from pixelsoap import SoapParams, image_to_points, load_mnist, sample_spectra, soap_spectra
+from pixelsoap import SoapParams, image_to_points, images_to_points, load_mnist, soap_spectra_batch
+from pixelsoap.soap import soap_spectra_stream
+
+PAPER = SoapParams(63, 7, 10, 3)
+RESULTS = Path(__file__).resolve().parent / "results" / "soap-engine.txt"
+
+
+def rate(point_sets, params, engine, n_jobs):
+    n = sum(len(p) for p in point_sets)
+    start = time.perf_counter()
+    soap_spectra_batch(point_sets, params, n_jobs=n_jobs, chunk_size=25, progress=False, engine=engine)
+    return n / (time.perf_counter() - start)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def draw_params(rng, count):
+    out = []
+    while len(out) < count:
+        try:
+            out.append(SoapParams(int(rng.integers(2, 101)), int(rng.integers(2, 12)), int(rng.integers(2, 12)),
+                                  int(rng.integers(1, 11))))
+        except ValueError:
+            continue
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=10000)
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--images-per-set", type=int, default=20)
+    parser.add_argument("--noise-images", type=int, default=100)
+    parser.add_argument("--stream-images", type=int, default=70000)
+    parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
-    params = SoapParams(63, 7, 10, 3)
-    images, labels = load_mnist("train")
-    points = image_to_points(images[0])
-    start = time.perf_counter()
-    soap_spectra(points, params)
-    elapsed = time.perf_counter() - start
-    print(f"all {len(points)} points of one image: {elapsed * 1e3:.1f} ms ({len(points) / elapsed:.0f} spectra/s)")
-    for n_jobs in (1, -1):
+    test_images, _ = load_mnist("test")
+    lines = [f"# SOAP engines side by side ({time.strftime('%Y-%m-%d')}; {machine()})",
+             "# written by benchmarks/bench_soap.py; rates in spectra per second", ""]
+
+    def emit(text=""):
+        print(text, flush=True)
+        lines.append(text)
+
+    sets = [image_to_points(im) for im in test_images[:args.images]]
+    rate(sets[:2], PAPER, "pixelsoap", 1)                       # compile / load the kernels first
+    ours = rate(sets, PAPER, "pixelsoap", args.n_jobs)
+    theirs = rate(sets, PAPER, "dscribe", args.n_jobs)
+    emit(f"1. every pixel of {len(sets)} MNIST test images ({sum(map(len, sets)):,} spectra), paper parameters, "
+         f"n_jobs={args.n_jobs}")
+    emit(f"   pixelsoap {ours:,.0f}/s   DScribe {theirs:,.0f}/s   ratio {ours / theirs:.1f}x")
+
+    rng = np.random.default_rng(2025)
+    small = sets[:args.images_per_set]
+    ratios = []
+    emit("")
+    emit(f"2. 20 parameter sets from the search space, every pixel of {len(small)} images, n_jobs=1")
+    emit("   r_cut n_max l_max sigma   pixelsoap/s   DScribe/s   ratio")
+    for params in draw_params(rng, 20):
+        rate(small[:1], params, "pixelsoap", 1)
+        a, b = rate(small, params, "pixelsoap", 1), rate(small, params, "dscribe", 1)
+        ratios.append(a / b)
+        emit(f"   {params.r_cut:5.0f} {params.n_max:5d} {params.l_max:5d} {params.sigma:5.0f}   {a:11,.0f}"
+             f"   {b:9,.0f}   {a / b:5.1f}x")
+    emit(f"   median ratio {statistics.median(ratios):.1f}x (min {min(ratios):.1f}x, max {max(ratios):.1f}x)")
+
+    emit("")
+    emit(f"3. Experiment 3's noise (off-lattice points), every pixel of {args.noise_images} images, paper parameters,"
+         f" n_jobs={args.n_jobs}")
+    for level in (0.1, 1.0, 3.9):
+        noisy = images_to_points(test_images[:args.noise_images], level, np.random.default_rng(1))
+        a, b = rate(noisy, PAPER, "pixelsoap", args.n_jobs), rate(noisy, PAPER, "dscribe", args.n_jobs)
+        emit(f"   sigma_disturbance {level:3.1f}: pixelsoap {a:,.0f}/s   DScribe {b:,.0f}/s   ratio {a / b:.1f}x")
+
+    if args.stream_images:
+        train_images, _ = load_mnist("train")
+        everything = np.concatenate([train_images, test_images])[:args.stream_images]
+        pooled = np.zeros((len(everything), PAPER.size))
         start = time.perf_counter()
-        sample_spectra(images, labels, params, args.samples, rng=0, n_jobs=n_jobs, progress=False)
+        count = 0
+        for k, _, spectra in soap_spectra_stream((image_to_points(im) for im in everything), PAPER,
+                                                 n_jobs=args.n_jobs, total=len(everything), desc="stream"):
+            pooled[k] += spectra.sum(axis=0)
+            count += len(spectra)
         elapsed = time.perf_counter() - start
-        print(f"{args.samples} sampled spectra, n_jobs={n_jobs}: {elapsed:.1f} s "
-              f"({args.samples / elapsed:.0f} spectra/s)")
+        emit("")
+        emit(f"4. streaming: every pixel of {len(everything):,} MNIST images ({count:,} spectra) into a pooling "
+             f"consumer, n_jobs={args.n_jobs}")
+        emit(f"   {elapsed / 60:.1f} min ({count / elapsed:,.0f}/s), peak memory bounded by the chunks in flight")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("\n".join(lines) + "\n")
+    print(f"written to {RESULTS}")
 
 
 if __name__ == "__main__":

@@ -33,8 +33,9 @@ def basis_check(parameter_sets: list[tuple[float, int, int]]):
     return pd.DataFrame(rows)
 
 
-def closed_form_check(points: np.ndarray, params: SoapParams, centers: list[int] | None = None):
-    """Eq. 5 built from the closed-form coefficients (Eq. A7) against DScribe's spectra.
+def closed_form_check(points: np.ndarray, params: SoapParams, centers: list[int] | None = None,
+                      engine: str = "dscribe"):
+    """Eq. 5 built from the closed-form coefficients (Eq. A7) against DScribe's spectra (or ``engine``'s).
 
     DScribe includes every point within r_cut + sigma sqrt(2 ln 1000) of the
     center, so the closed form is summed over the same points.
@@ -44,7 +45,7 @@ def closed_form_check(points: np.ndarray, params: SoapParams, centers: list[int]
     import pandas as pd
 
     centers = list(range(len(points))) if centers is None else list(centers)
-    reference = soap_spectra(points, params, centers)
+    reference = soap_spectra(points, params, centers, engine=engine)
     rows = []
     for k, ref in zip(centers, reference):
         coeffs = coefficients_closed_form(points, points[k], params.sigma, params.r_cut, params.n_max,
