@@ -466,3 +466,22 @@ def test_killed_search_resumes_without_losing_or_repeating_trials(tmp_path, refe
     # training in a Dask worker is not bit-reproducible even with seeded ClassifierConfig.)
     assert {as_tuple(t.params) for t in done} == {as_tuple(t.params) for t in completed(reference[0])}
     print(f"killed after {len(before)} trials; the rerun finished the other {N_REAL - len(before)} in {seconds:.1f} s")
+
+
+def test_usable_draws_skip_draws_without_a_basis_and_stop_when_there_is_none():
+    from pixelsoap.search import SearchError, check_soap_params, draw_params, usable_draws
+
+    space = {"r_cut": [2, 6], "n_max": [11, 20]}          # many draws have no real GTO basis
+    got = usable_draws(space, 3, 2)
+    assert len(got) == 2
+    valid = []
+    for draw in range(200):
+        try:
+            valid.append(check_soap_params(draw_params(space, 3, draw)))
+        except ValueError:
+            continue
+        if len(valid) == 2:
+            break
+    assert got == valid
+    with pytest.raises(SearchError, match="have a GTO basis; 1 were asked"):
+        usable_draws({"r_cut": [2, 3], "n_max": [15, 20]}, 0, 1)

@@ -15,6 +15,7 @@ from ase import Atoms
 from dscribe.descriptors import SOAP
 
 from pixelsoap.conversion import image_to_points, images_to_points
+from pixelsoap.search import usable_draws
 from pixelsoap.soap import SoapParams, soap_spectra, soap_spectra_batch, soap_spectra_stream
 from pixelsoap.soap_engine import PreparedSet
 
@@ -44,20 +45,10 @@ def assert_matches_dscribe(points, params, centers=None):
                                err_msg=f"params {params.as_dict()}, {len(points)} points")
 
 
-def random_params(rng):
-    """A parameter set drawn from the paper's search space (r_cut 2-100, n_max and l_max 2-11, sigma 1-10)."""
-    while True:
-        try:
-            return SoapParams(int(rng.integers(2, 101)), int(rng.integers(2, 12)), int(rng.integers(2, 12)),
-                              int(rng.integers(1, 11)))
-        except ValueError:          # no real GTO basis for this (r_cut, n_max): redraw
-            continue
-
-
 @pytest.mark.parametrize("seed", range(20))
 def test_random_clouds_across_the_search_space(seed):
     rng = np.random.default_rng(seed)
-    params = random_params(rng)
+    params = usable_draws(None, seed, 1)[0]     # as the paper's search draws it
     cloud = rng.random((35, 3)) * [28, 28, 26]
     assert_matches_dscribe(cloud, params)                 # off the lattice: exponentials
     assert_matches_dscribe(np.floor(cloud), params)       # on the lattice: the radial table

@@ -83,7 +83,7 @@ from .soap import SoapParams
 __all__ = [
     "PARAMS", "PAPER_N_TRIALS", "SearchSpace", "SearchError", "InvalidParameters", "evaluate_trial",
     "check_soap_params", "draw_params", "study_name", "open_study", "run_search", "trials_frame",
-    "best_params", "spectra_cache_path",
+    "best_params", "spectra_cache_path", "usable_draws",
 ]
 
 log = logging.getLogger(__name__)
@@ -405,6 +405,24 @@ def draw_params(space: SearchSpace | Mapping, seed: int, draw: int) -> dict[str,
     with _quiet_optuna():
         study = optuna.create_study(direction="maximize")
         return dict(_ask_draw(study, space, _check_seed(seed), int(draw)).params)
+
+
+def usable_draws(space: SearchSpace | Mapping | None, seed: int, count: int) -> list[SoapParams]:
+    """The first ``count`` draws of a search with ``seed`` for which SOAP exists (draws without a GTO basis skipped).
+
+    Raises :class:`SearchError` when 100 x ``count`` draws do not give that many (a space with almost no basis).
+    """
+    out, draw = [], 0
+    while len(out) < count:
+        if draw >= 100 * count:
+            raise SearchError(f"only {len(out)} of the first {draw} draws of search space "
+                              f"{SearchSpace.from_mapping(space).as_dict()} have a GTO basis; {count} were asked")
+        try:
+            out.append(check_soap_params(draw_params(space, seed, draw)))
+        except InvalidParameters:
+            pass
+        draw += 1
+    return out
 
 
 @contextlib.contextmanager

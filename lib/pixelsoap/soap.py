@@ -151,22 +151,36 @@ def resolve_engine(engine: str | None = None) -> str:
     return name
 
 
-def _prepared(points: np.ndarray, params: SoapParams):
-    from .soap_engine import PreparedSet
+def _spectra_source(arr: np.ndarray, params: SoapParams, engine: str) -> Callable[[np.ndarray], np.ndarray]:
+    """For one point set (N, 3), a function centers (M,) int64 -> float64 spectra (M, d).
 
-    return PreparedSet(points, params.r_cut, params.n_max, params.l_max, params.sigma)
-
-
-def _engine_spectra(arr: np.ndarray, idx: np.ndarray, params: SoapParams, engine: str) -> np.ndarray:
-    if idx.size == 0:
-        return np.zeros((0, params.size))
+    The per-set work (our engine's lattice check and cell list) is done here, once,
+    however many times the function is then called.
+    """
     if engine == "pixelsoap":
-        return _prepared(arr, params).spectra(idx)
+        from .soap_engine import PreparedSet
+
+        return PreparedSet(arr, params.r_cut, params.n_max, params.l_max, params.sigma).spectra
+    return functools.partial(_dscribe_spectra, arr, params)
+
+
+def _dscribe_spectra(arr: np.ndarray, params: SoapParams, idx: np.ndarray) -> np.ndarray:
     from ase import Atoms
 
     atoms = Atoms(f"{SPECIES}{len(arr)}", positions=arr)
     out = descriptor(params).create(atoms, centers=idx.tolist(), n_jobs=1)
     return np.asarray(out, dtype=np.float64).reshape(len(idx), params.size)
+
+
+def _engine_spectra(arr: np.ndarray, idx: np.ndarray, params: SoapParams, engine: str) -> np.ndarray:
+    if idx.size == 0:
+        return np.zeros((0, params.size))
+    return _spectra_source(arr, params, engine)(idx)
+
+
+def _check_dtype(dtype: str) -> None:
+    if dtype not in ("float64", "float32"):
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
 
 
 def soap_spectra(points: np.ndarray, params: SoapParams, centers: Sequence[int] | None = None, *,
@@ -276,8 +290,7 @@ def soap_spectra_batch(point_sets: Sequence[np.ndarray], params: SoapParams,
     from .soap_engine import check_output_size
 
     name = resolve_engine(engine)
-    if dtype not in ("float64", "float32"):
-        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    _check_dtype(dtype)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     workers_wanted = resolve_n_jobs(n_jobs)
@@ -321,8 +334,7 @@ def soap_spectra_stream(point_sets: Iterable[np.ndarray], params: SoapParams, *,
     pieces are in flight, so memory holds a few pieces, never the whole output.
     """
     name = resolve_engine(engine)
-    if dtype not in ("float64", "float32"):
-        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    _check_dtype(dtype)
     if isinstance(rows_per_chunk, bool) or not isinstance(rows_per_chunk, numbers.Integral) or rows_per_chunk < 1:
         raise ValueError(f"rows_per_chunk must be an integer >= 1, got {rows_per_chunk!r}")
     workers = resolve_n_jobs(n_jobs)
@@ -332,19 +344,20 @@ def soap_spectra_stream(point_sets: Iterable[np.ndarray], params: SoapParams, *,
         group, rows = [], 0
         for k, points in enumerate(point_sets):
             arr = _check_points(points)
+            source = _spectra_source(arr, params, name) if len(arr) else None
             for start in range(0, len(arr), rows_per_chunk):
                 stop = min(len(arr), start + rows_per_chunk)
                 if rows + stop - start > rows_per_chunk and group:
                     yield (group,)
                     group, rows = [], 0
-                group.append((k, arr, start, stop))
+                group.append((k, source, start, stop))
                 rows += stop - start
         if group:
             yield (group,)
 
     def compute(group):
-        return [(k, start, _engine_spectra(arr, np.arange(start, stop), params, name).astype(dtype, copy=False))
-                for k, arr, start, stop in group]
+        return [(k, start, source(np.arange(start, stop)).astype(dtype, copy=False))
+                for k, source, start, stop in group]
 
     with tqdm(total=total, desc=desc, unit="set", disable=not progress) as bar:
         for result in _map_ordered(compute, pieces(), workers, name):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .basis import DECAY_THRESHOLD, gto_basis
+from .theory import descriptor_size
 
 #: largest radial table (bytes) kept per parameter set; beyond it the exponentials are computed
 MAX_TABLE_BYTES = 64 * 2**20
@@ -51,8 +52,8 @@ class EngineConstants:
 
     @property
     def size(self) -> int:
-        n_max, l_max = self.bOa.shape[1], self.bOa.shape[0] - 1
-        return n_max * (n_max + 1) // 2 * (l_max + 1)
+        """Length d of one power spectrum."""
+        return descriptor_size(self.bOa.shape[1], self.bOa.shape[0] - 1)
 
 
 @functools.lru_cache(maxsize=16)

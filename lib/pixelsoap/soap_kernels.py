@@ -203,6 +203,18 @@ def _find_sorted(values, x):
 
 
 @_jit
+def _keep_if_near(points, j, cx, cy, cz, cutoff2, out, count):
+    """Append j to out[count] when points[j] lies within sqrt(cutoff2) of (cx, cy, cz); the new count."""
+    ddx = points[j, 0] - cx
+    ddy = points[j, 1] - cy
+    ddz = points[j, 2] - cz
+    if ddx * ddx + ddy * ddy + ddz * ddz <= cutoff2:
+        out[count] = j
+        count += 1
+    return count
+
+
+@_jit
 def _neighbours(points, ci, cutoff2, use_cells, cells, order, keys, ux, uy, uz, out):
     """Indices of the points within sqrt(cutoff2) of points[ci] (itself included), in a fixed order.
 
@@ -218,12 +230,7 @@ def _neighbours(points, ci, cutoff2, use_cells, cells, order, keys, ux, uy, uz, 
     count = 0
     if not use_cells:
         for j in range(points.shape[0]):
-            ddx = points[j, 0] - cx
-            ddy = points[j, 1] - cy
-            ddz = points[j, 2] - cz
-            if ddx * ddx + ddy * ddy + ddz * ddz <= cutoff2:
-                out[count] = j
-                count += 1
+            count = _keep_if_near(points, j, cx, cy, cz, cutoff2, out, count)
         return count
     ny = uy.shape[0]
     nz = uz.shape[0]
@@ -243,13 +250,7 @@ def _neighbours(points, ci, cutoff2, use_cells, cells, order, keys, ux, uy, uz, 
                 lo = np.searchsorted(keys, key)
                 hi = np.searchsorted(keys, key, side="right")
                 for t in range(lo, hi):
-                    j = order[t]
-                    ddx = points[j, 0] - cx
-                    ddy = points[j, 1] - cy
-                    ddz = points[j, 2] - cz
-                    if ddx * ddx + ddy * ddy + ddz * ddz <= cutoff2:
-                        out[count] = j
-                        count += 1
+                    count = _keep_if_near(points, order[t], cx, cy, cz, cutoff2, out, count)
     return count
 
 
