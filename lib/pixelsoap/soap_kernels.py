@@ -273,12 +273,16 @@ def spectra_kernel(points, centers, out, cutoff2, aOa, bOa, pref, norm, rec_a, r
     nbr = np.empty(points.shape[0], np.int64)
     dx = np.empty(BLOCK); dy = np.empty(BLOCK); dz = np.empty(BLOCK); r2 = np.empty(BLOCK)  # noqa: E702
     scratch = np.empty(BLOCK)
-    rows = np.empty(BLOCK, np.int64)
     E = np.zeros((kpad, BLOCK))
+    rows = np.empty(BLOCK, np.int64)
     S = np.empty((2 * lmax + 1, BLOCK)); Q = np.empty((nq, BLOCK))  # noqa: E702
     cm = np.empty((lmax + 1, BLOCK)); sm = np.empty((lmax + 1, BLOCK))  # noqa: E702
     C = np.empty((kpad, nlm))
-    coef = np.empty((nmax, nlm))
+    coef = np.zeros((nmax + 3, nlm))
+    bOa_lm = np.empty((nmax, nmax, nlm))
+    for l in range(lmax + 1):
+        for lm in range(l * l, (l + 1) * (l + 1)):
+            bOa_lm[:, :, lm] = bOa[l]
     for t in range(centers.shape[0]):
         ci = centers[t]
         count = _neighbours(points, ci, cutoff2, use_cells, cells, order, keys, ux, uy, uz, nbr)
@@ -309,23 +313,46 @@ def spectra_kernel(points, centers, out, cutoff2, aOa, bOa, pref, norm, rec_a, r
                         _exp_block(aOa[l, k], r2, E[k], scratch, n)
                 _harmonic_rows(l, n, norm, Q, cm, sm, S)
                 _contract(E, S, C, l, n, kpad)
-        o = 0
-        for l in range(lmax + 1):
-            lo = l * l
-            hi = lo + 2 * l + 1
-            coef[:, lo:hi] = 0.0
-            for a in range(nmax):
-                for k in range(nmax):
-                    w = bOa[l, a, k]
-                    for lm in range(lo, hi):
-                        coef[a, lm] += w * C[k, lm]
-            for a in range(nmax):
-                for a2 in range(a, nmax):
-                    acc = 0.0
-                    for lm in range(lo, hi):
-                        acc += coef[a, lm] * coef[a2, lm]
-                    out[t, o] = pref[l] * acc
-                    o += 1
+        _power_spectrum(C, bOa_lm, pref, coef, out, t, lmax, nmax)
+
+
+@_jit
+def _power_spectrum(C, bOa_lm, pref, coef, out, t, lmax, nmax):
+    """out[t] = pref[l] sum_m c[n, lm] c[n', lm] in DScribe's order (l, then n, then n' >= n).
+
+    C : (kpad, nlm) primitive sums; bOa_lm : (n_max, n_max, nlm) = bOa[l(lm), n, k] spread over
+    lm, so that c = bOa C runs along the whole lm axis; coef : (n_max + 3, nlm) scratch whose
+    rows past n_max stay zero.  Four n' at a time: the short sums over m are latency-bound.
+    """
+    nlm = C.shape[1]
+    for a in range(nmax):
+        for lm in range(nlm):
+            coef[a, lm] = 0.0
+        for k in range(nmax):
+            for lm in range(nlm):
+                coef[a, lm] += bOa_lm[a, k, lm] * C[k, lm]
+    npairs = nmax * (nmax + 1) // 2
+    for l in range(lmax + 1):
+        lo = l * l
+        hi = lo + 2 * l + 1
+        base = l * npairs
+        row = 0
+        for a in range(nmax):
+            for a2 in range(a, nmax, 4):
+                s0 = 0.0; s1 = 0.0; s2 = 0.0; s3 = 0.0  # noqa: E702
+                for lm in range(lo, hi):
+                    v = coef[a, lm]
+                    s0 += v * coef[a2, lm]; s1 += v * coef[a2 + 1, lm]  # noqa: E702
+                    s2 += v * coef[a2 + 2, lm]; s3 += v * coef[a2 + 3, lm]  # noqa: E702
+                o = base + row + a2 - a
+                out[t, o] = pref[l] * s0
+                if a2 + 1 < nmax:
+                    out[t, o + 1] = pref[l] * s1
+                if a2 + 2 < nmax:
+                    out[t, o + 2] = pref[l] * s2
+                if a2 + 3 < nmax:
+                    out[t, o + 3] = pref[l] * s3
+            row += nmax - a
 
 
 def harmonic_constants(l_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
