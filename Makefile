@@ -38,6 +38,7 @@ lab: install
 ## benchmark: speed measurements (on demand, not part of the tests)
 benchmark: install
 	$(BIN)/python benchmarks/bench_soap.py
+	$(BIN)/python benchmarks/bench_training.py
 
 ## lock: re-solve requirements.in into requirements.lock (then update environment.yml to match)
 lock:

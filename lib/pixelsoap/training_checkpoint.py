@@ -1,0 +1,86 @@
+"""Checkpoints of :func:`pixelsoap.training.train_group`: the full state after each epoch, keyed by the run.
+
+A checkpoint is one ``.npz`` file (written atomically with :func:`pixelsoap.io.atomic_path`)
+holding the state's arrays (``array_0``, ``array_1``, ... in a fixed order) and a
+JSON document (``meta``) with the run key, the host-side state (histories, early
+stopping counters, epochs finished) and the array count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .io import atomic_path
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FILE = "train_group_state.npz"
+FORMAT_VERSION = 1
+
+
+def run_key(specs: Sequence[Any], settings: Any, seeds: Sequence[int], arrays: Sequence[np.ndarray | None]) -> str:
+    """SHA-256 (hex) of the specs, settings, seeds and the bytes, shapes and dtypes of the data arrays."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"version": FORMAT_VERSION, "specs": [repr(s) for s in specs],
+                              "settings": repr(settings), "seeds": [int(s) for s in seeds]}).encode())
+    for array in arrays:
+        if array is None:
+            digest.update(b"none")
+            continue
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+def save(directory: str | Path, key: str, arrays: Sequence[np.ndarray], host_state: dict[str, Any]) -> Path:
+    """Write the checkpoint atomically; ``host_state`` must be JSON-serialisable."""
+    target = Path(directory) / CHECKPOINT_FILE
+    meta = json.dumps({"key": key, "n_arrays": len(arrays), "state": host_state})
+    with atomic_path(target) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, meta=np.array(meta), **{f"array_{i}": np.asarray(a) for i, a in enumerate(arrays)})
+    return target
+
+
+def load(directory: str | Path, key: str) -> tuple[list[np.ndarray], dict[str, Any]] | None:
+    """The checkpoint's (arrays, host_state) if one exists with this key; else None.
+
+    A checkpoint with another key (another run's specs, settings, seeds or data) or
+    an unreadable one is deleted with a logged warning.
+    """
+    path = Path(directory) / CHECKPOINT_FILE
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            meta = json.loads(str(stored["meta"]))
+            if meta.get("key") != key:
+                log.warning("discarding checkpoint %s: it belongs to another run (key %s..., this run %s...)",
+                            path, str(meta.get("key"))[:12], key[:12])
+                arrays = None
+            else:
+                arrays = [stored[f"array_{i}"] for i in range(int(meta["n_arrays"]))]
+    except (OSError, ValueError, KeyError) as error:
+        log.warning("discarding unreadable checkpoint %s: %s", path, error)
+        arrays = None
+    if arrays is None:
+        path.unlink(missing_ok=True)
+        return None
+    return arrays, meta["state"]
+
+
+def remove(directory: str | Path) -> None:
+    """Delete the checkpoint file (and the folder when it is left empty)."""
+    directory = Path(directory)
+    (directory / CHECKPOINT_FILE).unlink(missing_ok=True)
+    try:
+        directory.rmdir()
+    except OSError:
+        pass
