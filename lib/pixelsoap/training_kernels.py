@@ -44,19 +44,34 @@ def _activate(z, name):
     return jnp.maximum(z, 0.0) if name == "relu" else z
 
 
-def _dropout_keep(key, layer_index, batch_rows, width, rate):
-    """(batch_rows, width) bool keep-mask; unit j's column depends only on (key, layer, j).
+def _mix32(x):
+    """lowbias32 integer hash (C. Wellons): a bijection of uint32 with full avalanche."""
+    import jax.numpy as jnp
 
-    Drawing one stream per unit (instead of one (B, width) draw) keeps a model's
-    masks independent of the padded width of its group.
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = x * jnp.uint32(0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def _dropout_keep(key, layer_index, batch_rows, width, rate):
+    """(batch_rows, width) bool keep-mask; element (r, j) depends only on (key, layer, r, j).
+
+    A counter-based hash of (step key, layer, row, unit) instead of one (B, width)
+    threefry draw: it keeps a model's masks independent of its group's padded width
+    and costs a few integer operations per element (threefry's 20 rounds doubled the
+    epoch time of a 256-unit classifier).  Uniform = top 24 bits / 2**24.
     """
     import jax
     import jax.numpy as jnp
 
-    layer_key = jax.random.fold_in(key, layer_index)
-    unit_keys = jax.vmap(lambda j: jax.random.fold_in(layer_key, j))(jnp.arange(width, dtype=jnp.uint32))
-    uniforms = jax.vmap(lambda k: jax.random.uniform(k, (batch_rows,), dtype=jnp.float32))(unit_keys)
-    return uniforms.T >= rate
+    words = jax.random.key_data(key).astype(jnp.uint32)
+    salt = _mix32(words[0] ^ _mix32(words[1] + jnp.uint32(layer_index) * jnp.uint32(0x9E3779B9)))
+    rows = _mix32(jnp.arange(batch_rows, dtype=jnp.uint32) + salt)
+    units = _mix32(jnp.arange(width, dtype=jnp.uint32) * jnp.uint32(0x85EBCA6B) ^ words[1])
+    bits = _mix32(_mix32(rows[:, None] ^ units[None, :]) + salt)
+    return (bits >> 8).astype(jnp.float32) * jnp.float32(2.0 ** -24) >= rate
 
 
 def _logits(layout, params, x, key):
