@@ -271,3 +271,21 @@ def test_costs_and_paper_estimate():
     assert estimate["deep_hm2"] == pytest.approx(2.0 * 10_000 * 308 / 3600)
     assert estimate["deep_hm10"] > 4 * estimate["deep_hm2"]              # scaled by multiply-adds
     assert estimate["total"] == pytest.approx(sum(v for k, v in estimate.items() if k != "total"))
+
+
+def test_a_family_trained_together_matches_each_model_trained_alone():
+    """Experiment 2 trains a family of autoencoders in one program: each model must end where it
+    would alone (same seed, batch order and Adam steps; only float32 summation order differs, so
+    the MSEs agree to ~1e-6 relative after a few epochs)."""
+    from pixelsoap.autoencoders import train_autoencoders
+
+    data = _data(n=600, d=16, rank=3, noise=0.05)
+    training = comp.TrainingConfig(learning_rate=0.01, batch_size=64, epochs=3, seed=4)
+    family = train_autoencoders(data, [(4, None, False), (5, None, True), (3, 2, False)], training)
+    for (h_e, h_m), together in zip([(4, None), (5, None), (3, 2)], family):
+        alone = comp.train_autoencoder(data, h_e, h_m, training, encode=(h_e == 5))
+        assert together["h_e"] == h_e and together["epochs"] == alone["epochs"] == 3
+        assert together["val_mse"] == pytest.approx(alone["val_mse"], rel=1e-5)
+        np.testing.assert_allclose(together["history"]["loss"], alone["history"]["loss"], rtol=1e-5)
+    assert family[1]["encoded"]["test"].shape == (len(data.X_test), 5)
+    assert family[0]["group_size"] == family[1]["group_size"] == 2 and family[2]["group_size"] == 1

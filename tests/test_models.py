@@ -139,51 +139,47 @@ def test_early_stopping_restores_best_weights(data):
 
 # --- interruption and resume ---------------------------------------------------------------------
 
-class Interrupt(keras.callbacks.Callback):
-    """Raises at the start of epoch ``at`` (after the previous epoch was backed up)."""
+class Interrupt:
+    """Raises after epoch ``at`` (0-based) finished and was backed up."""
 
     def __init__(self, at):
-        super().__init__()
         self.at = at
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def __call__(self, epoch, logs):
         if epoch == self.at:
-            raise KeyboardInterrupt(f"simulated interruption before epoch {epoch}")
+            raise KeyboardInterrupt(f"simulated interruption after epoch {epoch}")
 
 
-class EpochRecorder(keras.callbacks.Callback):
-    """Records the epochs begun and the weights at the start (``begin``) and end (``end``) of each."""
+class EpochRecorder:
+    """Records the 0-based epochs that finished and their logs (a Keras-style ``on_epoch_end``)."""
 
     def __init__(self):
-        super().__init__()
-        self.epochs, self.begin, self.end = [], {}, {}
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epochs.append(epoch)
-        self.begin[epoch] = self.model.get_weights()
+        self.epochs, self.logs = [], []
 
     def on_epoch_end(self, epoch, logs=None):
-        self.end[epoch] = self.model.get_weights()
+        self.epochs.append(epoch)
+        self.logs.append(dict(logs))
 
 
-def test_backup_and_restore_resumes_after_interruption(data, tmp_path):
+def test_backup_resumes_after_interruption_with_the_weights_of_an_uninterrupted_run(data, tmp_path):
     X, y, Xv, yv = data
     backup = tmp_path / "backup"
-    cfg = ClassifierConfig(**SMALL, seed=5)
+    cfg = ClassifierConfig(**{**SMALL, "epochs": 3}, seed=5)
     first = EpochRecorder()
     with pytest.raises(KeyboardInterrupt):
-        train_classifier(X, y, Xv, yv, cfg, backup_dir=backup, verbose=0, callbacks=[first, Interrupt(at=1)])
-    assert first.epochs == [0, 1]
-    assert (backup / "training_metadata.json").is_file() and (backup / "history.json").is_file()
+        train_classifier(X, y, Xv, yv, cfg, backup_dir=backup, verbose=0, callbacks=[first, Interrupt(at=0)])
+    assert first.epochs == [0] and any(backup.iterdir())
     second = EpochRecorder()
     model, history = train_classifier(X, y, Xv, yv, cfg, backup_dir=backup, verbose=0, callbacks=[second])
-    assert second.epochs == [1]  # only the unfinished epoch ran again, and the requested 2 epochs finished
-    for restored, saved in zip(second.begin[1], first.end[0]):  # it started from the backed-up weights
-        np.testing.assert_array_equal(restored, saved)
-    assert len(history["loss"]) == len(history["val_accuracy"]) == 2  # epoch 1 from the log, epoch 2 now
+    assert second.epochs == [1, 2]  # the finished epoch is not trained again
+    assert len(history["loss"]) == len(history["val_accuracy"]) == 3
+    assert history["loss"][0] == first.logs[0]["loss"]
     assert not backup.exists()  # removed once training completed
-    _, one_epoch = train_classifier(X, y, Xv, yv, ClassifierConfig(**{**SMALL, "epochs": 1}, seed=5), verbose=0)
-    assert history["loss"][0] == pytest.approx(one_epoch["loss"][0], rel=1e-6)
+    straight, straight_history = train_classifier(X, y, Xv, yv, cfg, verbose=0)
+    for resumed, uninterrupted in zip(model.get_weights(), straight.get_weights()):
+        np.testing.assert_array_equal(resumed, uninterrupted)
+    assert {k: v for k, v in history.items() if k != "epoch_seconds"} == \
+        {k: v for k, v in straight_history.items() if k != "epoch_seconds"}
 
 
 def test_a_backup_of_other_settings_or_data_is_discarded_not_resumed(data, tmp_path):
@@ -193,17 +189,33 @@ def test_a_backup_of_other_settings_or_data_is_discarded_not_resumed(data, tmp_p
     backup = tmp_path / "backup"
     wide = ClassifierConfig(**{**SMALL, "hidden_units": (24, 24)}, seed=5)
     with pytest.raises(KeyboardInterrupt):
-        train_classifier(X, y, Xv, yv, wide, backup_dir=backup, verbose=0, callbacks=[Interrupt(at=1)])
-    assert (backup / "training_metadata.json").is_file()
+        train_classifier(X, y, Xv, yv, wide, backup_dir=backup, verbose=0, callbacks=[Interrupt(at=0)])
+    assert any(backup.iterdir())
     cfg = ClassifierConfig(**SMALL, seed=5)
     fresh = EpochRecorder()
     _, history = train_classifier(X, y, Xv, yv, cfg, backup_dir=backup, verbose=0, callbacks=[fresh])
     assert fresh.epochs == [0, 1] and len(history["loss"]) == 2 and not backup.exists()
     with pytest.raises(KeyboardInterrupt):                       # same settings, other rows
-        train_classifier(X, y, Xv, yv, cfg, backup_dir=backup, verbose=0, callbacks=[Interrupt(at=1)])
+        train_classifier(X, y, Xv, yv, cfg, backup_dir=backup, verbose=0, callbacks=[Interrupt(at=0)])
     again = EpochRecorder()
     train_classifier(X[::-1], y[::-1], Xv, yv, cfg, backup_dir=backup, verbose=0, callbacks=[again])
     assert again.epochs == [0, 1]
+
+
+def test_training_is_bit_repeatable_and_stops_early_on_the_best_epoch(data):
+    X, y, Xv, yv = data
+    cfg = ClassifierConfig(**{**SMALL, "epochs": 6}, seed=2)
+    a, history_a = train_classifier(X, y, Xv, yv, cfg, verbose=0)
+    b, history_b = train_classifier(X, y, Xv, yv, cfg, verbose=0)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert history_a["val_loss"] == history_b["val_loss"]
+    stopped, history = train_classifier(X, y, Xv, yv, ClassifierConfig(**{**SMALL, "epochs": 40}, patience=2, seed=2),
+                                        verbose=0)
+    val = history["val_accuracy"]
+    best = int(np.argmax(val))
+    assert len(val) == best + 1 + 2 < 40  # stopped after 2 epochs without a better val_accuracy
+    assert float((predict_labels(stopped, Xv) == yv).mean()) == pytest.approx(val[best], abs=1e-6)
 
 
 # --- saving and threads --------------------------------------------------------------------------

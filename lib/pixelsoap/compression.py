@@ -6,33 +6,24 @@ Methods, for d = 308 rescaled features and an encoding size h_e:
   the first h_e principal axes.  :meth:`PCAFit.mse` gives the reconstruction
   MSE at every h_e from one projection (the residual is the sum over the
   discarded components).
-- **linear autoencoder** (Fig. 15)::
-
-      input (d) -> Dense(h_e, linear) "code" -> Dense(d, linear) "reconstruction"
-
-- **deep autoencoder** (Fig. 16), h_m in {2, 4, 10} in the paper::
-
-      input (d) -> Dense(d*h_m, relu) -> Dense(h_e, linear) "code" -> Dense(d*h_m, relu) -> Dense(d, linear)
-
-  The paper names no activations; we read "non-linear" as ReLU on the two
-  hidden layers and keep the code and the output linear (the rescaled spectra
-  are unbounded and of both signs).
-
-Every autoencoder: Adam (learning rate 1e-4), batch 512, loss MSE, seeded
-(:func:`pixelsoap.models.set_seeds` plus per-layer initializer seeds, so that a
-Dask worker's use of Python's global ``random`` cannot change the weights: reruns
-repeat bit for bit).  :class:`TrainingConfig` holds the protocol;
-``patience`` switches on Keras ``EarlyStopping`` on the validation loss with
-``restore_best_weights`` (the paper trains all 10,000 epochs).
+- **linear autoencoder** (Fig. 15) and **deep autoencoder** (Fig. 16, h_m in
+  {2, 4, 10} in the paper): Keras models defined in :mod:`pixelsoap.autoencoders`
+  (Adam 1e-4, batch 512, MSE), trained in families on the training engine
+  (:mod:`pixelsoap.training`): every model gets the initial weights, batch order
+  and Adam steps it would get alone, so reruns repeat bit for bit.
+  :class:`TrainingConfig` holds the protocol; ``patience`` stops a model after
+  that many epochs without a lower validation loss and restores its best weights
+  (as Keras ``EarlyStopping``; the paper trains all 10,000 epochs).
 
 **MSE** everywhere is the mean over rows and the d features of the squared
 difference between a rescaled spectrum and its reconstruction, in squared
 RobustScaler units (the scaled features have median 0 and interquartile range 1).
 
 **Jobs.**  Each autoencoder (:class:`AutoencoderJob`) and each classifier
-retrained on compressed features (:class:`AccuracyJob`, for Fig. 19) is an
-independent job.  :func:`run_jobs` runs them on a Dask cluster (a local one, or
-a scheduler address, as the search does) and caches each result in
+retrained on compressed features (:class:`AccuracyJob`, for Fig. 19) is a job.
+:func:`run_jobs` trains them in groups (one compiled program per group) on a Dask
+cluster (:func:`pixelsoap.jobs.dask_client`: a local one, or a scheduler address)
+and caches each job's result in
 ``paths.cache_dir() / "experiment2"`` under a hash of (job, training settings,
 data fingerprint), written atomically; a rerun loads finished jobs instead of
 training them.  An autoencoder needed for Fig. 19 also caches its encoded
@@ -50,21 +41,20 @@ cluster, then ``dvc repro`` only reads the cache.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import numbers
-import os
-import random
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from . import paths
+from .autoencoders import MAX_WASTE, build_autoencoder, train_autoencoder, train_autoencoders
+from .jobs import UNREADABLE
 
 __all__ = [
     "METHODS", "TrainingConfig", "parse_grid", "parse_section", "CompressionData", "PCAFit", "fit_pca", "pca_table",
@@ -79,11 +69,9 @@ log = logging.getLogger(__name__)
 #: the compression methods of the MSE table
 METHODS = ("pca", "linear", "deep")
 #: bump when the meaning of a cached result changes
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 #: random stream of the training-row subset (1-3: pixelsoap.spectra, 7: the search)
 STREAM_SUBSET = 11
-#: gradient steps per TensorFlow call: the same training, ~1.5-2x faster on CPU for these small models
-STEPS_PER_EXECUTION = 16
 MSE_COLUMNS = ["method", "h_m", "h_e", "val_mse", "train_mse", "epochs", "best_epoch", "seconds", "n_params"]
 ACCURACY_COLUMNS = ["features", "h_m", "h_e", "test_accuracy", "ratio", "val_accuracy", "epochs", "seconds"]
 
@@ -313,105 +301,45 @@ def pca_table(pca: PCAFit, data: CompressionData, seconds: float = float("nan"))
 # --------------------------------------------------------------------------- autoencoders
 
 
-def build_autoencoder(n_features: int, h_e: int, h_m: int | None = None, learning_rate: float = 1e-4,
-                      steps_per_execution: int = STEPS_PER_EXECUTION, seed: int | None = None):
-    """The compiled autoencoder and its encoder: ``(autoencoder, encoder)``.
-
-    autoencoder : (batch, n_features) float32 -> (batch, n_features) reconstruction.
-    encoder : (batch, n_features) -> (batch, h_e) code (shares the autoencoder's layers).
-    h_m None: linear autoencoder (Fig. 15); an int: deep autoencoder (Fig. 16)
-    with hidden ReLU layers of n_features * h_m units.  Layer names: ``encoder_hidden``,
-    ``code``, ``decoder_hidden``, ``reconstruction``.  Adam(learning_rate), loss MSE.
-    ``steps_per_execution`` batches per TensorFlow call: speed only, same weights.
-    ``seed``: Glorot-uniform kernels drawn from seeds derived from it (None: Keras's
-    default, which draws them from Python's global ``random``).
-    """
-    import keras
-
-    def dense(units: int, activation: str, name: str, index: int):
-        init = "glorot_uniform" if seed is None else keras.initializers.GlorotUniform(
-            seed=int(np.random.SeedSequence([int(seed), index]).generate_state(1)[0]))
-        return keras.layers.Dense(int(units), activation=activation, name=name, kernel_initializer=init)
-
-    inputs = keras.Input(shape=(int(n_features),), name="soap_spectrum")
-    x = inputs
-    if h_m is not None:
-        x = dense(int(n_features) * int(h_m), "relu", "encoder_hidden", 0)(x)
-    code = dense(h_e, "linear", "code", 1)(x)
-    x = code
-    if h_m is not None:
-        x = dense(int(n_features) * int(h_m), "relu", "decoder_hidden", 2)(x)
-    outputs = dense(n_features, "linear", "reconstruction", 3)(x)
-    name = "linear_autoencoder" if h_m is None else f"deep_autoencoder_hm{int(h_m)}"
-    autoencoder = keras.Model(inputs, outputs, name=name)
-    autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse",
-                        steps_per_execution=int(steps_per_execution))
-    return autoencoder, keras.Model(inputs, code, name=f"{name}_encoder")
-
-
-def _mse(model, X: np.ndarray, batch_size: int = 4096) -> float:
-    """Reconstruction MSE of X (rows, d) by ``model``, accumulated in float64."""
-    reconstruction = model.predict(X, batch_size=batch_size, verbose=0)
-    return float(np.mean((reconstruction.astype(np.float64) - X) ** 2))
-
-
-def train_autoencoder(data: CompressionData, h_e: int, h_m: int | None, training: TrainingConfig,
-                      encode: bool = False, verbose: int = 0) -> dict[str, Any]:
-    """Seed, build and train one autoencoder on ``data.X_train`` (validation: ``data.X_val``).
-
-    Returns method ("linear" / "deep"), h_m, h_e, val_mse and train_mse (after
-    training, best weights restored when early stopping), epochs (trained),
-    best_epoch (lowest validation MSE, 1-based), seconds (wall time), n_params,
-    history {"loss", "val_loss"} (one MSE per epoch) and, with ``encode``,
-    encoded {"train", "val", "test"}: float32 (rows, h_e) codes of the three parts.
-    """
-    import keras
-
-    from .models import set_seeds
-
-    start = time.perf_counter()
-    keras.backend.clear_session()
-    set_seeds(training.seed)
-    model, encoder = build_autoencoder(data.n_features, h_e, h_m, training.learning_rate, seed=training.seed)
-    callbacks = []
-    if training.patience is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=training.patience,
-                                                       restore_best_weights=True))
-    fit = model.fit(data.X_train, data.X_train, validation_data=(data.X_val, data.X_val), epochs=training.epochs,
-                    batch_size=training.batch_size, shuffle=True, callbacks=callbacks, verbose=verbose)
-    history = {k: [float(v) for v in fit.history[k]] for k in ("loss", "val_loss")}
-    result = {"method": "linear" if h_m is None else "deep", "h_m": h_m, "h_e": int(h_e),
-              "val_mse": _mse(model, data.X_val), "train_mse": _mse(model, data.X_train),
-              "epochs": len(history["loss"]), "best_epoch": int(np.argmin(history["val_loss"])) + 1,
-              "n_params": int(model.count_params()), "history": history}
-    if encode:
-        result["encoded"] = {p: encoder.predict(data.part(p)[0], batch_size=4096, verbose=0).astype(np.float32)
-                             for p in ("train", "val", "test")}
-    result["seconds"] = time.perf_counter() - start
-    return result
-
-
 # --------------------------------------------------------------------------- classifier on compressed features
 
 
-def classifier_accuracy(features: Mapping[str, np.ndarray], data: CompressionData, config) -> dict[str, Any]:
-    """Train the Experiment 1 classifier on ``features`` and score it on the test rows.
+def classifier_accuracies(features: Sequence[Mapping[str, np.ndarray]], data: CompressionData,
+                          config) -> list[dict[str, Any]]:
+    """Train the Experiment 1 classifier on each of ``features``, together, and score each on the test rows.
 
-    features : {"train", "val", "test"} -> float32 (rows, h) inputs, rows matching
-        ``data``'s parts (labels from ``data``).  config : a
-        :class:`pixelsoap.models.ClassifierConfig`.
-    Returns test_accuracy, val_accuracy (of the returned weights), epochs, seconds.
+    features : per model {"train", "val", "test"} -> float32 (rows, h) inputs, rows matching
+        ``data``'s parts (labels from ``data``); h may differ between models.  config : a
+        :class:`pixelsoap.models.ClassifierConfig` (its seed seeds every model).
+    Returns per model: test_accuracy, val_accuracy (of the returned weights), epochs, seconds
+    (its group's wall time shared in proportion to parameter counts), group_size.
     """
-    from .metrics import classification_report
-    from .models import predict_labels, train_classifier
+    from .training import TrainSettings, classifier_spec, forward, group_by_shape, train_group
 
-    start = time.perf_counter()
-    model, history = train_classifier(features["train"], data.y_train, features["val"], data.y_val, config,
-                                      verbose=0)
-    test = classification_report(data.y_test, predict_labels(model, features["test"]))["accuracy"]
-    val = classification_report(data.y_val, predict_labels(model, features["val"]))["accuracy"]
-    return {"test_accuracy": float(test), "val_accuracy": float(val), "epochs": len(history["loss"]),
-            "seconds": time.perf_counter() - start}
+    specs = [classifier_spec(f["train"].shape[1], config.hidden_units, config.dropout) for f in features]
+    settings = TrainSettings(config.learning_rate, config.batch_size, config.epochs, config.patience,
+                             "val_accuracy", config.seed)
+    out: list[Any] = [None] * len(features)
+    for members in group_by_shape(specs, MAX_WASTE):
+        start = time.perf_counter()
+        trained = train_group([specs[m] for m in members], [features[m]["train"] for m in members], data.y_train,
+                              [features[m]["val"] for m in members], data.y_val, settings,
+                              [config.seed] * len(members), progress=False)
+        seconds = time.perf_counter() - start
+        sizes = np.array([specs[m].n_params for m in members], dtype=np.float64)
+        for m, result, share in zip(members, trained, sizes / sizes.sum()):
+            def accuracy(part: str) -> float:
+                predicted = forward(specs[m], result.weights, features[m][part]).argmax(axis=1)
+                return float(np.mean(predicted == data.part(part)[1]))
+
+            out[m] = {"test_accuracy": accuracy("test"), "val_accuracy": accuracy("val"), "epochs": result.epochs,
+                      "seconds": seconds * float(share), "group_size": len(members)}
+    return out
+
+
+def classifier_accuracy(features: Mapping[str, np.ndarray], data: CompressionData, config) -> dict[str, Any]:
+    """:func:`classifier_accuracies` of one feature set."""
+    return classifier_accuracies([features], data, config)[0]
 
 
 # --------------------------------------------------------------------------- jobs
@@ -516,7 +444,7 @@ def load_result(path: Path, need_encoded: bool = False) -> dict[str, Any] | None
             result = json.loads(str(f["meta"][()]))
             history = {k.split("__", 1)[1]: f[k].tolist() for k in f.files if k.startswith("history__")}
             encoded = {k.split("__", 1)[1]: f[k] for k in f.files if k.startswith("encoded__")}
-    except (OSError, ValueError, KeyError) as exc:
+    except UNREADABLE as exc:
         log.warning("ignoring unreadable cached result %s: %s", path, exc)
         return None
     if history:
@@ -533,64 +461,35 @@ def _has_codes(path: Path) -> bool:
     try:
         with np.load(path) as f:
             return {"encoded__train", "encoded__val", "encoded__test"} <= set(f.files)
-    except (OSError, ValueError):
+    except UNREADABLE:
         return False
 
 
 # --------------------------------------------------------------------------- running on Dask
 
 
-_THREADS_SET: dict[int, bool] = {}
+def _run_group(kind: str, data: CompressionData, jobs: Sequence, *args) -> list[dict[str, Any]]:
+    """What one Dask job runs: a family of autoencoders, or classifiers on compressed features, together.
 
-
-@contextlib.contextmanager
-def _private_python_random(seed: int) -> Iterator[None]:
-    """Give Keras a private ``random.Random(seed)`` for the duration of a job.
-
-    Keras draws the seeds of unseeded initializers and dropout from Python's global
-    ``random``, which a Dask worker's event loop also advances (timer jitter) at
-    unpredictable moments, so models built on a worker would not repeat (the
-    classifier of :mod:`pixelsoap.models` is such a model).
+    kind "autoencoder": args = (training,); kind "accuracy": args = (classifier, sources), one source
+    per job (the PCA fit, the codes of its autoencoder, or None for raw features).
     """
-    try:
-        from keras.src.random import seed_generator
-    except ImportError:  # another Keras layout: results stay correct, only not bit-repeatable
-        yield
-        return
-    saved = seed_generator.python_random
-    seed_generator.python_random = random.Random(seed)
-    try:
-        yield
-    finally:
-        seed_generator.python_random = saved
+    if kind == "autoencoder":
+        (training,) = args
+        return train_autoencoders(data, [(job.h_e, job.h_m, job.encode) for job in jobs], training)
+    classifier, sources = args
+    features = [_features(data, job, source) for job, source in zip(jobs, sources)]
+    scores = classifier_accuracies(features, data, classifier)
+    return [{"features": job.features, "h_m": job.h_m, "h_e": job.h_e, **score} for job, score in zip(jobs, scores)]
 
 
-def _on_worker(tf_threads: int | None, kind: str, *args) -> dict[str, Any]:
-    """Run one job on a Dask worker, TensorFlow limited to ``tf_threads`` threads (once per process)."""
-    if tf_threads is not None and tf_threads not in _THREADS_SET:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        from .models import configure_threads
-
-        _THREADS_SET[tf_threads] = configure_threads(tf_threads)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # "tf.function retracing": one model per job
-    with _private_python_random(args[2].seed):  # args[2]: TrainingConfig or ClassifierConfig
-        if kind == "autoencoder":
-            data, job, training = args
-            return train_autoencoder(data, job.h_e, job.h_m, training, encode=job.encode)
-        return _accuracy_job(*args)
-
-
-def _accuracy_job(data: CompressionData, job: "AccuracyJob", classifier, source) -> dict[str, Any]:
-    """Features of one accuracy job (raw, PCA codes from ``source`` or the codes ``source``), then
-    :func:`classifier_accuracy`."""
+def _features(data: CompressionData, job: "AccuracyJob", source) -> dict[str, np.ndarray]:
+    """Inputs of one accuracy job: raw features, PCA codes from ``source`` (a PCAFit), or the codes ``source``."""
     if job.features == "raw":
-        features = {p: data.part(p)[0] for p in ("train", "val", "test")}
-    elif job.features == "pca":
-        features = {p: source.encode(data.part(p)[0], job.h_e) for p in ("train", "val", "test")}
-    else:
-        features = source
-    return {"features": job.features, "h_m": job.h_m, "h_e": job.h_e,
-            **classifier_accuracy(features, data, classifier)}
+        return {p: data.part(p)[0] for p in ("train", "val", "test")}
+    if job.features == "pca":
+        return {p: source.encode(data.part(p)[0], job.h_e) for p in ("train", "val", "test")}
+    return source
 
 
 class _Run:
@@ -664,48 +563,61 @@ def run_jobs(data: CompressionData, ae_jobs: Sequence[AutoencoderJob], acc_jobs:
 
 
 def _drive(run: _Run, data, training, classifier, pca, scheduler, n_workers, tf_threads, progress) -> None:
-    """Submit every job still to do and store results as they come.
+    """Submit every job still to do, in groups trained together, and store results as they come.
 
-    Order: classifier jobs as soon as their inputs exist (they unlock nothing but are
-    short), then autoencoders whose codes a classifier waits for, then the others,
-    most expensive first (so the short ones fill the end).
+    Autoencoders of one family go to :func:`pixelsoap.training.group_by_shape`'s groups, those
+    whose codes a classifier waits for first, then the most expensive; classifier jobs are
+    grouped as soon as their inputs exist.
     """
     from distributed import as_completed
     from tqdm.auto import tqdm
 
-    from .search import _dask_client
+    from .jobs import dask_client, on_worker
+    from .training import autoencoder_spec, group_by_shape
 
     todo = run.todo()
     ae = sorted((j for j in todo if isinstance(j, AutoencoderJob)),
                 key=lambda j: (not j.encode, -j.cost(data.n_features)))
+    specs = [autoencoder_spec(data.n_features, j.h_e, j.h_m) for j in ae]
+    ae_groups = [[ae[i] for i in members] for members in group_by_shape(specs, MAX_WASTE)]
+    ae_groups.sort(key=lambda g: (not any(j.encode for j in g), -sum(j.cost(data.n_features) for j in g)))
     waiting = [j for j in todo if isinstance(j, AccuracyJob)]
     bar = tqdm(total=len(todo), desc="Experiment 2", unit="job", disable=not progress)
     bar.set_postfix(cached=run.n_cached)
-    with _dask_client(scheduler, n_workers) as client:
+    with dask_client(scheduler, n_workers) as client:
         data_f = client.scatter(data, broadcast=True, hash=False)  # a fresh key: no clash with a released one
         futures, pending = {}, as_completed()
 
-        def submit(job, priority: int, *args) -> None:
-            kind = "autoencoder" if isinstance(job, AutoencoderJob) else "accuracy"
-            future = client.submit(_on_worker, tf_threads, kind, data_f, job, *args, pure=False, priority=priority)
-            futures[future] = job
+        def submit(kind: str, jobs: list, priority: int, *args) -> None:
+            future = client.submit(on_worker, _run_group, tf_threads, kind, data_f, jobs, *args, pure=False,
+                                   priority=priority)
+            futures[future] = jobs
             pending.add(future)
 
         def release_ready() -> None:
-            for job in [j for j in waiting if j.source() is None or j.source() in run.codes]:
+            ready = [j for j in waiting if j.source() is None or j.source() in run.codes]
+            if not ready:
+                return
+            for job in ready:
                 waiting.remove(job)
-                source = pca if job.features == "pca" else None
-                if job.source() is not None:
-                    source = client.scatter([run.take_codes(job.source())], hash=False)[0]
-                submit(job, 1, classifier, source)
+            sources = []
+            for job in ready:
+                if job.features == "pca":
+                    sources.append(pca)
+                elif job.source() is not None:
+                    sources.append(run.take_codes(job.source()))
+                else:
+                    sources.append(None)
+            submit("accuracy", ready, 1, classifier, client.scatter([sources], hash=False)[0])
 
         release_ready()
-        for rank, job in enumerate(ae):
-            submit(job, -rank, training)
+        for rank, group in enumerate(ae_groups):
+            submit("autoencoder", group, -rank, training)
         for future in pending:
-            job = futures.pop(future)
-            run.finish(job, future.result())
-            bar.update(1)
+            jobs = futures.pop(future)
+            for job, result in zip(jobs, future.result()):
+                run.finish(job, result)
+                bar.update(1)
             release_ready()
     bar.close()
 

@@ -1,4 +1,4 @@
-"""The pixel-wise classifier of the paper's Fig. 8 (Sec. 4.2.2), in Keras 3 on TensorFlow.
+"""The pixel-wise classifier of the paper's Fig. 8 (Sec. 4.2.2): a Keras 3 model trained by the training engine.
 
 The paper calls it a "three-layer feed-forward network" with ReLU activations
 and Dropout(0.1) on the hidden layers, trained with Adam (learning rate 1e-3),
@@ -26,6 +26,12 @@ layer adds ~0.006 for twice the time, so it is not needed: the defaults are
 the cheapest, two hidden layers of 256 units and 60 epochs (~2.5 min; one
 TensorFlow thread is as fast as two for (256, 256): 2.1 s/epoch).
 
+(Those timings are of Keras ``fit``; :func:`train_classifier` now trains on the
+engine of :mod:`pixelsoap.training`, with the same mathematics, see the README.)
+The model stays a Keras model (TensorFlow backend): it is built by
+:func:`build_classifier`, receives the trained weights, and is saved as a
+``.keras`` file.
+
 TensorFlow and Keras are imported lazily, so reading a :class:`ClassifierConfig`
 (e.g. from ``params.yaml``) stays cheap and :func:`configure_threads` can run
 before TensorFlow starts its thread pools.
@@ -33,20 +39,15 @@ before TensorFlow starts its thread pools.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 import logging
 import os
-import shutil
-import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .io import atomic_path, write_bytes, write_json
+from .io import atomic_path
 
 #: the ten MNIST digits
 N_CLASSES = 10
@@ -54,9 +55,6 @@ N_CLASSES = 10
 DEFAULT_HIDDEN_UNITS = (256, 256)
 #: epochs: on the plateau (test accuracy ~0.675-0.68) in ~2.5 min on 2 CPU cores (the paper: 300)
 DEFAULT_EPOCHS = 60
-HISTORY_FILE = "history.json"
-#: beside the backup: the key (:func:`_run_key`) of the run that may resume it
-RUN_FILE = "run-key.txt"
 
 logger = logging.getLogger(__name__)
 
@@ -197,116 +195,47 @@ def build_classifier(n_features: int, config: ClassifierConfig | None = None):
 def train_classifier(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
                      config: ClassifierConfig | None = None, *, backup_dir: str | Path | None = None,
                      verbose: int | str = 2, callbacks: Sequence = ()) -> tuple[Any, dict[str, list[float]]]:
-    """Seed, build and fit the classifier; return ``(model, history)``.
+    """Train the classifier on the training engine; return ``(model, history)``.
 
     X_* : (rows, d) rescaled float32 features; y_* : (rows,) integer digits 0..9.
+    model : the Keras model of :func:`build_classifier` holding the trained weights (the best
+        epoch's when ``config.patience`` stops training early).
     history : {"loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"} ->
         one float per finished epoch (seconds of wall time for ``epoch_seconds``).
-    backup_dir : with it, ``keras.callbacks.BackupAndRestore`` saves weights,
-        optimizer state and the epoch after each epoch; a rerun with the same
-        arguments resumes after the last finished epoch (the history of the
-        earlier epochs is kept in ``backup_dir/history.json``).  A backup left
-        by a run with other settings or data (``backup_dir/run-key.txt`` keys it)
-        is discarded, not resumed.  The folder is removed once training completes.  A resumed run is not bit-identical to
-        an uninterrupted one (the random streams restart), and early stopping
-        restarts its patience count.
-    verbose : Keras fit verbosity (2: one line per epoch, suited to logs).
-    callbacks : extra Keras callbacks, run after the built-in ones.
+    backup_dir : with it, the whole training state is saved there after each epoch
+        (:mod:`pixelsoap.training_checkpoint`); a rerun with the same arguments resumes
+        after the last finished epoch and ends with exactly the weights of an
+        uninterrupted run.  A backup left by a run with other settings or data is
+        discarded, not resumed; the folder is removed once training completes.
+    verbose : 0 silent; otherwise a progress bar over epochs.
+    callbacks : callables ``f(epoch, logs)`` (or objects with ``on_epoch_end(epoch, logs)``,
+        as Keras callbacks have), called after each epoch with its 0-based number and
+        that epoch's history values; returning True stops training.
+
+    The engine (:func:`pixelsoap.training.train_group`) trains with the mathematics of
+    Keras ``fit`` (Glorot-uniform initial kernels, Adam, dropout, batch order reshuffled
+    every epoch), seeded by ``config.seed``: same arguments, same weights, bit for bit.
     """
-    import keras
+    from .training import TrainSettings, classifier_spec, set_keras_weights, train_group
 
     config = config or ClassifierConfig()
-    set_seeds(config.seed)
-    model = build_classifier(np.shape(X_train)[1], config)
-    epoch_timer, history_log = _callback_classes()
-    cbs: list = [epoch_timer()]
-    if config.patience is not None:
-        cbs.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience,
-                                                 restore_best_weights=True))
-    if backup_dir is not None:
-        _claim_backup(Path(backup_dir), _run_key(X_train, y_train, X_val, y_val, config))
-    log = history_log(Path(backup_dir) / HISTORY_FILE) if backup_dir is not None else None
-    if log is not None:
-        cbs.append(log)
-        cbs.append(keras.callbacks.BackupAndRestore(backup_dir=str(backup_dir)))
-    fit = model.fit(np.asarray(X_train, np.float32), np.asarray(y_train, np.int32),
-                    validation_data=(np.asarray(X_val, np.float32), np.asarray(y_val, np.int32)),
-                    epochs=config.epochs, batch_size=config.batch_size, shuffle=True,
-                    callbacks=cbs + list(callbacks), verbose=verbose)
-    history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
-    if log is not None:
-        history = _merge_history(log.previous, history)
-    return model, history
+    X_train = np.asarray(X_train, np.float32)
+    if X_train.ndim != 2:
+        raise ValueError(f"X_train must be a 2-D array (rows, features), got shape {X_train.shape}")
+    spec = classifier_spec(X_train.shape[1], config.hidden_units, config.dropout, N_CLASSES)
+    settings = TrainSettings(config.learning_rate, config.batch_size, config.epochs, config.patience,
+                             "val_accuracy", config.seed)
+    hooks = [getattr(cb, "on_epoch_end", cb) for cb in callbacks]
 
+    def on_epoch_end(finished: int, histories: list[dict[str, list[float]]]) -> bool:
+        logs = {k: v[-1] for k, v in histories[0].items() if v}
+        return any([bool(hook(finished - 1, logs)) for hook in hooks])
 
-def _run_key(X_train, y_train, X_val, y_val, config: ClassifierConfig) -> str:
-    """SHA-256 over the training settings and every input array: what a backup may be resumed by."""
-    digest = hashlib.sha256(json.dumps(config.as_dict(), sort_keys=True).encode())
-    for array in (X_train, y_train, X_val, y_val):
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.shape}{array.dtype}".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
-def _claim_backup(backup_dir: Path, key: str) -> None:
-    """Keep a backup in ``backup_dir`` only if the run that left it had this ``key``; else start afresh."""
-    stamp = backup_dir / RUN_FILE
-    if backup_dir.exists() and (not stamp.is_file() or stamp.read_text().strip() != key):
-        logger.warning("discarding the training backup in %s: it was left by a run with other settings or data",
-                       backup_dir)
-        shutil.rmtree(backup_dir)
-    backup_dir.mkdir(parents=True, exist_ok=True)
-    if not stamp.is_file():
-        write_bytes(stamp, key.encode())
-
-
-def _merge_history(previous: list[dict], current: dict[str, list[float]]) -> dict[str, list[float]]:
-    """Prepend the epochs logged before a resume to this run's history."""
-    keys = list(current) or sorted({k for row in previous for k in row})
-    return {k: [float(row.get(k, np.nan)) for row in previous] + current.get(k, []) for k in keys}
-
-
-@functools.lru_cache(maxsize=None)
-def _callback_classes() -> tuple[type, type]:
-    """The two private Keras callbacks, defined on first use (keeps Keras out of the import)."""
-    import keras
-
-    class EpochTimer(keras.callbacks.Callback):
-        """Adds ``epoch_seconds`` (wall time of the epoch, validation included) to the epoch logs."""
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            if logs is not None:
-                logs["epoch_seconds"] = time.perf_counter() - self._start
-
-    class HistoryLog(keras.callbacks.Callback):
-        """Keeps the per-epoch logs in a JSON file beside the BackupAndRestore checkpoint.
-
-        At the start of a (resumed) fit, ``previous`` holds the logged epochs
-        before the epoch BackupAndRestore restarts from.
-        """
-
-        def __init__(self, path: Path):
-            super().__init__()
-            self.path = path
-            self.previous: list[dict] = []
-            self._rows: list[dict] = []
-
-        def on_train_begin(self, logs=None):
-            rows = json.loads(self.path.read_text()) if self.path.is_file() else []
-            meta = self.path.parent / "training_metadata.json"
-            start = json.loads(meta.read_text())["epoch"] if meta.is_file() else 0
-            self.previous = rows[:start]
-            self._rows = list(self.previous)
-
-        def on_epoch_end(self, epoch, logs=None):
-            self._rows = self._rows[:epoch] + [{k: float(v) for k, v in (logs or {}).items()}]
-            write_json(self.path, self._rows)
-
-    return EpochTimer, HistoryLog
+    [result] = train_group([spec], X_train, np.asarray(y_train), np.asarray(X_val, np.float32), np.asarray(y_val),
+                           settings, [config.seed], checkpoint_dir=None if backup_dir is None else str(backup_dir),
+                           progress=bool(verbose), on_epoch_end=on_epoch_end if hooks else None)
+    model = set_keras_weights(build_classifier(X_train.shape[1], config), result.weights)
+    return model, {k: [float(v) for v in values] for k, values in result.history.items()}
 
 
 def count_parameters(model) -> int:

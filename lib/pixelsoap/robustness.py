@@ -17,7 +17,7 @@ repetition's curve compares the same pixels); the noise comes from
 ``SeedSequence([profile seed, 13, s, round(level * 1e6)])``.  The spread across
 repetitions thus covers both the sampling of pixels and the noise.
 
-Jobs run on a Dask cluster (:func:`pixelsoap.search._dask_client`: a local
+Jobs run on a Dask cluster (:func:`pixelsoap.jobs.dask_client`: a local
 cluster of one-thread worker processes, or a running scheduler); each worker
 loads the model once.  Every finished job is cached as a small JSON in
 ``paths.cache_dir() / "experiment3"`` under a hash of (level, seed, profile
@@ -172,19 +172,6 @@ def evaluate_level(job: Job, seed: int, soap: Mapping[str, Any], n_samples: int,
             "n_correct": n_correct, "seconds": time.perf_counter() - start, "worker_pid": os.getpid()}
 
 
-_THREADS_SET: dict[int, bool] = {}
-
-
-def _on_worker(compute: Callable, tf_threads: int | None, *args) -> dict[str, Any]:
-    """Run ``compute(*args)`` on a Dask worker, TensorFlow limited to ``tf_threads`` (set once per process)."""
-    if tf_threads is not None and tf_threads not in _THREADS_SET:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        from .models import configure_threads
-
-        _THREADS_SET[tf_threads] = configure_threads(tf_threads)
-    return dict(compute(*args))
-
-
 # --------------------------------------------------------------------------- cache
 
 
@@ -206,17 +193,18 @@ def job_key(job: Job, seed: int, soap: Mapping[str, Any], n_samples: int, model_
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def load_cached(path: Path) -> dict[str, Any] | None:
-    """A cached job result, or None if missing or unreadable."""
-    if not path.is_file():
-        return None
-    try:
-        result = json.loads(path.read_text())
-        float(result["accuracy"]), int(result["n"])
-        return result
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("ignoring unreadable cached result %s: %s", path, exc)
-        return None
+def _read_result(path: Path) -> dict[str, Any]:
+    result = json.loads(path.read_text())
+    float(result["accuracy"]), int(result["n"])
+    return result
+
+
+def result_cache(folder: str | os.PathLike | None = None):
+    """The cache of finished jobs: one JSON per job in ``folder`` (default :func:`cache_folder`)."""
+    from .io import write_json
+    from .jobs import ResultCache
+
+    return ResultCache(folder if folder is not None else cache_folder(), ".json", _read_result, write_json)
 
 
 # --------------------------------------------------------------------------- all jobs
@@ -247,36 +235,36 @@ def run_levels(levels: Sequence[float], n_seeds: int, soap: Mapping[str, Any], n
     jobs = plan_jobs(levels, n_seeds)
     keys = {job: job_key(job, seed, soap, n_samples, hashes["model_hash"], hashes["scaler_hash"]) for job in jobs}
     results = {}
+    cache = result_cache(folder)
     for job, key in keys.items():
-        cached = load_cached(folder / f"{key}.json")
+        cached = cache.get(key)
         if cached is not None:
             results[job] = {**cached, "cached": True}
     todo = [job for job in jobs if job not in results]
     if todo:
         args = (int(seed), dict(soap), int(n_samples), str(model_path), str(scaler_path),
                 hashes["model_hash"], hashes["scaler_hash"])
-        _drive(todo, args, keys, results, folder, compute or evaluate_level, scheduler, n_workers, tf_threads,
+        _drive(todo, args, keys, results, cache, compute or evaluate_level, scheduler, n_workers, tf_threads,
                progress, n_cached=len(results))
     return accuracy_table([results[job] for job in jobs])
 
 
-def _drive(todo: list[Job], args: tuple, keys: dict, results: dict, folder: Path, compute: Callable, scheduler,
+def _drive(todo: list[Job], args: tuple, keys: dict, results: dict, cache, compute: Callable, scheduler,
            n_workers: int, tf_threads: int | None, progress: bool, n_cached: int) -> None:
     """Submit the jobs in ``todo`` to Dask; cache and store each result as it completes."""
     from distributed import as_completed
     from tqdm.auto import tqdm
 
-    from .io import write_json
-    from .search import _dask_client
+    from .jobs import dask_client, on_worker
 
-    with _dask_client(scheduler, n_workers) as client, \
+    with dask_client(scheduler, n_workers) as client, \
             tqdm(total=len(todo), desc="Experiment 3", unit="job", disable=not progress) as bar:
         bar.set_postfix(cached=n_cached)
-        futures = {client.submit(_on_worker, compute, tf_threads, job, *args, pure=False): job for job in todo}
+        futures = {client.submit(on_worker, compute, tf_threads, job, *args, pure=False): job for job in todo}
         for future in as_completed(futures):
             job = futures[future]
             result = {**future.result(), "level": job.level, "seed": job.seed}
-            write_json(folder / f"{keys[job]}.json", result)
+            cache.put(keys[job], result)
             results[job] = {**result, "cached": False}
             bar.update(1)
 

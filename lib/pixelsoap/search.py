@@ -6,14 +6,16 @@ published best r_cut = 63, n_max = 7, l_max = 10, sigma = 3 suggests), samples T
 spectra from the MNIST training images (the same (image, point) draws for every
 trial), splits them 0.8 : 0.2, fits the RobustScaler on the training rows,
 trains the Fig. 8 classifier and scores its best validation accuracy
-(:func:`evaluate_trial`).  The paper ran 168 trials on T = 120,000 spectra.
+(:mod:`pixelsoap.trials`).  The paper ran 168 trials on T = 120,000 spectra.
 
 :func:`run_search` is the driver.  It keeps the bookkeeping in an Optuna study
 (``RandomSampler``, maximise validation accuracy) persisted in a journal file,
-asks trials itself, submits the objective to a Dask cluster (a local one by
-default, or any running scheduler given by address, so the paper-size search
-can move to many machines unchanged), keeps at most ``n_workers`` trials in
-flight and tells the results as they complete.
+asks trials itself, submits them to a Dask cluster (a local one by default, or
+any running scheduler given by address, so the paper-size search can move to
+many machines unchanged) in jobs of up to ``group_size`` trials whose
+classifiers train together on the training engine
+(:func:`pixelsoap.trials.evaluate_trials`), keeps at most ``n_workers`` jobs in
+flight and tells each trial's result as its job completes.
 
 Determinism and resume
 ----------------------
@@ -49,7 +51,7 @@ the search stops with :class:`SearchError` (a rerun tries the draw again):
 skipping such a draw silently would bias the search, e.g. against the largest
 descriptors if memory ran out.
 
-The evaluation of one trial caches its sampled spectra in
+The evaluation of a trial caches its sampled spectra in
 ``paths.cache_dir() / "search-spectra"`` (one ``.npz`` per SOAP parameters, T,
 seed and dtype), so a rerun trial does not recompute them.  At the paper's size
 this is ~100 MB per trial on average (up to 380 MB for n_max = l_max = 11):
@@ -68,7 +70,6 @@ import logging
 import math
 import numbers
 import os
-import time
 import traceback
 import uuid
 from dataclasses import asdict, dataclass
@@ -77,45 +78,30 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
-from . import paths
 from .soap import SoapParams
+from .trials import (FORMAT_VERSION, PARAMS, STREAM_DRAWS, InvalidParameters, _check_seed, _classifier_config,
+                     _data_config, _DATA_NOT_KEYED, _is_number, check_soap_params, evaluate_trial, evaluate_trials,
+                     run_group, spectra_cache_path)
 
 __all__ = [
     "PARAMS", "PAPER_N_TRIALS", "SearchSpace", "SearchError", "InvalidParameters", "evaluate_trial",
     "check_soap_params", "draw_params", "study_name", "open_study", "run_search", "trials_frame",
-    "best_params", "spectra_cache_path", "usable_draws",
+    "best_params", "spectra_cache_path", "usable_draws", "evaluate_trials",
 ]
 
 log = logging.getLogger(__name__)
 
-#: the four searched SOAP hyperparameters, in draw order
-PARAMS = ("r_cut", "n_max", "l_max", "sigma")
 #: number of trials of the paper's search
 PAPER_N_TRIALS = 168
-#: random streams derived from the search seed (1-3 are those of :mod:`pixelsoap.spectra`)
-STREAM_TRAIN, STREAM_SPLIT, STREAM_DRAWS = 1, 3, 7
-#: bump when the meaning of a study or of a cached spectra file changes
-FORMAT_VERSION = 1
-
-_DATA_DEFAULTS = {"n_samples": None, "val_fraction": 0.2, "split": "random", "dtype": "float32",
-                  "cache_spectra": True}
-#: data settings that do not change results, hence not part of the study's name
-_DATA_NOT_KEYED = ("cache_spectra",)
+#: trials per Dask job (their classifiers train together, grouped by descriptor size)
+DEFAULT_GROUP_SIZE = 12
 
 
 class SearchError(RuntimeError):
     """The search cannot go on (too many invalid draws, a trial failing repeatedly, a busy storage)."""
 
 
-class InvalidParameters(ValueError):
-    """SOAP rejects this parameter set (no usable GTO basis, or DScribe refuses it)."""
-
-
 # --------------------------------------------------------------------------- search space
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
 
 
 @dataclass(frozen=True)
@@ -202,49 +188,6 @@ class SearchSpace:
         return out
 
 
-# --------------------------------------------------------------------------- configuration
-
-
-def _data_config(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Validated data settings of a trial, defaults filled in."""
-    if not isinstance(data, Mapping):
-        raise ValueError(f"data settings must be a mapping, got {type(data).__name__}")
-    unknown = sorted(set(data) - set(_DATA_DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown data setting(s) {unknown}; expected some of {sorted(_DATA_DEFAULTS)}")
-    cfg = {**_DATA_DEFAULTS, **dict(data)}
-    n = cfg["n_samples"]
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 10:
-        raise ValueError(f"n_samples (spectra per trial, T) must be an int >= 10, got {n!r}")
-    cfg["n_samples"] = int(n)
-    v = cfg["val_fraction"]
-    if not _is_number(v) or not 0.0 < float(v) < 1.0:
-        raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {v!r}")
-    cfg["val_fraction"] = float(v)
-    if cfg["split"] not in ("random", "image"):
-        raise ValueError(f"split must be 'random' or 'image', got {cfg['split']!r}")
-    if cfg["dtype"] not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {cfg['dtype']!r}")
-    if not isinstance(cfg["cache_spectra"], bool):
-        raise ValueError(f"cache_spectra must be true or false, got {cfg['cache_spectra']!r}")
-    return cfg
-
-
-def _classifier_config(classifier: Mapping[str, Any], seed: int) -> dict[str, Any]:
-    """Validated classifier settings as a plain dict; the seed defaults to the search seed."""
-    from .models import ClassifierConfig
-
-    if not isinstance(classifier, Mapping):
-        raise ValueError(f"classifier settings must be a mapping, got {type(classifier).__name__}")
-    return ClassifierConfig.from_mapping({"seed": int(seed), **dict(classifier)}).as_dict()
-
-
-def _check_seed(seed: object) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    return int(seed)
-
-
 def study_name(space: SearchSpace | Mapping, data: Mapping, classifier: Mapping, seed: int) -> str:
     """The fixed name of the study of one search configuration (everything except ``n_trials``).
 
@@ -260,120 +203,6 @@ def study_name(space: SearchSpace | Mapping, data: Mapping, classifier: Mapping,
 def _study_config(space: SearchSpace, data: dict, classifier: dict, seed: int) -> dict:
     return {"space": space.as_dict(), "data": {k: v for k, v in data.items() if k not in _DATA_NOT_KEYED},
             "classifier": classifier, "seed": seed, "format": FORMAT_VERSION}
-
-
-# --------------------------------------------------------------------------- objective
-
-
-def check_soap_params(params: Mapping[str, Any]) -> SoapParams:
-    """``SoapParams`` for ``params``, also built by DScribe; :class:`InvalidParameters` if SOAP rejects them."""
-    from .soap import descriptor
-
-    try:
-        soap = SoapParams.from_mapping(params)
-        descriptor(soap)
-    except ValueError as exc:
-        raise InvalidParameters(str(exc)) from exc
-    return soap
-
-
-def spectra_cache_path(soap: SoapParams, n_samples: int, seed: int, dtype: str = "float32") -> Path:
-    """Where :func:`evaluate_trial` caches the sampled spectra of one parameter set."""
-    key = {"soap": soap.as_dict(), "n_samples": int(n_samples), "seed": int(seed), "dtype": dtype,
-           "split": "train", "stream": STREAM_TRAIN, "format": FORMAT_VERSION}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
-    return paths.cache_dir() / "search-spectra" / f"{digest}.npz"
-
-
-def _trial_spectra(soap: SoapParams, n_samples: int, seed: int, dtype: str, cache: bool):
-    """T sampled training-image spectra (same (image, point) draws for every ``soap``), and whether cached."""
-    from .data import load_mnist
-    from .io import save_npz
-    from .sampling import SampledSpectra, sample_spectra
-
-    path = spectra_cache_path(soap, n_samples, seed, dtype)
-    if cache and path.is_file():
-        try:
-            with np.load(path) as f:
-                spectra = SampledSpectra.from_arrays(f)
-            if spectra.X.shape == (n_samples, soap.size):
-                return spectra, True
-        except (OSError, ValueError, KeyError) as exc:  # unreadable: recompute and overwrite
-            log.warning("ignoring unreadable spectra cache %s: %s", path, exc)
-    images, labels = load_mnist("train")
-    spectra = sample_spectra(images, labels, soap, n_samples, np.random.default_rng([seed, STREAM_TRAIN]),
-                             dtype=dtype, n_jobs=1, progress=False)
-    if cache:
-        save_npz(path, **spectra.to_arrays())
-    return spectra, False
-
-
-def evaluate_trial(soap_params: Mapping[str, Any], data: Mapping[str, Any], classifier: Mapping[str, Any],
-                   seed: int, *, trainer: Callable | None = None) -> dict[str, Any]:
-    """The objective of one trial: validation accuracy of the classifier on T spectra of ``soap_params``.
-
-    soap_params : r_cut, n_max, l_max, sigma.
-    data : ``n_samples`` (T, spectra sampled from the MNIST training images),
-        ``val_fraction`` (0.2), ``split`` ("random" rows, as the paper, or
-        "image"), ``dtype`` ("float32"), ``cache_spectra`` (True).
-    classifier : :class:`pixelsoap.models.ClassifierConfig` fields (seed defaults to ``seed``).
-    seed : fixes the (image, point) draws and the split, identical for every
-        parameter set (streams 1 and 3 of :mod:`pixelsoap.spectra`, so T =
-        ``spectra.n_train`` reproduces the stage's training spectra).
-    trainer : stand-in for :func:`pixelsoap.models.train_classifier` (same
-        signature, returns ``(model, history)`` with ``history["val_accuracy"]``).
-
-    Returns ``val_accuracy`` (best over epochs), ``final_val_accuracy``,
-    ``best_epoch``, ``epochs``, ``n_features``, ``n_train``, ``n_val``,
-    ``seconds`` (total), ``spectra_seconds``, ``train_seconds``, ``spectra_cached``.
-    Raises :class:`InvalidParameters` when SOAP rejects ``soap_params``.
-    """
-    from .sampling import fit_scaler, split_rows
-
-    start = time.perf_counter()
-    seed = _check_seed(seed)
-    soap = check_soap_params(soap_params)
-    cfg = _data_config(data)
-    clf = _classifier_config(classifier, seed)
-    spectra, cached = _trial_spectra(soap, cfg["n_samples"], seed, cfg["dtype"], cfg["cache_spectra"])
-    spectra_seconds = time.perf_counter() - start
-    train_rows, val_rows = split_rows(len(spectra), cfg["val_fraction"], np.random.default_rng([seed, STREAM_SPLIT]),
-                                      by=cfg["split"], groups=spectra.image_index)
-    scaler = fit_scaler(spectra.X[train_rows])
-    X_train = scaler.transform(spectra.X[train_rows].astype(np.float64)).astype(np.float32)
-    X_val = scaler.transform(spectra.X[val_rows].astype(np.float64)).astype(np.float32)
-    if trainer is None:
-        from .models import train_classifier as trainer
-    from .models import ClassifierConfig
-
-    t0 = time.perf_counter()
-    _, history = trainer(X_train, spectra.y[train_rows], X_val, spectra.y[val_rows],
-                         ClassifierConfig.from_mapping(clf), verbose=0)
-    train_seconds = time.perf_counter() - t0
-    val = np.asarray(history["val_accuracy"], dtype=np.float64)
-    if val.size == 0 or not np.any(np.isfinite(val)):
-        raise RuntimeError(f"training gave no finite validation accuracy: {val.tolist()}")
-    best = int(np.nanargmax(val))
-    return {"val_accuracy": float(val[best]), "final_val_accuracy": float(val[-1]), "best_epoch": best + 1,
-            "epochs": int(val.size), "n_features": soap.size, "n_train": int(len(train_rows)),
-            "n_val": int(len(val_rows)), "seconds": time.perf_counter() - start,
-            "spectra_seconds": spectra_seconds, "train_seconds": train_seconds, "spectra_cached": bool(cached)}
-
-
-_THREADS_SET: dict[int, bool] = {}
-
-
-def _worker_call(objective: Callable, tf_threads: int | None, soap_params: dict, data: dict, classifier: dict,
-                 seed: int) -> dict:
-    """Run ``objective`` on a Dask worker, TensorFlow limited to ``tf_threads`` threads (once per process)."""
-    if tf_threads is not None and tf_threads not in _THREADS_SET:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow's first import
-        from .models import configure_threads
-
-        _THREADS_SET[tf_threads] = configure_threads(tf_threads)
-    result = dict(objective(soap_params, data, classifier, seed))
-    result.setdefault("worker_pid", os.getpid())
-    return result
 
 
 # --------------------------------------------------------------------------- draws and storage
@@ -582,31 +411,11 @@ def _recover(study, space: SearchSpace) -> int:
 # --------------------------------------------------------------------------- driver
 
 
-@contextlib.contextmanager
-def _dask_client(scheduler, n_workers: int) -> Iterator[Any]:
-    """A Dask client: on a new LocalCluster (``scheduler`` None), a running scheduler (address), or as given."""
-    from distributed import Client, LocalCluster
-
-    if isinstance(scheduler, Client):
-        yield scheduler
-        return
-    if scheduler is not None:
-        if not isinstance(scheduler, str) or not scheduler:
-            raise ValueError(f"scheduler must be None, an address string or a distributed.Client, got {scheduler!r}")
-        with Client(scheduler) as client:
-            yield client
-        return
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      env={"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}) as cluster, \
-            Client(cluster) as client:
-        yield client
-
-
 def run_search(storage_path: str | os.PathLike, n_trials: int, space: SearchSpace | Mapping | None,
                data_cfg: Mapping[str, Any], classifier_cfg: Mapping[str, Any], seed: int,
                scheduler: str | Any | None = None, n_workers: int = 2, progress: bool = True, *,
                objective: Callable | None = None, max_retries: int = 2, max_draws: int | None = None,
-               tf_threads: int | None = 1):
+               tf_threads: int | None = 1, group_size: int = DEFAULT_GROUP_SIZE):
     """Run (or resume) the Monte-Carlo search until the study holds ``n_trials`` COMPLETE trials.
 
     storage_path : the Optuna journal file (created if missing); one file may
@@ -622,12 +431,15 @@ def run_search(storage_path: str | os.PathLike, n_trials: int, space: SearchSpac
     scheduler : None for a ``LocalCluster(n_workers, threads_per_worker=1,
         processes=True)`` started and closed here; an address (``"tcp://host:8786"``)
         of a running scheduler; or a ``distributed.Client`` to use as is.
-    n_workers : trials in flight at most (and workers of the local cluster).
+    n_workers : jobs in flight at most (and workers of the local cluster).
     progress : tqdm bar over completed trials with the best value so far.
-    objective : stand-in for :func:`evaluate_trial` (same signature, picklable).
+    objective : a per-trial stand-in for :func:`evaluate_trial` (same signature, picklable); by
+        default each job runs :func:`pixelsoap.trials.evaluate_trials`, which trains the
+        classifiers of its trials together on the training engine.
     max_retries : reruns of a trial whose objective raised (not for invalid parameters).
     max_draws : cap on draws (default ``20 * n_trials + 100``).
-    tf_threads : TensorFlow threads per worker (``models.configure_threads``).
+    tf_threads : TensorFlow and training-engine threads per worker (:func:`pixelsoap.jobs.configure_worker`).
+    group_size : trials per Dask job, at most (a job holds their spectra in memory at once).
 
     Returns the :class:`optuna.Study`.  See the module docstring for how an
     interrupted search resumes and why its trials match an uninterrupted run's.
@@ -640,12 +452,13 @@ def run_search(storage_path: str | os.PathLike, n_trials: int, space: SearchSpac
         raise ValueError(f"n_workers must be an int >= 1, got {n_workers!r}")
     if isinstance(max_retries, bool) or not isinstance(max_retries, numbers.Integral) or max_retries < 0:
         raise ValueError(f"max_retries must be an int >= 0, got {max_retries!r}")
+    if isinstance(group_size, bool) or not isinstance(group_size, numbers.Integral) or group_size < 1:
+        raise ValueError(f"group_size must be an int >= 1, got {group_size!r}")
     seed = _check_seed(seed)
     space = SearchSpace.from_mapping(space)
     data = _data_config(data_cfg)
     classifier = _classifier_config(classifier_cfg, seed)
     max_draws = int(max_draws) if max_draws is not None else 20 * int(n_trials) + 100
-    objective = objective or evaluate_trial
     name = study_name(space, data, classifier, seed)
     path = Path(storage_path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -662,31 +475,40 @@ def run_search(storage_path: str | os.PathLike, n_trials: int, space: SearchSpac
         plan = _Plan(study)
         if len(plan.complete) < n_trials:
             _drive(study, plan, space, data, classifier, seed, int(n_trials), int(n_workers), scheduler,
-                   objective, int(max_retries), max_draws, tf_threads, progress)
+                   objective, int(max_retries), max_draws, tf_threads, progress, int(group_size))
         study.sampler = optuna.samplers.RandomSampler(seed)
     return study
 
 
 def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict, seed: int, n_trials: int,
-           n_workers: int, scheduler, objective: Callable, max_retries: int, max_draws: int,
-           tf_threads: int | None, progress: bool) -> None:
-    """Ask, submit, tell until ``n_trials`` draws are COMPLETE (the body of :func:`run_search`)."""
+           n_workers: int, scheduler, objective: Callable | None, max_retries: int, max_draws: int,
+           tf_threads: int | None, progress: bool, group_size: int) -> None:
+    """Ask, submit, tell until ``n_trials`` draws are COMPLETE (the body of :func:`run_search`).
+
+    Trials go to Dask in jobs of up to ``group_size`` (:func:`pixelsoap.trials.run_group`); at most
+    ``n_workers`` jobs are in flight, and each job's trials are told as soon as it returns.
+    """
     from distributed import as_completed
     from tqdm.auto import tqdm
 
-    in_flight: dict[Any, tuple[int, int, int]] = {}  # future -> (trial id, trial number, draw)
+    from .jobs import dask_client, on_worker
+
+    in_flight: dict[Any, list[tuple[int, int, int]]] = {}  # future -> [(trial id, trial number, draw)]
     completed = None
     best = [v for v in (t.value for t in study.get_trials(deepcopy=False) if t.value is not None)]
     bar = tqdm(total=n_trials, initial=min(len(plan.complete), n_trials), desc="SOAP search", unit="trial",
                disable=not progress)
     n_failed = 0
 
-    def postfix() -> None:
-        bar.set_postfix(best=f"{max(best):.4f}" if best else "-", failed=n_failed, running=len(in_flight))
+    def running() -> int:
+        return sum(len(trials) for trials in in_flight.values())
 
-    def fill(client) -> None:
+    def postfix() -> None:
+        bar.set_postfix(best=f"{max(best):.4f}" if best else "-", failed=n_failed, running=running())
+
+    def next_valid_trial():
         nonlocal n_failed
-        while len(in_flight) < n_workers and len(plan.complete) + len(in_flight) < n_trials:
+        while True:
             draw, params = plan.next_draw()
             if draw >= max_draws:
                 raise SearchError(f"reached max_draws={max_draws} draws with only {len(plan.complete)} of "
@@ -702,48 +524,75 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
                 n_failed += 1
                 postfix()
                 continue
-            future = client.submit(_worker_call, objective, tf_threads, dict(trial.params), data, classifier, seed,
-                                   key=f"soap-trial-{trial.number}-{uuid.uuid4().hex[:12]}", pure=False)
-            in_flight[future] = (trial._trial_id, trial.number, draw)
+            return trial, draw
+
+    def fill(client) -> None:
+        while len(in_flight) < n_workers and len(plan.complete) + running() < n_trials:
+            jobs_left = n_workers - len(in_flight)
+            wanted = n_trials - len(plan.complete) - running()
+            size = min(group_size, -(-wanted // jobs_left))
+            trials = [next_valid_trial() for _ in range(size)]
+            future = client.submit(on_worker, run_group, tf_threads, objective, [dict(t.params) for t, _ in trials],
+                                   data, classifier, seed, key=f"soap-trials-{trials[0][0].number}-{uuid.uuid4().hex[:12]}",
+                                   pure=False)
+            in_flight[future] = [(t._trial_id, t.number, draw) for t, draw in trials]
             completed.add(future)
         postfix()
 
-    with _dask_client(scheduler, n_workers) as client:
+    def record(trial_id: int, number: int, draw: int, result: Any) -> None:
+        nonlocal n_failed
+        try:
+            if isinstance(result, BaseException):
+                raise result
+            _check_result(result)
+        except InvalidParameters as exc:
+            _fail(study, trial_id, number, "invalid", str(exc))
+            plan.invalid.add(draw)
+            n_failed += 1
+        except Exception as exc:  # noqa: BLE001 - recorded, retried, then raised
+            reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            _fail(study, trial_id, number, "error", reason)
+            n_failed += 1
+            plan.errors[draw] = plan.errors.get(draw, 0) + 1
+            if plan.errors[draw] > max_retries:
+                raise SearchError(f"trial {number} (draw {draw}, {plan.params[draw]}) failed "
+                                  f"{plan.errors[draw]} times, last: {reason}") from exc
+            log.warning("trial %d (draw %d) failed, retrying: %s", number, draw, reason)
+            plan.retry(draw)
+        else:
+            _tell_complete(study, trial_id, number, result)
+            plan.complete.add(draw)
+            best.append(float(result["val_accuracy"]))
+            bar.update(1)
+
+    with dask_client(scheduler, n_workers) as client:
         completed = as_completed(loop=client.loop)
         try:
             fill(client)
             while in_flight:
                 future = next(completed)
-                trial_id, number, draw = in_flight.pop(future)
+                trials = in_flight.pop(future)
                 try:
-                    result = future.result()
-                    _check_result(result)
-                except InvalidParameters as exc:
-                    _fail(study, trial_id, number, "invalid", str(exc))
-                    plan.invalid.add(draw)
-                    n_failed += 1
-                except Exception as exc:  # noqa: BLE001 - recorded, retried, then raised
-                    reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-                    _fail(study, trial_id, number, "error", reason)
-                    n_failed += 1
-                    plan.errors[draw] = plan.errors.get(draw, 0) + 1
-                    if plan.errors[draw] > max_retries:
-                        raise SearchError(f"trial {number} (draw {draw}, {plan.params[draw]}) failed "
-                                          f"{plan.errors[draw]} times, last: {reason}") from exc
-                    log.warning("trial %d (draw %d) failed, retrying: %s", number, draw, reason)
-                    plan.retry(draw)
-                else:
-                    _tell_complete(study, trial_id, number, result)
-                    plan.complete.add(draw)
-                    best.append(float(result["val_accuracy"]))
-                    bar.update(1)
+                    results = future.result()
+                    if not isinstance(results, list) or len(results) != len(trials):
+                        raise ValueError(f"a search job must return one result per trial ({len(trials)}), "
+                                         f"got {results!r}")
+                except Exception as exc:  # noqa: BLE001 - the whole job failed: each of its trials did
+                    results = [exc] * len(trials)
+                for i, (trial_id, number, draw) in enumerate(trials):
+                    try:
+                        record(trial_id, number, draw, results[i])
+                    except BaseException:
+                        in_flight[future] = trials[i + 1:]  # still to be marked stale below
+                        raise
                 fill(client)
         except BaseException as exc:
             # Leave no RUNNING trial behind when we can help it; a SIGKILL is handled at the next start.
-            for future, (trial_id, number, _) in list(in_flight.items()):
+            for future, trials in list(in_flight.items()):
                 future.cancel()
-                with contextlib.suppress(Exception):
-                    _fail(study, trial_id, number, "stale", f"interrupted: {type(exc).__name__}; its draw is rerun")
+                for trial_id, number, _ in trials:
+                    with contextlib.suppress(Exception):
+                        _fail(study, trial_id, number, "stale", f"interrupted: {type(exc).__name__}; its draw is rerun")
             raise
         finally:
             bar.close()

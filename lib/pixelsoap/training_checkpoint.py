@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .io import atomic_path
+from .jobs import UNREADABLE
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def load(directory: str | Path, key: str) -> tuple[list[np.ndarray], dict[str, A
                 arrays = None
             else:
                 arrays = [stored[f"array_{i}"] for i in range(int(meta["n_arrays"]))]
-    except (OSError, ValueError, KeyError) as error:
+    except UNREADABLE as error:
         log.warning("discarding unreadable checkpoint %s: %s", path, error)
         arrays = None
     if arrays is None:

@@ -1,0 +1,118 @@
+"""Running work on Dask, written once: the client, per-process thread set-up, hash keys and result caches.
+
+Every experiment that trains models or computes spectra in parallel (the search,
+Experiment 2's autoencoders and classifiers, Experiment 3's noise levels) does
+the same four things, and does them here:
+
+* :func:`dask_client` -- a client on a new local cluster of one-thread worker
+  processes, on a running scheduler (an address: the way beyond one machine),
+  or a given ``distributed.Client``;
+* :func:`on_worker` -- the function a worker runs: it limits TensorFlow's and
+  JAX's threads once per process, then calls the job;
+* :func:`digest` -- a cache key: the SHA-256 of a JSON payload;
+* :class:`ResultCache` -- one file per finished job under its key, written
+  atomically; an unreadable file (truncated, corrupt, another format) is
+  logged and treated as missing, so the job is simply computed again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import zipfile
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+log = logging.getLogger(__name__)
+
+#: errors that mean "this cached file cannot be used": recompute, never stop the run
+UNREADABLE = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile)
+
+_THREADS_SET: dict[int, bool] = {}
+
+
+@contextlib.contextmanager
+def dask_client(scheduler=None, n_workers: int = 2) -> Iterator[Any]:
+    """A Dask client: on a new LocalCluster (``scheduler`` None), a running scheduler (address), or as given.
+
+    The local cluster has ``n_workers`` worker processes of one thread each and no dashboard.
+    """
+    from distributed import Client, LocalCluster
+
+    if isinstance(scheduler, Client):
+        yield scheduler
+        return
+    if scheduler is not None:
+        if not isinstance(scheduler, str) or not scheduler:
+            raise ValueError(f"scheduler must be None, an address string or a distributed.Client, got {scheduler!r}")
+        with Client(scheduler) as client:
+            yield client
+        return
+    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+        raise ValueError(f"n_workers must be an int >= 1, got {n_workers!r}")
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      env={"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
+def configure_worker(threads: int | None) -> None:
+    """Limit TensorFlow and the training engine (JAX) to ``threads`` threads, once per process (None: leave them)."""
+    if threads is None or threads in _THREADS_SET:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow's first import
+    from .models import configure_threads
+    from .training import configure_threads as configure_engine_threads
+
+    configure_engine_threads(threads)
+    _THREADS_SET[threads] = configure_threads(threads)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+def on_worker(compute: Callable, threads: int | None, *args, **kwargs) -> Any:
+    """Run ``compute(*args, **kwargs)`` on a worker after :func:`configure_worker` (what jobs submit)."""
+    configure_worker(threads)
+    return compute(*args, **kwargs)
+
+
+def digest(kind: str, payload: Any, length: int = 24) -> str:
+    """``kind-<hex>``: the first ``length`` hex digits of the SHA-256 of ``payload`` as sorted JSON."""
+    text = json.dumps({"kind": kind, **payload} if isinstance(payload, dict) else [kind, payload], sort_keys=True)
+    return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:length]}"
+
+
+class ResultCache:
+    """Finished jobs as files ``folder / (key + suffix)``, read and written by the given functions.
+
+    save(path, result) must write atomically (see :mod:`pixelsoap.io`); load(path) returns the
+    result or raises.  :meth:`get` returns None for a missing file and, with a logged warning, for
+    one that cannot be read (one policy for every cache: recompute, never block the run).
+    """
+
+    def __init__(self, folder: str | os.PathLike, suffix: str, load: Callable[[Path], Any],
+                 save: Callable[[Path, Any], Any]) -> None:
+        self.folder = Path(folder)
+        self.suffix = suffix
+        self._load = load
+        self._save = save
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key}{self.suffix}"
+
+    def get(self, key: str) -> Any | None:
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        try:
+            return self._load(path)
+        except UNREADABLE as exc:
+            log.warning("ignoring unreadable cached result %s (it is computed again): %s", path, exc)
+            return None
+
+    def put(self, key: str, result: Any) -> Path:
+        path = self.path(key)
+        self._save(path, result)
+        return path
