@@ -289,3 +289,33 @@ def test_a_family_trained_together_matches_each_model_trained_alone():
         np.testing.assert_allclose(together["history"]["loss"], alone["history"]["loss"], rtol=1e-5)
     assert family[1]["encoded"]["test"].shape == (len(data.X_test), 5)
     assert family[0]["group_size"] == family[1]["group_size"] == 2 and family[2]["group_size"] == 1
+
+
+def test_an_interrupted_family_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    """Experiment 2 keeps each group's training state after every epoch: a family interrupted after
+    its first epoch and run again trains only the remaining epochs and ends bit for bit where an
+    uninterrupted run ends; the checkpoints are gone afterwards."""
+    import pixelsoap.training as training
+    from pixelsoap.autoencoders import train_autoencoders
+
+    data = _data(n=300, d=12, rank=3, noise=0.05)
+    config = comp.TrainingConfig(learning_rate=0.01, batch_size=64, epochs=3, seed=1)
+    models = [(3, None, False), (4, None, False)]
+    straight = train_autoencoders(data, models, config)
+    real_train_group, epochs_run = training.train_group, []
+
+    def interrupted(*args, **kwargs):
+        def stop(done, histories):
+            epochs_run.append(done)
+            if done == 1 and len(epochs_run) == 1:
+                raise KeyboardInterrupt("simulated")
+        return real_train_group(*args, **kwargs, on_epoch_end=stop)
+
+    monkeypatch.setattr(training, "train_group", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_autoencoders(data, models, config, checkpoint_dir=tmp_path / "ckpt")
+    resumed = train_autoencoders(data, models, config, checkpoint_dir=tmp_path / "ckpt")
+    assert epochs_run == [1, 2, 3]                      # epoch 1 was not trained again
+    for a, b in zip(resumed, straight):
+        assert a["history"] == b["history"] and a["val_mse"] == b["val_mse"]
+    assert not any((tmp_path / "ckpt").glob("**/*.npz"))

@@ -22,7 +22,9 @@ batch order and Adam steps it would get alone (they depend on its seed only).
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -84,7 +86,8 @@ def encode(spec, weights: Sequence[np.ndarray], X: np.ndarray) -> np.ndarray:
 
 
 def train_autoencoders(data, models: Sequence[tuple[int, int | None, bool]], training,
-                       progress: bool = False) -> list[dict[str, Any]]:
+                       progress: bool = False, checkpoint_dir: str | os.PathLike | None = None
+                       ) -> list[dict[str, Any]]:
     """Train autoencoders ``models`` = [(h_e, h_m, encode), ...] on ``data.X_train``, together.
 
     data : a :class:`pixelsoap.compression.CompressionData` (validation: ``data.X_val``).
@@ -94,6 +97,8 @@ def train_autoencoders(data, models: Sequence[tuple[int, int | None, bool]], tra
     stopping), epochs, best_epoch (lowest validation MSE, 1-based), n_params, history
     {"loss", "val_loss"}, seconds (its group's wall time shared in proportion to parameter
     counts), group_size and, when asked, encoded {"train", "val", "test"}: float32 (rows, h_e).
+    checkpoint_dir : with it, each group's training state is saved under it after every epoch and
+    a rerun resumes after the last finished epoch (:func:`pixelsoap.training.train_group`).
     """
     from .training import TrainSettings, autoencoder_spec, forward, group_by_shape, train_group
 
@@ -101,10 +106,11 @@ def train_autoencoders(data, models: Sequence[tuple[int, int | None, bool]], tra
     settings = TrainSettings(training.learning_rate, training.batch_size, training.epochs, training.patience,
                              "val_loss", training.seed)
     out: list[Any] = [None] * len(models)
-    for members in group_by_shape(specs, MAX_WASTE):
+    for index, members in enumerate(group_by_shape(specs, MAX_WASTE)):
         start = time.perf_counter()
         trained = train_group([specs[m] for m in members], data.X_train, None, data.X_val, None, settings,
-                              [training.seed] * len(members), progress=progress)
+                              [training.seed] * len(members), progress=progress,
+                              checkpoint_dir=group_folder(checkpoint_dir, index))
         seconds = time.perf_counter() - start
         sizes = np.array([specs[m].n_params for m in members], dtype=np.float64)
         for m, result, share in zip(members, trained, sizes / sizes.sum()):
@@ -121,6 +127,11 @@ def train_autoencoders(data, models: Sequence[tuple[int, int | None, bool]], tra
                                     for p in ("train", "val", "test")}
             out[m] = entry
     return out
+
+
+def group_folder(root: str | os.PathLike | None, index: int) -> str | None:
+    """``root/group-<index>``: where group ``index`` of a family keeps its checkpoint (None without a root)."""
+    return None if root is None else str(Path(root) / f"group-{index}")
 
 
 def train_autoencoder(data, h_e: int, h_m: int | None, training, encode: bool = False,

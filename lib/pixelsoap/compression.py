@@ -41,6 +41,7 @@ cluster, then ``dvc repro`` only reads the cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -53,7 +54,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from . import paths
-from .autoencoders import MAX_WASTE, build_autoencoder, train_autoencoder, train_autoencoders
+from .autoencoders import MAX_WASTE, build_autoencoder, group_folder, train_autoencoder, train_autoencoders
 from .jobs import UNREADABLE
 
 __all__ = [
@@ -305,7 +306,7 @@ def pca_table(pca: PCAFit, data: CompressionData, seconds: float = float("nan"))
 
 
 def classifier_accuracies(features: Sequence[Mapping[str, np.ndarray]], data: CompressionData,
-                          config) -> list[dict[str, Any]]:
+                          config, checkpoint_dir: str | None = None) -> list[dict[str, Any]]:
     """Train the Experiment 1 classifier on each of ``features``, together, and score each on the test rows.
 
     features : per model {"train", "val", "test"} -> float32 (rows, h) inputs, rows matching
@@ -313,6 +314,7 @@ def classifier_accuracies(features: Sequence[Mapping[str, np.ndarray]], data: Co
         :class:`pixelsoap.models.ClassifierConfig` (its seed seeds every model).
     Returns per model: test_accuracy, val_accuracy (of the returned weights), epochs, seconds
     (its group's wall time shared in proportion to parameter counts), group_size.
+    checkpoint_dir : as in :func:`pixelsoap.autoencoders.train_autoencoders`.
     """
     from .training import TrainSettings, classifier_spec, forward, group_by_shape, train_group
 
@@ -320,11 +322,12 @@ def classifier_accuracies(features: Sequence[Mapping[str, np.ndarray]], data: Co
     settings = TrainSettings(config.learning_rate, config.batch_size, config.epochs, config.patience,
                              "val_accuracy", config.seed)
     out: list[Any] = [None] * len(features)
-    for members in group_by_shape(specs, MAX_WASTE):
+    for index, members in enumerate(group_by_shape(specs, MAX_WASTE)):
         start = time.perf_counter()
         trained = train_group([specs[m] for m in members], [features[m]["train"] for m in members], data.y_train,
                               [features[m]["val"] for m in members], data.y_val, settings,
-                              [config.seed] * len(members), progress=False)
+                              [config.seed] * len(members), progress=False,
+                              checkpoint_dir=group_folder(checkpoint_dir, index))
         seconds = time.perf_counter() - start
         sizes = np.array([specs[m].n_params for m in members], dtype=np.float64)
         for m, result, share in zip(members, trained, sizes / sizes.sum()):
@@ -468,19 +471,25 @@ def _has_codes(path: Path) -> bool:
 # --------------------------------------------------------------------------- running on Dask
 
 
-def _run_group(kind: str, data: CompressionData, jobs: Sequence, *args) -> list[dict[str, Any]]:
+def _run_group(kind: str, data: CompressionData, jobs: Sequence, checkpoint_dir: str, *args) -> list[dict[str, Any]]:
     """What one Dask job runs: a family of autoencoders, or classifiers on compressed features, together.
 
     kind "autoencoder": args = (training,); kind "accuracy": args = (classifier, sources), one source
-    per job (the PCA fit, the codes of its autoencoder, or None for raw features).
+    per job (the PCA fit, the codes of its autoencoder, or None for raw features).  checkpoint_dir:
+    where the group's training state is kept after each epoch, so an interrupted run resumes it.
     """
     if kind == "autoencoder":
         (training,) = args
-        return train_autoencoders(data, [(job.h_e, job.h_m, job.encode) for job in jobs], training)
-    classifier, sources = args
-    features = [_features(data, job, source) for job, source in zip(jobs, sources)]
-    scores = classifier_accuracies(features, data, classifier)
-    return [{"features": job.features, "h_m": job.h_m, "h_e": job.h_e, **score} for job, score in zip(jobs, scores)]
+        out = train_autoencoders(data, [(job.h_e, job.h_m, job.encode) for job in jobs], training,
+                                 checkpoint_dir=checkpoint_dir)
+    else:
+        classifier, sources = args
+        features = [_features(data, job, source) for job, source in zip(jobs, sources)]
+        scores = classifier_accuracies(features, data, classifier, checkpoint_dir)
+        out = [{"features": job.features, "h_m": job.h_m, "h_e": job.h_e, **score} for job, score in zip(jobs, scores)]
+    with contextlib.suppress(OSError):  # the groups removed their checkpoints when done
+        Path(checkpoint_dir).rmdir()
+    return out
 
 
 def _features(data: CompressionData, job: "AccuracyJob", source) -> dict[str, np.ndarray]:
@@ -589,8 +598,10 @@ def _drive(run: _Run, data, training, classifier, pca, scheduler, n_workers, tf_
         futures, pending = {}, as_completed()
 
         def submit(kind: str, jobs: list, priority: int, *args) -> None:
-            future = client.submit(on_worker, _run_group, tf_threads, kind, data_f, jobs, *args, pure=False,
-                                   priority=priority)
+            keys = sorted(run.ae_key.get(job) or run.acc_key[job] for job in jobs)
+            checkpoint = run.folder / "checkpoints" / _digest("group", {"jobs": keys})
+            future = client.submit(on_worker, _run_group, tf_threads, kind, data_f, jobs, str(checkpoint), *args,
+                                   pure=False, priority=priority)
             futures[future] = jobs
             pending.add(future)
 

@@ -17,6 +17,7 @@ module holds what a trial is and the settings it is configured by.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -205,8 +206,8 @@ def evaluate_trial(soap_params: Mapping[str, Any], data: Mapping[str, Any], clas
 
 
 def evaluate_trials(soap_params: Sequence[Mapping[str, Any]], data: Mapping[str, Any],
-                    classifier: Mapping[str, Any], seed: int, *, max_waste: float = 1.25
-                    ) -> list[dict[str, Any] | BaseException]:
+                    classifier: Mapping[str, Any], seed: int, *, max_waste: float = 1.25,
+                    checkpoint_dir: str | os.PathLike | None = None) -> list[dict[str, Any] | BaseException]:
     """:func:`evaluate_trial` for many parameter sets, their classifiers trained together.
 
     Returns one entry per parameter set, in order: the result dict of
@@ -215,7 +216,8 @@ def evaluate_trials(soap_params: Sequence[Mapping[str, Any]], data: Mapping[str,
     for a set SOAP rejects) -- one bad trial does not stop the others.
     ``train_seconds`` is the group's training time divided among its models in
     proportion to their parameter counts.  ``max_waste`` bounds padding (see
-    :func:`pixelsoap.training.group_by_shape`).
+    :func:`pixelsoap.training.group_by_shape`).  checkpoint_dir : where each group's training
+    state is kept after every epoch, so that an interrupted job resumes where it stopped.
     """
     from .models import ClassifierConfig
     from .training import TrainSettings, classifier_spec, group_by_shape, train_group
@@ -234,14 +236,15 @@ def evaluate_trials(soap_params: Sequence[Mapping[str, Any]], data: Mapping[str,
             results[index] = exc
     specs = [classifier_spec(inputs["X_train"].shape[1], clf.hidden_units, clf.dropout) for _, _, inputs in ready]
     settings = TrainSettings(clf.learning_rate, clf.batch_size, clf.epochs, clf.patience, "val_accuracy", clf.seed)
-    for members in group_by_shape(specs, max_waste):
+    for number, members in enumerate(group_by_shape(specs, max_waste)):
         chosen = [ready[m] for m in members]
         t0 = time.perf_counter()
         try:
             trained = train_group([specs[m] for m in members], [inp["X_train"] for _, _, inp in chosen],
                                   [inp["y_train"] for _, _, inp in chosen], [inp["X_val"] for _, _, inp in chosen],
                                   [inp["y_val"] for _, _, inp in chosen], settings, [clf.seed] * len(members),
-                                  progress=False)
+                                  progress=False, checkpoint_dir=None if checkpoint_dir is None
+                                  else str(Path(checkpoint_dir) / f"group-{number}"))
         except Exception as exc:  # noqa: BLE001
             for index, _, _ in chosen:
                 results[index] = exc
@@ -264,7 +267,13 @@ def run_group(objective: Callable | None, soap_params: Sequence[Mapping[str, Any
     Each entry is a result dict (with the worker's ``worker_pid``) or the exception of that trial.
     """
     if objective is None:
-        out = evaluate_trials(soap_params, data, classifier, seed)
+        key = json.dumps({"params": [dict(p) for p in soap_params], "data": dict(data),
+                          "classifier": dict(classifier), "seed": int(seed), "format": FORMAT_VERSION},
+                         sort_keys=True, default=str)
+        folder = paths.cache_dir() / "search-checkpoints" / hashlib.sha256(key.encode()).hexdigest()[:24]
+        out = evaluate_trials(soap_params, data, classifier, seed, checkpoint_dir=folder)
+        with contextlib.suppress(OSError):  # the groups removed their checkpoints when done
+            folder.rmdir()
     else:
         out = []
         for params in soap_params:
