@@ -36,6 +36,8 @@ from pixelsoap.training import (TrainSettings, autoencoder_spec, classifier_spec
 
 RESULTS = Path(__file__).resolve().parent / "results" / "training-engine.txt"
 AUTOENCODER_CODES = [1, 2, 4, 8, 16, 32, 64, 100, 150, 200, 250, 308]
+#: the paper's search: trials and epochs per trial
+PAPER_TRIALS, PAPER_EPOCHS = 168, 300
 
 
 def synthetic(rows: int, d: int, seed: int):
@@ -142,6 +144,12 @@ def main() -> None:
          f"one d={mean_d} model alone {alone_epoch:.3f} s/epoch   ratio {per_model / alone_epoch:.2f}x (target <= 1.2x)")
     emit(f"   Keras fit {keras_total / len(sizes):.3f} s/epoch per model   "
          f"engine grouped is {keras_total / grouped_epoch:.1f}x faster")
+    paper_rows = 96_000
+    hours = PAPER_TRIALS * PAPER_EPOCHS * per_model * paper_rows / args.trial_rows / 3600
+    keras_hours = PAPER_TRIALS * PAPER_EPOCHS * keras_total / len(sizes) * paper_rows / args.trial_rows / 3600
+    emit(f"   the paper's search ({PAPER_TRIALS} trials x {PAPER_EPOCHS} epochs on {paper_rows:,} training rows), "
+         f"training scaled linearly in rows: about {hours:.1f} h on this machine with the engine "
+         f"({keras_hours:.1f} h with Keras fit), plus SOAP (see soap-engine.txt)")
 
     ae_settings = TrainSettings(learning_rate=1e-4, batch_size=512, epochs=args.epochs, monitor="val_loss")
     ae_specs = [autoencoder_spec(308, h) for h in AUTOENCODER_CODES]
