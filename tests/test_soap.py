@@ -91,6 +91,26 @@ def test_batch_checkpoints_resume(tmp_path, monkeypatch):
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
 
 
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "wrong shape"])
+def test_a_damaged_checkpoint_chunk_is_set_aside_and_recomputed(tmp_path, caplog, damage):
+    """A resume file cut short, overwritten or of another shape never blocks a rerun: the rerun warns,
+    naming the file, moves it aside and computes that chunk again."""
+    sets = [image_to_points(_digit(s)) for s in range(3)]
+    first = soap_spectra_batch(sets, PAPER, chunk_size=1, progress=False, checkpoint_dir=tmp_path)
+    chunk = sorted(tmp_path.rglob("chunk-*.npz"))[1]
+    if damage == "truncated":
+        chunk.write_bytes(chunk.read_bytes()[:100])
+    elif damage == "garbage":
+        chunk.write_bytes(b"not a zip file at all")
+    else:
+        np.savez(chunk, spectra=np.zeros((3, 5), np.float32), lengths=np.array([3]))
+    with caplog.at_level("WARNING"):
+        again = soap_spectra_batch(sets, PAPER, chunk_size=1, progress=False, checkpoint_dir=tmp_path)
+    assert chunk.name in caplog.text
+    assert chunk.with_name(chunk.name + ".unreadable").is_file() and chunk.is_file()
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+
+
 def test_batch_rejects_bad_arguments():
     with pytest.raises(ValueError, match="dtype"):
         soap_spectra_batch([], PAPER, dtype="float16")

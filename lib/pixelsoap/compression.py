@@ -55,7 +55,7 @@ import numpy as np
 
 from . import paths
 from .autoencoders import MAX_WASTE, build_autoencoder, group_folder, train_autoencoder, train_autoencoders
-from .jobs import UNREADABLE
+from .jobs import UNREADABLE, set_aside
 
 __all__ = [
     "METHODS", "TrainingConfig", "parse_grid", "parse_section", "CompressionData", "PCAFit", "fit_pca", "pca_table",
@@ -448,7 +448,7 @@ def load_result(path: Path, need_encoded: bool = False) -> dict[str, Any] | None
             history = {k.split("__", 1)[1]: f[k].tolist() for k in f.files if k.startswith("history__")}
             encoded = {k.split("__", 1)[1]: f[k] for k in f.files if k.startswith("encoded__")}
     except UNREADABLE as exc:
-        log.warning("ignoring unreadable cached result %s: %s", path, exc)
+        set_aside(path, exc)
         return None
     if history:
         result["history"] = history

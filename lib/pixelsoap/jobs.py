@@ -12,7 +12,9 @@ the same four things, and does them here:
 * :func:`digest` -- a cache key: the SHA-256 of a JSON payload;
 * :class:`ResultCache` -- one file per finished job under its key, written
   atomically; an unreadable file (truncated, corrupt, another format) is
-  logged and treated as missing, so the job is simply computed again.
+  set aside (:func:`set_aside`) with a warning naming it, so the job is simply
+  computed again.  Every cache and checkpoint reader of the project follows
+  this policy.
 """
 
 from __future__ import annotations
@@ -84,6 +86,24 @@ def digest(kind: str, payload: Any, length: int = 24) -> str:
     return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:length]}"
 
 
+def set_aside(path: str | os.PathLike, reason: object) -> Path | None:
+    """Rename an unusable cache or checkpoint file to ``<name>.unreadable`` and log why; the new path.
+
+    Keeping it (rather than deleting it) leaves it for inspection; a later run writes a fresh file
+    under the original name.  Returns None if the file could not be moved (it is then removed).
+    """
+    path = Path(path)
+    target = path.with_name(path.name + ".unreadable")
+    log.warning("set aside the unreadable file %s as %s (its work is redone): %s", path, target.name, reason)
+    try:
+        os.replace(path, target)
+        return target
+    except OSError:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return None
+
+
 class ResultCache:
     """Finished jobs as files ``folder / (key + suffix)``, read and written by the given functions.
 
@@ -109,7 +129,7 @@ class ResultCache:
         try:
             return self._load(path)
         except UNREADABLE as exc:
-            log.warning("ignoring unreadable cached result %s (it is computed again): %s", path, exc)
+            set_aside(path, exc)
             return None
 
     def put(self, key: str, result: Any) -> Path:

@@ -304,7 +304,8 @@ def soap_spectra_batch(point_sets: Sequence[np.ndarray], params: SoapParams,
 
     slices = list(_chunks(len(sets), chunk_size))
     store = _ChunkStore(checkpoint_dir, sets, cents, params, dtype, chunk_size, name) if checkpoint_dir else None
-    done = {i: store.load(i) for i in range(len(slices))} if store else {}
+    done = {i: store.load(i, [len(c) for c in cents[slices[i]]], params.size, dtype)
+            for i in range(len(slices))} if store else {}
     done = {i: chunk for i, chunk in done.items() if chunk is not None}
     todo = [i for i in range(len(slices)) if i not in done]
     workers = min(workers_wanted, max(1, len(todo)))
@@ -382,12 +383,26 @@ class _ChunkStore:
     def _path(self, i: int) -> Path:
         return self.folder / f"chunk-{i:06d}.npz"
 
-    def load(self, i: int) -> list[np.ndarray] | None:
+    def load(self, i: int, lengths: list[int], size: int, dtype: str) -> list[np.ndarray] | None:
+        """Chunk ``i`` if its file holds ``lengths`` spectra of ``size`` values of ``dtype``; else None.
+
+        An unreadable or inconsistent file is set aside (:func:`pixelsoap.jobs.set_aside`) and recomputed.
+        """
+        from .jobs import UNREADABLE, set_aside
+
         path = self._path(i)
         if not path.is_file():
             return None
-        with np.load(path) as f:
-            return np.split(f["spectra"], np.cumsum(f["lengths"])[:-1])
+        try:
+            with np.load(path) as f:
+                spectra, stored = f["spectra"], f["lengths"]
+            if stored.tolist() != list(lengths) or spectra.shape != (sum(lengths), size) or spectra.dtype != dtype:
+                raise ValueError(f"holds {stored.tolist()} spectra of shape {spectra.shape[1:]} {spectra.dtype}, "
+                                 f"expected {list(lengths)} of ({size},) {dtype}")
+        except UNREADABLE as exc:
+            set_aside(path, exc)
+            return None
+        return np.split(spectra, np.cumsum(stored)[:-1])
 
     def save(self, i: int, chunk: list[np.ndarray]) -> None:
         from .io import save_npz

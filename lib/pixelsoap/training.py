@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .io import atomic_path
-from .jobs import UNREADABLE
+from .jobs import UNREADABLE, set_aside
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,8 @@ def save(directory: str | Path, key: str, arrays: Sequence[np.ndarray], host_sta
 def load(directory: str | Path, key: str) -> tuple[list[np.ndarray], dict[str, Any]] | None:
     """The checkpoint's (arrays, host_state) if one exists with this key; else None.
 
-    A checkpoint with another key (another run's specs, settings, seeds or data) or
-    an unreadable one is deleted with a logged warning.
+    A checkpoint with another key (another run's specs, settings, seeds or data) is deleted
+    with a logged warning; an unreadable one is set aside (:func:`pixelsoap.jobs.set_aside`).
     """
     path = Path(directory) / CHECKPOINT_FILE
     if not path.exists():
@@ -69,8 +69,8 @@ def load(directory: str | Path, key: str) -> tuple[list[np.ndarray], dict[str, A
             else:
                 arrays = [stored[f"array_{i}"] for i in range(int(meta["n_arrays"]))]
     except UNREADABLE as error:
-        log.warning("discarding unreadable checkpoint %s: %s", path, error)
-        arrays = None
+        set_aside(path, error)
+        return None
     if arrays is None:
         path.unlink(missing_ok=True)
         return None

@@ -31,7 +31,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from . import paths
-from .jobs import UNREADABLE
+from .jobs import UNREADABLE, set_aside
 from .soap import SoapParams
 
 log = logging.getLogger(__name__)
@@ -131,8 +131,8 @@ def _trial_spectra(soap: SoapParams, n_samples: int, seed: int, dtype: str, cach
                 spectra = SampledSpectra.from_arrays(f)
             if spectra.X.shape == (n_samples, soap.size):
                 return spectra, True
-        except UNREADABLE as exc:  # unreadable (truncated, corrupt): recompute and overwrite
-            log.warning("ignoring unreadable spectra cache %s: %s", path, exc)
+        except UNREADABLE as exc:  # unreadable (truncated, corrupt): set aside, recompute and rewrite
+            set_aside(path, exc)
     images, labels = load_mnist("train")
     spectra = sample_spectra(images, labels, soap, n_samples, np.random.default_rng([seed, STREAM_TRAIN]),
                              dtype=dtype, n_jobs=1, progress=False)
