@@ -115,3 +115,15 @@ def test_gitignore_does_not_hide_the_library():
     result = subprocess.run(["git", "check-ignore", "lib/pixelsoap/__init__.py"], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 1, "lib/ is ignored by git"
+
+
+def test_a_notebook_run_removes_the_temporary_copies_a_killed_run_left(tmp_path):
+    from pixelsoap.runner import remove_leftovers
+
+    output = tmp_path / "04-experiment2.ipynb"
+    litter = [tmp_path / ".04-experiment2.abc123.tmp.ipynb", tmp_path / ".04-experiment2.zz.tmp.ipynb"]
+    keep = [tmp_path / ".05-experiment3.abc.tmp.ipynb", tmp_path / "04-experiment2.ipynb"]
+    for path in litter + keep:
+        path.write_text("{}")
+    assert sorted(remove_leftovers(output)) == sorted(litter)
+    assert all(p.exists() for p in keep) and not any(p.exists() for p in litter)

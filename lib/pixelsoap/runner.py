@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -48,6 +49,7 @@ def run_notebook(source: str | Path, output: str | Path, parameters: dict, *, ke
     if not has_parameters_cell(notebook):
         raise ValueError(f"{source} has no code cell tagged 'parameters': injected values would be ignored")
     notebook.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
+    remove_leftovers(output)
     with tempfile.TemporaryDirectory() as tmp, atomic_path(output) as out_tmp:
         converted = Path(tmp) / (source.stem + ".ipynb")
         nbformat.write(notebook, converted)
@@ -55,6 +57,19 @@ def run_notebook(source: str | Path, output: str | Path, parameters: dict, *, ke
                                    log_output=log_output, execution_timeout=timeout,
                                    cwd=str(paths.project_root()), progress_bar=not log_output)
     return output
+
+
+def remove_leftovers(output: str | Path) -> list[Path]:
+    """Delete the temporary copies (``.<stem>.*.tmp.ipynb``) an earlier, killed run left beside ``output``.
+
+    Returns the paths removed.  (A run stopped by Ctrl-C or SIGTERM removes its own: see :func:`main`.)
+    """
+    output = Path(output)
+    removed = []
+    for path in output.parent.glob(f".{output.stem}.*.tmp{output.suffix}"):
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -68,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=int, default=1800, help="per-cell execution timeout, seconds")
     parser.add_argument("--log-output", action="store_true", help="stream cell output to the log")
     args = parser.parse_args(argv)
+    # DVC stops a stage with SIGTERM on some paths: exit through Python so temporary files are removed
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if args.log_output:  # papermill logs cell output on its logger, at INFO
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     params = load_params(args.params)
