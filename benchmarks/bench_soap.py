@@ -39,6 +39,7 @@ def rate(point_sets, params, engine, n_jobs):
 
 
 def machine() -> str:
+    """CPU model, its microarchitecture as LLVM names it (what Numba and XLA compile for), cores, Python."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -46,6 +47,12 @@ def machine() -> str:
                 cpu = line.split(":", 1)[1].strip()
                 break
     except OSError:
+        pass
+    try:
+        import llvmlite.binding as llvm
+
+        cpu += f" ({llvm.get_host_cpu_name()})"
+    except (ImportError, AttributeError, RuntimeError):
         pass
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 

@@ -12,7 +12,8 @@ extra time, mostly tracing and compiling, is reported separately):
    training rows each: the engine in ``group_by_shape`` groups, per model, vs one
    model of the mean d alone on the engine (target <= 1.2x) and vs Keras fit per model;
 3. 12 linear autoencoders (h_e 1..308) on d=308, batch 512, Adam 1e-4: 12 Keras fits
-   (pixelsoap.compression.build_autoencoder) vs one engine group (target >= 5x).
+   (pixelsoap.compression.build_autoencoder) vs one engine group (target >= 5x);
+4. one deep autoencoder (h_m = 2, h_e = 100): Keras fit vs the engine.
 Prints a table and writes it to ``benchmarks/results/training-engine.txt`` with the machine named.
 """
 
@@ -171,6 +172,14 @@ def main() -> None:
     emit(f"   one group pads every model to h_e=308 ({padded_cost(ae_specs) / sum(s.n_params for s in ae_specs):.1f}x "
          f"the true parameters); in the {len(ae_groups)} group_by_shape groups {[len(g) for g in ae_groups]}: "
          f"{split_epoch:.2f} s/epoch, ratio {keras_total / split_epoch:.1f}x")
+    deep_first, deep_epoch = engine_epoch_seconds([autoencoder_spec(308, 100, 2)], X, None, Xv, None, ae_settings)
+    model = build_autoencoder(308, 100, 2, learning_rate=1e-4)[0]
+    _, keras_deep = keras_epoch_seconds(model, X, X, Xv, Xv, 512, args.keras_epochs)
+    keras.backend.clear_session()
+    emit("")
+    emit(f"4. one deep autoencoder d=308, h_m=2, h_e=100, batch 512, {args.rows:,} + {val_rows:,} rows")
+    emit(f"   Keras fit {keras_deep:.2f} s/epoch   engine {deep_epoch:.2f} s/epoch "
+         f"(first +{deep_first - deep_epoch:.1f} s)   ratio {keras_deep / deep_epoch:.1f}x")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")
     print(f"written to {RESULTS}")
