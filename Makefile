@@ -21,11 +21,9 @@ $(STAMP): requirements.lock pyproject.toml
 ## reproduce: regenerate figures, metrics, tables, executed notebooks and the report (PROFILE=smoke|default|paper)
 ##   If a stage fails, the stages that do not need it still run (--keep-going), the report is
 ##   written anyway with the failed and skipped stages shown as not run, and the target fails.
+##   One Ctrl-C stops the whole run (pixelsoap.reproduce); `make reproduce` again resumes it.
 reproduce: install
-	$(BIN)/python -m pixelsoap.profiles $(PROFILE)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro --keep-going || \
-	  { PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pixelsoap.report --from-dvc-status; \
-	    echo "dvc repro failed: results/REPORT.md shows which stages did not run" >&2; exit 1; }
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pixelsoap.reproduce $(PROFILE)
 
 ## test: the whole test suite (unit tests, notebooks and the smoke pipeline)
 test: install

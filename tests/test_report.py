@@ -545,3 +545,18 @@ def test_without_chromium_the_reason_is_clear(monkeypatch):
         browser.find_chromium(install=True)
     with pytest.raises(browser.ChromiumUnavailable, match="no Chromium found"):
         browser.find_chromium(install=False)
+
+
+def test_an_interrupted_stage_is_named_in_the_report(project, tmp_path):
+    """`make reproduce` stopped by Ctrl-C: the stage shows as interrupted, with how to resume."""
+    built = report.build_report(project, interrupted="experiment1")
+    rows = {r.id: r for r in built.rows}
+    assert rows["experiment1.batch_size"].status == NOT_RUN
+    assert "stage experiment1 was interrupted (Ctrl-C)" in rows["experiment1.batch_size"].shown[0].text
+    md, html = report.write_report(project, tmp_path / "REPORT.md", tmp_path / "html", notebooks_html=False,
+                                   interrupted="experiment1")
+    text = md.read_text()
+    assert "stopped by Ctrl-C during stage `experiment1`" in text and "resumes" in text
+    assert "stopped by Ctrl-C during stage <code>experiment1</code>" in html.read_text()
+    plain = report.write_report(project, tmp_path / "PLAIN.md", tmp_path / "plain", notebooks_html=False)[0]
+    assert "Ctrl-C" not in plain.read_text()

@@ -16,6 +16,7 @@ import pandas as pd
 from . import paths, published
 from .io import atomic_path, write_json
 from .profiles import load_params
+from .reproduce import exit_if_interrupted
 
 PARAMS = ("r_cut", "n_max", "l_max", "sigma")
 
@@ -104,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="DVC stage: the Experiment 1 hyperparameter search.")
     parser.add_argument("--params", default=None, help="parameter file (default: <root>/params.yaml)")
     args = parser.parse_args(argv)
+    exit_if_interrupted('search')
     metrics = run_search_stage(load_params(args.params))
     print({k: metrics[k] for k in ("best_params", "best_val_accuracy", "n_complete", "n_failed")})
 

@@ -957,12 +957,21 @@ class Report:
     notebooks: list[dict]
     timings: list[dict]
     report_seconds: float | None = None
+    interrupted: str | None = None  # the stage a Ctrl-C stopped (pixelsoap.reproduce), if any
 
 
-def unavailable_outputs(stages: Mapping[str, dict], stale: Iterable[str]) -> dict[str, str]:
-    """Output path -> reason for every output of the ``stale`` stages (failed, or not run this time)."""
-    return {out: f"stage {name} failed or did not run" for name in stale if name in stages
-            for out in stages[name]["outs"]}
+def unavailable_outputs(stages: Mapping[str, dict], stale: Iterable[str],
+                        interrupted: str | None = None) -> dict[str, str]:
+    """Output path -> reason for every output of the ``stale`` stages (failed, or not run this time).
+
+    ``interrupted``: the stale stage a Ctrl-C stopped; its outputs give that as the reason.
+    """
+    def reason(name):
+        if name == interrupted:
+            return f"stage {name} was interrupted (Ctrl-C); `make reproduce` resumes it"
+        return f"stage {name} failed or did not run"
+
+    return {out: reason(name) for name in stale if name in stages for out in stages[name]["outs"]}
 
 
 def dvc_stale_stages(root: Path) -> list[str]:
@@ -976,16 +985,18 @@ def dvc_stale_stages(root: Path) -> list[str]:
 
 
 def build_report(root: str | Path | None = None, rows_file: str | Path | None = None,
-                 stale: Iterable[str] = ()) -> Report:
+                 stale: Iterable[str] = (), interrupted: str | None = None) -> Report:
     """Read the stages' outputs under ``root`` and evaluate every row.
 
     ``stale``: stages that failed or did not run this time; their outputs show as not run.
+    ``interrupted``: the stage a Ctrl-C stopped (counted as stale); the report says so.
     """
+    stale = set(stale) | ({interrupted} if interrupted else set())
     started = time.perf_counter()
     root = Path(root) if root else paths.project_root()
     config = load_rows(rows_file)
     stages = dvc_stages(root)
-    unavailable = unavailable_outputs(stages, stale)
+    unavailable = unavailable_outputs(stages, stale, interrupted)
     sources = Sources(root, unavailable)
     rows = evaluate_rows(root, rows_file, sources)
     groups: dict[str, list[RowResult]] = {}
@@ -998,7 +1009,8 @@ def build_report(root: str | Path | None = None, rows_file: str | Path | None = 
     report = Report(root=root, generated=now.strftime("%Y-%m-%d %H:%M UTC"), profile=infer_profile(root),
                     packages=package_versions(config.get("packages", [])), rows=rows, groups=list(groups.items()),
                     counts=[(v, n) for v, n in counts if n], figures=figures(root, config.get("figures", {}), stages),
-                    notebooks=nbs, timings=stage_timings(root, stages, nbs, config.get("timings", {}), sources))
+                    notebooks=nbs, timings=stage_timings(root, stages, nbs, config.get("timings", {}), sources),
+                    interrupted=interrupted)
     report.report_seconds = time.perf_counter() - started
     return report
 
@@ -1097,23 +1109,23 @@ def render_notebook_html(ipynb: str | Path, report_href: str = "../index.html") 
 
 def write_report(root: str | Path | None = None, md_path: str | Path | None = None,
                  html_dir: str | Path | None = None, notebooks_html: bool = True,
-                 stale: Iterable[str] = ()) -> tuple[Path, Path]:
+                 stale: Iterable[str] = (), interrupted: str | None = None) -> tuple[Path, Path]:
     """Write the Markdown report and the HTML folder; return (REPORT.md path, index.html path).
 
     Defaults: ``<root>/results/REPORT.md`` and ``<root>/results/report/`` (``index.html`` and,
     unless ``notebooks_html`` is False, ``notebooks/<name>.html``).  The HTML folder is built
     beside its target and swapped in whole; REPORT.md is written atomically.
     """
-    md_path, index, _ = _write(root, md_path, html_dir, notebooks_html, stale)
+    md_path, index, _ = _write(root, md_path, html_dir, notebooks_html, stale, interrupted)
     return md_path, index
 
 
-def _write(root, md_path, html_dir, notebooks_html, stale=()) -> tuple[Path, Path, Report]:
+def _write(root, md_path, html_dir, notebooks_html, stale=(), interrupted=None) -> tuple[Path, Path, Report]:
     root = Path(root) if root else paths.project_root()
     md_path = Path(md_path) if md_path else root / "results" / "REPORT.md"
     html_dir = Path(html_dir) if html_dir else root / "results" / "report"
     html_dir.parent.mkdir(parents=True, exist_ok=True)
-    report = build_report(root, stale=stale)
+    report = build_report(root, stale=stale, interrupted=interrupted)
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{html_dir.name}.", dir=html_dir.parent))
     try:
@@ -1153,12 +1165,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--from-dvc-status", action="store_true",
                         help="add the stages `dvc status` reports as not up to date to --stale "
                              "(`make reproduce` does this after a failed `dvc repro`)")
+    parser.add_argument("--interrupted", default=None, metavar="STAGE",
+                        help="the stage a Ctrl-C stopped (`make reproduce` passes it): shown as interrupted")
     args = parser.parse_args(argv)
+    from .reproduce import exit_if_interrupted
+
+    exit_if_interrupted("report")
     root = Path(args.root) if args.root else paths.project_root()
     stale = set(args.stale) | (set(dvc_stale_stages(root)) if args.from_dvc_status else set())
     if stale:
         print(f"showing as not run: {', '.join(sorted(stale))}", file=sys.stderr)
-    md, html, report = _write(root, args.markdown, args.html_dir, not args.no_notebooks, sorted(stale))
+    md, html, report = _write(root, args.markdown, args.html_dir, not args.no_notebooks, sorted(stale),
+                              args.interrupted)
     summary = ", ".join(f"{n} {v}" for v, n in report.counts)
     print(f"wrote {md} and {html}: {summary}", file=sys.stderr)
 

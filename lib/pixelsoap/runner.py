@@ -24,6 +24,7 @@ from pathlib import Path
 from . import paths
 from .io import atomic_path
 from .profiles import load_params
+from .reproduce import exit_if_interrupted
 
 KERNEL = "pixelsoap"
 
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=int, default=1800, help="per-cell execution timeout, seconds")
     parser.add_argument("--log-output", action="store_true", help="stream cell output to the log")
     args = parser.parse_args(argv)
+    exit_if_interrupted(Path(args.output).stem)
     # DVC stops a stage with SIGTERM on some paths: exit through Python so temporary files are removed
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if args.log_output:  # papermill logs cell output on its logger, at INFO

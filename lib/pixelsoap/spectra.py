@@ -27,6 +27,7 @@ from . import paths
 from .data import load_mnist
 from .io import save_npz, write_json
 from .profiles import load_params
+from .reproduce import exit_if_interrupted
 from .sampling import SampledSpectra, fit_scaler, load_scaler, sample_spectra, save_scaler, split_rows
 from .soap import SoapParams
 
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="DVC stage: sample the SOAP spectra (Algorithm 3).")
     parser.add_argument("--params", default=None, help="parameter file (default: <root>/params.yaml)")
     args = parser.parse_args(argv)
+    exit_if_interrupted('spectra')
     metrics = build(load_params(args.params))
     print({k: metrics[k] for k in ("n_train", "n_val", "n_test", "train_seconds", "test_seconds")})
 
