@@ -279,8 +279,10 @@ def test_stale_trials_of_a_killed_driver_are_failed_and_their_draws_rerun(tmp_pa
     os.symlink(path, str(path) + ".lock")
 
     resumed = fake_search(path, 6, client)
-    frame = trials_frame(resumed)
+    frame = trials_frame(resumed, include_stale=True)
     stale = frame[frame["fail_kind"] == "stale"]
+    record = trials_frame(resumed)   # what the stage writes: no row for the interrupted run's leftovers
+    assert "stale" not in set(record["fail_kind"].dropna()) and len(record) == len(frame) - 3
     assert sorted(stale["number"]) == sorted([t.number for t in running] + [5])  # enqueued trial got number 5
     assert sorted(stale["draw"]) == [3, 4, 5]
     done = completed(resumed)
@@ -486,6 +488,9 @@ def test_killed_search_resumes_without_losing_or_repeating_trials(tmp_path, refe
     # is seeded per model: a trial's training does not depend on the process or the run)
     reference_values = {as_tuple(t.params): t.value for t in completed(reference[0])}
     assert {as_tuple(t.params): t.value for t in done} == reference_values
+    # the stage's record (trials.csv, search.json) has the uninterrupted run's rows, no "stale" FAILs
+    record, reference_record = trials_frame(study), trials_frame(reference[0])
+    assert len(record) == len(reference_record) and "stale" not in set(record["fail_kind"].dropna())
     print(f"killed after {len(before)} trials; the rerun finished the other {N_REAL - len(before)} in {seconds:.1f} s")
 
 

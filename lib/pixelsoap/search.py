@@ -626,18 +626,23 @@ _FRAME_ATTRS = ("final_val_accuracy", "best_epoch", "n_features", "seconds", "sp
                 "spectra_cached")
 
 
-def trials_frame(study) -> "pd.DataFrame":  # noqa: F821
+def trials_frame(study, include_stale: bool = False) -> "pd.DataFrame":  # noqa: F821
     """One row per trial: number, state, draw, r_cut, n_max, l_max, sigma, val_accuracy,
     final_val_accuracy, best_epoch, n_features, seconds, spectra_seconds, train_seconds,
     spectra_cached, fail_kind, fail_reason, datetime_start, datetime_complete.
 
     ``state`` is Optuna's state name ("COMPLETE", "FAIL", ...); values a trial
-    lacks are NaN / None.
+    lacks are NaN / None.  Trials an interrupted run left unfinished (FAIL with
+    ``fail_kind = "stale"``; their draws were rerun) are bookkeeping, not results:
+    they are left out unless ``include_stale``, so a resumed search reads like an
+    uninterrupted one.
     """
     import pandas as pd
 
     rows = []
     for t in study.get_trials(deepcopy=False):
+        if not include_stale and t.user_attrs.get("fail_kind") == "stale":
+            continue
         row = {"number": t.number, "state": t.state.name, "draw": t.user_attrs.get("draw")}
         row.update({k: t.params.get(k) for k in PARAMS})
         row["val_accuracy"] = t.value if t.value is not None else math.nan
