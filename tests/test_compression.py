@@ -266,11 +266,32 @@ def test_costs_and_paper_estimate():
     costs = comp.cost_summary(_synthetic_mse())
     linear = costs[costs["method"] == "linear"].iloc[0]
     assert linear["models"] == 7 and linear["seconds_per_epoch"] == pytest.approx(0.5)
-    estimate = comp.paper_grid_estimate(costs, n_train=96_000)
-    assert estimate["linear"] == pytest.approx(0.5 * 10_000 * 308 / 3600)
-    assert estimate["deep_hm2"] == pytest.approx(2.0 * 10_000 * 308 / 3600)
-    assert estimate["deep_hm10"] > 4 * estimate["deep_hm2"]              # scaled by multiply-adds
-    assert estimate["total"] == pytest.approx(sum(v for k, v in estimate.items() if k != "total"))
+    # the paper-grid estimate rests on epochs measured at h_e = 154 on 2,048 rows with 2 cores
+    epoch_costs = pd.DataFrame({"method": ["linear", "deep"], "h_m": pd.array([None, 2], dtype="Int64"),
+                                "h_e": [154, 154], "rows": [2048, 2048], "seconds_per_epoch": [0.01, 0.1],
+                                "cores": [2, 2]})
+    estimate = comp.paper_grid_estimate(epoch_costs)
+    rows_scale = 96_000 / 2048
+    # linear: cost 2 d h_e, mean h_e over 1..308 is 154.5
+    assert estimate["linear"] == pytest.approx(0.01 * 154.5 / 154 * 308 * 10_000 * rows_scale * 2 / 3600)
+    deep_mean = (2 * 308 * 308 * 2 + 2 * 308 * 2 * 154.5) / (2 * 308 * 308 * 2 + 2 * 308 * 2 * 154)
+    assert estimate["deep_hm2"] == pytest.approx(0.1 * deep_mean * 308 * 10_000 * rows_scale * 2 / 3600)
+    assert estimate["total"] == pytest.approx(estimate["linear"] + estimate["deep_hm2"])
+
+
+def test_the_paper_grid_estimate_is_measured_by_the_run_not_read_from_the_cache():
+    """Every kind of the paper's grid gets an epoch timed now, whichever models the run trained or
+    found cached; a deep autoencoder (h_m = 10: ~20x the multiply-adds) costs more than a linear one."""
+    data = _data(n=1024, d=64, rank=4, noise=0.05)
+    training = comp.TrainingConfig(learning_rate=0.01, batch_size=128, epochs=1, seed=0)
+    costs = comp.measure_epoch_costs(data, training, rows=1024, h_e=32)
+    assert list(costs["method"]) == ["linear", "deep", "deep", "deep"]
+    assert list(costs["h_m"].astype(object).where(costs["h_m"].notna(), None)) == [None, 2, 4, 10]
+    assert (costs["seconds_per_epoch"] > 0).all() and (costs["rows"] == 1024).all()
+    by_hm = dict(zip(costs["h_m"].fillna(0).astype(int), costs["seconds_per_epoch"]))
+    assert by_hm[10] > by_hm[0]
+    estimate = comp.paper_grid_estimate(costs)
+    assert set(estimate) == {"linear", "deep_hm2", "deep_hm4", "deep_hm10", "total"}
 
 
 def test_a_family_trained_together_matches_each_model_trained_alone():
@@ -295,7 +316,7 @@ def test_an_interrupted_family_resumes_from_its_checkpoint(tmp_path, monkeypatch
     """Experiment 2 keeps each group's training state after every epoch: a family interrupted after
     its first epoch and run again trains only the remaining epochs and ends bit for bit where an
     uninterrupted run ends; the checkpoints are gone afterwards."""
-    import pixelsoap.training as training
+    import pixelsoap.training_loop as training
     from pixelsoap.autoencoders import train_autoencoders
 
     data = _data(n=300, d=12, rank=3, noise=0.05)

@@ -23,8 +23,6 @@ batch order and Adam steps it would get alone (they depend on its seed only).
 from __future__ import annotations
 
 import os
-import time
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -86,8 +84,8 @@ def encode(spec, weights: Sequence[np.ndarray], X: np.ndarray) -> np.ndarray:
 
 
 def train_autoencoders(data, models: Sequence[tuple[int, int | None, bool]], training,
-                       progress: bool = False, checkpoint_dir: str | os.PathLike | None = None
-                       ) -> list[dict[str, Any]]:
+                       progress: bool = False, checkpoint_dir: str | os.PathLike | None = None,
+                       groups: Sequence[Sequence[int]] | None = None) -> list[dict[str, Any]]:
     """Train autoencoders ``models`` = [(h_e, h_m, encode), ...] on ``data.X_train``, together.
 
     data : a :class:`pixelsoap.compression.CompressionData` (validation: ``data.X_val``).
@@ -98,40 +96,47 @@ def train_autoencoders(data, models: Sequence[tuple[int, int | None, bool]], tra
     {"loss", "val_loss"}, seconds (its group's wall time shared in proportion to parameter
     counts), group_size and, when asked, encoded {"train", "val", "test"}: float32 (rows, h_e).
     checkpoint_dir : with it, each group's training state is saved under it after every epoch and
-    a rerun resumes after the last finished epoch (:func:`pixelsoap.training.train_group`).
+    a rerun resumes after the last finished epoch (:func:`pixelsoap.training.train_in_groups`).
+    groups : lists of indices of ``models`` to train together (default: ``group_by_shape``'s).
     """
-    from .training import TrainSettings, autoencoder_spec, forward, group_by_shape, train_group
+    from .training import autoencoder_spec, forward, train_in_groups
 
     specs = [autoencoder_spec(data.n_features, int(h_e), h_m) for h_e, h_m, _ in models]
-    settings = TrainSettings(training.learning_rate, training.batch_size, training.epochs, training.patience,
-                             "val_loss", training.seed)
-    out: list[Any] = [None] * len(models)
-    for index, members in enumerate(group_by_shape(specs, MAX_WASTE)):
-        start = time.perf_counter()
-        trained = train_group([specs[m] for m in members], data.X_train, None, data.X_val, None, settings,
-                              [training.seed] * len(members), progress=progress,
-                              checkpoint_dir=group_folder(checkpoint_dir, index))
-        seconds = time.perf_counter() - start
-        sizes = np.array([specs[m].n_params for m in members], dtype=np.float64)
-        for m, result, share in zip(members, trained, sizes / sizes.sum()):
-            h_e, h_m, want_codes = models[m]
-            history = {k: [float(v) for v in result.history[k]] for k in ("loss", "val_loss")}
-            entry = {"method": "linear" if h_m is None else "deep", "h_m": h_m, "h_e": int(h_e),
-                     "val_mse": mse(forward(specs[m], result.weights, data.X_val), data.X_val),
-                     "train_mse": mse(forward(specs[m], result.weights, data.X_train), data.X_train),
-                     "epochs": result.epochs, "best_epoch": int(np.argmin(history["val_loss"])) + 1,
-                     "n_params": specs[m].n_params, "history": history, "seconds": seconds * float(share),
-                     "group_size": len(members)}
-            if want_codes:
-                entry["encoded"] = {p: encode(specs[m], result.weights, data.part(p)[0])
-                                    for p in ("train", "val", "test")}
-            out[m] = entry
+    trained = train_in_groups(specs, data.X_train, None, data.X_val, None, training_settings(training),
+                              [training.seed] * len(models), max_waste=MAX_WASTE, groups=groups,
+                              checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),
+                              progress=progress)
+    out = []
+    for spec, (h_e, h_m, want_codes), (result, seconds, group_size) in zip(specs, models, trained):
+        history = {k: [float(v) for v in result.history[k]] for k in ("loss", "val_loss")}
+        entry = {"method": "linear" if h_m is None else "deep", "h_m": h_m, "h_e": int(h_e),
+                 "val_mse": mse(forward(spec, result.weights, data.X_val), data.X_val),
+                 "train_mse": mse(forward(spec, result.weights, data.X_train), data.X_train),
+                 "epochs": result.epochs, "best_epoch": int(np.argmin(history["val_loss"])) + 1,
+                 "n_params": spec.n_params, "history": history, "seconds": seconds, "group_size": group_size}
+        if want_codes:
+            entry["encoded"] = {p: encode(spec, result.weights, data.part(p)[0]) for p in ("train", "val", "test")}
+        out.append(entry)
     return out
 
 
-def group_folder(root: str | os.PathLike | None, index: int) -> str | None:
-    """``root/group-<index>``: where group ``index`` of a family keeps its checkpoint (None without a root)."""
-    return None if root is None else str(Path(root) / f"group-{index}")
+def training_settings(training):
+    """The engine's :class:`pixelsoap.training.TrainSettings` of a :class:`pixelsoap.compression.TrainingConfig`."""
+    from .training import TrainSettings
+
+    return TrainSettings(training.learning_rate, training.batch_size, training.epochs, training.patience,
+                         "val_loss", training.seed)
+
+
+def epoch_seconds_per_model(X_train: np.ndarray, X_val: np.ndarray, h_m: int | None, h_e: Sequence[int],
+                            training, epochs: int = 3) -> float:
+    """Measured wall seconds of one epoch (training on ``X_train``, validation on ``X_val``) per
+    autoencoder, the ``h_e`` sizes of kind ``h_m`` trained as one group from fresh weights
+    (:func:`pixelsoap.training.epoch_seconds`; nothing cached is used)."""
+    from .training import autoencoder_spec, epoch_seconds
+
+    specs = [autoencoder_spec(X_train.shape[1], int(h), h_m) for h in h_e]
+    return epoch_seconds(specs, X_train, None, X_val, None, training_settings(training), epochs) / len(specs)
 
 
 def train_autoencoder(data, h_e: int, h_m: int | None, training, encode: bool = False,

@@ -44,9 +44,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import logging
 import numbers
-import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -54,14 +54,14 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from . import paths
-from .autoencoders import MAX_WASTE, build_autoencoder, group_folder, train_autoencoder, train_autoencoders
-from .jobs import UNREADABLE, set_aside
+from .autoencoders import MAX_WASTE, build_autoencoder, train_autoencoder, train_autoencoders
+from .jobs import UNREADABLE, digest, set_aside
 
 __all__ = [
     "METHODS", "TrainingConfig", "parse_grid", "parse_section", "CompressionData", "PCAFit", "fit_pca", "pca_table",
     "build_autoencoder", "train_autoencoder", "classifier_accuracy", "AutoencoderJob", "AccuracyJob",
     "plan_jobs", "run_jobs", "mse_table", "accuracy_table", "correlation_matrix", "mse_findings",
-    "accuracy_findings", "relative_gap", "cache_folder", "check_claims", "cost_summary", "paper_grid_estimate",
+    "accuracy_findings", "relative_gap", "cache_folder", "check_claims", "cost_summary", "measure_epoch_costs", "paper_grid_estimate",
     "method_label", "wide_mse", "run_section", "save_result", "load_result",
 ]
 
@@ -91,7 +91,7 @@ class TrainingConfig:
     epochs : cap on passes over the training rows.
     patience : None trains every epoch (the paper); an int stops after that many
         epochs without a lower validation MSE and restores the best weights.
-    seed : seed of initialisation and shuffling (:func:`pixelsoap.models.set_seeds`).
+    seed : seed of every model's initial weights, batch order and dropout masks (the training engine).
     """
 
     learning_rate: float = 1e-4
@@ -316,28 +316,22 @@ def classifier_accuracies(features: Sequence[Mapping[str, np.ndarray]], data: Co
     (its group's wall time shared in proportion to parameter counts), group_size.
     checkpoint_dir : as in :func:`pixelsoap.autoencoders.train_autoencoders`.
     """
-    from .training import TrainSettings, classifier_spec, forward, group_by_shape, train_group
+    from .training import TrainSettings, classifier_spec, forward, train_in_groups
 
     specs = [classifier_spec(f["train"].shape[1], config.hidden_units, config.dropout) for f in features]
     settings = TrainSettings(config.learning_rate, config.batch_size, config.epochs, config.patience,
                              "val_accuracy", config.seed)
-    out: list[Any] = [None] * len(features)
-    for index, members in enumerate(group_by_shape(specs, MAX_WASTE)):
-        start = time.perf_counter()
-        trained = train_group([specs[m] for m in members], [features[m]["train"] for m in members], data.y_train,
-                              [features[m]["val"] for m in members], data.y_val, settings,
-                              [config.seed] * len(members), progress=False,
-                              checkpoint_dir=group_folder(checkpoint_dir, index))
-        seconds = time.perf_counter() - start
-        sizes = np.array([specs[m].n_params for m in members], dtype=np.float64)
-        for m, result, share in zip(members, trained, sizes / sizes.sum()):
-            def accuracy(part: str) -> float:
-                predicted = forward(specs[m], result.weights, features[m][part]).argmax(axis=1)
-                return float(np.mean(predicted == data.part(part)[1]))
+    trained = train_in_groups(specs, [f["train"] for f in features], data.y_train, [f["val"] for f in features],
+                              data.y_val, settings, [config.seed] * len(features), max_waste=MAX_WASTE,
+                              checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir))
 
-            out[m] = {"test_accuracy": accuracy("test"), "val_accuracy": accuracy("val"), "epochs": result.epochs,
-                      "seconds": seconds * float(share), "group_size": len(members)}
-    return out
+    def accuracy(spec, weights, X, part: str) -> float:
+        return float(np.mean(forward(spec, weights, X).argmax(axis=1) == data.part(part)[1]))
+
+    return [{"test_accuracy": accuracy(spec, result.weights, f["test"], "test"),
+             "val_accuracy": accuracy(spec, result.weights, f["val"], "val"), "epochs": result.epochs,
+             "seconds": seconds, "group_size": group_size}
+            for spec, f, (result, seconds, group_size) in zip(specs, features, trained)]
 
 
 def classifier_accuracy(features: Mapping[str, np.ndarray], data: CompressionData, config) -> dict[str, Any]:
@@ -395,8 +389,8 @@ class AccuracyJob:
 
 
 def _digest(kind: str, payload: dict) -> str:
-    text = json.dumps({"kind": kind, "format": FORMAT_VERSION, **payload}, sort_keys=True)
-    return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:24]}"
+    """A cache key of this module's format (:func:`pixelsoap.jobs.digest`)."""
+    return digest(kind, {"format": FORMAT_VERSION, **payload})
 
 
 def plan_jobs(linear: Iterable[int], deep: Mapping[int, Iterable[int]], accuracy: Iterable[int] = (),
@@ -481,7 +475,7 @@ def _run_group(kind: str, data: CompressionData, jobs: Sequence, checkpoint_dir:
     if kind == "autoencoder":
         (training,) = args
         out = train_autoencoders(data, [(job.h_e, job.h_m, job.encode) for job in jobs], training,
-                                 checkpoint_dir=checkpoint_dir)
+                                 checkpoint_dir=checkpoint_dir, groups=[range(len(jobs))])  # grouped by _drive
     else:
         classifier, sources = args
         features = [_features(data, job, source) for job, source in zip(jobs, sources)]
@@ -827,23 +821,50 @@ def cost_summary(mse: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
     return out
 
 
-def paper_grid_estimate(costs: "pd.DataFrame", n_train: int, epochs: int = 10_000,  # noqa: F821
-                        n_h_e: int = 308, h_m: Sequence[int] = (2, 4, 10), paper_rows: int = 96_000,
-                        d: int = 308) -> dict[str, float]:
-    """Core-hours of the paper's grid (every h_e 1..n_h_e for the linear and each deep autoencoder,
-    ``epochs`` epochs on ``paper_rows`` training rows), from measured seconds per epoch on
-    ``n_train`` rows (:func:`cost_summary`).  A kind not measured is scaled from the measured
-    deep ones by the multiply-adds per row (:meth:`AutoencoderJob.cost`)."""
-    grid = range(1, n_h_e + 1)
-    mean_cost = {m: np.mean([AutoencoderJob(h, m).cost(d) for h in grid]) for m in (None, *h_m)}
-    per_epoch = {None if _isna(r.h_m) else int(r.h_m): float(r.seconds_per_epoch) for r in costs.itertuples()}
-    deep_measured = {m: v / mean_cost.get(m, AutoencoderJob(n_h_e // 2, m).cost(d))
-                     for m, v in per_epoch.items() if m is not None}
-    scale = float(np.mean(list(deep_measured.values()))) if deep_measured else float("nan")
+#: the autoencoder kinds of the paper's grid: linear (None) and deep with these h_m
+PAPER_KINDS = (None, 2, 4, 10)
+
+
+def measure_epoch_costs(data: CompressionData, training: TrainingConfig, kinds: Sequence[int | None] = PAPER_KINDS,
+                        h_e: int = 154, models: int = 2, rows: int = 2048, epochs: int = 3) -> "pd.DataFrame":  # noqa: F821
+    """Seconds of one epoch per autoencoder of each kind, measured now, whatever the cache holds.
+
+    For each kind (``None``: linear, an int: deep h_m), ``models`` autoencoders of code size ``h_e``
+    (154: the mean cost of the grid 1..308, which is linear in h_e) train together for ``epochs``
+    epochs on the first ``rows`` training rows and ``rows // 4`` validation rows (the paper's 0.8 : 0.2),
+    from fresh weights; the first epoch (compilation) is not counted.  Columns: method, h_m, h_e,
+    rows, seconds_per_epoch (wall seconds per model), cores (the cores the engine used).
+    """
+    import pandas as pd
+
+    from .autoencoders import epoch_seconds_per_model
+
+    rows = min(int(rows), len(data.X_train))
+    X_train, X_val = data.X_train[:rows], data.X_val[:max(1, min(rows // 4, len(data.X_val)))]
+    h_e = min(int(h_e), data.n_features)
+    out = [{"method": "linear" if m is None else "deep", "h_m": m, "h_e": h_e, "rows": rows,
+            "seconds_per_epoch": epoch_seconds_per_model(X_train, X_val, m, [h_e] * int(models), training, epochs),
+            "cores": len(os.sched_getaffinity(0))} for m in kinds]
+    frame = pd.DataFrame(out)
+    frame["h_m"] = frame["h_m"].astype("Int64")
+    return frame
+
+
+def paper_grid_estimate(epoch_costs: "pd.DataFrame", epochs: int = 10_000, n_h_e: int = 308,  # noqa: F821
+                        paper_rows: int = 96_000, d: int = 308) -> dict[str, float]:
+    """Core-hours of the paper's grid: every h_e in 1..n_h_e for each kind of ``epoch_costs``
+    (:func:`measure_epoch_costs`), ``epochs`` epochs on ``paper_rows`` training rows.
+
+    Per kind: seconds_per_epoch x (mean multiply-adds over the grid / those at the measured h_e,
+    :meth:`AutoencoderJob.cost`) x n_h_e x epochs x paper_rows / rows x cores / 3600.
+    """
     out = {}
-    for m in (None, *h_m):
-        seconds = per_epoch.get(m, scale * mean_cost[m])
-        out["linear" if m is None else f"deep_hm{m}"] = seconds * epochs * n_h_e * paper_rows / n_train / 3600
+    for r in epoch_costs.itertuples():
+        h_m = None if _isna(r.h_m) else int(r.h_m)
+        mean_cost = np.mean([AutoencoderJob(h, h_m).cost(d) for h in range(1, n_h_e + 1)])
+        scale = mean_cost / AutoencoderJob(int(r.h_e), h_m).cost(d)
+        seconds = float(r.seconds_per_epoch) * scale * n_h_e * epochs * paper_rows / int(r.rows)
+        out["linear" if h_m is None else f"deep_hm{h_m}"] = seconds * int(r.cores) / 3600
     out["total"] = float(sum(out.values()))
     return out
 

@@ -39,7 +39,6 @@ before TensorFlow starts its thread pools.
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -55,9 +54,6 @@ N_CLASSES = 10
 DEFAULT_HIDDEN_UNITS = (256, 256)
 #: epochs: on the plateau (test accuracy ~0.675-0.68) in ~2.5 min on 2 CPU cores (the paper: 300)
 DEFAULT_EPOCHS = 60
-
-logger = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class ClassifierConfig:
@@ -148,19 +144,6 @@ def configure_threads(n: int | None) -> bool:
     except RuntimeError:
         return tf.config.threading.get_intra_op_parallelism_threads() == n
     return True
-
-
-def set_seeds(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow (``keras.utils.set_random_seed``) and make TF ops deterministic.
-
-    Op determinism is process-wide and stays on; on CPU it costs nothing measurable
-    for this model.  Same seed and data give identical weights on the same machine.
-    """
-    import keras
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(int(seed))
-    tf.config.experimental.enable_op_determinism()
 
 
 def build_classifier(n_features: int, config: ClassifierConfig | None = None):

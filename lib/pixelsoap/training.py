@@ -323,8 +323,9 @@ def group_by_shape(specs: Sequence[MLPSpec], max_waste: float = 1.25,
     return groups
 
 
-from .training_loop import train_group  # noqa: E402  (the loop needs the definitions above)
+from .training_loop import epoch_seconds, train_group, train_in_groups  # noqa: E402  (needs the definitions above)
 
 __all__ = ["MLPSpec", "TrainSettings", "TrainResult", "classifier_spec", "autoencoder_spec", "train_group",
+           "train_in_groups", "epoch_seconds",
            "group_by_shape", "padded_cost", "forward", "set_keras_weights", "to_keras", "init_weights",
            "epoch_order", "batch_plan", "configure_threads"]

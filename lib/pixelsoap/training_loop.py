@@ -256,3 +256,66 @@ def train_group(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: Any
     if run_key is not None:
         checkpoint.remove(checkpoint_dir)
     return results
+
+
+def _members(data: Any, members: Sequence[int]) -> Any:
+    """The part of a train_group argument (shared array, None, or one entry per model) for ``members``."""
+    return [data[m] for m in members] if isinstance(data, (list, tuple)) else data
+
+
+def train_in_groups(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: Any, y_val: Any,
+                    settings: TrainSettings, seeds: Sequence[int], *, max_waste: float = 1.25,
+                    groups: Sequence[Sequence[int]] | None = None, checkpoint_dir: str | None = None,
+                    progress: bool = False, errors: str = "raise") -> list[tuple[Any, float, int]]:
+    """Train many models in groups of similar shape; one ``(result, seconds, group_size)`` per model, in order.
+
+    Arguments as :func:`train_group` (data shared, or one entry per model); the models are split by
+    :func:`pixelsoap.training.group_by_shape` (``max_waste``) unless ``groups`` (lists of indices)
+    is given.  ``seconds``: the group's wall time shared in proportion to parameter counts.
+    checkpoint_dir : each group keeps its state in ``<checkpoint_dir>/group-<i>`` (resumable).
+    errors : "raise", or "return": a group that raises gives its exception as each member's result
+    (one bad group does not stop the others).
+    """
+    from .training import group_by_shape
+
+    if errors not in ("raise", "return"):
+        raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
+    groups = group_by_shape(specs, max_waste) if groups is None else [list(g) for g in groups]
+    out: list[Any] = [None] * len(specs)
+    for index, members in enumerate(groups):
+        start = time.perf_counter()
+        try:
+            trained = train_group([specs[m] for m in members], _members(X_train, members), _members(y_train, members),
+                                  _members(X_val, members), _members(y_val, members), settings,
+                                  [seeds[m] for m in members], progress=progress,
+                                  checkpoint_dir=None if checkpoint_dir is None else f"{checkpoint_dir}/group-{index}")
+        except Exception as exc:  # noqa: BLE001 - returned per model when asked
+            if errors == "raise":
+                raise
+            for m in members:
+                out[m] = (exc, 0.0, len(members))
+            continue
+        seconds = time.perf_counter() - start
+        sizes = np.array([specs[m].n_params for m in members], dtype=np.float64)
+        for m, result, share in zip(members, trained, sizes / sizes.sum()):
+            out[m] = (result, seconds * float(share), len(members))
+    return out
+
+
+def epoch_seconds(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: Any, y_val: Any,
+                  settings: TrainSettings, epochs: int = 3) -> float:
+    """Measured wall seconds of one epoch (training and validation) of ``specs`` trained as one group.
+
+    Trains ``epochs`` epochs (>= 2) from fresh weights, no checkpoint, and returns the median time
+    between epoch ends after the first (the first includes compilation).  What a run's cost
+    estimate should rest on: it does not depend on which models a cache already held.
+    """
+    if not (_is_int(epochs) and epochs >= 2):
+        raise ValueError(f"epochs must be an int >= 2, got {epochs!r}")
+    import dataclasses
+
+    ends: list[float] = []
+    settings = dataclasses.replace(settings, epochs=int(epochs), patience=None)
+    train_group(specs, X_train, y_train, X_val, y_val, settings, None, progress=False,
+                on_epoch_end=lambda done, histories: ends.append(time.perf_counter()))
+    return float(np.median(np.diff(ends)))

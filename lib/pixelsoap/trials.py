@@ -31,7 +31,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from . import paths
-from .jobs import UNREADABLE, set_aside
+from .jobs import UNREADABLE, digest, set_aside
 from .soap import SoapParams
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,7 @@ def evaluate_trials(soap_params: Sequence[Mapping[str, Any]], data: Mapping[str,
     state is kept after every epoch, so that an interrupted job resumes where it stopped.
     """
     from .models import ClassifierConfig
-    from .training import TrainSettings, classifier_spec, group_by_shape, train_group
+    from .training import TrainSettings, classifier_spec, train_in_groups
 
     start = time.perf_counter()
     seed = _check_seed(seed)
@@ -236,27 +236,17 @@ def evaluate_trials(soap_params: Sequence[Mapping[str, Any]], data: Mapping[str,
             results[index] = exc
     specs = [classifier_spec(inputs["X_train"].shape[1], clf.hidden_units, clf.dropout) for _, _, inputs in ready]
     settings = TrainSettings(clf.learning_rate, clf.batch_size, clf.epochs, clf.patience, "val_accuracy", clf.seed)
-    for number, members in enumerate(group_by_shape(specs, max_waste)):
-        chosen = [ready[m] for m in members]
-        t0 = time.perf_counter()
+    trained = train_in_groups(specs, *([inp[k] for _, _, inp in ready] for k in ("X_train", "y_train", "X_val", "y_val")),
+                              settings, [clf.seed] * len(ready), max_waste=max_waste, errors="return",
+                              checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir))
+    for (index, soap, inputs), (result, seconds, group_size) in zip(ready, trained):
         try:
-            trained = train_group([specs[m] for m in members], [inp["X_train"] for _, _, inp in chosen],
-                                  [inp["y_train"] for _, _, inp in chosen], [inp["X_val"] for _, _, inp in chosen],
-                                  [inp["y_val"] for _, _, inp in chosen], settings, [clf.seed] * len(members),
-                                  progress=False, checkpoint_dir=None if checkpoint_dir is None
-                                  else str(Path(checkpoint_dir) / f"group-{number}"))
+            if isinstance(result, BaseException):
+                raise result
+            results[index] = {**_score(result.history, soap, inputs, time.perf_counter() - start, seconds),
+                              "group_size": group_size}
         except Exception as exc:  # noqa: BLE001
-            for index, _, _ in chosen:
-                results[index] = exc
-            continue
-        seconds = time.perf_counter() - t0
-        weights = np.array([specs[m].n_params for m in members], dtype=np.float64)
-        for (index, soap, inputs), result, share in zip(chosen, trained, weights / weights.sum()):
-            try:
-                results[index] = {**_score(result.history, soap, inputs, time.perf_counter() - start,
-                                           seconds * float(share)), "group_size": len(members)}
-            except Exception as exc:  # noqa: BLE001
-                results[index] = exc
+            results[index] = exc
     return results
 
 
@@ -267,10 +257,10 @@ def run_group(objective: Callable | None, soap_params: Sequence[Mapping[str, Any
     Each entry is a result dict (with the worker's ``worker_pid``) or the exception of that trial.
     """
     if objective is None:
-        key = json.dumps({"params": [dict(p) for p in soap_params], "data": dict(data),
-                          "classifier": dict(classifier), "seed": int(seed), "format": FORMAT_VERSION},
-                         sort_keys=True, default=str)
-        folder = paths.cache_dir() / "search-checkpoints" / hashlib.sha256(key.encode()).hexdigest()[:24]
+        key = digest("group", json.loads(json.dumps(
+            {"params": [dict(p) for p in soap_params], "data": dict(data), "classifier": dict(classifier),
+             "seed": int(seed), "format": FORMAT_VERSION}, default=str)))
+        folder = paths.cache_dir() / "search-checkpoints" / key
         out = evaluate_trials(soap_params, data, classifier, seed, checkpoint_dir=folder)
         with contextlib.suppress(OSError):  # the groups removed their checkpoints when done
             folder.rmdir()
