@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import paths, published
 from .io import atomic_path, write_json
-from .profiles import load_params
+from .profiles import load_stage_params
 
 PARAMS = ("r_cut", "n_max", "l_max", "sigma")
 
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="DVC stage: the Experiment 1 hyperparameter search.")
     parser.add_argument("--params", default=None, help="parameter file (default: <root>/params.yaml)")
     args = parser.parse_args(argv)
-    metrics = run_search_stage(load_params(args.params))
+    metrics = run_search_stage(load_stage_params(args.params, ["experiment1"], "search"))
     print({k: metrics[k] for k in ("best_params", "best_val_accuracy", "n_complete", "n_failed")})
 
 
