@@ -20,8 +20,6 @@ It runs in ``python -m pixelsoap.profiles`` (before ``params.yaml`` is written, 
 stages, on the sections they inject).
 """
 
-from __future__ import annotations
-
 import numbers
 import types
 import typing
@@ -29,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, PydanticUndefined
 
 __all__ = ["ProfileError", "Profile", "SECTIONS", "validate_params", "ENCODING_MAX"]
 
@@ -51,19 +49,26 @@ def _rule(text: str) -> PydanticCustomError:
     return PydanticCustomError("profile_rule", "{rule}", {"rule": text})
 
 
-def _int(lo: int | None = None, hi: int | None = None, what: str = "") -> Any:
+REQUIRED = PydanticUndefined
+
+
+def _field(description: str, default: Any = REQUIRED, **constraints) -> Any:
+    """A field with its allowed values described (the text of its error messages); required without default."""
+    return Field(default, description=description, **constraints)
+
+
+def _int(lo: int | None = None, hi: int | None = None, what: str = "", default: Any = REQUIRED) -> Any:
     bound = (f"an int in {lo}..{hi}" if lo is not None and hi is not None else
              f"an int >= {lo}" if lo is not None else "an int")
-    return Annotated[int, Field(ge=lo, le=hi, description=bound + (f", {what}" if what else ""))]
+    return _field(bound + (f", {what}" if what else ""), default, ge=lo, le=hi)
 
 
-def _opt_int(lo: int, what: str = "") -> Any:
-    return Annotated[Optional[int], Field(ge=lo, description=f"null or an int >= {lo}" + (f", {what}" if what else ""))]
+def _opt_int(lo: int, what: str = "", default: Any = None) -> Any:
+    return _field(f"null or an int >= {lo}" + (f", {what}" if what else ""), default, ge=lo)
 
 
-def _number(gt: float | None = None, what: str = "") -> Any:
-    bound = f"a finite number > {gt:g}" if gt is not None else "a finite number"
-    return Annotated[float, Field(gt=gt, allow_inf_nan=False, description=bound + (f", {what}" if what else ""))]
+def _number(gt: float, what: str = "", default: Any = REQUIRED) -> Any:
+    return _field(f"a finite number > {gt:g}" + (f", {what}" if what else ""), default, gt=gt, allow_inf_nan=False)
 
 
 def _is_int(value: Any) -> bool:
@@ -142,24 +147,26 @@ def _space_range(name: str):
     return Annotated[Any, AfterValidator(check), Field(description=allowed)]
 
 
+RCutRange, NMaxRange, LMaxRange, SigmaRange = (_space_range(n) for n in ("r_cut", "n_max", "l_max", "sigma"))
+
 # --------------------------------------------------------------------------- sections
 
 
 class Conversion(_Section):
-    example_digit: _int(0, 9, "Fig. 7 shows its first test image")
-    n_images: _int(1, what="images in the points-per-image distribution")
+    example_digit: int = _int(0, 9, "Fig. 7 shows its first test image")
+    n_images: int = _int(1, what="images in the points-per-image distribution")
 
 
 class Soap(_Section):
-    r_cut: _number(1, "cutoff radius, pixels")
-    n_max: _int(1, 20)
-    l_max: _int(0, 20)
-    sigma: _number(0, "Gaussian width, pixels")
+    r_cut: float = _number(1, "cutoff radius, pixels")
+    n_max: int = _int(1, 20)
+    l_max: int = _int(0, 20)
+    sigma: float = _number(0, "Gaussian width, pixels")
 
 
 class Theory(_Section):
-    grid: _int(2, what="points per axis")
-    invariance_digit: _int(0, 9)
+    grid: int = _int(2, what="points per axis")
+    invariance_digit: int = _int(0, 9)
 
 
 VAL_FRACTION = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False,
@@ -176,12 +183,12 @@ def _nonzero(value: int) -> int:
 
 
 class Spectra(_Section):
-    n_train: _int(10, what="training + validation spectra")
-    n_test: _int(1)
+    n_train: int = _int(10, what="training + validation spectra")
+    n_test: int = _int(1)
     val_fraction: VAL_FRACTION
     split: Annotated[Literal["random", "image"], Field(description="'random' or 'image'")] = "random"
     dtype: Annotated[Literal["float32", "float64"], Field(description="'float32' or 'float64'")] = "float32"
-    chunk_size: _int(1, what="images per parallel task") = 500
+    chunk_size: int = _int(1, what="images per parallel task", default=500)
     n_jobs: Annotated[int, AfterValidator(_nonzero), Field(description=JOBS_ALLOWED)] = -1
 
 
@@ -191,21 +198,21 @@ class Classifier(_Section):
     hidden_units: Annotated[list[Annotated[int, Field(ge=1)]],
                             Field(min_length=1, description="a non-empty list of ints >= 1")] = [256, 256]
     dropout: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False, description="a number in [0, 1)")] = 0.1
-    learning_rate: _number(0) = 1e-3
-    batch_size: _int(1) = 128
-    epochs: _int(1) = 300
-    patience: _opt_int(1, "null trains every epoch") = None
+    learning_rate: float = _number(0, default=1e-3)
+    batch_size: int = _int(1, default=128)
+    epochs: int = _int(1, default=300)
+    patience: Optional[int] = _opt_int(1, "null trains every epoch", default=None)
 
 
 class SearchClassifier(Classifier):
-    seed: _int(0, what="default: the profile's seed") = None
+    seed: int = _int(0, what="default: the profile's seed", default=None)
 
 
 class Space(_Section):
-    r_cut: _space_range("r_cut") = [2, 100]
-    n_max: _space_range("n_max") = [2, 11]
-    l_max: _space_range("l_max") = [2, 11]
-    sigma: _space_range("sigma") = [1, 10]
+    r_cut: RCutRange = [2, 100]
+    n_max: NMaxRange = [2, 11]
+    l_max: LMaxRange = [2, 11]
+    sigma: SigmaRange = [1, 10]
     integer: Annotated[bool, Field(description="true or false")] = True
 
     @model_validator(mode="after")
@@ -218,8 +225,8 @@ class Space(_Section):
 
 
 class Search(_Section):
-    n_trials: _int(1, what="completed trials")
-    n_samples: _int(10, what="spectra per trial")
+    n_trials: int = _int(1, what="completed trials")
+    n_samples: int = _int(10, what="spectra per trial")
     val_fraction: VAL_FRACTION = 0.2
     space: Space
     classifier: SearchClassifier
@@ -230,12 +237,12 @@ class Final(_Section):
 
 
 class Figures(_Section):
-    candidate_images: _int(1, what="test images classified pixel by pixel")
+    candidate_images: int = _int(1, what="test images classified pixel by pixel")
 
 
 class Dask(_Section):
     scheduler: Annotated[Optional[str], Field(min_length=1, description="null or a scheduler address")] = None
-    n_workers: _int(1) = 2
+    n_workers: int = _int(1, default=2)
 
 
 class Experiment1(_Section):
@@ -246,26 +253,26 @@ class Experiment1(_Section):
 
 
 class Deep(_Section):
-    h_m: _int(1, what="width of the middle layers")
+    h_m: int = _int(1, what="width of the middle layers")
     h_e: Grid
 
 
 class Accuracy(_Section):
     h_e: Grid
-    h_m: _int(1, what="the deep autoencoders' h_m") = 2
+    h_m: int = _int(1, what="the deep autoencoders' h_m", default=2)
 
 
 class Training(_Section):
     """:class:`pixelsoap.compression.TrainingConfig` fields; the seed comes from the profile's seed."""
 
-    learning_rate: _number(0) = 1e-4
-    batch_size: _int(1) = 512
-    epochs: _int(1) = 10_000
-    patience: _opt_int(1, "null trains every epoch") = None
+    learning_rate: float = _number(0, default=1e-4)
+    batch_size: int = _int(1, default=512)
+    epochs: int = _int(1, default=10_000)
+    patience: Optional[int] = _opt_int(1, "null trains every epoch", default=None)
 
 
 class Experiment2(_Section):
-    n_train: _opt_int(10, "null: all training rows") = None
+    n_train: Optional[int] = _opt_int(10, "null: all training rows", default=None)
     linear: Grid
     deep: Annotated[list[Deep], Field(min_length=1, description="a non-empty list of {h_m, h_e}")]
     accuracy: Accuracy
@@ -274,9 +281,9 @@ class Experiment2(_Section):
 
 
 class Levels(_Section):
-    min: _number(0, "pixels") = 0.1
-    max: _number(0, "pixels") = 5.0
-    steps: _int(1) = 20
+    min: float = _number(0, "pixels", default=0.1)
+    max: float = _number(0, "pixels", default=5.0)
+    steps: int = _int(1, default=20)
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -287,14 +294,14 @@ class Levels(_Section):
 
 class Experiment3(_Section):
     levels: Levels = Levels()
-    n_samples: _int(1, what="test spectra per (level, seed)") = 10_000
-    n_seeds: _int(1) = 1
+    n_samples: int = _int(1, what="test spectra per (level, seed)", default=10_000)
+    n_seeds: int = _int(1, default=1)
 
 
 class Profile(_Section):
     """A whole profile: every section the stages read."""
 
-    seed: _int(0, what="every random stream derives from it")
+    seed: int = _int(0, what="every random stream derives from it")
     conversion: Conversion
     soap: Soap
     theory: Theory
