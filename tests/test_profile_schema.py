@@ -154,3 +154,20 @@ def test_the_runner_refuses_a_broken_injected_section_before_running_the_noteboo
     runner.main(["notebooks/01-conversion.py", str(tmp_path / "out.ipynb"), "--params", params,
                  "--sections", "seed", "conversion"])
     assert len(calls) == 1 and calls[0][2] == {"seed": 0, "conversion": DEFAULT["conversion"]}
+
+
+@pytest.mark.parametrize("module, entry, key", [("spectra", "build", "spectra.n_test"),
+                                                ("experiment1", "run_search_stage", "experiment1.search.n_trials")])
+def test_stage_entry_points_refuse_before_any_work(tmp_path, monkeypatch, capsys, module, entry, key):
+    import importlib
+
+    stage = importlib.import_module(f"pixelsoap.{module}")
+    monkeypatch.setattr(stage, entry, lambda *args, **kwargs: pytest.fail("the stage ran on a broken profile"))
+    bad = copy.deepcopy(DEFAULT)
+    bad["spectra"]["n_test"] = -5
+    del bad["experiment1"]["search"]["n_trials"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(SystemExit) as info:
+        stage.main(["--params", str(tmp_path / "params.yaml")])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and key in err and "Traceback" not in err
