@@ -902,13 +902,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     notebook's per-cell timeout (for the paper profile), so that the stage only reads the cache."""
     import argparse
 
-    from .profiles import load_params
+    from .profiles import load_stage_params
 
     parser = argparse.ArgumentParser(description="Experiment 2: train every autoencoder and classifier job "
                                                  "of the profile (fills the cache the notebook reads).")
     parser.add_argument("--params", default=None, help="parameter file (default: <root>/params.yaml)")
     args = parser.parse_args(argv)
-    ae, acc = run_section(load_params(args.params))
+    ae, acc = run_section(load_stage_params(args.params, ["experiment1", "experiment2"], "experiment2 jobs"))
     print(f"{len(ae)} autoencoders, {len(acc)} classifiers; trained now: "
           f"{sum(not r['cached'] for r in ae + acc)}")
 

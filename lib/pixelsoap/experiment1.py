@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import paths, published
 from .io import atomic_path, write_json
-from .profiles import load_params
+from .profiles import load_stage_params
 from .reproduce import exit_if_interrupted
 
 PARAMS = ("r_cut", "n_max", "l_max", "sigma")
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default=None, help="parameter file (default: <root>/params.yaml)")
     args = parser.parse_args(argv)
     exit_if_interrupted('search')
-    metrics = run_search_stage(load_params(args.params))
+    metrics = run_search_stage(load_stage_params(args.params, ["experiment1"], "search"))
     print({k: metrics[k] for k in ("best_params", "best_val_accuracy", "n_complete", "n_failed")})
 
 

@@ -2,18 +2,22 @@
 
 ``make reproduce PROFILE=name`` copies the profile to ``params.yaml``, the file
 DVC reads; the copy is only rewritten when its content changes, so DVC reruns
-exactly the stages whose parameters differ.
+exactly the stages whose parameters differ.  The profile is first checked against
+the schema (:mod:`pixelsoap.profile_schema`): a broken one is refused before any
+stage runs, and ``params.yaml`` is left as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import yaml
 
 from . import paths
 from .io import write_bytes
+from .profile_schema import ProfileError, validate_params
 
 PROFILES = ("smoke", "default", "paper")
 
@@ -32,19 +36,48 @@ def load_profile(name: str) -> dict:
     return yaml.safe_load(profile_path(name).read_text())
 
 
-def load_params(path: str | Path | None = None) -> dict:
-    """The active parameters (``params.yaml`` at the project root by default)."""
+def load_params(path: str | Path | None = None, sections: list[str] | None = None) -> dict:
+    """The active parameters (``params.yaml`` at the project root by default), checked against the schema.
+
+    ``sections`` limits the check to those top-level sections (and ``seed``); a
+    :class:`~pixelsoap.profile_schema.ProfileError` lists every problem found.
+    """
     path = Path(path) if path else paths.project_root() / "params.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: select a profile first, e.g. "
                                 "`make reproduce PROFILE=default` or `python -m pixelsoap.profiles default`")
-    return yaml.safe_load(path.read_text())
+    params = yaml.safe_load(path.read_text())
+    validate_params(params, source=_shown(path), sections=sections)
+    return params
+
+
+def load_stage_params(path: str | Path | None, sections: list[str], stage: str) -> dict:
+    """:func:`load_params` for a stage's command line: a profile that breaks the schema ends the
+    process with status 2 and one line per problem on stderr (no traceback), before any work."""
+    try:
+        return load_params(path, sections=sections)
+    except ProfileError as exc:
+        print(f"stage {stage}: not run, the profile breaks the schema:\n{exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the project root where it lies inside it (shorter messages)."""
+    try:
+        return str(path.resolve().relative_to(paths.project_root().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def select_profile(name: str, target: str | Path | None = None) -> bool:
-    """Make ``params.yaml`` a copy of profile ``name``; returns True if it changed."""
+    """Make ``params.yaml`` a copy of profile ``name``; returns True if it changed.
+
+    Raises :class:`~pixelsoap.profile_schema.ProfileError` (nothing written) if the profile breaks the schema.
+    """
     target = Path(target) if target else paths.project_root() / "params.yaml"
-    payload = profile_path(name).read_bytes()
+    source = profile_path(name)
+    payload = source.read_bytes()
+    validate_params(yaml.safe_load(payload), source=_shown(source))
     if target.is_file() and target.read_bytes() == payload:
         return False
     write_bytes(target, payload)
@@ -55,7 +88,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Select the active run profile (writes params.yaml).")
     parser.add_argument("profile", help=f"one of {', '.join(PROFILES)} (or any params/<name>.yaml)")
     args = parser.parse_args(argv)
-    changed = select_profile(args.profile)
+    try:
+        changed = select_profile(args.profile)
+    except ProfileError as exc:
+        print(f"profile {args.profile} refused; params.yaml not written:\n{exc}", file=sys.stderr)
+        sys.exit(2)
     print(f"profile {args.profile}: params.yaml {'updated' if changed else 'unchanged'}")
 
 

@@ -5,6 +5,9 @@ no execution metadata.  This runner converts one to ``.ipynb``, injects the
 profile sections it asks for into its tagged ``parameters`` cell, executes it
 with an explicit kernel, a per-cell timeout and logged output, and writes the
 executed copy atomically (an interrupted run leaves no half-written notebook).
+Before anything runs, the injected sections (and ``seed``) are checked against the
+profile schema (:mod:`pixelsoap.profile_schema`); a broken one stops the stage with
+one line per problem and exit status 2.
 
 Command line (as used in ``dvc.yaml``)::
 
@@ -23,6 +26,7 @@ from pathlib import Path
 
 from . import paths
 from .io import atomic_path
+from .profile_schema import ProfileError
 from .profiles import load_params
 from .reproduce import exit_if_interrupted
 
@@ -89,7 +93,11 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if args.log_output:  # papermill logs cell output on its logger, at INFO
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-    params = load_params(args.params)
+    try:
+        params = load_params(args.params, sections=args.sections)
+    except ProfileError as exc:
+        print(f"{args.source}: not run, the injected profile sections break the schema:\n{exc}", file=sys.stderr)
+        sys.exit(2)
     missing = [s for s in args.sections if s not in params]
     if missing:
         sys.exit(f"params file lacks section(s) {', '.join(missing)}")

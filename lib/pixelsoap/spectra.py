@@ -26,7 +26,7 @@ import numpy as np
 from . import paths
 from .data import load_mnist
 from .io import save_npz, write_json
-from .profiles import load_params
+from .profiles import load_stage_params
 from .reproduce import exit_if_interrupted
 from .sampling import SampledSpectra, fit_scaler, load_scaler, sample_spectra, save_scaler, split_rows
 from .soap import SoapParams
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default=None, help="parameter file (default: <root>/params.yaml)")
     args = parser.parse_args(argv)
     exit_if_interrupted('spectra')
-    metrics = build(load_params(args.params))
+    metrics = build(load_stage_params(args.params, ["soap", "spectra"], "spectra"))
     print({k: metrics[k] for k in ("n_train", "n_val", "n_test", "train_seconds", "test_seconds")})
 
 
