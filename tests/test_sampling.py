@@ -27,7 +27,7 @@ def test_sample_centers_draws_images_then_points(images):
     assert np.all(pt < counts[img]) and np.all(pt >= 0)
     np.testing.assert_array_equal(img, sample_centers(counts, 500, rng=0)[0])
     # images are drawn uniformly (not weighted by their number of points)
-    many = np.where(np.arange(30) == 5, 0, 200 + 50 * (np.arange(30) % 7))
+    many = np.where(np.arange(30) == 5, 0, 2000 + 50 * (np.arange(30) % 7))
     img, _ = sample_centers(many, 20000, rng=0)
     freq = np.bincount(img, minlength=30)[many > 0] / 20000
     assert np.allclose(freq, 1 / (many > 0).sum(), atol=0.01)
