@@ -231,15 +231,21 @@ def soap_spectra(points: np.ndarray, params: SoapParams, centers: Sequence[int] 
     float64 array (M, d) with d = ``params.size``; (0, d) for no centers.
 
     Raises MemoryError before any work when the (M, d) result would exceed the
-    memory limit (:func:`pixelsoap.soap_engine.output_memory_limit`); use
-    :func:`soap_spectra_stream` for such inputs.
+    memory limit (:func:`pixelsoap.soap_engine.output_memory_limit`: a quarter of
+    physical memory, or ``PIXELSOAP_MAX_OUTPUT_BYTES``); use
+    :func:`soap_spectra_stream` for such inputs.  Also refused, with the estimate
+    and the bound named: a point set whose working memory would exceed that limit
+    (our engine: 160 bytes a point, whatever the extent, so two points 1e9 apart
+    cost nothing special; DScribe: one cell per r_cut cube of the bounding box,
+    so two points 1e4 apart on every axis are refused).
     """
-    from .soap_engine import check_output_size
+    from .soap_engine import check_output_size, check_set_memory
 
     name = resolve_engine(engine)
     arr = _check_points(points)
     idx = _check_centers(centers, len(arr))
     check_output_size(len(idx), params.size)
+    check_set_memory(arr, params.r_cut, name)
     return _engine_spectra(arr, idx, params, name)
 
 
@@ -319,7 +325,7 @@ def soap_spectra_batch(point_sets: Sequence[np.ndarray], params: SoapParams,
     list of n arrays (M_k, d) of the requested dtype, in input order.  The
     spectra do not depend on chunk_size or n_jobs (bit for bit).
     """
-    from .soap_engine import check_output_size
+    from .soap_engine import check_output_size, check_set_memory
 
     name = resolve_engine(engine)
     _check_dtype(dtype)
@@ -332,6 +338,8 @@ def soap_spectra_batch(point_sets: Sequence[np.ndarray], params: SoapParams,
         raise ValueError(f"got {len(sets)} point sets but {len(cents)} center lists")
     cents = [_check_centers(c, len(p)) for p, c in zip(sets, cents)]
     check_output_size(sum(len(c) for c in cents), params.size, np.dtype(dtype).itemsize)
+    for k, p in enumerate(sets):
+        check_set_memory(p, params.r_cut, name, what=f"point set {k}")
     from tqdm.auto import tqdm
 
     slices = list(_chunks(len(sets), chunk_size))
@@ -365,7 +373,11 @@ def soap_spectra_stream(point_sets: Iterable[np.ndarray], params: SoapParams, *,
     Yields ``(k, start, spectra)``: rows ``start .. start + len(spectra)`` of point
     set k's spectra, ``spectra`` (rows, d) of ``dtype``.  At most 2 x workers
     pieces are in flight, so memory holds a few pieces, never the whole output.
+    A point set whose working memory exceeds the limit (see :func:`soap_spectra`)
+    raises MemoryError when it is reached, before any work on it.
     """
+    from .soap_engine import check_set_memory
+
     name = resolve_engine(engine)
     _check_dtype(dtype)
     if isinstance(rows_per_chunk, bool) or not isinstance(rows_per_chunk, numbers.Integral) or rows_per_chunk < 1:
@@ -377,6 +389,7 @@ def soap_spectra_stream(point_sets: Iterable[np.ndarray], params: SoapParams, *,
         group, rows = [], 0
         for k, points in enumerate(point_sets):
             arr = _check_points(points)
+            check_set_memory(arr, params.r_cut, name, what=f"point set {k}")
             source = _spectra_source(arr, params, name) if len(arr) else None
             for start in range(0, len(arr), rows_per_chunk):
                 stop = min(len(arr), start + rows_per_chunk)
