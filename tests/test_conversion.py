@@ -44,6 +44,31 @@ def test_rejects_bad_images_with_clear_errors(bad, message):
         image_to_points(bad)
 
 
+def test_refuses_bool_and_unit_scaled_images_naming_the_fix():
+    mask = np.zeros((28, 28), dtype=bool)
+    mask[5:20, 10:14] = True
+    with pytest.raises(ValueError, match=r"dtype bool.*astype\(np.uint8\) \* 255"):
+        image_to_points(mask)
+    unit = mask * 0.8
+    with pytest.raises(ValueError, match=r"values in 0..1 \(max 0.8\).*0..255.*multiply it by 255"):
+        image_to_points(unit)
+    with pytest.raises(ValueError, match=r"max 1\b"):
+        point_pixels(mask.astype(np.float32))
+    with pytest.raises(ValueError, match=r"image 1 of the stack.*max 0.8"):
+        points_per_image(np.stack([np.zeros((28, 28)), unit]))
+    with pytest.raises(ValueError, match="dtype bool"):
+        points_per_image(mask[None])
+    with pytest.raises(ValueError, match="dtype bool"):
+        images_to_points([mask])
+    # the fixes the messages name work, and boundaries stay allowed
+    assert len(image_to_points(mask.astype(np.uint8) * 255)) == 60
+    assert len(image_to_points(unit * 255)) == 60
+    assert image_to_points(np.zeros((4, 4))).shape == (0, 3)          # all-zero float: no points, no error
+    assert image_to_points(np.full((2, 2), 1.5)).shape == (0, 3)      # max above 1: a (faint) 0..255 image
+    assert image_to_points(np.ones((2, 2), dtype=np.uint8)).shape == (0, 3)   # integer 1s: 0..255 levels
+    np.testing.assert_array_equal(points_per_image(np.stack([np.zeros((3, 3)), np.full((3, 3), 20.0)])), [0, 9])
+
+
 def test_rejects_negative_sigma():
     with pytest.raises(ValueError, match="sigma_disturbance"):
         image_to_points(np.ones((2, 2)) * 50, sigma_disturbance=-0.1)

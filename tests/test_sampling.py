@@ -21,14 +21,38 @@ def images():
 
 def test_sample_centers_draws_images_then_points(images):
     counts = points_per_image(images)
-    img, pt = sample_centers(counts, 20000, rng=0)
-    assert img.shape == pt.shape == (20000,) and img.dtype == pt.dtype == np.int64
+    img, pt = sample_centers(counts, 500, rng=0)
+    assert img.shape == pt.shape == (500,) and img.dtype == pt.dtype == np.int64
     assert 5 not in img
     assert np.all(pt < counts[img]) and np.all(pt >= 0)
+    np.testing.assert_array_equal(img, sample_centers(counts, 500, rng=0)[0])
     # images are drawn uniformly (not weighted by their number of points)
-    freq = np.bincount(img, minlength=len(images))[counts > 0] / 20000
-    assert np.allclose(freq, 1 / (counts > 0).sum(), atol=0.01)
-    np.testing.assert_array_equal(img, sample_centers(counts, 20000, rng=0)[0])
+    many = np.where(np.arange(30) == 5, 0, 2000 + 50 * (np.arange(30) % 7))
+    img, _ = sample_centers(many, 20000, rng=0)
+    freq = np.bincount(img, minlength=30)[many > 0] / 20000
+    assert np.allclose(freq, 1 / (many > 0).sum(), atol=0.01)
+
+
+def test_sample_centers_is_without_replacement(images):
+    counts = points_per_image(images)
+    for n in (counts.sum() // 2, counts.sum()):          # up to every point exactly once
+        img, pt = sample_centers(counts, n, rng=1)
+        assert len(set(zip(img.tolist(), pt.tolist()))) == n and np.all(pt < counts[img])
+    # 2 images, all their points drawn: each pixel once (the report: 5,000 draws gave 274 unique rows)
+    img, pt = sample_centers(counts[:2], counts[:2].sum(), rng=2)
+    assert sorted(zip(img.tolist(), pt.tolist())) == [(i, p) for i in range(2) for p in range(counts[i])]
+
+
+def test_more_samples_than_points_is_refused_before_soap(images, monkeypatch):
+    counts = points_per_image(images)
+    with pytest.raises(ValueError, match=rf"n_samples=5,000 .* only {counts.sum():,} distinct points"):
+        sample_centers(counts, 5000, rng=0)
+    import pixelsoap.sampling as sampling
+
+    monkeypatch.setattr(sampling, "soap_spectra_batch", lambda *a, **k: pytest.fail("SOAP ran"))
+    two = counts[:2].sum()
+    with pytest.raises(ValueError, match=rf"n_samples={two + 1:,} .* 2 image\(s\) with points hold only {two:,}"):
+        sample_spectra(images[:2], np.arange(2), PARAMS, two + 1, rng=0, progress=False)
 
 
 def test_sample_centers_errors():
@@ -36,6 +60,8 @@ def test_sample_centers_errors():
         sample_centers(np.zeros(3, int), 5)
     with pytest.raises(ValueError, match="n_samples"):
         sample_centers(np.ones(3, int), -1)
+    with pytest.raises(ValueError, match="n_points"):
+        sample_centers(np.array([2.5, 1.0]), 1)
 
 
 def test_sampled_rows_are_the_spectra_of_their_points(images):

@@ -37,6 +37,49 @@ def test_params_validation_names_the_bad_value(kwargs, message):
         SoapParams(**values)
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(sigma=1e-9), r"sigma must lie in \[0.001, 1000\] .*sigma=1e-09"),
+    (dict(sigma=9.9e-4), r"sigma=0.00099"),
+    (dict(sigma=1001), r"sigma must lie in \[0.001, 1000\].*sigma=1001.0"),
+    (dict(r_cut=0.5), r"r_cut must lie in \(1, 10000\] .*r_cut=0.5"),
+    (dict(r_cut=1.0), r"r_cut=1.0"),
+    (dict(r_cut=1e4 + 1), r"r_cut must lie in \(1, 10000\].*r_cut=10001.0"),
+    (dict(r_cut=2, n_max=8, l_max=20), r"orthonormal only to 1\.\de-01 .*n_max=8 .*r_cut=2"),
+    (dict(r_cut=1.5, n_max=11), r"'r_cut': 1.5.*no usable GTO basis"),
+])
+def test_params_outside_the_meaningful_range_are_refused(kwargs, message):
+    values = dict(r_cut=63, n_max=7, l_max=10, sigma=3) | kwargs
+    with pytest.raises(ValueError, match=message):
+        SoapParams(**values)
+
+
+def test_params_at_the_bounds_work_and_agree_with_dscribe():
+    from pixelsoap.soap import BASIS_ORTHONORMALITY_TOL, R_CUT_RANGE, SIGMA_RANGE
+
+    assert SIGMA_RANGE == (1e-3, 1e3) and R_CUT_RANGE == (1.0, 1e4) and BASIS_ORTHONORMALITY_TOL == 1e-2
+    points = np.random.default_rng(7).random((12, 3)) * [28, 28, 26]
+    for params in (SoapParams(63, 7, 10, 1e-3), SoapParams(63, 7, 10, 1e3), SoapParams(1.01, 2, 3, 1),
+                   SoapParams(1e4, 11, 11, 3), SoapParams(2, 10, 11, 1), SoapParams(2, 2, 11, 10)):
+        ours = soap_spectra(points, params)
+        ref = SOAP(species=["H"], r_cut=params.r_cut, n_max=params.n_max, l_max=params.l_max, sigma=params.sigma,
+                   rbf="gto", periodic=False).create(Atoms(f"H{len(points)}", positions=points))
+        assert np.all(np.isfinite(ours)) and np.abs(ours).max() > 1e-20
+        np.testing.assert_allclose(ours, ref, rtol=1e-8, atol=1e-8 * np.abs(ref).max(), err_msg=str(params))
+
+
+def test_the_paper_search_space_stays_allowed():
+    from pixelsoap.basis import gto_basis
+
+    for r_cut in (2, 3, 5, 10, 63, 100):
+        for n_max in range(2, 12):
+            try:
+                gto_basis(r_cut, n_max, 11)
+            except ValueError:
+                continue                     # no basis at all: refused as before
+            for sigma in (1, 10):
+                SoapParams(r_cut, n_max, 11, sigma)
+
+
 def test_params_from_mapping():
     assert SoapParams.from_mapping({"r_cut": 63, "n_max": 7.0, "l_max": 10, "sigma": 3, "x": 1}) == PAPER
     with pytest.raises(ValueError, match="lack sigma"):

@@ -116,6 +116,38 @@ def test_two_points_1e9_apart_are_cheap():
     np.testing.assert_allclose(spectra[1], soap_spectra(np.zeros((1, 3)), SoapParams(3, 2, 2, 1))[0], rtol=1e-12)
 
 
+def test_two_points_1e9_apart_cost_nothing_in_our_engine_and_are_refused_for_dscribe(monkeypatch):
+    import time
+
+    from pixelsoap.soap_engine import estimate_set_memory
+
+    far = np.array([[0.0, 0.0, 0.0], [1e9, 1e9, 1e9]])
+    soap_spectra(far, SoapParams(3, 2, 2, 1))                      # compiled
+    start = time.perf_counter()
+    spectra = soap_spectra(far, SoapParams(3, 2, 2, 1))
+    assert time.perf_counter() - start < 1.0                         # measured: under 1 ms
+    np.testing.assert_array_equal(spectra[0], spectra[1])
+    assert estimate_set_memory(far, 3.0) == 320                       # 160 bytes a point, extent ignored
+    # DScribe's cell list spans the bounding box (1e4 apart on every axis exhausted 24 GB): refused before work
+    monkeypatch.setenv("PIXELSOAP_MAX_OUTPUT_BYTES", str(2**30))
+    with pytest.raises(MemoryError, match=r"2 points spanning .* need an estimated [\d,]+ bytes \(1\.\d+e\+03 GiB\) in "
+                                          r"the dscribe engine, more than the 1,073,741,824 bytes \(1 GiB\) allowed"):
+        soap_spectra(far * 1e-5, SoapParams(5, 2, 2, 1), engine="dscribe")
+
+
+def test_a_point_set_beyond_the_memory_bound_is_refused_before_work(monkeypatch):
+    monkeypatch.setenv("PIXELSOAP_MAX_OUTPUT_BYTES", str(160 * 1000))
+    big = np.zeros((1001, 3))
+    with pytest.raises(MemoryError, match=r"1,001 points .* estimated 160,160 bytes .* in the pixelsoap engine, "
+                                          r"more than the 160,000 bytes .* allowed \(at most 1,000 points"):
+        soap_spectra(big, PAPER, [0])
+    with pytest.raises(MemoryError, match="point set 1: 1,001 points"):
+        soap_spectra_batch([big[:5], big], PAPER, [[0], [0]], progress=False)
+    with pytest.raises(MemoryError, match="point set 0: 1,001 points"):
+        next(soap_spectra_stream([big], PAPER, progress=False))
+    assert soap_spectra(big[:1000], SoapParams(3, 2, 2, 1), [0]).shape == (1, 9)    # at the bound: computed
+
+
 def _sets(n=6, seed=5):
     rng = np.random.default_rng(seed)
     return [np.floor(rng.random((int(rng.integers(5, 40)), 3)) * [28, 28, 26]) + (0.3 if i % 2 else 0.0)

@@ -15,8 +15,27 @@ import numpy as np
 GREY_LEVELS_PER_Z = 10
 
 
+def _refuse_unscaled(arr: np.ndarray, max_value: float, where: str = "image") -> None:
+    """Refuse a bool image, or a float image whose lit values all lie in (0, 1] (grey levels are 0..255)."""
+    if arr.dtype == bool:
+        raise ValueError(
+            f"{where} has dtype bool: grey levels must be 0..255 and a bool pixel (at most 1) would never "
+            "reach 10, the level of the first point, so it would give 0 points; convert it with "
+            "image.astype(np.uint8) * 255")
+    if np.issubdtype(arr.dtype, np.floating) and 0 < max_value <= 1:
+        raise ValueError(
+            f"{where} is a float image with values in 0..1 (max {max_value:g}): grey levels must be "
+            "0..255 (points need a level >= 10), so it would give 0 points; multiply it by 255")
+
+
 def _check_image(image: np.ndarray) -> np.ndarray:
-    """Validate a grey image and return it as a float64 2D array."""
+    """Validate a grey image and return it as a float64 2D array.
+
+    Refused with a ValueError that says why: a shape other than 2D, a dtype
+    other than integer or float, bool images, float images whose largest value
+    lies in (0, 1] (a 0..1 scale, not 0..255), NaN, infinities and values
+    outside 0..255.  An all-zero image is allowed (it has no points).
+    """
     arr = np.asarray(image)
     if arr.ndim != 2:
         raise ValueError(f"image must be 2D (rows, columns), got shape {arr.shape}")
@@ -32,6 +51,7 @@ def _check_image(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"image grey levels must be >= 0, found {values.min()}")
     if values.size and values.max() > 255:
         raise ValueError(f"image grey levels must be <= 255, found {values.max()}")
+    _refuse_unscaled(arr, float(values.max()) if values.size else 0.0)
     return values
 
 
@@ -49,7 +69,11 @@ def image_to_points(image: np.ndarray, sigma_disturbance: float = 0.0,
     Parameters
     ----------
     image : array (M0, M1)
-        Grey levels 0..255, integer or float, any size.
+        Grey levels 0..255, integer or float, any size.  A bool image, or a
+        float image whose largest value lies in (0, 1] (a 0..1 scale), is
+        refused with a ValueError (it would silently give 0 points): convert
+        it first, ``image.astype(np.uint8) * 255`` or ``image * 255``.  An
+        all-zero image is allowed and gives 0 points.
     sigma_disturbance : float
         Standard deviation of the Gaussian noise added to x, y and z (0: none).
     rng : numpy Generator, int seed or None
@@ -77,17 +101,29 @@ def images_to_points(images: Iterable[np.ndarray] | np.ndarray, sigma_disturbanc
 
     ``images`` is an array (n, M0, M1) or any iterable of 2D images.  One
     generator draws the noise for all images in order, so a seed makes the whole
-    batch repeatable.  Returns a list of n float64 arrays (N_k, 3).
+    batch repeatable.  Returns a list of n float64 arrays (N_k, 3).  Every image
+    is checked as in :func:`image_to_points` (bool and 0..1 float images are refused).
     """
     gen = np.random.default_rng(rng)
     return [image_to_points(img, sigma_disturbance, gen) for img in images]
 
 
 def points_per_image(images: np.ndarray) -> np.ndarray:
-    """Number of points (pixels with grey level >= 10) of each image, int64 (n,)."""
+    """Number of points (pixels with grey level >= 10) of each image, int64 (n,).
+
+    Like :func:`image_to_points`, refuses a bool stack, and a float stack in
+    which some image's largest value lies in (0, 1] (grey levels are 0..255).
+    """
     arr = np.asarray(images)
     if arr.ndim != 3:
         raise ValueError(f"images must be a stack (n, rows, columns), got shape {arr.shape}")
+    if arr.dtype == bool:
+        _refuse_unscaled(arr, 0.0, "images")
+    if np.issubdtype(arr.dtype, np.floating) and arr.size:
+        peaks = arr.reshape(len(arr), -1).max(axis=1)
+        unscaled = np.flatnonzero((peaks > 0) & (peaks <= 1))
+        if unscaled.size:
+            _refuse_unscaled(arr, float(peaks[unscaled[0]]), f"image {int(unscaled[0])} of the stack")
     return (arr >= GREY_LEVELS_PER_Z).reshape(len(arr), -1).sum(axis=1).astype(np.int64)
 
 

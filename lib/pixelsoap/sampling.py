@@ -53,21 +53,60 @@ class SampledSpectra:
 
 def sample_centers(n_points: np.ndarray, n_samples: int,
                    rng: np.random.Generator | int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Draw ``n_samples`` (image, point) pairs: a uniform random image, then a uniform random point of it.
+    """Draw ``n_samples`` distinct (image, point) pairs: a uniform random image, then a uniform random point of it.
 
     ``n_points`` (n,) is the number of points of each image; images without
-    points are never drawn.  Draws are with replacement, as in the paper.
+    points are never drawn.  Draws are without replacement, so no spectrum can
+    appear twice (and a random split of the rows never puts one pixel in both
+    training and validation): every row first draws as the paper does (image,
+    then point, uniformly); a pair drawn again is redrawn as a uniform undrawn
+    point of a uniform image that still has undrawn points, until all pairs
+    differ.  Draws that hit no pair twice are exactly the paper's.
+
+    Raises ValueError, before any work, when ``n_samples`` exceeds the number
+    of distinct points ``n_points.sum()``.
     Returns ``(image_index, point_index)``, each int64 (n_samples,).
     """
     n_points = np.asarray(n_points)
+    if isinstance(n_samples, bool) or int(n_samples) != n_samples:
+        raise ValueError(f"n_samples must be an integer, got {n_samples!r}")
+    n_samples = int(n_samples)
     if n_samples < 0:
         raise ValueError(f"n_samples must be >= 0, got {n_samples}")
+    if n_points.ndim != 1 or (n_points.size and (not np.issubdtype(n_points.dtype, np.integer)
+                                                 or n_points.min() < 0)):
+        raise ValueError(f"n_points must be a 1D array of counts >= 0, got {n_points.dtype} {n_points.shape}")
+    n_points = n_points.astype(np.int64)
     usable = np.flatnonzero(n_points > 0)
     if usable.size == 0 and n_samples:
         raise ValueError("no image has any point to sample")
+    available = int(n_points.sum())
+    if n_samples > available:
+        raise ValueError(
+            f"n_samples={n_samples:,} spectra asked for, but the {usable.size:,} image(s) with points hold only "
+            f"{available:,} distinct points; sampling is without replacement (a repeated point would put the "
+            "same spectrum in training and validation): lower n_samples or give more images")
     gen = np.random.default_rng(rng)
     images = usable[gen.integers(0, usable.size, size=n_samples)] if n_samples else np.zeros(0, np.int64)
     points = np.floor(gen.random(n_samples) * n_points[images]).astype(np.int64)
+    offsets = np.cumsum(n_points) - n_points            # global key of each image's point 0
+    keys = offsets[images] + points
+    taken, first = np.unique(keys, return_index=True)
+    redo = np.setdiff1d(np.arange(n_samples), first)
+    remaining = n_points - np.bincount(images[first], minlength=n_points.size)
+    while redo.size:
+        open_images = np.flatnonzero(remaining > 0)
+        img = open_images[gen.integers(0, open_images.size, size=redo.size)]
+        r = np.minimum(np.floor(gen.random(redo.size) * remaining[img]).astype(np.int64), remaining[img] - 1)
+        # the r-th undrawn point of img is the k-th free key overall, k = r + free keys below the image
+        k = offsets[img] - np.searchsorted(taken, offsets[img]) + r
+        new_keys = k + np.searchsorted(taken - np.arange(taken.size), k, side="right")
+        new_taken, new_first = np.unique(new_keys, return_index=True)   # redraws may meet each other
+        rows = redo[new_first]
+        images[rows], points[rows] = img[new_first], new_taken - offsets[img[new_first]]
+        taken = np.insert(taken, np.searchsorted(taken, new_taken), new_taken)
+        remaining -= np.bincount(img[new_first], minlength=n_points.size)
+        redo = np.delete(redo, new_first)
     return images.astype(np.int64), points
 
 
@@ -79,8 +118,10 @@ def sample_spectra(images: np.ndarray, labels: np.ndarray, params: SoapParams, n
     """Algorithm 3 without the rescaling: T = ``n_samples`` random spectra of ``images``.
 
     images : (n, rows, cols) grey images; labels : (n,) digits.
-    SOAP runs once per sampled image, at its sampled centers only; a pair drawn
-    twice is computed once.  ``checkpoint_dir`` lets an interrupted run resume.
+    SOAP runs once per sampled image, at its sampled centers only.  The
+    (image, point) pairs are distinct (:func:`sample_centers`); ``n_samples``
+    above the images' total number of points is a ValueError raised before any
+    SOAP work.  ``checkpoint_dir`` lets an interrupted run resume.
     sigma_disturbance : Gaussian noise (pixels; z in tens of grey levels) added to
         x, y and z of the sampled images' points (Algorithm 1, Experiment 3), drawn
         from ``noise_rng`` image by image in increasing image index; 0 (default):

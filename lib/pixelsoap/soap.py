@@ -32,6 +32,15 @@ SPECIES = "H"
 ENGINES = ("pixelsoap", "dscribe")
 ENGINE_ENV = "PIXELSOAP_SOAP_ENGINE"
 _INT_LIMITS = {"n_max": (1, 20), "l_max": (0, 20)}
+#: allowed r_cut (exclusive low, inclusive high), length units: DScribe's GTO basis needs r_cut > 1;
+#: spectra were measured against DScribe (agreeing to 2e-11) up to 1e4, far beyond any image.
+R_CUT_RANGE = (1.0, 1e4)
+#: allowed sigma (inclusive), length units.  Spectra scale as sigma^6 below the point spacing
+#: (max |p| ~ 2e-14 at 1e-3, 2e-50 at 1e-9, where float32 storage flushes every value to 0);
+#: above 1e3 a spectrum spans more than 1e-146 of its largest value and float32 flushes over half of it.
+SIGMA_RANGE = (1e-3, 1e3)
+#: largest max|g S g^T - I| of the orthonormalised GTO basis accepted (the search space reaches 2.3e-3)
+BASIS_ORTHONORMALITY_TOL = 1e-2
 
 
 def _as_int(name: str, value: object) -> int:
@@ -46,12 +55,14 @@ def _as_int(name: str, value: object) -> int:
     return value
 
 
-def _as_positive_float(name: str, value: object, minimum: float = 0.0) -> float:
+def _as_float_in(name: str, value: object, low: float, high: float, low_open: bool, why: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number, got {value!r}")
     value = float(value)
-    if not np.isfinite(value) or value <= minimum:
-        raise ValueError(f"{name} must be a finite number > {minimum:g}, got {value!r}")
+    inside = (value > low if low_open else value >= low) and value <= high
+    if not np.isfinite(value) or not inside:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        raise ValueError(f"{name} must lie in {interval} ({why}), got {name}={value!r}")
     return value
 
 
@@ -59,10 +70,21 @@ def _as_positive_float(name: str, value: object, minimum: float = 0.0) -> float:
 class SoapParams:
     """The four SOAP hyperparameters of the paper, validated.
 
-    r_cut : cutoff radius, in the point-set units (pixels); > 1 (DScribe's GTO basis).
+    r_cut : cutoff radius, in the point-set units (pixels); in (1, 1e4] (``R_CUT_RANGE``:
+        DScribe's GTO basis needs r_cut > 1; checked against DScribe up to 1e4).
     n_max : number of radial GTO basis functions, 1..20.
     l_max : largest spherical-harmonic degree, 0..20.
-    sigma : width sigma_p of the Gaussians of the density (Eq. 1), > 0.
+    sigma : width sigma_p of the Gaussians of the density (Eq. 1), in [1e-3, 1e3]
+        (``SIGMA_RANGE``: below, spectra shrink as sigma^6 towards underflow, 2e-50 at
+        1e-9; above, a spectrum spans over 140 decades and float32 storage flushes up to
+        half of its values to 0).
+
+    r_cut, n_max and l_max together must give a GTO basis that is orthonormal to
+    ``BASIS_ORTHONORMALITY_TOL`` (1e-2) once orthonormalised: too many radial
+    functions for a short cutoff (e.g. r_cut=2 with n_max=8 and l_max=20) are
+    refused.  Every refusal is a ValueError naming the values.  The paper's search
+    space (r_cut 2-100, n_max 2-11, l_max 2-11, sigma 1-10) is allowed wherever the
+    basis exists (its worst orthonormality error is 2.3e-3, at r_cut=2, n_max=10).
     """
 
     r_cut: float
@@ -71,25 +93,35 @@ class SoapParams:
     sigma: float
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "r_cut", _as_positive_float("r_cut", self.r_cut, minimum=1.0))
+        object.__setattr__(self, "r_cut", _as_float_in("r_cut", self.r_cut, *R_CUT_RANGE, True,
+                                                       "DScribe's GTO basis needs r_cut > 1"))
         object.__setattr__(self, "n_max", _as_int("n_max", self.n_max))
         object.__setattr__(self, "l_max", _as_int("l_max", self.l_max))
-        object.__setattr__(self, "sigma", _as_positive_float("sigma", self.sigma))
+        object.__setattr__(self, "sigma", _as_float_in("sigma", self.sigma, *SIGMA_RANGE, False,
+                                                       "where float64 spectra are meaningful"))
         self._check_basis()
 
     def _check_basis(self) -> None:
-        """Fail early, with the values named, where the GTO basis has no real orthonormalisation."""
-        from .basis import gto_basis
+        """Fail early, with the values named, where the GTO basis has no (accurate) real orthonormalisation."""
+        from .basis import gto_basis, gto_overlap
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                _, betas = gto_basis(self.r_cut, self.n_max, self.l_max)
+                alphas, betas = gto_basis(self.r_cut, self.n_max, self.l_max)
             except ValueError as exc:
                 raise ValueError(f"SOAP parameters {self.as_dict()} give no usable GTO basis: {exc}") from exc
         if not np.all(np.isfinite(betas)):
             raise ValueError(f"SOAP parameters {self.as_dict()} give a GTO basis with non-finite "
                              "normalisation factors; lower n_max or raise r_cut")
+        error = max(float(np.abs(b @ gto_overlap(a, l) @ b.T - np.eye(self.n_max)).max())
+                    for l, (a, b) in enumerate(zip(alphas, betas)))
+        if not error <= BASIS_ORTHONORMALITY_TOL:
+            raise ValueError(
+                f"SOAP parameters {self.as_dict()} give a GTO basis orthonormal only to {error:.1e} "
+                f"(allowed: {BASIS_ORTHONORMALITY_TOL:g}; its overlap matrix is too ill-conditioned for "
+                f"n_max={self.n_max} radial functions within r_cut={self.r_cut:g}); lower n_max or l_max, "
+                "or raise r_cut")
 
     @property
     def size(self) -> int:
@@ -199,15 +231,21 @@ def soap_spectra(points: np.ndarray, params: SoapParams, centers: Sequence[int] 
     float64 array (M, d) with d = ``params.size``; (0, d) for no centers.
 
     Raises MemoryError before any work when the (M, d) result would exceed the
-    memory limit (:func:`pixelsoap.soap_engine.output_memory_limit`); use
-    :func:`soap_spectra_stream` for such inputs.
+    memory limit (:func:`pixelsoap.soap_engine.output_memory_limit`: a quarter of
+    physical memory, or ``PIXELSOAP_MAX_OUTPUT_BYTES``); use
+    :func:`soap_spectra_stream` for such inputs.  Also refused, with the estimate
+    and the bound named: a point set whose working memory would exceed that limit
+    (our engine: 160 bytes a point, whatever the extent, so two points 1e9 apart
+    cost nothing special; DScribe: one cell per r_cut cube of the bounding box,
+    so two points 1e4 apart on every axis are refused).
     """
-    from .soap_engine import check_output_size
+    from .soap_engine import check_output_size, check_set_memory
 
     name = resolve_engine(engine)
     arr = _check_points(points)
     idx = _check_centers(centers, len(arr))
     check_output_size(len(idx), params.size)
+    check_set_memory(arr, params.r_cut, name)
     return _engine_spectra(arr, idx, params, name)
 
 
@@ -287,7 +325,7 @@ def soap_spectra_batch(point_sets: Sequence[np.ndarray], params: SoapParams,
     list of n arrays (M_k, d) of the requested dtype, in input order.  The
     spectra do not depend on chunk_size or n_jobs (bit for bit).
     """
-    from .soap_engine import check_output_size
+    from .soap_engine import check_output_size, check_set_memory
 
     name = resolve_engine(engine)
     _check_dtype(dtype)
@@ -300,6 +338,8 @@ def soap_spectra_batch(point_sets: Sequence[np.ndarray], params: SoapParams,
         raise ValueError(f"got {len(sets)} point sets but {len(cents)} center lists")
     cents = [_check_centers(c, len(p)) for p, c in zip(sets, cents)]
     check_output_size(sum(len(c) for c in cents), params.size, np.dtype(dtype).itemsize)
+    for k, p in enumerate(sets):
+        check_set_memory(p, params.r_cut, name, what=f"point set {k}")
     from tqdm.auto import tqdm
 
     slices = list(_chunks(len(sets), chunk_size))
@@ -333,7 +373,11 @@ def soap_spectra_stream(point_sets: Iterable[np.ndarray], params: SoapParams, *,
     Yields ``(k, start, spectra)``: rows ``start .. start + len(spectra)`` of point
     set k's spectra, ``spectra`` (rows, d) of ``dtype``.  At most 2 x workers
     pieces are in flight, so memory holds a few pieces, never the whole output.
+    A point set whose working memory exceeds the limit (see :func:`soap_spectra`)
+    raises MemoryError when it is reached, before any work on it.
     """
+    from .soap_engine import check_set_memory
+
     name = resolve_engine(engine)
     _check_dtype(dtype)
     if isinstance(rows_per_chunk, bool) or not isinstance(rows_per_chunk, numbers.Integral) or rows_per_chunk < 1:
@@ -345,6 +389,7 @@ def soap_spectra_stream(point_sets: Iterable[np.ndarray], params: SoapParams, *,
         group, rows = [], 0
         for k, points in enumerate(point_sets):
             arr = _check_points(points)
+            check_set_memory(arr, params.r_cut, name, what=f"point set {k}")
             source = _spectra_source(arr, params, name) if len(arr) else None
             for start in range(0, len(arr), rows_per_chunk):
                 stop = min(len(arr), start + rows_per_chunk)

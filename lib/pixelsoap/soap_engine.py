@@ -26,6 +26,13 @@ MAX_TABLE_BYTES = 64 * 2**20
 ALL_PAIRS_MAX_POINTS = 2048
 #: default cap on the memory one call may allocate for its output, as a fraction of physical memory
 OUTPUT_MEMORY_FRACTION = 0.25
+#: working memory of our engine per point of a set (coordinates, cell list, its sort and ranks,
+#: one neighbour buffer): it grows with the number of points only, never with their extent
+ENGINE_BYTES_PER_POINT = 160
+#: DScribe's memory per cell of its cell list, which spans the set's bounding box in cubes of side
+#: r_cut (measured: two points 1e6 apart on one axis, r_cut 5, take 33 MB more than 1e5 apart;
+#: two points 1e4 apart on every axis, 8e9 cells, exhausted 24 GB)
+DSCRIBE_BYTES_PER_CELL = 200
 
 
 @dataclass(frozen=True)
@@ -143,7 +150,10 @@ class PreparedSet:
 
 
 def output_memory_limit() -> int:
-    """Bytes one call may allocate for spectra: ``PIXELSOAP_MAX_OUTPUT_BYTES`` or a quarter of physical memory."""
+    """Bytes one call may allocate, for its spectra or for one point set's working memory.
+
+    ``PIXELSOAP_MAX_OUTPUT_BYTES`` or a quarter of physical memory.
+    """
     env = os.environ.get("PIXELSOAP_MAX_OUTPUT_BYTES")
     if env:
         return int(float(env))
@@ -152,6 +162,36 @@ def output_memory_limit() -> int:
     except (ValueError, OSError, AttributeError):
         total = 8 * 2**30
     return int(total * OUTPUT_MEMORY_FRACTION)
+
+
+def estimate_set_memory(points: np.ndarray, r_cut: float, engine: str = "pixelsoap") -> int:
+    """Bytes the engine needs for one point set (N, 3) besides its output.
+
+    Our engine: ``ENGINE_BYTES_PER_POINT`` x N, whatever the extent (its cell
+    list ranks the occupied cells, so two points 1e9 apart cost as little as
+    two neighbours).  DScribe: its cell list has one cell per cube of side
+    r_cut of the bounding box, ``DSCRIBE_BYTES_PER_CELL`` each.
+    """
+    n = len(points)
+    if engine == "pixelsoap" or n == 0:
+        return ENGINE_BYTES_PER_POINT * n
+    extent = np.ptp(points, axis=0)
+    cells = float(np.prod(np.floor(extent / float(r_cut)) + 1.0))
+    return int(min(cells * DSCRIBE_BYTES_PER_CELL, 2.0**62)) + ENGINE_BYTES_PER_POINT * n
+
+
+def check_set_memory(points: np.ndarray, r_cut: float, engine: str = "pixelsoap", what: str = "point set") -> None:
+    """Refuse, before any work, a point set whose estimated working memory exceeds :func:`output_memory_limit`."""
+    need = estimate_set_memory(points, r_cut, engine)
+    limit = output_memory_limit()
+    if need > limit:
+        extent = np.ptp(points, axis=0) if len(points) else np.zeros(3)
+        raise MemoryError(
+            f"{what}: {len(points):,} points spanning {np.array2string(extent, precision=3)} need an estimated "
+            f"{need:,} bytes ({need / 2**30:.3g} GiB) in the {engine} engine, more than the {limit:,} bytes "
+            f"({limit / 2**30:.3g} GiB) allowed "
+            f"(at most {limit // ENGINE_BYTES_PER_POINT:,} points in our engine; DScribe's cell list grows with "
+            "the extent / r_cut cubed); split the set, use engine='pixelsoap', or raise PIXELSOAP_MAX_OUTPUT_BYTES")
 
 
 def check_output_size(n_rows: int, size: int, itemsize: int = 8, what: str = "spectra") -> None:
