@@ -42,7 +42,7 @@ PARAMS = ("r_cut", "n_max", "l_max", "sigma")
 #: random streams derived from the search seed (1-3 are those of :mod:`pixelsoap.spectra`)
 STREAM_TRAIN, STREAM_SPLIT, STREAM_DRAWS = 1, 3, 7
 #: bump when the meaning of a study or of a cached spectra file changes
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: spectra sampled without replacement
 
 _DATA_DEFAULTS = {"n_samples": None, "val_fraction": 0.2, "split": "random", "dtype": "float32",
                   "cache_spectra": True}
