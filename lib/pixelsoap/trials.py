@@ -42,7 +42,7 @@ PARAMS = ("r_cut", "n_max", "l_max", "sigma")
 #: random streams derived from the search seed (1-3 are those of :mod:`pixelsoap.spectra`)
 STREAM_TRAIN, STREAM_SPLIT, STREAM_DRAWS = 1, 3, 7
 #: bump when the meaning of a study or of a cached spectra file changes
-FORMAT_VERSION = 3  # 3: spectra sampled without replacement
+FORMAT_VERSION = 4  # 3: spectra sampled without replacement; 4: basis tolerance 0.1 (no draw of the space refused)
 
 _DATA_DEFAULTS = {"n_samples": None, "val_fraction": 0.2, "split": "random", "dtype": "float32",
                   "cache_spectra": True}
