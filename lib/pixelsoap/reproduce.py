@@ -126,7 +126,7 @@ class _Interrupter:
         _signal_all(self.alive(), signal.SIGKILL)
 
 
-def run_pipeline(root: str | Path | None = None, dvc_args: tuple[str, ...] = (), grace: float = 20.0,
+def run_pipeline(root: str | Path | None = None, dvc_args: tuple[str, ...] = (), grace: float = 10.0,
                  report: bool = True) -> int:
     """Run ``dvc repro --keep-going`` at ``root``; returns the exit status (0, 1, or 130 after Ctrl-C).
 
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("profile", nargs="?", default=None,
                         help="profile to select first (params/<name>.yaml); default: keep params.yaml")
-    parser.add_argument("--grace", type=float, default=20.0,
+    parser.add_argument("--grace", type=float, default=10.0,
                         help="seconds a stage gets to stop after Ctrl-C before SIGTERM, then SIGKILL")
     parser.add_argument("--no-report", action="store_true", help="do not write the report after a failure")
     args = parser.parse_args(argv)
