@@ -127,3 +127,92 @@ def test_a_notebook_run_removes_the_temporary_copies_a_killed_run_left(tmp_path)
         path.write_text("{}")
     assert sorted(remove_leftovers(output)) == sorted(litter)
     assert all(p.exists() for p in keep) and not any(p.exists() for p in litter)
+
+
+# --------------------------------------------------------------------------- dvc.yaml dependencies
+
+LIB = ROOT / "lib" / "pixelsoap"
+#: how a stage runs, not what it computes: a change here need not rerun stages
+PLUMBING = {"runner", "reproduce", "profiles", "profile_schema", "paths", "io", "jobs"}
+
+
+def _module_file(name: str):
+    """lib/pixelsoap/<name>.py or <name>/__init__.py for a dotted module name ('' = the package), or None."""
+    parts = [p for p in name.split(".") if p]
+    for path in (LIB.joinpath(*parts).with_suffix(".py") if parts else None, LIB.joinpath(*parts, "__init__.py")):
+        if path is not None and path.is_file():
+            return path
+    return None
+
+
+def _imports(tree, package: str) -> set[str]:
+    """pixelsoap modules imported anywhere in ``tree`` (function-level imports too: they run when called)."""
+    import ast
+
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package
+                for _ in range(node.level - 1):
+                    base = base.rpartition(".")[0]
+                module = ".".join(p for p in (base, node.module or "") if p)
+            elif node.module and (node.module == "pixelsoap" or node.module.startswith("pixelsoap.")):
+                module = node.module[len("pixelsoap."):] if "." in node.module else ""
+            else:
+                continue
+            if _module_file(module):
+                found.add(module)
+            found.update(f"{module}.{a.name}".strip(".") for a in node.names
+                         if _module_file(f"{module}.{a.name}".strip(".")))
+        elif isinstance(node, ast.Import):
+            found.update(a.name[len("pixelsoap."):] for a in node.names
+                         if a.name.startswith("pixelsoap.") and _module_file(a.name[len("pixelsoap."):]))
+            found.update("" for a in node.names if a.name == "pixelsoap")
+    for module in list(found):  # importing a.b runs a's __init__ first
+        while module:
+            module = module.rpartition(".")[0]
+            found.add(module)
+    return found
+
+
+def _stage_modules(stage: dict) -> set[str]:
+    """Every pixelsoap module a stage's command or notebook can import, through any import, but not
+    through the plumbing modules."""
+    import ast
+
+    starts = {""} | {m for m in re.findall(r"-m pixelsoap\.(\w+)", stage["cmd"]) if m not in PLUMBING}
+    for dep in stage.get("deps", []):
+        if dep.startswith("notebooks/"):
+            starts |= _imports(ast.parse((ROOT / dep).read_text()), "")
+    seen, todo = set(), list(starts)
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        if module in PLUMBING:
+            continue
+        path = _module_file(module)
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        todo.extend(_imports(ast.parse(path.read_text()), package))
+    return seen - PLUMBING
+
+
+def test_every_stage_depends_on_the_library_code_it_can_run():
+    """A change to a module a stage can import must rerun the stage: dvc.yaml lists every one."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    missing = {}
+    for name, stage in stages.items():
+        files = {str(_module_file(m).relative_to(ROOT)) for m in _stage_modules(stage)}
+        lacking = sorted(files - set(stage.get("deps", [])))
+        if lacking:
+            missing[name] = lacking
+    assert not missing, f"dvc.yaml stages lack dependencies: {missing}"
+
+
+def test_the_dependency_check_follows_lazy_imports():
+    """models.train_classifier imports the training engine inside the function: it must be found."""
+    found = _stage_modules({"cmd": "python -m pixelsoap.models", "deps": []})
+    assert {"models", "training", "training_loop", "training_kernels", ""} <= found
+    assert "runner" not in found and "jobs" not in found

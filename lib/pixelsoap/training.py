@@ -271,7 +271,7 @@ def to_keras(spec: MLPSpec, weights: Sequence[np.ndarray]) -> Any:
         if spec.widths[-1] == model.output_shape[-1]:
             return set_keras_weights(model, weights)
     elif spec.dropout == 0.0 and spec.widths[-1] == d:
-        from .compression import build_autoencoder
+        from .autoencoders import build_autoencoder
 
         h_m = spec.widths[1] // d if len(spec.widths) == 5 else None
         h_e = spec.widths[len(spec.widths) // 2]
