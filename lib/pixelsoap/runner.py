@@ -26,8 +26,7 @@ from pathlib import Path
 
 from . import paths
 from .io import atomic_path
-from .profile_schema import ProfileError
-from .profiles import load_params
+from .profiles import load_stage_params
 from .reproduce import exit_if_interrupted
 
 KERNEL = "pixelsoap"
@@ -93,11 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if args.log_output:  # papermill logs cell output on its logger, at INFO
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        params = load_params(args.params, sections=args.sections)
-    except ProfileError as exc:
-        print(f"{args.source}: not run, the injected profile sections break the schema:\n{exc}", file=sys.stderr)
-        sys.exit(2)
+    params = load_stage_params(args.params, args.sections, Path(args.output).stem)
     missing = [s for s in args.sections if s not in params]
     if missing:
         sys.exit(f"params file lacks section(s) {', '.join(missing)}")
