@@ -119,7 +119,15 @@ class _Interrupter:
                 _signal_all(self.victims, sig)
 
     def alive(self) -> list:
-        return [p for p in self.victims if p.is_running() and p.status() != self._psutil.STATUS_ZOMBIE]
+        """The victims still running (a process may end between the two questions: it is then gone)."""
+        out = []
+        for proc in self.victims:
+            try:
+                if proc.is_running() and proc.status() != self._psutil.STATUS_ZOMBIE:
+                    out.append(proc)
+            except self._psutil.Error:
+                pass
+        return out
 
     def reap(self) -> None:
         """Kill whatever of the interrupted stage outlived DVC (workers orphaned by their parent)."""
