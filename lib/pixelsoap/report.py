@@ -40,7 +40,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from . import paths
+from . import budget_check, paths
 from .io import atomic_path
 
 ROWS_FILE = Path(__file__).with_name("artifacts.yaml")
@@ -507,6 +507,8 @@ class RowResult:
     setting: bool = False
     files: list[str] = field(default_factory=list)
     file: str | None = None   # the row's default file (references without "file#")
+    budget: str | None = None  # settled / limited by budget / ... (pixelsoap.budget_check.label_rows)
+    budget_detail: str = ""
 
     @property
     def published_value_text(self) -> str:
@@ -958,6 +960,8 @@ class Report:
     timings: list[dict]
     report_seconds: float | None = None
     interrupted: str | None = None  # the stage a Ctrl-C stopped (pixelsoap.reproduce), if any
+    budget_counts: dict = field(default_factory=dict)  # pixelsoap.budget_check label -> rows
+    budget_record: dict | None = None  # the doubled-budget check on record
 
 
 def unavailable_outputs(stages: Mapping[str, dict], stale: Iterable[str],
@@ -1006,11 +1010,14 @@ def build_report(root: str | Path | None = None, rows_file: str | Path | None = 
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     now = _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch else _dt.datetime.now(_dt.timezone.utc)
     counts = [(v, sum(r.status == v for r in rows)) for v in VERDICTS]
-    report = Report(root=root, generated=now.strftime("%Y-%m-%d %H:%M UTC"), profile=infer_profile(root),
+    profile = infer_profile(root)
+    record = budget_check.load_record(root)
+    budget_counts = budget_check.label_rows(rows, record, profile["params"])
+    report = Report(root=root, generated=now.strftime("%Y-%m-%d %H:%M UTC"), profile=profile,
                     packages=package_versions(config.get("packages", [])), rows=rows, groups=list(groups.items()),
                     counts=[(v, n) for v, n in counts if n], figures=figures(root, config.get("figures", {}), stages),
                     notebooks=nbs, timings=stage_timings(root, stages, nbs, config.get("timings", {}), sources),
-                    interrupted=interrupted)
+                    interrupted=interrupted, budget_counts=budget_counts, budget_record=record)
     report.report_seconds = time.perf_counter() - started
     return report
 

@@ -1,0 +1,266 @@
+"""The doubled-budget check: which verdicts of a profile are settled, which are limited by budget.
+
+A verdict on a claim of the paper is *settled* when doubling the run's budget (trials, epochs,
+spectra, seeds) does not change it.  ``python -m pixelsoap.budget_check [PROFILE]`` measures that:
+
+1. :func:`doubled_profile` derives the doubled profile from ``params/<PROFILE>.yaml``: every knob
+   of :data:`BUDGET_KEYS` that lies below the ``paper`` profile's value is doubled (capped at the
+   paper's value); a knob already at the paper's value is left as it is (doubling it would leave
+   the paper's protocol), except the seeds of the error bars, which always double;
+2. the pipeline runs under that profile, from scratch, in a clone of the committed project
+   (``data/cache/budget-check/project``, its own DVC cache; the MNIST download is shared), with
+   ``python -m pixelsoap.reproduce`` so Ctrl-C and resume work as in ``make reproduce``;
+3. every row of the report is evaluated on the doubled run's files and written, with the doubled
+   profile, its digest, the profile it doubles and the time per stage, to
+   ``results/budget_check/verdicts.json``; the doubled run's own report is kept beside it.
+
+The report (``python -m pixelsoap.report``) then labels each verdict of the active run
+(:func:`label_rows`): **settled** where the doubled run gives the same verdict, **limited by budget**
+where it does not (with the doubled run's verdict and the budget the claim would need), and says
+so when the record was made for other parameters than the active ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as _dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from . import paths
+from .io import write_bytes, write_json
+from .jobs import digest
+
+RECORD = Path("results") / "budget_check" / "verdicts.json"
+DOUBLED_REPORT = Path("results") / "budget_check" / "REPORT-doubled.md"
+DOUBLED_PROFILE = "doubled"
+
+# (dotted key, kind): "size" knobs double up to the paper's value; "seeds" always double.
+BUDGET_KEYS: tuple[tuple[str, str], ...] = (
+    ("experiment1.search.n_trials", "size"),
+    ("experiment1.search.n_samples", "size"),
+    ("experiment1.search.classifier.epochs", "size"),
+    ("experiment1.search.classifier.patience", "size"),
+    ("experiment1.final.classifier.epochs", "size"),
+    ("experiment1.final.classifier.patience", "size"),
+    ("experiment1.figures.candidate_images", "size"),
+    ("experiment2.n_train", "size"),
+    ("experiment2.training.epochs", "size"),
+    ("experiment2.training.patience", "size"),
+    ("experiment2.classifier.epochs", "size"),
+    ("experiment2.classifier.patience", "size"),
+    ("experiment3.n_samples", "size"),
+    ("experiment3.n_seeds", "seeds"),
+    ("experiment3.readings.n_train", "size"),
+    ("experiment3.readings.epochs", "size"),
+    ("experiment3.readings.n_seeds", "seeds"),
+)
+
+SETTLED = "settled"
+LIMITED = "limited by budget"
+STALE = "check made for other parameters"
+UNCHECKED = "not checked"
+JUDGED = ("reproduced", "reproduced within tolerance", "not reproduced")  # verdicts on results, not settings
+
+
+def _get(tree: Mapping, key: str) -> tuple[bool, Any]:
+    node: Any = tree
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _set(tree: dict, key: str, value: Any) -> None:
+    *parents, last = key.split(".")
+    for part in parents:
+        tree = tree[part]
+    tree[last] = value
+
+
+def doubled_value(value: Any, paper: Any, kind: str) -> Any:
+    """One knob of :func:`doubled_profile`. ``None`` means "unlimited" (all rows, no early stopping)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int):
+        return value
+    if kind == "seeds":
+        return 2 * value
+    if paper is None:  # the paper's protocol has no limit here (all rows, every epoch)
+        return 2 * value
+    if value >= paper:
+        return value
+    return min(2 * value, paper)
+
+
+def doubled_profile(profile: Mapping[str, Any], paper: Mapping[str, Any]) -> tuple[dict, list[dict]]:
+    """``profile`` with its budget doubled, and the list of changes ``{key, from, to}``.
+
+    ``paper``: the paper profile's parameters (the caps).  Keys absent from ``profile`` are skipped.
+    """
+    doubled = copy.deepcopy(dict(profile))
+    changes = []
+    for key, kind in BUDGET_KEYS:
+        present, value = _get(profile, key)
+        if not present:
+            continue
+        _, cap = _get(paper, key)
+        new = doubled_value(value, cap, kind)
+        if new != value:
+            _set(doubled, key, new)
+            changes.append({"key": key, "from": value, "to": new})
+    return doubled, changes
+
+
+def params_digest(params: Mapping[str, Any]) -> str:
+    """Digest of a parameter tree (key order and YAML comments do not matter)."""
+    return digest("params", dict(params))
+
+
+# --------------------------------------------------------------------------- labels in the report
+
+
+def load_record(root: str | Path | None = None) -> dict | None:
+    """The committed record of the last check, or None."""
+    path = Path(root or paths.project_root()) / RECORD
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def label_rows(rows: Iterable[Any], record: Mapping[str, Any] | None, active_params: Mapping | None) -> dict:
+    """Attach ``row.budget`` (label) and ``row.budget_detail`` (text) to each judged row.
+
+    ``rows``: the report's RowResults (``id``, ``status``, ``setting``); ``record``: :func:`load_record`;
+    ``active_params``: the parameters of the active run.  Returns the counts per label.
+    """
+    counts = {SETTLED: 0, LIMITED: 0, STALE: 0, UNCHECKED: 0}
+    current = record is not None and active_params is not None and \
+        record.get("base_digest") == params_digest(active_params)
+    doubled_rows = (record or {}).get("rows", {})
+    for row in rows:
+        row.budget, row.budget_detail = None, ""
+        if row.setting or row.status not in JUDGED:
+            continue
+        if record is None:
+            label, detail = UNCHECKED, "no doubled-budget check on record (python -m pixelsoap.budget_check)"
+        elif not current:
+            label, detail = STALE, (f"the doubled-budget check on record doubles other parameters "
+                                    f"(profile {record.get('base_profile')}, {record.get('date')}); rerun it")
+        elif row.id not in doubled_rows:
+            label, detail = UNCHECKED, "this row did not exist when the doubled-budget check ran"
+        else:
+            other = doubled_rows[row.id]
+            if other["verdict"] == row.status:
+                label, detail = SETTLED, f"doubled budget: {other['verdict']} too ({other['ours']})"
+            else:
+                label, detail = LIMITED, (f"doubled budget: {other['verdict']} ({other['ours']}); "
+                                          "the verdict needs more than twice this run's budget")
+        row.budget, row.budget_detail = label, detail
+        counts[label] += 1
+    return {k: v for k, v in counts.items() if v}
+
+
+def verdict_record(rows: Iterable[Any]) -> dict[str, dict]:
+    """Row id -> {verdict, ours} for every row (``ours`` as the report shows it, one line)."""
+    out = {}
+    for row in rows:
+        text = "; ".join(f"{s.label}: {s.text}" if s.label else s.text for s in row.shown)
+        out[row.id] = {"verdict": row.status, "ours": text[:300]}
+    return out
+
+
+# --------------------------------------------------------------------------- running the check
+
+
+def _git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def prepare_clone(root: Path, workdir: Path) -> Path:
+    """A clone of ``root``'s HEAD at ``workdir/project`` (reused and moved to HEAD on a rerun)."""
+    if _git("status", "--porcelain", "--untracked-files=no", cwd=root):
+        print("budget_check: note: uncommitted changes are not part of the check (it runs the committed HEAD)",
+              file=sys.stderr)
+    head = _git("rev-parse", "HEAD", cwd=root)
+    clone = workdir / "project"
+    if not (clone / ".git").exists():
+        workdir.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(root), str(clone)], check=True)
+    _git("fetch", "--quiet", str(root), head, cwd=clone)
+    _git("checkout", "--quiet", "--force", "--detach", head, cwd=clone)
+    mnist = clone / "data" / "cache" / "mnist"
+    if not mnist.exists():
+        mnist.parent.mkdir(parents=True, exist_ok=True)
+        (root / "data" / "cache" / "mnist").mkdir(parents=True, exist_ok=True)
+        mnist.symlink_to((root / "data" / "cache" / "mnist").resolve())
+    return clone
+
+
+def run_check(profile: str = "default", root: str | Path | None = None, workdir: str | Path | None = None,
+              dry_run: bool = False) -> dict:
+    """Run the doubled-budget check of ``profile``; returns the record written to :data:`RECORD`."""
+    from .profile_schema import validate_params
+    from .profiles import load_profile
+
+    root = Path(root or paths.project_root())
+    base = load_profile(profile)
+    doubled, changes = doubled_profile(base, load_profile("paper"))
+    validate_params(doubled, source=f"doubled {profile}")
+    print(f"budget_check: profile {profile}, doubled:")
+    for change in changes:
+        print(f"  {change['key']}: {change['from']} -> {change['to']}")
+    if dry_run:
+        return {"changes": changes}
+    workdir = Path(workdir or paths.cache_dir() / "budget-check")
+    clone = prepare_clone(root, workdir)
+    write_bytes(clone / "params" / f"{DOUBLED_PROFILE}.yaml",
+                (f"# The {profile} profile with its budget doubled (pixelsoap.budget_check).\n"
+                 + yaml.safe_dump(doubled, sort_keys=False)).encode())
+    env = {**os.environ, "PYTHONPATH": str(clone / "lib") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    started = time.perf_counter()
+    rc = subprocess.run([sys.executable, "-m", "pixelsoap.reproduce", DOUBLED_PROFILE], cwd=clone, env=env).returncode
+    seconds = time.perf_counter() - started
+    if rc != 0:
+        raise SystemExit(f"budget_check: the doubled run failed (exit status {rc}); rerun to resume")
+
+    from .report import build_report
+
+    report = build_report(clone)
+    record = {
+        "base_profile": profile,
+        "base_digest": params_digest(base),
+        "doubled": changes,
+        "doubled_digest": params_digest(doubled),
+        "commit": _git("rev-parse", "HEAD", cwd=clone),
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "seconds": round(seconds, 1),
+        "stage_seconds": {t["stage"]: t.get("seconds") for t in report.timings if "stage" in t},
+        "rows": verdict_record(report.rows),
+    }
+    write_json(root / RECORD, record)
+    shutil.copyfile(clone / "results" / "REPORT.md", root / DOUBLED_REPORT)
+    print(f"budget_check: {root / RECORD} written ({seconds / 60:.1f} min)")
+    return record
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run a profile with its budget doubled and record the verdicts.")
+    parser.add_argument("profile", nargs="?", default="default", help="profile to double (params/<name>.yaml)")
+    parser.add_argument("--dry-run", action="store_true", help="print the doubled knobs and stop")
+    args = parser.parse_args(argv)
+    run_check(args.profile, dry_run=args.dry_run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""The doubled-budget check (pixelsoap.budget_check): the doubled profile and the labels in the report."""
+
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from pixelsoap import budget_check as bc
+from pixelsoap import report
+from pixelsoap.profile_schema import validate_params
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _profile(name):
+    return yaml.safe_load((ROOT / "params" / f"{name}.yaml").read_text())
+
+
+def test_doubling_respects_the_papers_values_as_caps():
+    paper = {"experiment1": {"search": {"n_trials": 168, "n_samples": 120000}},
+             "experiment2": {"n_train": None, "training": {"epochs": 10000, "patience": None}},
+             "experiment3": {"n_samples": 10000, "n_seeds": 1}}
+    small = {"experiment1": {"search": {"n_trials": 100, "n_samples": 10000}},
+             "experiment2": {"n_train": 24000, "training": {"epochs": 10, "patience": None}},
+             "experiment3": {"n_samples": 10000, "n_seeds": 5}}
+    doubled, changes = bc.doubled_profile(small, paper)
+    assert doubled["experiment1"]["search"] == {"n_trials": 168, "n_samples": 20000}  # 200 capped at 168
+    assert doubled["experiment2"]["n_train"] == 48000      # the paper uses every row: no cap
+    assert doubled["experiment2"]["training"] == {"epochs": 20, "patience": None}  # no early stopping stays so
+    assert doubled["experiment3"] == {"n_samples": 10000, "n_seeds": 10}  # at the paper's value: kept; seeds double
+    assert small["experiment1"]["search"]["n_trials"] == 100  # the input is not modified
+    assert {c["key"] for c in changes} == {"experiment1.search.n_trials", "experiment1.search.n_samples",
+                                           "experiment2.n_train", "experiment2.training.epochs",
+                                           "experiment3.n_seeds"}
+
+
+def test_the_doubled_default_profile_is_valid_and_doubles_every_budget_below_the_papers():
+    default, paper = _profile("default"), _profile("paper")
+    doubled, changes = bc.doubled_profile(default, paper)
+    validate_params(doubled, source="doubled default")
+    changed = {c["key"] for c in changes}
+    for key, kind in bc.BUDGET_KEYS:
+        present, value = bc._get(default, key)
+        if not present or not isinstance(value, int):
+            continue
+        _, cap = bc._get(paper, key)
+        below = kind == "seeds" or cap is None or value < cap
+        assert (key in changed) == below, key
+    assert "seed" not in changed and doubled["soap"] == default["soap"]  # what is compared stays fixed
+
+
+def _row(id, status, setting=False):
+    return SimpleNamespace(id=id, status=status, setting=setting, shown=[])
+
+
+def test_labels_compare_each_verdict_with_the_doubled_runs():
+    params = {"seed": 0, "x": 1}
+    record = {"base_digest": bc.params_digest(params), "base_profile": "default", "date": "d",
+              "rows": {"a": {"verdict": "reproduced", "ours": "0.5"},
+                       "b": {"verdict": "reproduced", "ours": "0.7"},
+                       "s": {"verdict": "same as the paper", "ours": "1"}}}
+    rows = [_row("a", "reproduced"), _row("b", "not reproduced"), _row("c", "reproduced within tolerance"),
+            _row("s", "differs from the paper", setting=True), _row("n", "not run")]
+    counts = bc.label_rows(rows, record, params)
+    labels = {r.id: r.budget for r in rows}
+    assert labels == {"a": bc.SETTLED, "b": bc.LIMITED, "c": bc.UNCHECKED, "s": None, "n": None}
+    assert "reproduced (0.7)" in rows[1].budget_detail
+    assert counts == {bc.SETTLED: 1, bc.LIMITED: 1, bc.UNCHECKED: 1}
+
+
+def test_a_record_for_other_parameters_is_named_stale_not_settled():
+    record = {"base_digest": bc.params_digest({"seed": 0}), "base_profile": "default", "date": "d",
+              "rows": {"a": {"verdict": "reproduced", "ours": "1"}}}
+    rows = [_row("a", "reproduced")]
+    assert bc.label_rows(rows, record, {"seed": 1}) == {bc.STALE: 1}
+    assert "rerun" in rows[0].budget_detail
+    rows = [_row("a", "reproduced")]
+    assert bc.label_rows(rows, None, {"seed": 1}) == {bc.UNCHECKED: 1}
+
+
+def test_digest_ignores_key_order():
+    assert bc.params_digest({"a": 1, "b": {"c": 2, "d": 3}}) == bc.params_digest({"b": {"d": 3, "c": 2}, "a": 1})
+    assert bc.params_digest({"a": 1}) != bc.params_digest({"a": 2})
+
+
+def test_the_report_shows_settled_and_limited_verdicts(tmp_path):
+    """A project whose record says the doubled run agrees on one claim and not on another."""
+    root = tmp_path / "project"
+    (root / "results" / "spectra").mkdir(parents=True)
+    shutil.copy(ROOT / "dvc.yaml", root / "dvc.yaml")
+    shutil.copytree(ROOT / "params", root / "params")
+    shutil.copy(root / "params" / "smoke.yaml", root / "params.yaml")
+    (root / "results" / "spectra" / "metrics.json").write_text(json.dumps(
+        {"n_train": 96000, "n_val": 24000, "n_test": 10000, "descriptor_size": 308}))
+    (root / "results" / "soap").mkdir()
+    (root / "results" / "soap" / "metrics.json").write_text(json.dumps({"descriptor_size": 308}))
+    rows = {r.id: r for r in report.evaluate_rows(root)}
+    judged = [i for i, r in rows.items() if r.status in bc.JUDGED]
+    assert "soap.descriptor_size" in judged
+    flipped = "not reproduced" if rows["soap.descriptor_size"].status != "not reproduced" else "reproduced"
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    record = {"base_profile": "smoke", "base_digest": bc.params_digest(params), "date": "2026-01-01 00:00 UTC",
+              "seconds": 600.0, "machine": "x86_64, 2 cores",
+              "rows": {i: {"verdict": rows[i].status, "ours": "same"} for i in judged}}
+    record["rows"]["soap.descriptor_size"] = {"verdict": flipped, "ours": "307"}
+    (root / bc.RECORD).parent.mkdir(parents=True)
+    (root / bc.RECORD).write_text(json.dumps(record))
+    built = report.build_report(root)
+    assert built.budget_counts == {bc.SETTLED: len(judged) - 1, bc.LIMITED: 1}
+    md = report.render_markdown(built, root / "results" / "REPORT.md")
+    assert f"**{len(judged) - 1} settled** · **1 limited by budget**" in md
+    line = next(l for l in md.splitlines() if l.startswith("| descriptor size at"))
+    assert "limited by budget" in line and f"doubled budget: {flipped} (307)" in line
