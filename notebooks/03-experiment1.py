@@ -184,6 +184,8 @@ checks = {
                               "transformed_majority": pred_turned.majority,
                               "identical_predictions": bool(np.array_equal(
                                   np.sort(candidates[seven].predicted), np.sort(pred_turned.predicted)))},
+    "best_params_distance": exp1.accuracy_distance(rows[1]["accuracy"]["ours"], rows[0]["accuracy"]["ours"],
+                                                   len(data_paper.test.y)),
     "far_points_less_accurate": {"spearman_distance_correct": rho_distance,
                                  "accuracy_nearest_bin": float(by_distance["accuracy"].iloc[0]),
                                  "accuracy_farthest_bin": float(by_distance["accuracy"].iloc[-1])},
