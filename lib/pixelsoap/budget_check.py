@@ -12,7 +12,9 @@ spectra, seeds) does not change it.  ``python -m pixelsoap.budget_check [PROFILE
    ``python -m pixelsoap.reproduce`` so Ctrl-C and resume work as in ``make reproduce``;
 3. every row of the report is evaluated on the doubled run's files and written, with the doubled
    profile, its digest, the profile it doubles and the time per stage, to
-   ``results/budget_check/verdicts.json``; the doubled run's own report is kept beside it.
+   ``results/budget_check/verdicts.json``; the doubled run's own report is kept beside it, and
+   the project's report stage is rerun (the record is read by the report but is not a declared
+   dependency of its stage: a clone without a record must still run).
 
 The report (``python -m pixelsoap.report``) then labels each verdict of the active run
 (:func:`label_rows`): **settled** where the doubled run gives the same verdict, **limited by budget**
@@ -250,7 +252,13 @@ def run_check(profile: str = "default", root: str | Path | None = None, workdir:
     }
     write_json(root / RECORD, record)
     shutil.copyfile(clone / "results" / "REPORT.md", root / DOUBLED_REPORT)
-    print(f"budget_check: {root / RECORD} written ({seconds / 60:.1f} min)")
+    print(f"budget_check: {root / RECORD} written ({seconds / 60:.1f} min); rewriting the report")
+    # The record is not a declared dependency of the report stage (a fresh clone must run without
+    # one), so the report is rerun here, and dvc.lock follows.
+    bin_dir = Path(sys.executable).parent
+    dvc = bin_dir / "dvc"
+    subprocess.run([str(dvc) if dvc.exists() else "dvc", "repro", "--single-item", "--force", "report"], cwd=root,
+                   env={**os.environ, "PATH": str(bin_dir) + os.pathsep + os.environ.get("PATH", "")}, check=True)
     return record
 
 
