@@ -1,0 +1,29 @@
+"""The paper profile's cost estimate (pixelsoap.paper_cost) on known inputs."""
+
+import pandas as pd
+import pytest
+
+from pixelsoap import paper_cost
+
+
+def test_layer_cost_counts_the_multiply_adds_of_each_dense_layer():
+    assert paper_cost.layer_cost(308, [256, 256]) == 308 * 256 + 256 * 256 + 256 * 10
+    assert paper_cost.layer_cost(9, []) == 90
+
+
+def test_search_cost_scales_one_epoch_to_the_papers_trials_rows_and_epochs():
+    run = {"experiment1": {"search": {"n_samples": 1000}}}
+    paper = {"experiment1": {"search": {"n_samples": 120000, "val_fraction": 0.2, "n_trials": 168,
+                                        "classifier": {"epochs": 300, "hidden_units": [256, 256]}}}}
+    trials = pd.DataFrame({"state": ["COMPLETE", "COMPLETE", "FAIL"], "n_features": [308, 308, 9],
+                           "spectra_seconds": [2.0, 4.0, 100.0]})
+    out = paper_cost.search_cost(trials, run, paper, epoch_core_seconds=10.0, rows_per_epoch=96000)
+    # a 308-feature trial costs one measured epoch per epoch on 96,000 rows; SOAP scales with spectra
+    expected = 168 * (10.0 * 300 + 3.0 * 120)
+    assert out["core_seconds"] == pytest.approx(expected)
+    assert paper_cost.search_cost(trials, run, paper, None, 96000) is None
+
+
+def test_night_grid_divides_a_night_by_the_mean_cost_per_h_e():
+    night = paper_cost.night_grid({"linear": 308 * 4.0, "total": 1.0}, cores=2, hours=10)
+    assert night == {"linear": pytest.approx(5.0)}
