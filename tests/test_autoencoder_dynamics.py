@@ -131,6 +131,8 @@ def test_summary_gap_and_verdicts_on_known_curves():
     assert low["epochs"] == 400 and not low["complete"] and s["epochs_reached"] == 400
     assert low["gap"] == pytest.approx(2.0 / 20.0, rel=1e-9)                     # (val - pca) / pca at epoch 400
     assert low["val_mse"] == pytest.approx(2.0 * 1.1) and low["pca_val_mse"] == 2.0
+    assert low["excess_mse"] == pytest.approx(0.2)
+    assert low["val_mse_change_last_tenth"] == pytest.approx((1 + 2 / 20) / (1 + 2 / 360 ** 0.5) - 1)   # epochs 360..400
     assert low["power_law"]["exponent"] == pytest.approx(-0.5, rel=1e-6)
     assert low["epochs_to_tolerance"] == pytest.approx((0.05 / 2.0) ** -2, rel=1e-6)   # 1,600 epochs
     assert low["gap_at_target"] == pytest.approx(2.0 / 100.0, rel=1e-6)
@@ -169,3 +171,20 @@ def test_outputs_are_written_and_state_is_keyed_by_data(tmp_path):
     a, b = _data(seed=0).fingerprint(), _data(seed=1).fingerprint()
     assert dyn.state_key(4, TRAINING, a) != dyn.state_key(4, TRAINING, b) != dyn.state_key(5, TRAINING, b)
     assert dyn.state_key(4, TRAINING, a) == dyn.state_key(4, TRAINING.__class__(**{**TRAINING.as_dict(), "epochs": 9}), a)
+
+
+def test_report_rows_read_the_summary(tmp_path):
+    """The two rows of artifacts.yaml for the long run find every value in dynamics.json and judge it."""
+    from pixelsoap import report
+
+    e = np.arange(1, 401, dtype=np.float64)
+    table = _table({16: 2.0 * e ** -1.0, 100: 20.0 * e ** -0.5, 250: 5e4 * e ** -0.2})
+    summary = {**dyn.summarise(table, target=10_000), "command": "python -m pixelsoap.autoencoder_dynamics"}
+    dyn.write_outputs(table, summary, tmp_path / "results" / "experiment2")
+    rows = {r.id: r for r in report.evaluate_rows(tmp_path) if r.id.startswith("experiment2.dynamics.")}
+    below, above = rows["experiment2.dynamics.pca_equals_linear_ae_below_200"], rows["experiment2.dynamics.pca_better_above_200"]
+    assert not [s.label for r in rows.values() for s in r.shown if s.missing]
+    assert below.status == report.NOT_REPRODUCED                       # h_e 100: 20 / sqrt(400) = 100 %
+    assert "after 400 of 10,000 epochs" in below.why and "h_e 100: +100.00%" in below.why
+    assert below.shown[0].text == "16: 400, 100: 400"
+    assert above.status == report.REPRODUCED

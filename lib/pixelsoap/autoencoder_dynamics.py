@@ -247,7 +247,14 @@ def _fmt_epochs(n: float | None) -> str:
 
 
 def summarise_h_e(rows: "pd.DataFrame", target: int, tolerance: float) -> dict[str, Any]:  # noqa: F821
-    """The summary of one h_e's rows of :func:`dynamics_table` (sorted by epoch)."""
+    """The summary of one h_e's rows of :func:`dynamics_table`.
+
+    gap : (val_mse - pca_val_mse) / pca_val_mse at the last epoch; excess_mse : the difference itself
+    (squared rescaled units); val_mse_change_last_tenth : relative change of val_mse over the last
+    tenth of the epochs (near 0: a plateau); power_law : :func:`power_law_fit` of the gap, from which
+    gap_at_target and epochs_to_tolerance are extrapolated while the run is short of them (a power law
+    cannot see a plateau ahead: read them as what the trend so far gives).
+    """
     rows = rows.sort_values("epoch")
     last = rows.iloc[-1]
     epochs = int(last["epoch"])
@@ -268,8 +275,11 @@ def summarise_h_e(rows: "pd.DataFrame", target: int, tolerance: float) -> dict[s
         at_target, at_target_how = None, "extrapolated"
     timed = rows["seconds"].iloc[1:] if len(rows) > 1 else rows["seconds"]  # the first epoch compiles
     per_epoch, recent = float(timed.median()), float(timed.iloc[-100:].median())
+    tenth = rows[rows["epoch"] >= 0.9 * epochs]
+    change = float(tenth["val_mse"].iloc[-1] / tenth["val_mse"].iloc[0] - 1.0)
     return {"epochs": epochs, "target_epochs": int(target), "complete": epochs >= target,
             "val_mse": float(last["val_mse"]), "pca_val_mse": float(last["pca_val_mse"]), "gap": gap,
+            "excess_mse": float(last["val_mse"] - last["pca_val_mse"]), "val_mse_change_last_tenth": change,
             "min_gap": float(rows["gap"].min()), "first_epoch_within_tolerance": int(within.min()) if len(within) else None,
             "power_law": fit, "gap_at_target": at_target, "gap_at_target_is": at_target_how,
             "epochs_to_tolerance": to_tolerance, "epochs_to_tolerance_is": how,
@@ -305,6 +315,7 @@ def summarise(table: "pd.DataFrame", target: int = PAPER_EPOCHS, tolerance: floa
         return {"published": value(f"experiment2.claims.{name}"), "h_e": sorted(group),
                 "epochs": {str(h): s["epochs"] for h, s in group.items()},
                 "gaps": {str(h): s["gap"] for h, s in group.items()},
+                "excess_mse": {str(h): s["excess_mse"] for h, s in group.items()},
                 "gaps_at_target": {str(h): s["gap_at_target"] for h, s in group.items()},
                 "complete": bool(group) and all(s["complete"] for s in group.values())}
 
