@@ -141,7 +141,9 @@ def test_summary_gap_and_verdicts_on_known_curves():
     below, above = s["claims"]["pca_equals_linear_ae_below_200"], s["claims"]["pca_better_above_200"]
     assert below["holds"] is False and below["at_target"] is True
     assert below["epochs_to_tolerance"] == pytest.approx(1_600, rel=1e-6)
-    assert "within the paper's epochs" in below["verdict"] and "+10.00%" in below["verdict"]
+    assert "within the paper's epochs" in below["verdict"] and "h_e 10: +10.00% (0% of the last 100" in below["verdict"]
+    assert low["gap_last_100"] == pytest.approx({"median": 2.0 / 350.5 ** 0.5, "min": 0.1, "max": 2.0 / 301 ** 0.5,
+                                                 "share_within_tolerance": 0.0}, rel=1e-3)
     assert above["holds"] is True and above["distinguishable"] is True and above["at_target"] is True
     assert above["min_gap"] == pytest.approx(0.5 * 400 ** -0.1)
     assert s["claims"]["contrast"] == {**s["claims"]["contrast"], "holds": False, "at_target": True}
@@ -152,6 +154,7 @@ def test_summary_gap_and_verdicts_on_known_curves():
     low = done["per_h_e"]["10"]
     assert done["complete"] and low["gap_at_target_is"] == "measured" and low["gap_at_target"] == low["gap"]
     assert low["first_epoch_within_tolerance"] == 100 and low["epochs_to_tolerance"] == 100
+    assert low["gap_last_100"]["share_within_tolerance"] == 1.0
     assert done["claims"]["pca_equals_linear_ae_below_200"]["holds"] is True
     assert "after 400 epochs" in done["claims"]["pca_equals_linear_ae_below_200"]["verdict"]
     # a gap that does not shrink has no epoch count

@@ -251,7 +251,9 @@ def summarise_h_e(rows: "pd.DataFrame", target: int, tolerance: float) -> dict[s
 
     gap : (val_mse - pca_val_mse) / pca_val_mse at the last epoch; excess_mse : the difference itself
     (squared rescaled units); val_mse_change_last_tenth : relative change of val_mse over the last
-    tenth of the epochs (near 0: a plateau); power_law : :func:`power_law_fit` of the gap, from which
+    tenth of the epochs (near 0: a plateau); gap_last_100 : median, range and share within ``tolerance``
+    of the gap over the last 100 epochs (Adam's steps make it jump from epoch to epoch: the verdicts
+    judge the last epoch, as a model trained for exactly that many epochs is); power_law : :func:`power_law_fit` of the gap, from which
     gap_at_target and epochs_to_tolerance are extrapolated while the run is short of them (a power law
     cannot see a plateau ahead: read them as what the trend so far gives).
     """
@@ -275,11 +277,15 @@ def summarise_h_e(rows: "pd.DataFrame", target: int, tolerance: float) -> dict[s
         at_target, at_target_how = None, "extrapolated"
     timed = rows["seconds"].iloc[1:] if len(rows) > 1 else rows["seconds"]  # the first epoch compiles
     per_epoch, recent = float(timed.median()), float(timed.iloc[-100:].median())
+    recent_gaps = rows["gap"].iloc[-100:]
     tenth = rows[rows["epoch"] >= 0.9 * epochs]
     change = float(tenth["val_mse"].iloc[-1] / tenth["val_mse"].iloc[0] - 1.0)
     return {"epochs": epochs, "target_epochs": int(target), "complete": epochs >= target,
             "val_mse": float(last["val_mse"]), "pca_val_mse": float(last["pca_val_mse"]), "gap": gap,
             "excess_mse": float(last["val_mse"] - last["pca_val_mse"]), "val_mse_change_last_tenth": change,
+            "gap_last_100": {"median": float(recent_gaps.median()), "min": float(recent_gaps.min()),
+                             "max": float(recent_gaps.max()),
+                             "share_within_tolerance": float((recent_gaps.abs() <= tolerance).mean())},
             "min_gap": float(rows["gap"].min()), "first_epoch_within_tolerance": int(within.min()) if len(within) else None,
             "power_law": fit, "gap_at_target": at_target, "gap_at_target_is": at_target_how,
             "epochs_to_tolerance": to_tolerance, "epochs_to_tolerance_is": how,
@@ -316,6 +322,8 @@ def summarise(table: "pd.DataFrame", target: int = PAPER_EPOCHS, tolerance: floa
                 "epochs": {str(h): s["epochs"] for h, s in group.items()},
                 "gaps": {str(h): s["gap"] for h, s in group.items()},
                 "excess_mse": {str(h): s["excess_mse"] for h, s in group.items()},
+                "share_of_last_100_within_tolerance": {str(h): s["gap_last_100"]["share_within_tolerance"]
+                                                       for h, s in group.items()},
                 "gaps_at_target": {str(h): s["gap_at_target"] for h, s in group.items()},
                 "complete": bool(group) and all(s["complete"] for s in group.values())}
 
@@ -357,7 +365,8 @@ def _where(group: Mapping[int, dict], target: int) -> str:
 def _below_verdict(claim: Mapping, group: Mapping[int, dict], target: int, tolerance: float) -> str:
     if not group:
         return "no h_e below the split in this run"
-    gaps = ", ".join(f"h_e {h}: {s['gap']:+.2%}" for h, s in sorted(group.items()))
+    gaps = ", ".join(f"h_e {h}: {s['gap']:+.2%} ({s['gap_last_100']['share_within_tolerance']:.0%} of the last "
+                     f"100 epochs within)" for h, s in sorted(group.items()))
     head = f"{'holds' if claim['holds'] else 'does not hold'} {_where(group, target)} ({gaps}; tolerance {tolerance:.0%})"
     if claim["complete"] or claim["holds"]:
         return head
