@@ -1,4 +1,5 @@
-"""Figures of Experiment 2 (paper Sec. 4.3): correlations (Fig. 17), MSE (Fig. 18) and accuracy (Fig. 19) against h_e.
+"""Figures of Experiment 2 (paper Sec. 4.3): correlations (Fig. 17), MSE (Fig. 18) and accuracy (Fig. 19) against h_e,
+and the linear autoencoder's MSE against epochs (Fig. 18e, the long run; not in the paper).
 
 The tables come from :mod:`pixelsoap.compression` (``mse_table``, ``accuracy_table``);
 each function returns a Figure and writes nothing.
@@ -102,5 +103,45 @@ def fig19_accuracy(acc, h_e_max: int = 308, keep: float = 0.95, title: str | Non
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(title or f"Test accuracy on compressed spectra, $h_e$ from 0 to {h_e_max}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def fig18e_linear_dynamics(dynamics, tolerance: float = 0.05, target_epochs: int = 10_000, title: str | None = None):
+    """The linear autoencoder's validation MSE against epochs beside PCA's, per h_e (the long run of
+    :mod:`pixelsoap.autoencoder_dynamics`; not a figure of the paper).
+
+    dynamics : table with columns h_e, epoch, val_mse, pca_val_mse, gap (``results/experiment2/dynamics.csv``).
+    Left: MSE against epochs, log-log, PCA's MSE at the same h_e as a dashed line of the same colour.
+    Right: the relative gap (linear - PCA) / PCA (where positive), with ``tolerance`` (what Experiment 2
+    calls "identical") and the paper's ``target_epochs``.
+    """
+    fig, (ax, gx) = plt.subplots(1, 2, figsize=(11.5, 4.6))
+    colours = plt.get_cmap("viridis")
+    sizes = sorted(int(h) for h in dynamics["h_e"].unique())
+    for index, h_e in enumerate(sizes):
+        rows = dynamics[dynamics["h_e"] == h_e].sort_values("epoch")
+        colour = colours(index / max(1, len(sizes) - 1) * 0.85)
+        ax.plot(rows["epoch"], rows["val_mse"], color=colour, lw=1.3, label=f"linear autoencoder, $h_e$ = {h_e}")
+        ax.axhline(float(rows["pca_val_mse"].iloc[0]), color=colour, ls="--", lw=1,
+                   label=f"PCA, $h_e$ = {h_e}")
+        gap = rows["gap"].where(rows["gap"] > 0)
+        gx.plot(rows["epoch"], gap, color=colour, lw=1.3,
+                label=f"$h_e$ = {h_e}: {int(rows['epoch'].iloc[-1]):,} epochs")
+    for axis in (ax, gx):
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3, which="both")
+        axis.axvline(target_epochs, color="grey", ls=":", lw=1)
+    gx.axhline(tolerance, color="black", ls=":", lw=1, label=f"{tolerance:.0%} ('identical')")
+    ax.set_ylabel("validation MSE")
+    gx.set_ylabel("(linear autoencoder - PCA) / PCA")
+    ax.set_title("Validation MSE against epochs (dashed: PCA)", fontsize=10)
+    gx.set_title(f"Relative gap to PCA (dotted vertical: the paper's {target_epochs:,} epochs)", fontsize=10)
+    ax.legend(fontsize=7, ncol=2, loc="upper right")
+    gx.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
