@@ -548,11 +548,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--h-e", type=int, nargs="+", default=list(DEFAULT_H_E), help="encoding sizes")
     parser.add_argument("--epochs", type=int, default=PAPER_EPOCHS, help="epochs per autoencoder (paper: 10,000)")
     parser.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, help="epochs per turn (state saved after each)")
-    parser.add_argument("--params", default=None, help="parameter file (default: <root>/params.yaml): seed, "
-                                                       "experiment2.n_train and experiment2.training")
+    parser.add_argument("--params", default=None, help="parameter file (default: params/paper.yaml, the paper's "
+                                                       "protocol): seed, experiment2.n_train and experiment2.training")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    params = load_stage_params(args.params, ["experiment2"], "autoencoder dynamics")
+    from .profiles import profile_path
+
+    params = load_stage_params(args.params or profile_path("paper"), ["experiment2"], "autoencoder dynamics")
     seed = int(params["seed"])
     section = parse_section(params["experiment2"], seed)
     training = TrainingConfig(learning_rate=section["training"].learning_rate,
