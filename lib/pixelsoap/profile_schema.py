@@ -292,10 +292,44 @@ class Levels(_Section):
         return self
 
 
+class ReadingLevels(Levels):
+    """The readings' grid: at least two noisy levels, spanning the levels the paper quotes (1.0 and 3.9)."""
+
+    steps: int = _int(2, what="at least two noisy levels", default=7)
+
+    @model_validator(mode="after")
+    def _spans_quoted_levels(self):
+        if self.min > 1.0 or self.max < 3.9:
+            raise _rule(f"the grid {self.min}..{self.max} must span 1.0 to 3.9 (the levels the paper quotes); "
+                        "allowed: min <= 1.0 and max >= 3.9")
+        return self
+
+
+class Readings(_Section):
+    """:func:`pixelsoap.robustness_readings.parse_readings`: the readings of Experiment 3's protocol."""
+
+    levels: ReadingLevels = ReadingLevels()
+    n_seeds: int = _int(1, what="repetitions per (reading, level)", default=3)
+    n_samples: int = _int(10, what="test spectra per job of readings (c) and (d)", default=3000)
+    n_train: int = _int(10, what="spectra per classifier of reading (b), before the split", default=10_000)
+    val_fraction: VAL_FRACTION = 0.2
+    epochs: int = _int(1, what="epochs of reading (b)'s classifiers", default=10)
+    patience: Optional[int] = _opt_int(1, "null trains every epoch", default=None)
+
+    @model_validator(mode="after")
+    def _both_sides_of_the_split(self):
+        n_val = round(self.val_fraction * self.n_train)
+        if not 1 <= n_val < self.n_train:
+            raise _rule(f"n_train {self.n_train} x val_fraction {self.val_fraction} leaves {n_val} validation "
+                        "rows; allowed: both sides of the split get rows")
+        return self
+
+
 class Experiment3(_Section):
     levels: Levels = Levels()
     n_samples: int = _int(1, what="test spectra per (level, seed)", default=10_000)
     n_seeds: int = _int(1, default=1)
+    readings: Readings = Readings()
 
 
 class Profile(_Section):
