@@ -79,7 +79,7 @@ def tiny(tmp_path, images, monkeypatch):
     models.save_model(model, tmp_path / "m.keras")
     clean = rb.noisy_spectra(imgs, labels, PARAMS, 60, 0, rb.Job(0.0, 0), dtype="float64")
     save_scaler(fit_scaler(clean.X), tmp_path / "s.joblib")
-    settings = rr.parse_readings({"levels": {"min": 0.5, "max": 5.0, "steps": 2}, "n_seeds": 1, "n_samples": 40,
+    settings = rr.parse_readings({"levels": [0.5, 5.0], "n_seeds": 1, "n_samples": 40,
                                   "n_train": 60, "epochs": 2}, {"hidden_units": [8]})
     config = {"seed": 0, "soap": SOAP, "n_samples": 40, "n_train": 60, "val_fraction": 0.2,
               "classifier": settings["classifier"], "model_path": str(tmp_path / "m.keras"),
@@ -164,7 +164,7 @@ def test_jobs_are_cached_and_the_table_has_every_reading(tmp_path, client):
     model, scaler = tmp_path / "m.keras", tmp_path / "s.joblib"
     model.write_bytes(b"model")
     scaler.write_bytes(b"scaler")
-    settings = rr.parse_readings({"levels": {"min": 0.5, "max": 5.0, "steps": 3}, "n_seeds": 2, "n_samples": 100,
+    settings = rr.parse_readings({"levels": [0.5, 1.6, 5.0], "n_seeds": 2, "n_samples": 100,
                                   "n_train": 500}, None)
     stage = rb.accuracy_table([{"level": lv, "seed": s, "accuracy": 0.7 - 0.1 * lv, "n": 100,
                                 "n_correct": round((0.7 - 0.1 * lv) * 100), "seconds": 1.0, "cached": False}
@@ -270,9 +270,11 @@ DEFAULT = yaml.safe_load((ROOT / "params" / "default.yaml").read_text())
     ("n_train", 12.5, "experiment3.readings.n_train = 12.5: must be an int >= 10"),
     ("epochs", "10", "experiment3.readings.epochs = '10': must be an int >= 1"),
     ("n_epochs", 10, "experiment3.readings.n_epochs = 10: unknown key; experiment3.readings allows: levels, n_seeds"),
-    ("levels", {"min": 0.1, "max": 3.0, "steps": 7}, "experiment3.readings.levels = {'min': 0.1, 'max': 3.0, "
-     "'steps': 7}: the grid 0.1..3.0 must span 1.0 to 3.9"),
-    ("levels", {"min": 0.1, "max": 5.0, "steps": 1}, "experiment3.readings.levels.steps = 1: must be an int >= 2"),
+    ("levels", [0.1, 1.0, 3.0], "experiment3.readings.levels = [0.1, 1.0, 3.0]: the levels 0.1..3.0 must span 1.0 "
+     "to 3.9"),
+    ("levels", [1.0, 0.5, 3.9], "experiment3.readings.levels = [1.0, 0.5, 3.9]: levels must increase"),
+    ("levels", [0.0, 1.0, 3.9], "experiment3.readings.levels = [0.0, 1.0, 3.9]: levels must be finite numbers > 0"),
+    ("levels", {"min": 0.1, "max": 5.0}, "experiment3.readings.levels = {'min': 0.1, 'max': 5.0}: not a list"),
     ("val_fraction", 0.01, "experiment3.readings = "),
 ])
 def test_bad_reading_settings_are_refused_naming_the_key(key, value, line):
@@ -299,4 +301,5 @@ def test_shipped_profiles_parse_and_defaults_agree_with_the_schema():
         assert settings["levels"][0] == 0 and settings["levels"][1] <= 1.0 <= 3.9 <= settings["levels"][-1]
         assert settings["classifier"]["hidden_units"] == profile["experiment1"]["final"]["classifier"]["hidden_units"]
         assert settings["classifier"]["epochs"] == profile["experiment3"]["readings"]["epochs"]
-    assert len(rr.parse_readings(DEFAULT["experiment3"]["readings"])["levels"]) == 8
+    levels = rr.parse_readings(DEFAULT["experiment3"]["readings"])["levels"]
+    assert len(levels) == 8 and levels[0] == 0 and 1.0 in levels and 3.9 in levels

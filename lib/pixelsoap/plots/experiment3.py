@@ -94,7 +94,7 @@ def fig20_readings(curves, published: Mapping[str, float], descriptions: Mapping
     published : ``ratio_at_1``, ``value_at_3_9``, ``steep_beyond`` (marked on both panels).
     descriptions : reading -> legend text; best : the reading that matches the paper best (drawn thicker).
     """
-    fig, (acc_ax, ratio_ax) = plt.subplots(1, 2, figsize=(12.5, 5.0), sharex=True)
+    fig, (acc_ax, ratio_ax) = plt.subplots(1, 2, figsize=(12.5, 6.2), sharex=True)
     for name, rows in curves.groupby("reading", sort=False):
         noisy, base = rows[rows["level"] > 0], rows[rows["level"] == 0]
         colour, marker, style = _READING_STYLE.get(name, ("black", "x", "-"))
@@ -121,9 +121,14 @@ def fig20_readings(curves, published: Mapping[str, float], descriptions: Mapping
     acc_ax.set_ylabel("accuracy (pixel-wise)")
     ratio_ax.set_ylabel("accuracy / the reading's own baseline (sigma = 0)")
     ratio_ax.set_ylim(0, 1.1)
-    acc_ax.legend(fontsize=6.8, loc="lower left")
-    ratio_ax.legend(fontsize=7, loc="lower left")
+    entries = list(zip(*acc_ax.get_legend_handles_labels()))
+    paper = [(h, lab) for h, lab in entries if lab.startswith("paper")]
+    ours = [(h, lab) for h, lab in entries if not lab.startswith("paper")]
+    acc_ax.legend(*zip(*paper), fontsize=7.5, loc="upper right")
+    ratio_ax.legend(fontsize=7.5, loc="lower left")
+    if ours:
+        fig.legend(*zip(*ours), loc="lower center", ncol=2, fontsize=7.5, frameon=False)
     fig.suptitle(title or "Fig. 20, reread: accuracy under positional noise, one curve per reading of Sec. 4.4"
                  + (f" (best match: {best})" if best else ""), fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
