@@ -27,12 +27,18 @@
 # Every (level, seed) pair is an independent job on a Dask cluster (local, or the scheduler of the
 # profile's `experiment1.dask`); finished jobs are cached in `data/cache/experiment3/`, so a rerun
 # computes only what changed.
+#
+# **Which model, which scaler, which rows?** The paper does not say, and its wording ("validation
+# accuracy", Fig. 20 "Validation Accuracy with noise") fits more than one protocol. The last section
+# recomputes the curve under each plausible reading and names the one closest to the published numbers.
 
 # %% tags=["parameters"]
 seed = 0
 soap = {"r_cut": 63, "n_max": 7, "l_max": 10, "sigma": 3}
-experiment1 = {"dask": {"scheduler": None, "n_workers": 2}}
-experiment3 = {"levels": {"min": 0.1, "max": 5.0, "steps": 4}, "n_samples": 200, "n_seeds": 2}
+experiment1 = {"dask": {"scheduler": None, "n_workers": 2}, "final": {"classifier": {"hidden_units": [64, 64]}}}
+experiment3 = {"levels": {"min": 0.1, "max": 5.0, "steps": 4}, "n_samples": 200, "n_seeds": 2,
+               "readings": {"levels": [1.0, 3.9], "n_seeds": 1, "n_samples": 100,
+                            "n_train": 200, "epochs": 2}}
 
 # %%
 import time
@@ -40,6 +46,7 @@ import time
 import pixelsoap as ps
 from pixelsoap import paths, published
 from pixelsoap import robustness as rb
+from pixelsoap import robustness_readings as rr
 from pixelsoap.io import atomic_path, write_json
 from pixelsoap.plots import experiment3 as plots3
 from pixelsoap.plots import save_figure
@@ -117,9 +124,7 @@ metrics = {
     "per_level": summary.to_dict(orient="records"),
     "jobs": {"computed": int((~table["cached"]).sum()), "cached": int(table["cached"].sum()),
              "median_job_seconds": float(table["seconds"].median())},
-    "seconds": round(time.perf_counter() - started, 1),
 }
-write_json(out / "metrics.json", rb.json_ready(metrics))
 reading = found["reading_of_51"]
 print(f"baseline {found['baseline']['accuracy']:.4f}; ratio at 1.0: ours {found['ratio_at_1']['ours']:.3f}, "
       f"paper {pub['ratio_at_1']}")
@@ -133,3 +138,88 @@ print(f"matched level {reading['matched_level']:.2f}: accuracy {reading['absolut
       f"ratio {reading['ratio']['ours_at_matched_level']:.3f} -> our curve supports the '{reading['supported']}' "
       "reading of 51 %")
 found
+
+# %% [markdown]
+# ## The protocol reread: which reading of Sec. 4.4 gives the paper's curve?
+#
+# Sec. 4.4 converts "10,000 MNIST test images ... with noise", classifies them with "our three-layer
+# prediction model" and reports "validation accuracy". Everything above is one reading of that. The
+# others below are just as plausible, and each gives its own curve:
+#
+# - **(a) `a_clean`**, what Fig. 20 shows: the Experiment 1 model trained on clean spectra, with the
+#   RobustScaler fitted on clean training spectra, scores noisy *test* spectra. Its table is the one
+#   above (not recomputed).
+# - **(b) `b_retrained`**, "validation accuracy" read literally: at every level the whole pipeline is
+#   rerun on noisy data. We sample spectra of the noisy *training* images, split them 0.8 : 0.2 as the
+#   paper does, fit a new RobustScaler on the noisy training rows, train a new classifier (Experiment 1's
+#   final architecture, on the training engine) and score it on the noisy *validation* rows. Its ratio
+#   is to the same seed's model retrained at level 0. A model that has seen the noise during training
+#   is expected to lose less than one that has not.
+# - **(c) `c_rescaled`**: the clean model, but with Algorithm 3's RobustScaler refitted on the noisy
+#   spectra of the level it scores, which is what running the pipeline on the noisy test set would do.
+#   Noise shifts the spectra's medians and spreads, so the refit undoes part of the shift the clean
+#   model sees in (a).
+# - **(d) `d_xy` and `d_z`**: the equation in Sec. 4.4.2 puts noise on x, y *and* z, but the text
+#   speaks of "pixel position perturbations". Here the noise goes on x and y only, or on z (the grey
+#   level) only, and the clean model and clean scaler are used, as in (a). Each axis gets exactly the
+#   noise it gets in (a) and (c).
+# - **Control `a_resampled`**: reading (a) again on the readings' grid and smaller samples,
+#   from the very spectra of (c) with the clean scaler. If it agrees with (a), the differences between
+#   the readings come from the protocol, not from the grid or the sample size.
+#
+# To keep the stage cheap, the readings use fewer levels, seeds and spectra than (a) (profile key
+# `experiment3.readings`). Reading (b) trains few epochs on a few thousand spectra, so its baseline is
+# lower than Table 1's. Its *ratios* are what compare with the paper. The readings' grid holds 1.0 and
+# 3.9 themselves: on a coarse grid, interpolating in $\ln\sigma$ across the steep part of a curve would
+# be off by several points. The control shows how far (a)'s own interpolated values are from the values
+# at 1.0 and 3.9. Every job is cached in `data/cache/experiment3-readings/`.
+#
+# **Which reading matches the paper?** For each reading we take its mean curve, compare it with the
+# three published numbers (92 % of the baseline at 1.0, "51 %" at 3.9 read either as an accuracy or as a
+# ratio, whichever is nearer, and a sharp decline beyond 0.5) and compute a distance,
+# $\sqrt{\text{gap}_{1.0}^2 + \text{gap}_{3.9}^2}$ in fractions (0.05 = five percentage points).
+# Readings whose steepest decline lies beyond 0.5 rank first, and among them the smallest distance
+# wins. The same distance computed from each seed's own curve (`distance_per_seed` in the metrics) shows
+# how firm the ranking is. The cells below print the numbers and the winner. This paragraph states no
+# result.
+
+# %%
+readings_started = time.perf_counter()
+reading_settings = rr.parse_readings(experiment3.get("readings"), experiment1.get("final", {}).get("classifier"))
+print(f"readings: {len(reading_settings['levels'])} levels x {reading_settings['n_seeds']} seed(s);",
+      f"(c), (d): {reading_settings['n_samples']:,} test spectra per job;",
+      f"(b): {reading_settings['n_train']:,} training spectra per model, {reading_settings['epochs']} epochs,",
+      f"architecture {reading_settings['classifier']['hidden_units']}")
+print("levels:", reading_settings["levels"].round(4).tolist())
+readings = rr.run_readings(reading_settings, params.as_dict(), seed, scheduler=dask_cfg.get("scheduler"),
+                           n_workers=int(dask_cfg.get("n_workers", 2)), stage_table=table)
+readings_seconds = time.perf_counter() - readings_started
+with atomic_path(out / "readings.csv") as tmp:
+    readings[rr.TABLE_COLUMNS].to_csv(tmp, index=False)
+reading_metrics = rr.readings_metrics(readings, reading_settings, pub, seconds=readings_seconds)
+print(f"{reading_metrics['jobs']['computed']} job(s) computed, {reading_metrics['jobs']['cached']} from the cache, "
+      f"{readings_seconds:.0f} s; compute time per job (median): {reading_metrics['jobs']['median_job_seconds']}")
+rr.summary_frame(reading_metrics)
+
+# %% [markdown]
+# ### All readings in one figure
+# Left: accuracy. Right: the ratio to each reading's own baseline ($\sigma = 0$), the axis on which the
+# paper's "92 % of the baseline" is read. Mean over seeds with one standard deviation. The reading that
+# matches the paper best is drawn thicker.
+
+# %%
+best = reading_metrics["best_match"]
+save_figure(plots3.fig20_readings(rr.curves(readings), pub, {**rr.READINGS, **rr.CONTROLS}, best["name"]),
+            "fig20-readings")
+print(f"best match: {best['name']} ({best['description']}), distance {best['distance']:.3f}: ratio at 1.0 "
+      f"{best['ratio_at_1']:.3f} (paper {pub['ratio_at_1']}), value at 3.9 {best['value_at_3_9']:.3f} read as "
+      f"{best['reading_of_51']} (paper {pub['value_at_3_9']}), steepest decline at {best['steepest_at']:.2f} "
+      f"(paper: beyond {pub['steep_beyond']}); next: {best['runner_up']} at distance {best['runner_up_distance']:.3f}")
+{name: score["distance_per_seed"] for name, score in best["per_reading"].items()}
+
+# %%
+metrics["readings"] = reading_metrics
+metrics["seconds"] = round(time.perf_counter() - started, 1)
+write_json(out / "metrics.json", rb.json_ready(metrics))
+print(f"results/experiment3/metrics.json written; the notebook took {metrics['seconds']:.0f} s, "
+      f"the readings {reading_metrics['seconds']:.0f} s of it")

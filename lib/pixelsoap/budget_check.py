@@ -63,6 +63,7 @@ BUDGET_KEYS: tuple[tuple[str, str], ...] = (
     ("experiment2.classifier.patience", "size"),
     ("experiment3.n_samples", "size"),
     ("experiment3.n_seeds", "seeds"),
+    ("experiment3.readings.n_samples", "size"),
     ("experiment3.readings.n_train", "size"),
     ("experiment3.readings.epochs", "size"),
     ("experiment3.readings.n_seeds", "seeds"),

@@ -292,10 +292,51 @@ class Levels(_Section):
         return self
 
 
+READING_LEVELS_ALLOWED = ("a list of at least two increasing numbers > 0 (pixels), from at most 1.0 to at least 3.9 "
+                          "(the levels the paper quotes; best on the list, so that nothing is interpolated)")
+
+
+def _check_reading_levels(value: Any) -> Any:
+    """The readings' noise levels (0 is added): :func:`pixelsoap.robustness_readings.parse_readings`."""
+    if not isinstance(value, list) or len(value) < 2:
+        raise _rule(f"not a list of two or more levels; allowed: {READING_LEVELS_ALLOWED}")
+    if not all(_is_number(v) and v > 0 for v in value):
+        raise _rule(f"levels must be finite numbers > 0; allowed: {READING_LEVELS_ALLOWED}")
+    if any(b <= a for a, b in zip(value, value[1:])):
+        raise _rule(f"levels must increase; allowed: {READING_LEVELS_ALLOWED}")
+    if value[0] > 1.0 or value[-1] < 3.9:
+        raise _rule(f"the levels {value[0]}..{value[-1]} must span 1.0 to 3.9; allowed: {READING_LEVELS_ALLOWED}")
+    return value
+
+
+ReadingLevels = Annotated[Any, AfterValidator(_check_reading_levels), Field(description=READING_LEVELS_ALLOWED)]
+
+
+class Readings(_Section):
+    """:func:`pixelsoap.robustness_readings.parse_readings`: the readings of Experiment 3's protocol."""
+
+    levels: ReadingLevels = [0.1, 0.25, 0.5, 1.0, 2.0, 3.9, 5.0]
+    n_seeds: int = _int(1, what="repetitions per (reading, level)", default=3)
+    n_samples: int = _int(10, what="test spectra per job of readings (c) and (d)", default=2000)
+    n_train: int = _int(10, what="spectra per classifier of reading (b), before the split", default=8000)
+    val_fraction: VAL_FRACTION = 0.2
+    epochs: int = _int(1, what="epochs of reading (b)'s classifiers", default=8)
+    patience: Optional[int] = _opt_int(1, "null trains every epoch", default=None)
+
+    @model_validator(mode="after")
+    def _both_sides_of_the_split(self):
+        n_val = round(self.val_fraction * self.n_train)
+        if not 1 <= n_val < self.n_train:
+            raise _rule(f"n_train {self.n_train} x val_fraction {self.val_fraction} leaves {n_val} validation "
+                        "rows; allowed: both sides of the split get rows")
+        return self
+
+
 class Experiment3(_Section):
     levels: Levels = Levels()
     n_samples: int = _int(1, what="test spectra per (level, seed)", default=10_000)
     n_seeds: int = _int(1, default=1)
+    readings: Readings = Readings()
 
 
 class Profile(_Section):

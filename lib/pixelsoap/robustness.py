@@ -87,8 +87,9 @@ def parse_section(section: Mapping[str, Any]) -> dict[str, Any]:
     """Validate a profile's ``experiment3`` section: {levels: {min, max, steps}, n_samples, n_seeds}.
 
     Returns ``levels`` (float64 array, 0 first), ``n_samples`` (T per job) and ``n_seeds``.
+    A ``readings`` key is allowed and left to :func:`pixelsoap.robustness_readings.parse_readings`.
     """
-    unknown = sorted(set(section) - {"levels", "n_samples", "n_seeds"})
+    unknown = sorted(set(section) - {"levels", "n_samples", "n_seeds", "readings"})
     if unknown:
         raise ValueError(f"unknown experiment3 setting(s) {unknown}")
     levels = {**PAPER_LEVELS, **dict(section.get("levels") or {})}

@@ -75,3 +75,60 @@ def fig20_noise_robustness(summary, published: Mapping[str, float], steepest: Ma
                  fontsize=10)
     fig.tight_layout()
     return fig
+
+
+#: colour and marker of each reading of :mod:`pixelsoap.robustness_readings` (the control dashed, grey)
+_READING_STYLE = {"a_clean": ("tab:blue", "o", "-"), "b_retrained": ("tab:green", "s", "-"),
+                  "c_rescaled": ("tab:orange", "^", "-"), "d_xy": ("tab:purple", "v", "-"),
+                  "d_z": ("tab:brown", "D", "-"), "a_resampled": ("grey", "o", "--")}
+
+
+def fig20_readings(curves, published: Mapping[str, float], descriptions: Mapping[str, str] | None = None,
+                   best: str | None = None, title: str | None = None):
+    """Every reading of Experiment 3's protocol in one figure: accuracy (left) and ratio to the
+    reading's own baseline (right) against sigma_disturbance (pixels, log axis), mean over seeds with
+    one standard deviation.
+
+    curves : :func:`pixelsoap.robustness_readings.curves` (a ``reading`` column plus the columns of
+        :func:`pixelsoap.robustness.summarise`; level 0, the baseline, is named in the legend).
+    published : ``ratio_at_1``, ``value_at_3_9``, ``steep_beyond`` (marked on both panels).
+    descriptions : reading -> legend text; best : the reading that matches the paper best (drawn thicker).
+    """
+    fig, (acc_ax, ratio_ax) = plt.subplots(1, 2, figsize=(12.5, 6.2), sharex=True)
+    for name, rows in curves.groupby("reading", sort=False):
+        noisy, base = rows[rows["level"] > 0], rows[rows["level"] == 0]
+        colour, marker, style = _READING_STYLE.get(name, ("black", "x", "-"))
+        baseline = f"baseline {float(base['accuracy'].iloc[0]):.3f}" if len(base) else "no baseline"
+        label = f"{(descriptions or {}).get(name, name)} [{baseline}, {int(noisy['n_seeds'].min())} seed(s)]"
+        width = 2.6 if name == best else 1.3
+        for ax, column in ((acc_ax, "accuracy"), (ratio_ax, "ratio")):
+            ax.errorbar(noisy["level"], noisy[column], yerr=_errors(noisy, column, "sd"), fmt=marker, ls=style,
+                        ms=4, lw=width, capsize=2, color=colour, label=label if ax is acc_ax else None)
+    acc_ax.plot([3.9], [published["value_at_3_9"]], "^", color="tab:red", ms=9, zorder=5,
+                label=f"paper: {published['value_at_3_9']:.0%} at 3.9, read as accuracy")
+    ratio_ax.plot([1.0], [published["ratio_at_1"]], "D", color="tab:red", ms=8, zorder=5,
+                  label=f"paper: {published['ratio_at_1']:.0%} of baseline at 1.0")
+    ratio_ax.plot([3.9], [published["value_at_3_9"]], "v", color="tab:red", ms=9, mfc="none", mew=1.5, zorder=5,
+                  label=f"paper: {published['value_at_3_9']:.0%} at 3.9, read as ratio")
+    for ax in (acc_ax, ratio_ax):
+        ax.axvline(published["steep_beyond"], color="tab:red", ls=":", lw=1,
+                   label=f"paper: sharp decline beyond {published['steep_beyond']}" if ax is ratio_ax else None)
+        ax.set_xscale("log")
+        ax.set_xlabel(r"$\sigma_{\rm disturbance}$ (pixels; z in tens of grey levels)")
+        ax.set_ylim(0, None)
+        ax.grid(alpha=0.3)
+    acc_ax.axhline(0.1, color="grey", ls="--", lw=0.8)
+    acc_ax.set_ylabel("accuracy (pixel-wise)")
+    ratio_ax.set_ylabel("accuracy / the reading's own baseline (sigma = 0)")
+    ratio_ax.set_ylim(0, 1.1)
+    entries = list(zip(*acc_ax.get_legend_handles_labels()))
+    paper = [(h, lab) for h, lab in entries if lab.startswith("paper")]
+    ours = [(h, lab) for h, lab in entries if not lab.startswith("paper")]
+    acc_ax.legend(*zip(*paper), fontsize=7.5, loc="upper right")
+    ratio_ax.legend(fontsize=7.5, loc="lower left")
+    if ours:
+        fig.legend(*zip(*ours), loc="lower center", ncol=2, fontsize=7.5, frameon=False)
+    fig.suptitle(title or "Fig. 20, reread: accuracy under positional noise, one curve per reading of Sec. 4.4"
+                 + (f" (best match: {best})" if best else ""), fontsize=10)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig
