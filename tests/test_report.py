@@ -41,7 +41,10 @@ SPECTRA = {"n_train": 2400, "n_val": 600, "n_test": 1000, "descriptor_size": 308
 SOAP = {"descriptor_size": 308, "basis_max_rel_diff_alpha": 0.0, "basis_max_rel_diff_beta": 1e-14,
         "closed_form_max_rel_diff": 2.5e-11, "invariant_all": True, "invariance_max_rel_diff": 1.2e-13}
 SEARCH = {"best_params": {"r_cut": 95, "n_max": 10, "l_max": 11, "sigma": 3}, "best_val_accuracy": 0.5123456,
-          "n_complete": 4, "findings": {"most_influential_by_spearman": "r_cut"}}
+          "n_complete": 4, "findings": {"most_influential_by_spearman": "r_cut"},
+          "bootstrap": {"most_influential_share": {"r_cut": 0.75, "n_max": 0.0, "l_max": 0.0, "sigma": 0.25},
+                        "difference": {k: {"low": 0.01, "high": 0.05, "share_positive": 0.99}
+                                       for k in ("sigma_2_to_5", "n_max_ge_6", "l_max_ge_6")}}}
 
 
 def _table1_row(name, acc, prec, f1):
