@@ -399,7 +399,9 @@ def _assert_text_matches(text: str, value):
 
 
 def _html_text(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """The text as Jinja's autoescape writes it into the page (quotes included)."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("'", "&#39;").replace('"', "&#34;"))
 
 
 def test_markdown_links_resolve_relative_to_results(project):
