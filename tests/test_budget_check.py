@@ -81,6 +81,19 @@ def test_a_record_for_other_parameters_is_named_stale_not_settled():
     assert bc.label_rows(rows, None, {"seed": 1}) == {bc.UNCHECKED: 1}
 
 
+def test_a_section_added_after_the_check_keeps_it_current_and_a_changed_one_does_not():
+    base = {"seed": 0, "experiment1": {"n": 10}}
+    record = {"base_digest": bc.params_digest(base), "base_sections": bc.section_digests(base),
+              "base_profile": "default", "date": "d", "rows": {"a": {"verdict": "reproduced", "ours": "1"}}}
+    rows = [_row("a", "reproduced"), _row("new", "reproduced")]
+    counts = bc.label_rows(rows, record, {**base, "experiment4": {"n": 5}})    # a stage added since
+    assert [r.budget for r in rows] == [bc.SETTLED, bc.UNCHECKED] and counts == {bc.SETTLED: 1, bc.UNCHECKED: 1}
+    rows = [_row("a", "reproduced")]
+    assert bc.label_rows(rows, record, {"seed": 0, "experiment1": {"n": 20}}) == {bc.STALE: 1}
+    rows = [_row("a", "reproduced")]
+    assert bc.label_rows(rows, record, {"experiment1": {"n": 10}}) == {bc.STALE: 1}   # a section removed
+
+
 def test_digest_ignores_key_order():
     assert bc.params_digest({"a": 1, "b": {"c": 2, "d": 3}}) == bc.params_digest({"b": {"d": 3, "c": 2}, "a": 1})
     assert bc.params_digest({"a": 1}) != bc.params_digest({"a": 2})

@@ -19,7 +19,8 @@ spectra, seeds) does not change it.  ``python -m pixelsoap.budget_check [PROFILE
 The report (``python -m pixelsoap.report``) then labels each verdict of the active run
 (:func:`label_rows`): **settled** where the doubled run gives the same verdict, **limited by budget**
 where it does not (with the doubled run's verdict and the budget the claim would need), and says
-so when the record was made for other parameters than the active ones.
+so when the record was made for other parameters than the active ones (a section of the
+parameters the check did not have, such as a stage added since, leaves it current).
 """
 
 from __future__ import annotations
@@ -129,6 +130,24 @@ def params_digest(params: Mapping[str, Any]) -> str:
     return digest("params", dict(params))
 
 
+def section_digests(params: Mapping[str, Any]) -> dict[str, str]:
+    """Digest of each top-level section of a parameter tree (section name -> digest)."""
+    return {name: params_digest({name: value}) for name, value in params.items()}
+
+
+def record_is_current(record: Mapping[str, Any], active_params: Mapping[str, Any]) -> bool:
+    """Whether a check's record was made for the active parameters.
+
+    Every section the check ran with must be unchanged in ``active_params``; a section added since
+    (a new stage) leaves the record current, and that stage's rows are reported as not checked.
+    A record without per-section digests compares the whole tree.
+    """
+    sections = record.get("base_sections")
+    if sections is None:
+        return record.get("base_digest") == params_digest(active_params)
+    return section_digests({k: active_params[k] for k in sections if k in active_params}) == sections
+
+
 # --------------------------------------------------------------------------- labels in the report
 
 
@@ -147,8 +166,7 @@ def label_rows(rows: Iterable[Any], record: Mapping[str, Any] | None, active_par
     ``active_params``: the parameters of the active run.  Returns the counts per label.
     """
     counts = {SETTLED: 0, LIMITED: 0, STALE: 0, UNCHECKED: 0}
-    current = record is not None and active_params is not None and \
-        record.get("base_digest") == params_digest(active_params)
+    current = record is not None and active_params is not None and record_is_current(record, active_params)
     doubled_rows = (record or {}).get("rows", {})
     for row in rows:
         row.budget, row.budget_detail = None, ""
@@ -242,6 +260,7 @@ def run_check(profile: str = "default", root: str | Path | None = None, workdir:
     record = {
         "base_profile": profile,
         "base_digest": params_digest(base),
+        "base_sections": section_digests(base),
         "doubled": changes,
         "doubled_digest": params_digest(doubled),
         "commit": _git("rev-parse", "HEAD", cwd=clone),
