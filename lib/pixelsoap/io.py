@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -68,9 +69,22 @@ def write_bytes(target: str | os.PathLike, payload: bytes) -> Path:
     return Path(target)
 
 
+#: the timestamp of every member of the .npz files we write (``np.savez`` stamps the current time,
+#: so the same arrays gave other bytes on every run and DVC saw a changed output)
+NPZ_MEMBER_TIME = (1980, 1, 1, 0, 0, 0)
+
+
 def save_npz(target: str | os.PathLike, **arrays: np.ndarray) -> Path:
-    """Save arrays to an uncompressed ``.npz`` atomically."""
+    """Save arrays to an uncompressed ``.npz`` atomically, byte for byte the same for the same arrays.
+
+    The file is what ``np.savez`` writes (``np.load`` reads it) except that every member carries
+    :data:`NPZ_MEMBER_TIME`, so a rerun that computes equal arrays leaves an equal file.
+    """
     with atomic_path(target) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name, value in arrays.items():
+                member = zipfile.ZipInfo(f"{name}.npy", date_time=NPZ_MEMBER_TIME)
+                member.external_attr = 0o644 << 16
+                with archive.open(member, "w", force_zip64=True) as fh:
+                    np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
     return Path(target)
