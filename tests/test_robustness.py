@@ -16,9 +16,8 @@ SOAP = PARAMS.as_dict()
 
 
 @pytest.fixture(scope="module")
-def images():
-    rng = np.random.default_rng(5)
-    imgs = ((rng.random((12, 10, 10)) > 0.6) * rng.integers(10, 256, (12, 10, 10))).astype(np.uint8)
+def images(random_images):
+    imgs = random_images(12, (10, 10), seed=5)
     return imgs, np.arange(12, dtype=np.uint8) % 10
 
 

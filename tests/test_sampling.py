@@ -12,9 +12,8 @@ PARAMS = SoapParams(20, 3, 3, 2)
 
 
 @pytest.fixture(scope="module")
-def images():
-    rng = np.random.default_rng(3)
-    imgs = ((rng.random((30, 10, 10)) > 0.7) * rng.integers(10, 256, (30, 10, 10))).astype(np.uint8)
+def images(random_images):
+    imgs = random_images(30, (10, 10), seed=3, lit_above=0.7)
     imgs[5] = 0  # a blank image is never drawn
     return imgs
 

@@ -1,6 +1,7 @@
 """SoapParams and the SOAP spectra (Algorithm 2) against DScribe."""
 
 import numpy as np
+from conftest import make_random_images
 import pytest
 from ase import Atoms
 from dscribe.descriptors import SOAP
@@ -12,8 +13,7 @@ PAPER = SoapParams(63, 7, 10, 3)
 
 
 def _digit(seed=0, shape=(12, 12)):
-    rng = np.random.default_rng(seed)
-    return (rng.random(shape) > 0.6) * rng.integers(10, 256, shape)
+    return make_random_images(1, shape, seed)[0]
 
 
 def test_descriptor_size_formula():
