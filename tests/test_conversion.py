@@ -108,11 +108,19 @@ def test_points_per_image_and_pixels():
 
 
 def test_transform_image_is_exact():
-    image = np.arange(12).reshape(3, 4)
-    np.testing.assert_array_equal(transform_image(image, rotation=90), np.rot90(image))
-    np.testing.assert_array_equal(transform_image(image, mirror=True), np.fliplr(image))
+    image = np.arange(12).reshape(3, 4)                       # rows r = 0..2, columns c = 0..3
+    # counter-clockwise by 90 degrees: pixel (r, c) goes to (W - 1 - c, r), the array becomes W x H
+    expected = np.empty((4, 3), image.dtype)
+    for r in range(3):
+        for c in range(4):
+            expected[3 - c, r] = image[r, c]
+    np.testing.assert_array_equal(transform_image(image, rotation=90), expected)
+    np.testing.assert_array_equal(transform_image(image, rotation=360), image)
+    np.testing.assert_array_equal(transform_image(transform_image(image, rotation=90), rotation=270), image)
+    assert transform_image(image, mirror=True).tolist() == [[3, 2, 1, 0], [7, 6, 5, 4], [11, 10, 9, 8]]
     moved = transform_image(image, shift=(1, -1), pad=2)
-    assert moved.shape == (7, 8) and moved.sum() == image.sum()
+    assert moved.shape == (7, 8) and sorted(moved[moved > 0].tolist()) == list(range(1, 12))
+    assert moved[2 + 1, 2 - 1 + 1] == image[0, 1]             # pixel (0, 1) padded by 2, moved by (1, -1)
     with pytest.raises(ValueError, match="multiple of 90"):
         transform_image(image, rotation=45)
     with pytest.raises(ValueError, match="out of the padded canvas"):

@@ -193,7 +193,7 @@ def test_report_of_the_smoke_run(smoke_run, tmp_path):
     copy, _, _ = smoke_run
     md = (copy / "results" / "REPORT.md").read_text()
     assert "**smoke**" in md and "params.yaml equals params/smoke.yaml" in md
-    assert "0.6863" in md and "⏸️" not in md, "a stage shows as not run"
+    assert "⏸️" not in md, "a stage shows as not run"   # values against their files: test_report.py
     for stage in ("spectra", "search", "experiment1", "experiment2", "experiment3"):
         assert f"| {stage} |" in md
     index = copy / "results" / "report" / "index.html"
