@@ -54,6 +54,40 @@ def fig10_search_marginals(trials, metric: str = "val_accuracy"):
     return fig
 
 
+def fig10c_ranking_stability(record: dict):
+    """Fig. 10c (ours): each step of the budget ladder, accuracy at a budget against twice it.
+
+    record : :func:`pixelsoap.search_convergence.run_study`'s output.  One panel per step, one dot
+    per parameter set; the title gives Spearman's rho, and the step of the profile's own budget
+    is framed.
+    """
+    steps, budgets = record["steps"], {(b["n_samples"], b["epochs"]): b for b in record["budgets"]}
+    fig, axes = plt.subplots(1, len(steps), figsize=(4.2 * len(steps), 4.0), squeeze=False)
+    profile = (record["profile_budget"]["n_samples"], record["profile_budget"]["epochs"])
+    for ax, step in zip(axes[0], steps):
+        a, b = tuple(step["from"]), tuple(step["to"])
+        x, y = np.asarray(budgets[a]["val_accuracy"]), np.asarray(budgets[b]["val_accuracy"])
+        ax.scatter(x, y, s=28, edgecolors="k", linewidths=0.3)
+        ax.scatter(x[np.nanargmax(x)], y[np.nanargmax(x)], s=140, facecolors="none", edgecolors="red",
+                   label="best at the smaller budget")
+        lo, hi = np.nanmin([x, y]), np.nanmax([x, y])
+        ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8, ls="--")
+        ax.set_xlabel(f"val. accuracy, {a[0]:,} spectra x {a[1]} epochs")
+        ax.set_ylabel(f"val. accuracy, {b[0]:,} x {b[1]}")
+        ax.set_title(f"Spearman rho {step['spearman_rho']:.2f}, top-{step['top_k']} overlap "
+                     f"{step['top_overlap']:.0%}", fontsize=9)
+        if a == profile:
+            for spine in ax.spines.values():
+                spine.set_edgecolor("tab:orange")
+                spine.set_linewidth(2)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8, loc="lower right")
+    fig.suptitle(f"Does the search's ranking of {record['n_trials']} parameter sets change when its budget doubles? "
+                 f"(framed: the profile's budget)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def _pixel_panel(ax, image: np.ndarray, pred: PixelPredictions, title: str) -> None:
     """The grey image faintly, with each point coloured by its predicted digit."""
     ax.imshow(image, cmap="gray_r", alpha=0.25, vmin=0, vmax=255)
