@@ -140,13 +140,13 @@ def run_study(params: Mapping[str, Any], n_trials: int, budgets: Sequence[tuple[
     for n_samples, epochs in tqdm(budgets, desc="budgets", disable=not progress):
         start = time.perf_counter()
         scores[(n_samples, epochs)] = score_budget(draws, n_samples, epochs, search, seed, evaluate)
-        seconds[(n_samples, epochs)] = round(time.perf_counter() - start, 1)
+        seconds[(n_samples, epochs)] = round(time.perf_counter() - start, 1)   # 0 where all came from the cache
     steps = [{"from": list(a), "to": list(b), **ranking_agreement(scores[a], scores[b])}
              for a, b in zip(budgets, budgets[1:])]
     profile_budget = (int(search["n_samples"]), int(search["classifier"]["epochs"]))
     return {
         "seed": seed, "n_trials": n_trials, "params": draws, "stable_rho": STABLE_RHO,
-        "budgets": [{"n_samples": b[0], "epochs": b[1], "val_accuracy": scores[b], "seconds": seconds[b]}
+        "budgets": [{"n_samples": b[0], "epochs": b[1], "val_accuracy": scores[b], "seconds_this_run": seconds[b]}
                     for b in budgets],
         "steps": steps,
         "settled_from": settled_budget(steps),
