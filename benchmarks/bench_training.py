@@ -12,7 +12,7 @@ extra time, mostly tracing and compiling, is reported separately):
    training rows each: the engine in ``group_by_shape`` groups, per model, vs one
    model of the mean d alone on the engine (target <= 1.2x) and vs Keras fit per model;
 3. 12 linear autoencoders (h_e 1..308) on d=308, batch 512, Adam 1e-4: 12 Keras fits
-   (pixelsoap.compression.build_autoencoder) vs one engine group (target >= 5x);
+   (pixelsoap.autoencoders.build_autoencoder) vs one engine group (target >= 5x);
 4. one deep autoencoder (h_m = 2, h_e = 100): Keras fit vs the engine.
 Prints a table and writes it to ``benchmarks/results/training-engine.txt`` with the machine named.
 """
@@ -83,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     import keras
 
-    from pixelsoap.compression import build_autoencoder
+    from pixelsoap.autoencoders import build_autoencoder
     from pixelsoap.models import ClassifierConfig, build_classifier
 
     lines = [f"# Training engine (JAX, grouped) beside Keras fit ({keras.backend.backend()} backend) "

@@ -49,8 +49,14 @@ import time
 import numpy as np
 import pandas as pd
 
-from pixelsoap import compression as comp
 from pixelsoap import paths
+from pixelsoap.autoencoders import build_autoencoder
+from pixelsoap.compression import CompressionData, correlation_matrix, parse_section
+from pixelsoap.compression_claims import accuracy_findings, check_claims, mse_findings
+from pixelsoap.compression_classifiers import accuracy_table
+from pixelsoap.compression_costs import cost_summary, measure_epoch_costs, paper_grid_estimate
+from pixelsoap.compression_jobs import plan_jobs, run_jobs
+from pixelsoap.compression_pca import fit_pca, mse_table, pca_table, wide_mse
 from pixelsoap.io import atomic_path, write_json
 from pixelsoap.plots import experiment2 as plots2
 from pixelsoap.plots import save_figure
@@ -58,11 +64,11 @@ from pixelsoap.plots.models import model_diagram
 from pixelsoap.spectra import load as load_spectra
 
 started = time.perf_counter()
-settings = comp.parse_section(experiment2, seed)
+settings = parse_section(experiment2, seed)
 dask_cfg = experiment1.get("dask", {})
 out = paths.results_dir() / "experiment2"
 spectra = load_spectra()
-data = comp.CompressionData.from_dataset(spectra, settings["n_train"], seed)
+data = CompressionData.from_dataset(spectra, settings["n_train"], seed)
 d = data.n_features
 print(f"{len(data.X_train):,} training, {len(data.X_val):,} validation, {len(data.X_test):,} test rows, d = {d}")
 print(settings["training"], settings["classifier"], sep="\n")
@@ -72,9 +78,9 @@ print(settings["training"], settings["classifier"], sep="\n")
 # Drawn at $h_e = 50$ (and $h_m = 2$ for the deep one); every $h_e$ and $h_m$ has the same layout.
 
 # %%
-linear_model, _ = comp.build_autoencoder(d, 50)
+linear_model, _ = build_autoencoder(d, 50)
 save_figure(model_diagram(linear_model, "Fig. 15: linear autoencoder (h_e = 50)"), "fig15-linear-autoencoder")
-deep_model, _ = comp.build_autoencoder(d, 50, h_m=2)
+deep_model, _ = build_autoencoder(d, 50, h_m=2)
 save_figure(model_diagram(deep_model, "Fig. 16: deep autoencoder (h_m = 2, h_e = 50)"), "fig16-deep-autoencoder")
 deep_model.summary()
 
@@ -84,7 +90,7 @@ deep_model.summary()
 # default and paper profiles). Correlations do not change under the per-component RobustScaler.
 
 # %%
-corr = comp.correlation_matrix(spectra.train_all.X)
+corr = correlation_matrix(spectra.train_all.X)
 save_figure(plots2.fig17_correlation(corr), "fig17-correlation")
 pairs = np.abs(corr[~np.eye(d, dtype=bool)])
 print(f"|r| over the {pairs.size:,} pairs: mean {np.nanmean(pairs):.3f}, share above 0.9 {np.nanmean(pairs > 0.9):.3f}, "
@@ -95,13 +101,13 @@ print(f"|r| over the {pairs.size:,} pairs: mean {np.nanmean(pairs):.3f}, share a
 
 # %%
 t0 = time.perf_counter()
-pca = comp.fit_pca(data.X_train)
-pca_rows = comp.pca_table(pca, data, time.perf_counter() - t0)
-ae_jobs, acc_jobs = comp.plan_jobs(settings["linear"], settings["deep"], settings["accuracy"],
-                                   settings["accuracy_h_m"], d=d)
+pca = fit_pca(data.X_train)
+pca_rows = pca_table(pca, data, time.perf_counter() - t0)
+ae_jobs, acc_jobs = plan_jobs(settings["linear"], settings["deep"], settings["accuracy"],
+                              settings["accuracy_h_m"], d=d)
 t0 = time.perf_counter()
-ae_results, acc_results = comp.run_jobs(data, ae_jobs, acc_jobs, settings["training"], settings["classifier"], pca,
-                                        scheduler=dask_cfg.get("scheduler"), n_workers=dask_cfg.get("n_workers", 2))
+ae_results, acc_results = run_jobs(data, ae_jobs, acc_jobs, settings["training"], settings["classifier"], pca,
+                                   scheduler=dask_cfg.get("scheduler"), n_workers=dask_cfg.get("n_workers", 2))
 jobs_seconds = time.perf_counter() - t0
 n_trained = sum(not r["cached"] for r in ae_results + acc_results)
 print(f"{len(ae_jobs)} autoencoders and {len(acc_jobs)} classifiers: {n_trained} trained, "
@@ -114,10 +120,10 @@ print(f"{len(ae_jobs)} autoencoders and {len(acc_jobs)} classifiers: {n_trained}
 # worker, parameters. The table below shows the autoencoders' grid.
 
 # %%
-mse = comp.mse_table(pca_rows, ae_results)
+mse = mse_table(pca_rows, ae_results)
 with atomic_path(out / "mse.csv") as tmp:
     mse.to_csv(tmp, index=False)
-comp.wide_mse(mse)
+wide_mse(mse)
 
 # %%
 for name, h_e_max, log in (("fig18a-mse-linear", d, False), ("fig18b-mse-log", d, True),
@@ -132,7 +138,7 @@ for name, h_e_max, log in (("fig18a-mse-linear", d, False), ("fig18b-mse-log", d
 # components.
 
 # %%
-accuracy = comp.accuracy_table(acc_results)
+accuracy = accuracy_table(acc_results)
 with atomic_path(out / "accuracy.csv") as tmp:
     accuracy.to_csv(tmp, index=False)
 save_figure(plots2.fig19_accuracy(accuracy, d), "fig19a-accuracy")
@@ -150,12 +156,12 @@ accuracy
 #   linear reconstruction: the minimum relative gap must be $\ge 0$ up to numerical noise.
 
 # %%
-mse_f = comp.mse_findings(mse)
-acc_f = comp.accuracy_findings(accuracy)
-claims = comp.check_claims(mse_f, acc_f)
-costs = comp.cost_summary(mse)
-epoch_costs = comp.measure_epoch_costs(data, settings["training"])   # measured now, whatever was cached
-estimate = comp.paper_grid_estimate(epoch_costs)
+mse_f = mse_findings(mse)
+acc_f = accuracy_findings(accuracy)
+claims = check_claims(mse_f, acc_f)
+costs = cost_summary(mse)
+epoch_costs = measure_epoch_costs(data, settings["training"])   # measured now, whatever was cached
+estimate = paper_grid_estimate(epoch_costs)
 metrics = {
     "claims": claims, "mse_findings": mse_f, "accuracy_findings": acc_f,
     "settings": {"n_train": len(data.X_train), "n_val": len(data.X_val), "n_test": len(data.X_test), "d": d,

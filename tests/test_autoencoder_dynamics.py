@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from pixelsoap import autoencoder_dynamics as dyn
-from pixelsoap.compression import CompressionData, TrainingConfig, fit_pca
+from pixelsoap.compression import CompressionData, TrainingConfig
+from pixelsoap.compression_pca import fit_pca
 from pixelsoap.training import autoencoder_spec, train_group
 
 D = 12

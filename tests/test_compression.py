@@ -9,7 +9,13 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from pixelsoap import autoencoders  # noqa: E402
 from pixelsoap import compression as comp  # noqa: E402
+from pixelsoap import compression_claims as comp_claims  # noqa: E402
+from pixelsoap import compression_classifiers as comp_cls  # noqa: E402
+from pixelsoap import compression_costs as comp_costs  # noqa: E402
+from pixelsoap import compression_jobs as comp_jobs  # noqa: E402
+from pixelsoap import compression_pca as comp_pca  # noqa: E402
 from pixelsoap.models import ClassifierConfig  # noqa: E402
 
 keras = pytest.importorskip("keras")
@@ -40,7 +46,7 @@ def _data(n: int = 600, d: int = 16, rank: int = 3, noise: float = 0.05) -> comp
 
 @pytest.mark.parametrize("h_e, h_m", [(1, None), (50, None), (308, None), (8, 2), (8, 4), (20, 10)])
 def test_autoencoder_shapes(h_e, h_m):
-    model, encoder = comp.build_autoencoder(D, h_e, h_m)
+    model, encoder = autoencoders.build_autoencoder(D, h_e, h_m)
     assert tuple(model.output.shape) == (None, D)
     assert tuple(encoder.output.shape) == (None, h_e)
     dense = {layer.name: layer for layer in model.layers if isinstance(layer, keras.layers.Dense)}
@@ -61,10 +67,10 @@ def test_seeded_initial_weights_ignore_the_global_python_random():
     """Dask's event loop advances Python's global ``random`` at any moment: seeded builds must not care."""
     import random
 
-    first = [w.copy() for w in comp.build_autoencoder(20, 3, 2, seed=5)[0].get_weights()]
+    first = [w.copy() for w in autoencoders.build_autoencoder(20, 3, 2, seed=5)[0].get_weights()]
     random.random()
-    second = comp.build_autoencoder(20, 3, 2, seed=5)[0].get_weights()
-    third = comp.build_autoencoder(20, 3, 2, seed=6)[0].get_weights()
+    second = autoencoders.build_autoencoder(20, 3, 2, seed=5)[0].get_weights()
+    third = autoencoders.build_autoencoder(20, 3, 2, seed=6)[0].get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
     assert not np.array_equal(first[0], third[0])
 
@@ -73,7 +79,7 @@ def test_seeded_initial_weights_ignore_the_global_python_random():
 
 def test_pca_mse_matches_a_direct_svd():
     data = _data(n=400, d=12, rank=4, noise=0.3)
-    pca = comp.fit_pca(data.X_train)
+    pca = comp_pca.fit_pca(data.X_train)
     X = data.X_train.astype(np.float64)
     mean = X.mean(axis=0)
     _, _, vt = np.linalg.svd(X - mean, full_matrices=False)
@@ -85,14 +91,14 @@ def test_pca_mse_matches_a_direct_svd():
                                atol=1e-9)
     assert pca.encode(data.X_test, 3).shape == (len(data.X_test), 3)
     assert pca.mse(data.X_val, [12])[0] < 1e-20          # all components: exact up to round-off
-    rows = comp.pca_table(pca, data, seconds=1.0)
+    rows = comp_pca.pca_table(pca, data, seconds=1.0)
     assert [r["h_e"] for r in rows] == list(range(1, 13)) and rows[0]["method"] == "pca"
 
 
 def test_pca_with_fewer_rows_than_features_keeps_the_out_of_span_residual():
     rng = np.random.default_rng(0)
     train, val = rng.normal(size=(5, 8)), rng.normal(size=(7, 8))
-    pca = comp.fit_pca(train)
+    pca = comp_pca.fit_pca(train)
     direct = np.mean((val - pca.reconstruct(val, 5)) ** 2)
     assert pca.mse(val, [5, 8])[0] == pytest.approx(direct) == pytest.approx(pca.mse(val, [8])[0])
 
@@ -104,8 +110,8 @@ def test_linear_autoencoder_approaches_pca_on_low_rank_data():
     by more than round-off."""
     data = _data(n=2000, d=16, rank=3, noise=0.05)
     training = comp.TrainingConfig(learning_rate=0.01, batch_size=32, epochs=40, patience=5, seed=0)
-    result = comp.train_autoencoder(data, 3, None, training)
-    pca = comp.fit_pca(data.X_train)
+    result = autoencoders.train_autoencoder(data, 3, None, training)
+    pca = comp_pca.fit_pca(data.X_train)
     pca_val, pca_train = pca.mse(data.X_val, [3])[0], pca.mse(data.X_train, [3])[0]
     assert result["val_mse"] <= 1.10 * pca_val
     assert result["train_mse"] >= pca_train * (1 - 1e-6)
@@ -138,11 +144,11 @@ def test_grids_and_sections():
 
 
 def test_plan_adds_the_encoding_autoencoders_fig19_needs():
-    ae, acc = comp.plan_jobs([1, 4], {2: [4, 8], 10: [4]}, accuracy=[4, 16], accuracy_h_m=2)
-    assert comp.AutoencoderJob(4, 2, True) in ae and comp.AutoencoderJob(16, 2, True) in ae
-    assert comp.AutoencoderJob(8, 2, False) in ae and comp.AutoencoderJob(4, 10, False) in ae
+    ae, acc = comp_jobs.plan_jobs([1, 4], {2: [4, 8], 10: [4]}, accuracy=[4, 16], accuracy_h_m=2)
+    assert comp_jobs.AutoencoderJob(4, 2, True) in ae and comp_jobs.AutoencoderJob(16, 2, True) in ae
+    assert comp_jobs.AutoencoderJob(8, 2, False) in ae and comp_jobs.AutoencoderJob(4, 10, False) in ae
     assert len(ae) == 6
-    assert acc[0] == comp.AccuracyJob("raw", 308)
+    assert acc[0] == comp_jobs.AccuracyJob("raw", 308)
     assert {a.source() for a in acc if a.features == "deep"} <= set(ae)
 
 
@@ -154,27 +160,27 @@ def test_cached_jobs_are_reused_without_a_cluster(tmp_path):
     data = _data(n=300, d=10, rank=3)
     training = comp.TrainingConfig(learning_rate=0.01, batch_size=64, epochs=2, patience=None)
     classifier = ClassifierConfig(hidden_units=(8,), epochs=1, batch_size=64)
-    pca = comp.fit_pca(data.X_train)
-    ae, acc = comp.plan_jobs([2], {2: [3]}, accuracy=[3], d=10)
+    pca = comp_pca.fit_pca(data.X_train)
+    ae, acc = comp_jobs.plan_jobs([2], {2: [3]}, accuracy=[3], d=10)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:
-        first = comp.run_jobs(data, ae, acc, training, classifier, pca, scheduler=client, tf_threads=None,
-                              progress=False, folder=tmp_path)
+        first = comp_jobs.run_jobs(data, ae, acc, training, classifier, pca, scheduler=client, tf_threads=None,
+                                   progress=False, folder=tmp_path)
         assert not any(r["cached"] for r in first[0] + first[1])
         assert len(list(tmp_path.glob("*.npz"))) == len(ae) + len(acc)
         # a lost classifier result is retrained from the cached codes; the autoencoders are not
         (tmp_path / f"{acc[-1].key(classifier, training, data.fingerprint())}.npz").unlink()
-        again = comp.run_jobs(data, ae, acc, training, classifier, pca, scheduler=client, tf_threads=None,
-                              progress=False, folder=tmp_path)
+        again = comp_jobs.run_jobs(data, ae, acc, training, classifier, pca, scheduler=client, tf_threads=None,
+                                   progress=False, folder=tmp_path)
         assert [r["cached"] for r in again[0] + again[1]] == [True] * (len(ae) + len(acc) - 1) + [False]
         assert again[1][-1]["test_accuracy"] == first[1][-1]["test_accuracy"]     # seeded: same result
     # a second run trains nothing: it never contacts the (unreachable) scheduler
-    second = comp.run_jobs(data, ae, acc, training, classifier, pca, scheduler="tcp://127.0.0.1:9",
-                           progress=False, folder=tmp_path)
+    second = comp_jobs.run_jobs(data, ae, acc, training, classifier, pca, scheduler="tcp://127.0.0.1:9",
+                                progress=False, folder=tmp_path)
     assert all(r["cached"] for r in second[0] + second[1])
     for a, b in zip(again[0] + again[1], second[0] + second[1]):
         assert {k: v for k, v in a.items() if k != "cached"} == {k: v for k, v in b.items() if k != "cached"}
-    codes = comp.load_result(tmp_path / f"{ae[-1].key(training, data.fingerprint())}.npz", need_encoded=True)
+    codes = comp_jobs.load_result(tmp_path / f"{ae[-1].key(training, data.fingerprint())}.npz", need_encoded=True)
     assert codes["encoded"]["test"].shape == (len(data.X_test), 3)
     # other training settings or other data: other keys
     assert ae[0].key(training, data.fingerprint()) != ae[0].key(comp.TrainingConfig(epochs=3), data.fingerprint())
@@ -187,14 +193,14 @@ def test_cached_jobs_are_reused_without_a_cluster(tmp_path):
 def test_result_files_round_trip(tmp_path):
     result = {"method": "deep", "h_m": 2, "h_e": 3, "val_mse": 0.5, "history": {"loss": [1.0, 0.5]},
               "encoded": {p: np.ones((4, 3), np.float32) for p in ("train", "val", "test")}}
-    path = comp.save_result(tmp_path / "r.npz", result)
-    back = comp.load_result(path, need_encoded=True)
+    path = comp_jobs.save_result(tmp_path / "r.npz", result)
+    back = comp_jobs.load_result(path, need_encoded=True)
     assert back["val_mse"] == 0.5 and back["history"] == {"loss": [1.0, 0.5]}
-    assert back["encoded"]["val"].shape == (4, 3) and "encoded" not in comp.load_result(path)
-    comp.save_result(tmp_path / "s.npz", {k: v for k, v in result.items() if k != "encoded"})
-    assert comp.load_result(tmp_path / "s.npz", need_encoded=True) is None   # codes needed but missing
+    assert back["encoded"]["val"].shape == (4, 3) and "encoded" not in comp_jobs.load_result(path)
+    comp_jobs.save_result(tmp_path / "s.npz", {k: v for k, v in result.items() if k != "encoded"})
+    assert comp_jobs.load_result(tmp_path / "s.npz", need_encoded=True) is None   # codes needed but missing
     (tmp_path / "t.npz").write_bytes(b"torn")
-    assert comp.load_result(tmp_path / "t.npz") is None
+    assert comp_jobs.load_result(tmp_path / "t.npz") is None
     assert list(tmp_path.glob(".*tmp*")) == []
 
 
@@ -222,11 +228,11 @@ def _synthetic_mse() -> pd.DataFrame:
     for k in (1, 10, 40, 60, 100):
         rows.append({"method": "deep", "h_m": 2, "h_e": k, "val_mse": pca[k - 1] * (0.5 if k <= 40 else 2.0),
                      "train_mse": 0.0, "epochs": 10, "seconds": 20.0})
-    return comp.mse_table([r for r in rows if r["method"] == "pca"], [r for r in rows if r["method"] != "pca"])
+    return comp_pca.mse_table([r for r in rows if r["method"] == "pca"], [r for r in rows if r["method"] != "pca"])
 
 
 def test_mse_findings_on_a_synthetic_table():
-    found = comp.mse_findings(_synthetic_mse())
+    found = comp_claims.mse_findings(_synthetic_mse())
     below, above = found["pca_vs_linear"]["below"], found["pca_vs_linear"]["above"]
     assert below["identical"] and below["gap"] == pytest.approx(0.02) and below["n_points"] == 4
     assert above["pca_better_everywhere"] and above["min_gap"] == pytest.approx(49.0)
@@ -235,7 +241,7 @@ def test_mse_findings_on_a_synthetic_table():
     deep = found["deep_vs_pca"]["2"]
     assert deep["beats_pca_at"] == [1, 10, 40] and deep["beats_pca_up_to"] == 40
     assert deep["first_h_e_not_better"] == 60 and deep["beats_below_limit"]
-    wide = comp.wide_mse(_synthetic_mse())
+    wide = comp_pca.wide_mse(_synthetic_mse())
     assert list(wide.index) == [1, 10, 40, 60, 100, 199, 200, 250, 308] and "deep AE h_m=2" in wide.columns
 
 
@@ -244,16 +250,16 @@ def test_accuracy_findings_and_claims_on_a_synthetic_table():
     for h, pca, deep in ((2, 0.30, 0.40), (10, 0.50, 0.55), (60, 0.68, 0.67), (100, 0.69, 0.685), (200, 0.70, 0.66)):
         rows += [{"features": "pca", "h_m": None, "h_e": h, "test_accuracy": pca},
                  {"features": "deep", "h_m": 2, "h_e": h, "test_accuracy": deep}]
-    acc = comp.accuracy_table(rows)
+    acc = comp_cls.accuracy_table(rows)
     assert acc.loc[acc["features"] == "raw", "ratio"].item() == 1.0
-    found = comp.accuracy_findings(acc)
+    found = comp_claims.accuracy_findings(acc)
     assert found["above"]["per_method"]["deep"] == {"min_ratio": pytest.approx(0.66 / 0.70), "h_e_of_min": 200}
     assert found["above"]["all_keep"] is False            # the deep AE drops to 94 % at h_e = 200
     assert found["at"]["per_method"]["pca"]["ratio"] == pytest.approx(0.69 / 0.70)
     assert found["at"]["per_method"]["pca"]["about"] and found["at"]["per_method"]["deep"]["about"]
     assert found["deep_vs_pca"]["deep_better_below"] == [2, 10]
     assert found["deep_vs_pca"]["pca_better_above"] == [60, 100, 200]
-    claims = comp.check_claims(comp.mse_findings(_synthetic_mse()), found)
+    claims = comp_claims.check_claims(comp_claims.mse_findings(_synthetic_mse()), found)
     assert claims["above_50_keeps_95pct"]["published"] == 0.95 and claims["above_50_keeps_95pct"]["holds"] is False
     assert claims["h100_keeps_98pct"]["published"] == 0.98 and claims["h100_keeps_98pct"]["holds"] is True
     assert claims["pca_equals_linear_ae_below_200"]["holds"] is True
@@ -263,14 +269,14 @@ def test_accuracy_findings_and_claims_on_a_synthetic_table():
 
 
 def test_costs_and_paper_estimate():
-    costs = comp.cost_summary(_synthetic_mse())
+    costs = comp_costs.cost_summary(_synthetic_mse())
     linear = costs[costs["method"] == "linear"].iloc[0]
     assert linear["models"] == 7 and linear["seconds_per_epoch"] == pytest.approx(0.5)
     # the paper-grid estimate rests on epochs measured at h_e = 154 on 2,048 rows with 2 cores
     epoch_costs = pd.DataFrame({"method": ["linear", "deep"], "h_m": pd.array([None, 2], dtype="Int64"),
                                 "h_e": [154, 154], "rows": [2048, 2048], "seconds_per_epoch": [0.01, 0.1],
                                 "cores": [2, 2]})
-    estimate = comp.paper_grid_estimate(epoch_costs)
+    estimate = comp_costs.paper_grid_estimate(epoch_costs)
     rows_scale = 96_000 / 2048
     # linear: cost 2 d h_e, mean h_e over 1..308 is 154.5
     assert estimate["linear"] == pytest.approx(0.01 * 154.5 / 154 * 308 * 10_000 * rows_scale * 2 / 3600)
@@ -284,13 +290,13 @@ def test_the_paper_grid_estimate_is_measured_by_the_run_not_read_from_the_cache(
     found cached; a deep autoencoder (h_m = 10: ~20x the multiply-adds) costs more than a linear one."""
     data = _data(n=1024, d=64, rank=4, noise=0.05)
     training = comp.TrainingConfig(learning_rate=0.01, batch_size=128, epochs=1, seed=0)
-    costs = comp.measure_epoch_costs(data, training, rows=1024, h_e=32)
+    costs = comp_costs.measure_epoch_costs(data, training, rows=1024, h_e=32)
     assert list(costs["method"]) == ["linear", "deep", "deep", "deep"]
     assert list(costs["h_m"].astype(object).where(costs["h_m"].notna(), None)) == [None, 2, 4, 10]
     assert (costs["seconds_per_epoch"] > 0).all() and (costs["rows"] == 1024).all()
     by_hm = dict(zip(costs["h_m"].fillna(0).astype(int), costs["seconds_per_epoch"]))
     assert by_hm[10] > by_hm[0]
-    estimate = comp.paper_grid_estimate(costs)
+    estimate = comp_costs.paper_grid_estimate(costs)
     assert set(estimate) == {"linear", "deep_hm2", "deep_hm4", "deep_hm10", "total"}
 
 
@@ -304,7 +310,7 @@ def test_a_family_trained_together_matches_each_model_trained_alone():
     training = comp.TrainingConfig(learning_rate=0.01, batch_size=64, epochs=3, seed=4)
     family = train_autoencoders(data, [(4, None, False), (5, None, True), (3, 2, False)], training)
     for (h_e, h_m), together in zip([(4, None), (5, None), (3, 2)], family):
-        alone = comp.train_autoencoder(data, h_e, h_m, training, encode=(h_e == 5))
+        alone = autoencoders.train_autoencoder(data, h_e, h_m, training, encode=(h_e == 5))
         assert together["h_e"] == h_e and together["epochs"] == alone["epochs"] == 3
         assert together["val_mse"] == pytest.approx(alone["val_mse"], rel=1e-5)
         np.testing.assert_allclose(together["history"]["loss"], alone["history"]["loss"], rtol=1e-5)

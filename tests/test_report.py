@@ -274,8 +274,9 @@ def test_rows_of_a_project_without_experiments_2_and_3(project):
 
 def test_experiment2_rows_read_what_the_stage_writes(project):
     """results/experiment2/metrics.json as notebooks/04-experiment2.py builds it (claims from
-    compression.check_claims): every Experiment 2 row finds its values and judges them."""
+    compression_claims.check_claims): every Experiment 2 row finds its values and judges them."""
     from pixelsoap import compression as comp
+    from pixelsoap import compression_claims as comp_claims
 
     mse_f = {"pca_vs_linear": {"below": {"h_e": 150, "gap": 0.03, "n_points": 5, "identical": True},
                                "above": {"h_e": 250, "gap": 0.2, "n_points": 3, "min_gap": 0.05,
@@ -294,7 +295,7 @@ def test_experiment2_rows_read_what_the_stage_writes(project):
                     "per_method": {"pca": {"h_e": 100, "ratio": 0.975, "about": True},
                                    "deep": {"h_e": 100, "ratio": 0.99, "about": True}}},
              "deep_vs_pca": {"deep_better_below": [10], "pca_better_above": [], "n_below": 1, "n_above": 0}}
-    metrics = {"claims": comp.check_claims(mse_f, acc_f), "mse_findings": mse_f, "accuracy_findings": acc_f,
+    metrics = {"claims": comp_claims.check_claims(mse_f, acc_f), "mse_findings": mse_f, "accuracy_findings": acc_f,
                "settings": {"training": comp.TrainingConfig().as_dict(),
                             "deep_h_e": {"2": [10, 50], "4": [10, 50], "10": [10, 50]}},
                "timing": {"section_seconds": 75.0}}

@@ -83,7 +83,7 @@ def test_classifier_matches_keras_train_on_batch(data):
 @pytest.mark.parametrize("h_m", [None, 2])
 def test_autoencoder_matches_keras_train_on_batch(data, h_m):
     pytest.importorskip("keras")
-    from pixelsoap.compression import build_autoencoder
+    from pixelsoap.autoencoders import build_autoencoder
 
     X, _, Xv, _ = data
     spec = autoencoder_spec(D, 3, h_m)

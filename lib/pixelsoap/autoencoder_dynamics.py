@@ -73,8 +73,9 @@ _HISTORY = {"val_loss": "val_mse", "loss": "train_loss", "epoch_seconds": "secon
 
 
 def identical_tolerance() -> float:
-    """The relative gap within which Experiment 2 calls the MSEs "identical" (:data:`compression.IDENTICAL_GAP`)."""
-    from .compression import IDENTICAL_GAP
+    """The relative gap within which Experiment 2 calls the MSEs "identical"
+    (:data:`pixelsoap.compression_claims.IDENTICAL_GAP`)."""
+    from .compression_claims import IDENTICAL_GAP
 
     return float(IDENTICAL_GAP)
 
@@ -466,7 +467,7 @@ def run(data, training, h_e: Sequence[int] = DEFAULT_H_E, epochs: int = PAPER_EP
     """
     from tqdm.auto import tqdm
 
-    from .compression import fit_pca, pca_table
+    from .compression_pca import fit_pca, pca_table
 
     h_e = sorted({int(h) for h in h_e})
     if not h_e or not all(1 <= h <= data.n_features for h in h_e):

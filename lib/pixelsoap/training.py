@@ -101,7 +101,7 @@ def classifier_spec(d: int, hidden_units: Sequence[int] = (256, 256), dropout: f
 
 
 def autoencoder_spec(d: int, h_e: int, h_m: int | None = None) -> MLPSpec:
-    """The spec of :func:`pixelsoap.compression.build_autoencoder`.
+    """The spec of :func:`pixelsoap.autoencoders.build_autoencoder`.
 
     h_m None: d -> h_e (linear) -> d (linear); else d -> d*h_m (relu) -> h_e (linear)
     -> d*h_m (relu) -> d (linear).  MSE loss, no dropout.
@@ -257,7 +257,7 @@ def to_keras(spec: MLPSpec, weights: Sequence[np.ndarray]) -> Any:
     """The equivalent compiled Keras model with ``weights`` set, built by the project's builders.
 
     Classifier specs: :func:`pixelsoap.models.build_classifier`; autoencoder specs
-    (the shapes of :func:`autoencoder_spec`): :func:`pixelsoap.compression.build_autoencoder`;
+    (the shapes of :func:`autoencoder_spec`): :func:`pixelsoap.autoencoders.build_autoencoder`;
     anything else: a ``keras.Sequential`` of Dense layers named dense_1, ..., dropout_1, ...
     """
     import keras

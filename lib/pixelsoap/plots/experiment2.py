@@ -1,7 +1,8 @@
 """Figures of Experiment 2 (paper Sec. 4.3): correlations (Fig. 17), MSE (Fig. 18) and accuracy (Fig. 19) against h_e,
 and the linear autoencoder's MSE against epochs (Fig. 18e, the long run; not in the paper).
 
-The tables come from :mod:`pixelsoap.compression` (``mse_table``, ``accuracy_table``);
+The tables come from :func:`pixelsoap.compression_pca.mse_table` and
+:func:`pixelsoap.compression_classifiers.accuracy_table`;
 each function returns a Figure and writes nothing.
 """
 
@@ -42,7 +43,7 @@ def fig18_mse(mse, h_e_max: int = 308, log: bool = False, title: str | None = No
               floor: float = 1e-16):
     """Fig. 18: reconstruction MSE on the validation rows against h_e for every method, 0 <= h_e <= h_e_max.
 
-    mse : table with columns method, h_m, h_e and ``column`` (:func:`pixelsoap.compression.mse_table`).
+    mse : table with columns method, h_m, h_e and ``column`` (:func:`pixelsoap.compression_pca.mse_table`).
     log : logarithmic MSE axis, cut at ``floor`` (PCA's MSE near h_e = d is float64 round-off).
     MSE is in squared rescaled-feature units.
     """
@@ -74,7 +75,8 @@ def fig18_mse(mse, h_e_max: int = 308, log: bool = False, title: str | None = No
 def fig19_accuracy(acc, h_e_max: int = 308, keep: float = 0.95, title: str | None = None):
     """Fig. 19: test accuracy of the classifier retrained on PCA and deep-autoencoder codes against h_e.
 
-    acc : table with columns features, h_m, h_e, test_accuracy (:func:`pixelsoap.compression.accuracy_table`).
+    acc : table with columns features, h_m, h_e, test_accuracy
+        (:func:`pixelsoap.compression_classifiers.accuracy_table`).
     The uncompressed (raw) accuracy is the dashed line, ``keep`` times it the dotted
     one; the right axis reads accuracy as a fraction of the uncompressed one.
     """

@@ -1,0 +1,152 @@
+"""Experiment 2's findings: the paper's claims about Fig. 18 and 19, our numbers and their verdicts.
+
+- :func:`mse_findings`: from the MSE table (:func:`pixelsoap.compression_pca.mse_table`), the
+  relative gaps (:func:`relative_gap`) between the linear and deep autoencoders and PCA.
+- :func:`accuracy_findings`: from the accuracy table
+  (:func:`pixelsoap.compression_classifiers.accuracy_table`), the accuracy kept under compression.
+- :func:`check_claims`: each claim of Sec. 4.3.3-4.3.4 with its published value or text (from
+  ``published.yaml``, :mod:`pixelsoap.published`), our numbers and whether it holds.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from .published import value as published_value
+
+__all__ = ["IDENTICAL_GAP", "NOISE_GAP", "relative_gap", "mse_findings", "accuracy_findings",
+           "check_claims"]
+
+#: tolerance of "identical" (relative MSE gap) and of "numerical noise" for the PCA optimum
+IDENTICAL_GAP, NOISE_GAP = 0.05, 1e-4
+
+
+def relative_gap(mse: "pd.DataFrame", method: str, h_m: int | None = None,  # noqa: F821
+                 column: str = "val_mse") -> "pd.DataFrame":  # noqa: F821
+    """(method MSE - PCA MSE) / PCA MSE at the method's h_e values: columns h_e, mse, pca, gap."""
+    same_h_m = (mse["h_m"] == h_m).fillna(False) if h_m is not None else mse["h_m"].isna()
+    rows = mse[(mse["method"] == method) & same_h_m]
+    pca = mse[mse["method"] == "pca"].set_index("h_e")[column]
+    out = rows[["h_e", column]].rename(columns={column: "mse"}).reset_index(drop=True)
+    out["pca"] = pca.reindex(out["h_e"]).to_numpy()
+    out["gap"] = (out["mse"] - out["pca"]) / out["pca"]
+    return out
+
+
+def _max_gap(gaps: "pd.DataFrame") -> dict[str, Any]:  # noqa: F821
+    if gaps.empty:
+        return {"h_e": None, "gap": None, "n_points": 0}
+    worst = gaps.loc[gaps["gap"].abs().idxmax()]
+    return {"h_e": int(worst["h_e"]), "gap": float(worst["gap"]), "n_points": int(len(gaps))}
+
+
+def mse_findings(mse: "pd.DataFrame", split: int = 200, deep_limit: int = 50,  # noqa: F821
+                 tolerance: float = 0.05) -> dict[str, Any]:
+    """Numbers behind the claims of Fig. 18 from an MSE table (:func:`mse_table`).
+
+    - ``pca_vs_linear``: largest relative validation-MSE gap (linear - PCA) / PCA for
+      h_e < ``split`` and for h_e >= ``split``; "identical" means |gap| <= ``tolerance``.
+    - ``linear_vs_pca_optimum``: minimum of (linear - PCA) / PCA on the training rows
+      (where PCA is the optimal rank-h_e linear reconstruction, so it may be negative
+      only by numerical noise) and on the validation rows.
+    - ``deep_vs_pca``: per h_m, the h_e where the deep autoencoder's validation MSE
+      is below PCA's and the largest h_e up to which it is below at every grid point.
+    """
+    lin = relative_gap(mse, "linear")
+    below, above = lin[lin["h_e"] < split], lin[lin["h_e"] >= split]
+    pca_vs_linear = {
+        "below": {**_max_gap(below), "identical": bool(not below.empty and (below["gap"].abs() <= tolerance).all())},
+        "above": {**_max_gap(above), "min_gap": float(above["gap"].min()) if len(above) else None,
+                  "pca_better_everywhere": bool(not above.empty and (above["gap"] > 0).all())},
+        "split": split, "tolerance": tolerance}
+    train = relative_gap(mse, "linear", column="train_mse")
+    optimum = {f"min_gap_{name}": (float(g["gap"].min()) if len(g) else None) for name, g in
+               (("train", train), ("val", lin))}
+    optimum["h_e_of_min_train"] = int(train.loc[train["gap"].idxmin(), "h_e"]) if len(train) else None
+    deep = {}
+    for h_m in sorted(int(m) for m in mse.loc[mse["method"] == "deep", "h_m"].dropna().unique()):
+        g = relative_gap(mse, "deep", h_m)
+        beats = g.loc[g["gap"] < 0, "h_e"].astype(int).tolist()
+        first_loss = g.loc[g["gap"] >= 0, "h_e"].min() if (g["gap"] >= 0).any() else None
+        up_to = g.loc[g["h_e"] < first_loss, "h_e"].max() if first_loss is not None else g["h_e"].max()
+        deep[str(h_m)] = {"beats_pca_at": beats, "beats_pca_up_to": None if np.isnan(up_to) else int(up_to),
+                          "first_h_e_not_better": None if first_loss is None else int(first_loss),
+                          "beats_below_limit": bool(len(g[g["h_e"] < deep_limit]) and
+                                                    (g.loc[g["h_e"] < deep_limit, "gap"] < 0).all())}
+    return {"pca_vs_linear": pca_vs_linear, "linear_vs_pca_optimum": optimum, "deep_vs_pca": deep,
+            "deep_limit": deep_limit}
+
+
+def accuracy_findings(acc: "pd.DataFrame", above: int = 50, at: int = 100, keep: float = 0.95,  # noqa: F821
+                      about: float = 0.98, tolerance: float = 0.02) -> dict[str, Any]:
+    """Numbers behind the claims of Fig. 19 from an accuracy table (:func:`accuracy_table`).
+
+    - ``above``: per method, the smallest ratio (accuracy / raw accuracy) for h_e > ``above``;
+      ``all_keep``: every method keeps more than ``keep`` there.
+    - ``at``: per method, the ratio at the grid h_e nearest to ``at``; ``about``:
+      the ratio is at least ``about - tolerance``.
+    - ``deep_vs_pca``: the h_e below ``above`` where the deep autoencoder's test accuracy
+      beats PCA's, and the h_e above it where PCA's beats the deep autoencoder's.
+    """
+    methods = [f for f in acc["features"].unique() if f != "raw"]
+    per_method, at_rows = {}, {}
+    for f in methods:
+        rows = acc[acc["features"] == f]
+        high = rows[rows["h_e"] > above]
+        per_method[f] = {"min_ratio": float(high["ratio"].min()) if len(high) else None,
+                         "h_e_of_min": int(high.loc[high["ratio"].idxmin(), "h_e"]) if len(high) else None}
+        near = rows.loc[(rows["h_e"] - at).abs().idxmin()]
+        at_rows[f] = {"h_e": int(near["h_e"]), "ratio": float(near["ratio"]),
+                      "about": bool(near["ratio"] >= about - tolerance)}
+    both = acc[acc["features"].isin(["pca", "deep"])].pivot_table(index="h_e", columns="features",
+                                                                  values="test_accuracy")
+    deep_vs_pca = {"deep_better_below": [], "pca_better_above": [], "n_compared": 0}
+    if {"pca", "deep"} <= set(both.columns):
+        both = both.dropna()
+        low, high = both[both.index < above], both[both.index > above]
+        deep_vs_pca = {"deep_better_below": low.index[low["deep"] > low["pca"]].astype(int).tolist(),
+                       "pca_better_above": high.index[high["pca"] > high["deep"]].astype(int).tolist(),
+                       "n_below": int(len(low)), "n_above": int(len(high))}
+    raw = acc.loc[acc["features"] == "raw", "test_accuracy"]
+    return {"baseline_accuracy": float(raw.iloc[0]) if len(raw) else None,
+            "above": {"h_e_above": above, "keep": keep, "per_method": per_method,
+                      "all_keep": bool(per_method) and all(m["min_ratio"] is not None and m["min_ratio"] > keep
+                                                           for m in per_method.values())},
+            "at": {"h_e": at, "about": about, "tolerance": tolerance, "per_method": at_rows},
+            "deep_vs_pca": deep_vs_pca}
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def check_claims(mse_f: Mapping[str, Any], acc_f: Mapping[str, Any]) -> dict[str, dict]:
+    """The paper's Experiment 2 claims, each with the published value / text, our numbers and ``holds``.
+
+    mse_f, acc_f : outputs of :func:`mse_findings` and :func:`accuracy_findings`.
+    """
+
+    def claim(name: str, ours: Any, holds: bool | None) -> dict:
+        return {"published": published_value(f"experiment2.claims.{name}"), "ours": ours, "holds": holds}
+
+    pl, deep, opt = mse_f["pca_vs_linear"], mse_f["deep_vs_pca"], mse_f["linear_vs_pca_optimum"]
+    above, at = acc_f["above"], acc_f["at"]
+    return {
+        "pca_equals_linear_ae_below_200": claim("pca_equals_linear_ae_below_200", pl["below"], pl["below"]["identical"]),
+        "pca_better_above_200": claim("pca_better_above_200", pl["above"], pl["above"]["pca_better_everywhere"]),
+        "deep_ae_better_below_50": claim("deep_ae_better_below_50", deep,
+                                         bool(deep) and all(v["beats_below_limit"] for v in deep.values())),
+        "above_50_keeps_95pct": claim("above_50_keeps_95pct", above["per_method"], above["all_keep"]),
+        "h100_keeps_98pct": claim("h100_keeps_98pct", at["per_method"],
+                                  bool(at["per_method"]) and all(v["about"] for v in at["per_method"].values())),
+        "deep_ae_better_accuracy_below_50": {
+            "published": "under aggressive compression (h_e < 50) ... deep autoencoding outperforms PCA (Sec. 4.3.3)",
+            "ours": acc_f["deep_vs_pca"],
+            "holds": bool(acc_f["deep_vs_pca"].get("n_below")) and
+            len(acc_f["deep_vs_pca"]["deep_better_below"]) == acc_f["deep_vs_pca"]["n_below"]},
+        "linear_ae_never_beats_pca": {
+            "published": "PCA is the optimal rank-h_e linear reconstruction of the training rows (Eckart-Young)",
+            "ours": opt, "noise_tolerance": NOISE_GAP,
+            "holds": opt["min_gap_train"] is None or opt["min_gap_train"] >= -NOISE_GAP},
+    }
