@@ -14,6 +14,9 @@ One module per concept of the paper:
 - :mod:`pixelsoap.spectra`: the sampled-spectra dataset stage shared by the experiments
 - :mod:`pixelsoap.symmetry`: invariance of spectra to rotations, mirroring, translation
 - :mod:`pixelsoap.verification`: the paper's formulas checked against DScribe
+- :mod:`pixelsoap.compression`: Experiment 2 (settings, data), with :mod:`pixelsoap.compression_pca`,
+  :mod:`pixelsoap.compression_jobs`, :mod:`pixelsoap.compression_classifiers`,
+  :mod:`pixelsoap.compression_claims` and :mod:`pixelsoap.compression_costs`
 - :mod:`pixelsoap.plots`: the paper's figures
 - :mod:`pixelsoap.paths`, :mod:`pixelsoap.io`, :mod:`pixelsoap.profiles`, :mod:`pixelsoap.runner`: plumbing
 """
