@@ -266,6 +266,34 @@ def test_accuracy_findings_and_claims_on_a_synthetic_table():
     assert claims["deep_ae_better_accuracy_below_50"]["holds"] is True
     assert claims["linear_ae_never_beats_pca"]["holds"] is True          # -1e-7 is round-off
     assert "text" in claims["pca_better_above_200"]["published"]
+    assert claims["deep_ae_better_accuracy_below_50"]["published"].startswith("under aggressive compression")
+
+
+def test_published_values_are_read_not_typed(monkeypatch):
+    """The thresholds, the claim texts and the paper's protocol come from published.yaml: a changed
+    published value changes what Experiment 2 checks against."""
+    from pixelsoap import published
+
+    real = published.load()
+    changed = {**real, "experiment2": {**real["experiment2"], "claims": {
+        **real["experiment2"]["claims"],
+        "above_50_keeps_95pct": {**real["experiment2"]["claims"]["above_50_keeps_95pct"], "value": 0.5},
+        "h100_keeps_98pct": {**real["experiment2"]["claims"]["h100_keeps_98pct"], "value": 0.6},
+        "deep_ae_better_accuracy_below_50": {"text": "changed text", "section": "Sec. X"}}}}
+    monkeypatch.setattr(published, "load", lambda: changed)
+    acc = comp_cls.accuracy_table([{"features": "raw", "h_m": None, "h_e": D, "test_accuracy": 0.7},
+                                   {"features": "pca", "h_m": None, "h_e": 100, "test_accuracy": 0.56}])
+    found = comp_claims.accuracy_findings(acc)
+    assert found["above"]["keep"] == 0.5 and found["above"]["all_keep"] is True      # 0.8 > 0.5
+    assert found["at"]["about"] == 0.6 and found["at"]["per_method"]["pca"]["about"] is True
+    claims = comp_claims.check_claims(comp_claims.mse_findings(_synthetic_mse()), found)
+    assert claims["deep_ae_better_accuracy_below_50"]["published"] == "changed text (Sec. X)"
+    assert claims["above_50_keeps_95pct"]["published"] == 0.5
+    # the training protocol's defaults and the paper's grid are the published ones
+    protocol = comp.TrainingConfig()
+    assert (protocol.learning_rate, protocol.batch_size, protocol.epochs) == tuple(
+        real["experiment2"][key]["value"] for key in ("learning_rate", "batch_size", "epochs"))
+    assert comp_costs.PAPER_KINDS == (None, *real["experiment2"]["h_m"]["value"])
 
 
 def test_costs_and_paper_estimate():

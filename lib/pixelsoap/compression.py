@@ -7,12 +7,12 @@ Methods, for d = 308 rescaled features and an encoding size h_e:
   reconstruction-MSE table of Fig. 18).
 - **linear autoencoder** (Fig. 15) and **deep autoencoder** (Fig. 16, h_m in
   {2, 4, 10} in the paper): Keras models defined in :mod:`pixelsoap.autoencoders`
-  (Adam 1e-4, batch 512, MSE), trained in families on the training engine
+  (Adam on the MSE), trained in families on the training engine
   (:mod:`pixelsoap.training`): every model gets the initial weights, batch order
   and Adam steps it would get alone, so reruns repeat bit for bit.
   :class:`TrainingConfig` holds the protocol; ``patience`` stops a model after
   that many epochs without a lower validation loss and restores its best weights
-  (as Keras ``EarlyStopping``; the paper trains all 10,000 epochs).
+  (as Keras ``EarlyStopping``; the paper trains every epoch).
 - **classifiers retrained on the codes** (Fig. 19):
   :mod:`pixelsoap.compression_classifiers`.
 
@@ -45,6 +45,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .published import value as published_value
+
 __all__ = ["TrainingConfig", "parse_grid", "parse_section", "CompressionData", "correlation_matrix", "run_section",
            "main"]
 
@@ -61,7 +63,8 @@ def _is_int(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """Autoencoder training protocol (paper Sec. 4.3.2: Adam 1e-4, batch 512, 10,000 epochs, MSE).
+    """Autoencoder training protocol: Adam on the MSE; the defaults are the paper's (Sec. 4.3.2, from
+    ``published.yaml``: learning rate, batch size, epochs).
 
     epochs : cap on passes over the training rows.
     patience : None trains every epoch (the paper); an int stops after that many
@@ -69,9 +72,9 @@ class TrainingConfig:
     seed : seed of every model's initial weights, batch order and dropout masks (the training engine).
     """
 
-    learning_rate: float = 1e-4
-    batch_size: int = 512
-    epochs: int = 10_000
+    learning_rate: float = published_value("experiment2.learning_rate")
+    batch_size: int = published_value("experiment2.batch_size")
+    epochs: int = published_value("experiment2.epochs")
     patience: int | None = None
     seed: int = 0
 

@@ -15,14 +15,17 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from .compression_jobs import AutoencoderJob
+from .published import value as published_value
 
 if TYPE_CHECKING:
     from .compression import CompressionData, TrainingConfig
 
-__all__ = ["PAPER_KINDS", "cost_summary", "measure_epoch_costs", "paper_grid_estimate"]
+__all__ = ["PAPER_KINDS", "PAPER_EPOCHS", "cost_summary", "measure_epoch_costs", "paper_grid_estimate"]
 
-#: the autoencoder kinds of the paper's grid: linear (None) and deep with these h_m
-PAPER_KINDS = (None, 2, 4, 10)
+#: the autoencoder kinds of the paper's grid: linear (None) and deep with the published h_m
+PAPER_KINDS = (None, *published_value("experiment2.h_m"))
+#: the paper's epochs per autoencoder
+PAPER_EPOCHS = published_value("experiment2.epochs")
 
 
 def cost_summary(mse: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
@@ -63,7 +66,7 @@ def measure_epoch_costs(data: CompressionData, training: TrainingConfig, kinds: 
     return frame
 
 
-def paper_grid_estimate(epoch_costs: "pd.DataFrame", epochs: int = 10_000, n_h_e: int = 308,  # noqa: F821
+def paper_grid_estimate(epoch_costs: "pd.DataFrame", epochs: int = PAPER_EPOCHS, n_h_e: int = 308,  # noqa: F821
                         paper_rows: int = 96_000, d: int = 308) -> dict[str, float]:
     """Core-hours of the paper's grid: every h_e in 1..n_h_e for each kind of ``epoch_costs``
     (:func:`measure_epoch_costs`), ``epochs`` epochs on ``paper_rows`` training rows.

@@ -72,14 +72,19 @@ def fig18_mse(mse, h_e_max: int = 308, log: bool = False, title: str | None = No
     return fig
 
 
-def fig19_accuracy(acc, h_e_max: int = 308, keep: float = 0.95, title: str | None = None):
+def fig19_accuracy(acc, h_e_max: int = 308, keep: float | None = None, title: str | None = None):
     """Fig. 19: test accuracy of the classifier retrained on PCA and deep-autoencoder codes against h_e.
 
     acc : table with columns features, h_m, h_e, test_accuracy
         (:func:`pixelsoap.compression_classifiers.accuracy_table`).
     The uncompressed (raw) accuracy is the dashed line, ``keep`` times it the dotted
-    one; the right axis reads accuracy as a fraction of the uncompressed one.
+    one (default: the published fraction, ``experiment2.claims.above_50_keeps_95pct``); the right
+    axis reads accuracy as a fraction of the uncompressed one.
     """
+    if keep is None:
+        from ..published import value
+
+        keep = value("experiment2.claims.above_50_keeps_95pct")
     fig, ax = plt.subplots(figsize=(7.2, 4.6))
     raw = acc[acc["features"] == "raw"]
     base = float(raw["test_accuracy"].iloc[0]) if len(raw) else float("nan")
