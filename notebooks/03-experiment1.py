@@ -131,7 +131,8 @@ candidates = predict_images(test_images[:n_candidates], test_labels[:n_candidate
                             lambda X: models.predict_proba(model_paper, X), data_paper.scaler)
 accuracies = np.array([p.accuracy for p in candidates])
 easy = easiest_per_digit(accuracies, test_labels[:n_candidates])
-save_figure(plots1.fig11_easy_digits([test_images[i] for i in easy], [candidates[i] for i in easy], easy),
+save_figure(plots1.fig11_easy_digits([test_images[i] for i in easy], [candidates[i] for i in easy], easy,
+                                      class_names(dataset), class_noun(dataset)),
             "fig11-easy-digits")
 
 # %% [markdown]

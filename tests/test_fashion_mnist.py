@@ -243,8 +243,11 @@ def test_a_bad_dataset_is_refused_naming_the_value():
             validate_params({**profile, "dataset": bad}, source="params/mine.yaml", sections=["conversion"])
         assert str(info.value) == f"params/mine.yaml: dataset = {bad!r}: must be 'mnist' or 'fashion-mnist'"
     without = {k: v for k, v in profile.items() if k != "dataset"}
-    validate_params(without)                              # absent: MNIST
-    assert datasets.dataset_of(without) == "mnist"
+    with pytest.raises(ProfileError) as info:             # DVC would stop on it: the schema says so first
+        validate_params(without, source="params/mine.yaml", sections=["spectra"])
+    assert str(info.value) == "params/mine.yaml: dataset is missing (required: 'mnist' or 'fashion-mnist' " \
+                              "(pixelsoap.datasets))"
+    assert datasets.dataset_of(without) == "mnist"        # the library's default, for a stage run by hand
 
 
 @pytest.mark.parametrize("fashion, base", [("fashion", "default"), ("fashion-smoke", "smoke")])

@@ -21,10 +21,10 @@ __all__ = ["DATASETS", "DEFAULT_DATASET", "load_images", "fetch_images", "class_
 
 DEFAULT_DATASET = "mnist"
 
-#: profile value -> (display name, what one image shows, class names by label)
+#: profile value -> (display name, what a class is called in figures, class names by label)
 DATASETS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "mnist": ("MNIST", "digit", tuple(str(d) for d in range(10))),
-    "fashion-mnist": ("Fashion-MNIST", "garment",
+    "fashion-mnist": ("Fashion-MNIST", "class",
                       ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")),
 }
@@ -69,7 +69,7 @@ def class_names(dataset: str) -> tuple[str, ...]:
 
 
 def class_noun(dataset: str) -> str:
-    """What one image of ``dataset`` shows: ``"digit"`` or ``"garment"``."""
+    """What a class of ``dataset`` is called in figures: ``"digit"`` (MNIST) or ``"class"``."""
     return DATASETS[_check(dataset)][1]
 
 

@@ -350,8 +350,9 @@ class Profile(_Section):
     experiment1: Experiment1
     experiment2: Experiment2
     experiment3: Experiment3
+    #: required although the library defaults to MNIST: DVC refuses a stage whose params.yaml lacks a listed key
     dataset: Annotated[Literal["mnist", "fashion-mnist"],
-                       Field(description="'mnist' or 'fashion-mnist' (pixelsoap.datasets)")] = "mnist"
+                       Field(description="'mnist' or 'fashion-mnist' (pixelsoap.datasets)")]
 
 
 #: the top-level sections of a profile

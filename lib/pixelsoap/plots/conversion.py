@@ -11,7 +11,7 @@ def fig07_projection(image: np.ndarray, points: np.ndarray, label: int | str | N
     """Fig. 7: a grey image (left) and its 3D point set (right), points coloured by z.
 
     image : (rows, cols) grey levels; points : (N, 3) from :func:`pixelsoap.image_to_points`;
-    label, noun : the image's class and what a class is ("digit", "garment"), for the title.
+    label, noun : the image's class and what a class is ("digit", "class"), for the title.
     """
     fig = plt.figure(figsize=(10, 4.5))
     ax_img = fig.add_subplot(1, 2, 1)

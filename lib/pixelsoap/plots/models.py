@@ -110,7 +110,7 @@ def confusion_matrix_figure(confusion_normalised: np.ndarray, title: str | None 
                             labels=tuple(range(10)), noun: str = "digit"):
     """Fig. 9: heatmap of a row-normalised (k, k) confusion matrix (rows: true class, columns: predicted).
 
-    labels : the k tick labels (class names); noun : what a class is ("digit", "garment").
+    labels : the k tick labels (class names); noun : what a class is ("digit", "class").
     """
     import seaborn as sns
 
