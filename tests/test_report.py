@@ -586,7 +586,7 @@ def test_a_run_on_another_dataset_shows_values_but_gives_no_verdict(project):
     for row in judged:
         assert by_id[row.id].status == report.OTHER_DATASET, row.id
         assert [s.text for s in by_id[row.id].shown] == [s.text for s in row.shown]   # the values stay
-        assert by_id[row.id].why is None
+        assert by_id[row.id].why is None and row.status not in by_id[row.id].detail
     assert not [r.id for r in other.rows if not r.setting and r.status in report.RESULT_VERDICTS]
     md_path, index = report.write_report(project)
     md, html = md_path.read_text(), index.read_text()

@@ -770,16 +770,16 @@ def without_verdicts_on_other_data(rows: list[RowResult], dataset: str) -> list[
 
     The paper's numbers are of MNIST, so a run on another data set shows its
     values beside them but claims nothing: each non-setting row whose status is
-    one of :data:`RESULT_VERDICTS` gets the neutral status and no "why" (the
-    comparison is kept in ``detail``).  Settings rows, and rows not run or
-    missing, are left as they are.
+    one of :data:`RESULT_VERDICTS` gets the neutral status and no "why"; its
+    ``detail`` keeps the arithmetic of the comparison (a difference, a
+    condition), not the verdict.  Settings rows, and rows not run or missing,
+    are left as they are.
     """
     if dataset == "mnist":
         return rows
     for row in rows:
         if not row.setting and row.status in RESULT_VERDICTS:
-            row.detail = f"no verdict: this run used {dataset}, the paper MNIST (the rule would say: {row.status}; " \
-                         f"{row.detail})"
+            row.detail = f"this run used {dataset}, the paper MNIST" + (f"; {row.detail}" if row.detail else "")
             row.status, row.why = OTHER_DATASET, None
     return rows
 
