@@ -304,3 +304,21 @@ def test_cache_keys_and_the_params_digest_differ_between_datasets():
     default = yaml.safe_load((ROOT / "params" / "default.yaml").read_text())
     fashion = yaml.safe_load((ROOT / "params" / "fashion.yaml").read_text())
     assert budget_check.params_digest(default) != budget_check.params_digest(fashion)
+
+
+def test_the_ranking_study_scores_the_profiles_dataset_under_its_own_keys(tmp_path, monkeypatch):
+    from pixelsoap import search_convergence as sc
+
+    monkeypatch.setattr(sc.paths, "cache_dir", lambda: tmp_path / "cache")
+    seen = []
+
+    def evaluate(draws, data, classifier, seed):
+        seen.append(data["dataset"])
+        return [{"val_accuracy": 0.5, "seconds": 0.1} for _ in draws]
+
+    search = {"val_fraction": 0.2, "classifier": {"hidden_units": [8], "epochs": 2}}
+    draws = [{"r_cut": 10, "n_max": 3, "l_max": 3, "sigma": 2}]
+    sc.score_budget(draws, 100, 1, search, 0, evaluate)
+    sc.score_budget(draws, 100, 1, search, 0, evaluate, "fashion-mnist")   # not MNIST's cached score
+    sc.score_budget(draws, 100, 1, search, 0, evaluate, "fashion-mnist")   # its own, cached
+    assert seen == ["mnist", "fashion-mnist"]
