@@ -10,6 +10,7 @@
 
 # %% tags=["parameters"]
 seed = 0
+dataset = "mnist"
 soap = {"r_cut": 63, "n_max": 7, "l_max": 10, "sigma": 3}
 theory = {"grid": 201, "invariance_digit": 7}
 
@@ -78,7 +79,9 @@ basis
 # 12 points of the invariance digit, with the active SOAP parameters.
 
 # %%
-test_images, test_labels = ps.load_mnist("test")
+from pixelsoap.datasets import load_images
+
+test_images, test_labels = load_images("test", dataset)
 digit_index = first_of_digit(test_labels, theory["invariance_digit"])
 digit = test_images[digit_index]
 small = ps.image_to_points(digit)[:12]
@@ -99,6 +102,7 @@ invariance
 
 # %%
 write_json(out / "metrics.json", {
+    "dataset": dataset,
     "soap": params.as_dict(),
     "descriptor_size": params.size,
     "basis_max_rel_diff_alpha": basis["alpha_max_rel_diff"].max(),

@@ -13,6 +13,7 @@
 
 # %% tags=["parameters"]
 seed = 0
+dataset = "mnist"
 soap = {"r_cut": 63, "n_max": 7, "l_max": 10, "sigma": 3}
 spectra = {"n_train": 120000, "n_test": 10000, "val_fraction": 0.2, "split": "random", "dtype": "float32",
            "chunk_size": 500, "n_jobs": -1}
@@ -28,6 +29,7 @@ from scipy.stats import spearmanr
 import pixelsoap as ps
 from pixelsoap import experiment1 as exp1
 from pixelsoap import models, paths, published
+from pixelsoap.datasets import cache_key_part, class_names, class_noun, display_name, load_images
 from pixelsoap.io import atomic_path, write_json
 from pixelsoap.metrics import classification_report, most_confused_pairs
 from pixelsoap.pixelwise import accuracy_by_distance, centroid_distances, predict_images
@@ -64,7 +66,8 @@ save_figure(model_diagram(model, "Fig. 8: pixel-wise classifier"), "fig08-classi
 def train_and_test(data, name):
     fitted, history = models.train_classifier(
         data.scaled("train"), data.train.y, data.scaled("val"), data.val.y, config,
-        backup_dir=paths.cache_dir() / "experiment1" / f"backup-{name}", verbose=2)
+        backup_dir=paths.cache_dir() / "experiment1" / "-".join(["backup", *cache_key_part(dataset).values(), name]),
+        verbose=2)
     models.save_model(fitted, model_dir / f"classifier-{name}.keras")
     proba = models.predict_proba(fitted, data.scaled("test"))
     report = classification_report(data.test.y, proba.argmax(axis=1))
@@ -84,7 +87,7 @@ print(f"search: best of {search['n_complete']} trials {best.as_dict()}, "
 if best == paper_params:
     report_best = report_paper
 else:
-    data_best, _ = sample_dataset(best, spectra, seed)
+    data_best, _ = sample_dataset(best, spectra, seed, dataset=dataset)
     _, _, _, report_best = train_and_test(data_best, "search-best")
 rows.append(exp1.table1(report_best, "best parameters of our search", best.as_dict()))
 table = pd.DataFrame([{"row": r["row"], **{f"{k} ({w})": r[k][w] for k in ("accuracy", "recall", "precision", "f1")
@@ -98,8 +101,10 @@ table.T
 
 # %%
 confusion = np.asarray(report_paper["confusion_normalised"])
-save_figure(confusion_matrix_figure(confusion, f"Fig. 9: test accuracy {report_paper['accuracy']:.4f} "
-                                               f"(paper {published.value('experiment1.table1')['accuracy']})"),
+paper_note = (f"paper {published.value('experiment1.table1')['accuracy']}" if dataset == "mnist"
+              else display_name(dataset))
+save_figure(confusion_matrix_figure(confusion, f"Fig. 9: test accuracy {report_paper['accuracy']:.4f} ({paper_note})",
+                                    labels=class_names(dataset), noun=class_noun(dataset)),
             "fig09-confusion-matrix")
 pairs = most_confused_pairs(confusion, 5)
 pairs
@@ -120,13 +125,14 @@ pd.DataFrame(search["findings"]["spearman"], index=["Spearman rho with validatio
 # the examples are chosen from them by rules in `pixelsoap.selection`.
 
 # %%
-test_images, test_labels = ps.load_mnist("test")
+test_images, test_labels = load_images("test", dataset)
 n_candidates = int(experiment1["figures"]["candidate_images"])
 candidates = predict_images(test_images[:n_candidates], test_labels[:n_candidates], paper_params,
                             lambda X: models.predict_proba(model_paper, X), data_paper.scaler)
 accuracies = np.array([p.accuracy for p in candidates])
 easy = easiest_per_digit(accuracies, test_labels[:n_candidates])
-save_figure(plots1.fig11_easy_digits([test_images[i] for i in easy], [candidates[i] for i in easy], easy),
+save_figure(plots1.fig11_easy_digits([test_images[i] for i in easy], [candidates[i] for i in easy], easy,
+                                      class_names(dataset), class_noun(dataset)),
             "fig11-easy-digits")
 
 # %% [markdown]
@@ -190,7 +196,7 @@ checks = {
                                  "accuracy_nearest_bin": float(by_distance["accuracy"].iloc[0]),
                                  "accuracy_farthest_bin": float(by_distance["accuracy"].iloc[-1])},
 }
-write_json(out / "metrics.json", {"table1": rows, "classifier": config.as_dict() if hasattr(config, "as_dict")
+write_json(out / "metrics.json", {"dataset": dataset, "table1": rows, "classifier": config.as_dict() if hasattr(config, "as_dict")
                                   else str(config), "checks": checks,
                                   "examples": {"easy": easy, "seven": seven, "three": three,
                                                "ambiguous_4_9": ambiguous}})

@@ -34,6 +34,7 @@
 
 # %% tags=["parameters"]
 seed = 0
+dataset = "mnist"
 soap = {"r_cut": 63, "n_max": 7, "l_max": 10, "sigma": 3}
 experiment1 = {"dask": {"scheduler": None, "n_workers": 2}, "final": {"classifier": {"hidden_units": [64, 64]}}}
 experiment3 = {"levels": {"min": 0.1, "max": 5.0, "steps": 4}, "n_samples": 200, "n_seeds": 2,
@@ -68,7 +69,7 @@ print("levels:", settings["levels"].round(4).tolist())
 
 # %%
 table = rb.run_levels(settings["levels"], settings["n_seeds"], params.as_dict(), settings["n_samples"], seed,
-                      scheduler=dask_cfg.get("scheduler"), n_workers=int(dask_cfg.get("n_workers", 2)))
+                      scheduler=dask_cfg.get("scheduler"), n_workers=int(dask_cfg.get("n_workers", 2)), dataset=dataset)
 run_seconds = time.perf_counter() - started
 with atomic_path(out / "accuracy.csv") as tmp:
     table[rb.TABLE_COLUMNS].to_csv(tmp, index=False)
@@ -118,7 +119,7 @@ summary
 # %%
 metrics = {
     "settings": {"levels": settings["levels"], "n_samples": settings["n_samples"], "n_seeds": settings["n_seeds"],
-                 "soap": params.as_dict(), "seed": seed, "model": rb.model_file().name},
+                 "soap": params.as_dict(), "seed": seed, "dataset": dataset, "model": rb.model_file().name},
     "findings": found,
     "baseline_check": check,
     "per_level": summary.to_dict(orient="records"),
@@ -192,7 +193,7 @@ print(f"readings: {len(reading_settings['levels'])} levels x {reading_settings['
       f"architecture {reading_settings['classifier']['hidden_units']}")
 print("levels:", reading_settings["levels"].round(4).tolist())
 readings = rr.run_readings(reading_settings, params.as_dict(), seed, scheduler=dask_cfg.get("scheduler"),
-                           n_workers=int(dask_cfg.get("n_workers", 2)), stage_table=table)
+                           n_workers=int(dask_cfg.get("n_workers", 2)), stage_table=table, dataset=dataset)
 readings_seconds = time.perf_counter() - readings_started
 with atomic_path(out / "readings.csv") as tmp:
     readings[rr.TABLE_COLUMNS].to_csv(tmp, index=False)

@@ -132,6 +132,11 @@ def test_pipeline_is_up_to_date_and_profile_changes_are_targeted(smoke_run):
     (copy / "params.yaml").write_text(yaml.safe_dump(params))
     assert set(json.loads(_run(["dvc", "status", "--json"], copy, env))) == {"experiment3", "report"}
     params["experiment3"]["n_seeds"] -= 1
+    params["dataset"] = "fashion-mnist"       # every stage that loads images reruns, and the report
+    (copy / "params.yaml").write_text(yaml.safe_dump(params))
+    assert set(json.loads(_run(["dvc", "status", "--json"], copy, env))) == \
+        {"conversion", "soap", "spectra", "search", "experiment1", "experiment3", "report"}
+    params["dataset"] = "mnist"
     (copy / "params.yaml").write_text(yaml.safe_dump(params))
     assert json.loads(_run(["dvc", "status", "--json"], copy, env)) == {}
 

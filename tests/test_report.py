@@ -569,3 +569,28 @@ def test_an_interrupted_stage_is_named_in_the_report(project, tmp_path):
     assert "stopped by Ctrl-C during stage <code>experiment1</code>" in html.read_text()
     plain = report.write_report(project, tmp_path / "PLAIN.md", tmp_path / "plain", notebooks_html=False)[0]
     assert "Ctrl-C" not in plain.read_text()
+
+
+# --------------------------------------------------------------------------- another data set: no verdict
+
+
+def test_a_run_on_another_dataset_shows_values_but_gives_no_verdict(project):
+    mnist = report.build_report(project)
+    judged = [r for r in mnist.rows if not r.setting and r.status in report.RESULT_VERDICTS]
+    assert judged, "the fixture must give some verdicts on MNIST, or this test checks nothing"
+    assert mnist.dataset == "MNIST" and all(r.status != report.OTHER_DATASET for r in mnist.rows)
+
+    shutil.copy(project / "params" / "fashion-smoke.yaml", project / "params.yaml")
+    other = report.build_report(project)
+    assert other.dataset == "Fashion-MNIST" and other.profile["name"] == "fashion-smoke"
+    by_id = {r.id: r for r in other.rows}
+    for row in judged:
+        assert by_id[row.id].status == report.OTHER_DATASET, row.id
+        assert [s.text for s in by_id[row.id].shown] == [s.text for s in row.shown]   # the values stay
+        assert by_id[row.id].why is None and row.status not in by_id[row.id].detail
+    assert not [r.id for r in other.rows if not r.setting and r.status in report.RESULT_VERDICTS]
+    md_path, index = report.write_report(project)
+    md, html = md_path.read_text(), index.read_text()
+    assert "| dataset | **Fashion-MNIST** (the paper's numbers are of MNIST" in md
+    assert "<strong>Fashion-MNIST</strong>" in html
+    assert "other dataset: no verdict" in md

@@ -160,7 +160,7 @@ def test_reading_of_51_picks_the_consistent_reading():
 # --------------------------------------------------------------------------- jobs and the cache
 
 
-def _fake_compute(job, seed, soap, n_samples, model_path, scaler_path, model_hash, scaler_hash):
+def _fake_compute(job, seed, soap, n_samples, model_path, scaler_path, model_hash, scaler_hash, dataset="mnist"):
     accuracy = 0.7 / (1 + job.level) - 0.01 * job.seed
     return {"level": job.level, "seed": job.seed, "accuracy": accuracy, "n": n_samples,
             "n_correct": round(accuracy * n_samples), "seconds": 0.01}

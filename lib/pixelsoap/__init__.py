@@ -6,6 +6,8 @@ Feature Extraction with SOAP: A Pixel-Wise Approach for MNIST Handwritten Data".
 One module per concept of the paper:
 
 - :mod:`pixelsoap.data`: verified MNIST (IDX files, cache, npm / Keras sources)
+- :mod:`pixelsoap.fashion_mnist`: verified Fashion-MNIST (IDX files from a Debian package, cache)
+- :mod:`pixelsoap.datasets`: the profile's ``dataset`` switch (``load_images(split, dataset)``)
 - :mod:`pixelsoap.conversion`: Algorithm 1, images to 3D point sets
 - :mod:`pixelsoap.soap`: Algorithm 2, SOAP spectra (our engine, :mod:`pixelsoap.soap_engine`, or DScribe)
 - :mod:`pixelsoap.basis`: Algorithm A1, the GTO radial basis

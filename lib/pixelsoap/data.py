@@ -87,30 +87,31 @@ class MnistDataError(ValueError):
 # --------------------------------------------------------------------------- parsing and checks
 
 
-def parse_idx(payload: bytes, name: str) -> np.ndarray:
+def parse_idx(payload: bytes, name: str, error: type[Exception] = MnistDataError) -> np.ndarray:
     """Parse one uncompressed IDX file into a read-only ``uint8`` array.
 
     Images (magic ``0x00000803``, 16-byte header) give shape ``(n, 28, 28)``;
     labels (magic ``0x00000801``, 8-byte header) give shape ``(n,)``.  ``name``
     is used in error messages and, when it contains ``images`` or ``labels``,
-    fixes which magic is expected.  Raises :class:`MnistDataError` on a wrong
-    magic, a truncated or over-long payload, or images that are not 28x28.
+    fixes which magic is expected.  Raises ``error`` (default
+    :class:`MnistDataError`; Fashion-MNIST passes its own) on a wrong magic, a
+    truncated or over-long payload, or images that are not 28x28.
     """
     if len(payload) < 8:
-        raise MnistDataError(f"{name}: truncated file ({len(payload)} bytes, shorter than any IDX header)")
+        raise error(f"{name}: truncated file ({len(payload)} bytes, shorter than any IDX header)")
     magic = int.from_bytes(payload[:4], "big")
     expected = _expected_magic(name)
     if magic not in expected:
         want = " or ".join(f"0x{m:08x}" for m in expected)
-        raise MnistDataError(f"{name}: wrong IDX magic 0x{magic:08x}, expected {want}")
+        raise error(f"{name}: wrong IDX magic 0x{magic:08x}, expected {want}")
     ndim = magic & 0xFF
     header = 4 + 4 * ndim
     if len(payload) < header:
-        raise MnistDataError(f"{name}: truncated file ({len(payload)} bytes, header needs {header})")
+        raise error(f"{name}: truncated file ({len(payload)} bytes, header needs {header})")
     dims = struct.unpack(f">{ndim}I", payload[4:header])
-    _check_length(name, len(payload), header, dims)
+    _check_length(name, len(payload), header, dims, error)
     if ndim == 3 and dims[1:] != IMAGE_SHAPE:
-        raise MnistDataError(f"{name}: wrong dimensions, images are {dims[1]}x{dims[2]}, expected 28x28")
+        raise error(f"{name}: wrong dimensions, images are {dims[1]}x{dims[2]}, expected 28x28")
     arr = np.frombuffer(payload, dtype=np.uint8, offset=header).reshape(dims)
     arr.flags.writeable = False
     return arr
@@ -125,16 +126,17 @@ def _expected_magic(name: str) -> tuple[int, ...]:
     return (IMAGE_MAGIC, LABEL_MAGIC)
 
 
-def _check_length(name: str, size: int, header: int, dims: tuple[int, ...]) -> None:
+def _check_length(name: str, size: int, header: int, dims: tuple[int, ...],
+                  error: type[Exception] = MnistDataError) -> None:
     """Raise unless ``size`` equals the header plus one byte per element."""
     expected = header + int(np.prod(dims, dtype=np.int64))
     if size < expected:
-        raise MnistDataError(
+        raise error(
             f"{name}: truncated file, {size} bytes but header {header} + dims "
             f"{'x'.join(map(str, dims))} need {expected}"
         )
     if size > expected:
-        raise MnistDataError(f"{name}: {size - expected} unexpected trailing bytes (expected {expected} bytes)")
+        raise error(f"{name}: {size - expected} unexpected trailing bytes (expected {expected} bytes)")
 
 
 def _check_sha256(name: str, payload: bytes) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import paths, published
+from .datasets import dataset_of
 from .io import atomic_path, write_json
 from .profiles import load_stage_params
 from .reproduce import exit_if_interrupted
@@ -145,7 +146,8 @@ def run_search_stage(params: dict) -> dict:
     # interrupted search resumes and a changed n_trials extends the same study.
     storage = paths.cache_dir() / "search" / "studies.journal"
     study = run_search(storage, int(cfg["n_trials"]), SearchSpace.from_mapping(cfg["space"]),
-                       {"n_samples": cfg["n_samples"], "val_fraction": cfg.get("val_fraction", 0.2)},
+                       {"n_samples": cfg["n_samples"], "val_fraction": cfg.get("val_fraction", 0.2),
+                        "dataset": dataset_of(params)},
                        cfg["classifier"], seed, scheduler=dask_cfg.get("scheduler"),
                        n_workers=int(dask_cfg.get("n_workers", 2)))
     frame = trials_frame(study)

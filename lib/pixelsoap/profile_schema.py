@@ -350,6 +350,9 @@ class Profile(_Section):
     experiment1: Experiment1
     experiment2: Experiment2
     experiment3: Experiment3
+    #: required although the library defaults to MNIST: DVC refuses a stage whose params.yaml lacks a listed key
+    dataset: Annotated[Literal["mnist", "fashion-mnist"],
+                       Field(description="'mnist' or 'fashion-mnist' (pixelsoap.datasets)")]
 
 
 #: the top-level sections of a profile
@@ -438,13 +441,13 @@ def _message(error: dict, source: str, prefix: tuple) -> str:
 def validate_params(params: Any, source: str = "params.yaml", sections: Iterable[str] | None = None) -> None:
     """Check a profile (a dict read from YAML) against the schema; raise :class:`ProfileError` if it breaks it.
 
-    ``sections`` limits the check to those top-level sections (``seed`` is always
-    checked): a notebook stage checks only what it injects.  The error lists every
+    ``sections`` limits the check to those top-level sections (``seed`` and
+    ``dataset`` are always checked): a notebook stage checks only what it injects.  The error lists every
     problem, one per line: ``<source>: <dotted.key> = <value>: <what is allowed>``.
     """
     if not isinstance(params, Mapping):
         raise ProfileError(f"{source}: {_show(params)}: must be a mapping of sections ({', '.join(SECTIONS)})")
-    wanted = None if sections is None else {"seed", *sections}
+    wanted = None if sections is None else {"seed", "dataset", *sections}
     try:
         Profile.model_validate(dict(params))
     except ValidationError as exc:

@@ -19,7 +19,7 @@ from . import paths
 from .io import write_bytes
 from .profile_schema import ProfileError, validate_params
 
-PROFILES = ("smoke", "default", "paper")
+PROFILES = ("smoke", "default", "paper", "fashion-smoke", "fashion")
 
 
 def profile_path(name: str) -> Path:

@@ -59,12 +59,16 @@ NOT_RUN = "not run"
 MISSING = "missing"
 NO_PUBLISHED = "no published value"
 ERROR = "error in the row definition"
-VERDICTS = (REPRODUCED, WITHIN, NOT_REPRODUCED, SAME, DIFFERS, NOT_RUN, MISSING, NO_PUBLISHED, ERROR)
+OTHER_DATASET = "other dataset: no verdict"
+VERDICTS = (REPRODUCED, WITHIN, NOT_REPRODUCED, SAME, DIFFERS, NOT_RUN, MISSING, NO_PUBLISHED, ERROR, OTHER_DATASET)
+#: verdicts that compare a result of ours with the paper's MNIST result
+RESULT_VERDICTS = (REPRODUCED, WITHIN, NOT_REPRODUCED, SAME, DIFFERS)
 #: CSS class (HTML) and symbol (Markdown) of each verdict
 VERDICT_STYLE = {
     REPRODUCED: ("ok", "✅"), WITHIN: ("close", "🟡"), NOT_REPRODUCED: ("bad", "❌"),
     SAME: ("ok", "✅"), DIFFERS: ("differs", "⚠️"), NOT_RUN: ("missing", "⏸️"),
     MISSING: ("missing", "❔"), NO_PUBLISHED: ("info", "ℹ️"), ERROR: ("bad", "⛔"),
+    OTHER_DATASET: ("info", "➖"),
 }
 
 
@@ -761,6 +765,25 @@ def evaluate_rows(root: str | Path | None = None, rows_file: str | Path | None =
     return [evaluate_row(spec, variables, sources) for spec, variables in expand_rows(specs, sources)]
 
 
+def without_verdicts_on_other_data(rows: list[RowResult], dataset: str) -> list[RowResult]:
+    """The rows unchanged for MNIST; for another data set, every verdict on a result becomes :data:`OTHER_DATASET`.
+
+    The paper's numbers are of MNIST, so a run on another data set shows its
+    values beside them but claims nothing: each non-setting row whose status is
+    one of :data:`RESULT_VERDICTS` gets the neutral status and no "why"; its
+    ``detail`` keeps the arithmetic of the comparison (a difference, a
+    condition), not the verdict.  Settings rows, and rows not run or missing,
+    are left as they are.
+    """
+    if dataset == "mnist":
+        return rows
+    for row in rows:
+        if not row.setting and row.status in RESULT_VERDICTS:
+            row.detail = f"this run used {dataset}, the paper MNIST" + (f"; {row.detail}" if row.detail else "")
+            row.status, row.why = OTHER_DATASET, None
+    return rows
+
+
 # --------------------------------------------------------------------------- run information
 
 
@@ -962,6 +985,7 @@ class Report:
     interrupted: str | None = None  # the stage a Ctrl-C stopped (pixelsoap.reproduce), if any
     budget_counts: dict = field(default_factory=dict)  # pixelsoap.budget_check label -> rows
     budget_record: dict | None = None  # the doubled-budget check on record
+    dataset: str = "MNIST"  # the images of the run (pixelsoap.datasets display name)
 
 
 def unavailable_outputs(stages: Mapping[str, dict], stale: Iterable[str],
@@ -1009,17 +1033,28 @@ def build_report(root: str | Path | None = None, rows_file: str | Path | None = 
     nbs = notebooks(root, stages, unavailable)
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     now = _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch else _dt.datetime.now(_dt.timezone.utc)
-    counts = [(v, sum(r.status == v for r in rows)) for v in VERDICTS]
     profile = infer_profile(root)
+    dataset = str((profile["params"] or {}).get("dataset", "mnist")) if isinstance(profile["params"], Mapping) \
+        else "mnist"
+    rows = without_verdicts_on_other_data(rows, dataset)
+    counts = [(v, sum(r.status == v for r in rows)) for v in VERDICTS]
     record = budget_check.load_record(root)
     budget_counts = budget_check.label_rows(rows, record, profile["params"])
     report = Report(root=root, generated=now.strftime("%Y-%m-%d %H:%M UTC"), profile=profile,
                     packages=package_versions(config.get("packages", [])), rows=rows, groups=list(groups.items()),
                     counts=[(v, n) for v, n in counts if n], figures=figures(root, config.get("figures", {}), stages),
                     notebooks=nbs, timings=stage_timings(root, stages, nbs, config.get("timings", {}), sources),
-                    interrupted=interrupted, budget_counts=budget_counts, budget_record=record)
+                    interrupted=interrupted, budget_counts=budget_counts, budget_record=record,
+                    dataset=_dataset_name(dataset))
     report.report_seconds = time.perf_counter() - started
     return report
+
+
+def _dataset_name(dataset: str) -> str:
+    """Display name of a profile's ``dataset`` ("MNIST", "Fashion-MNIST"); the value itself if unknown."""
+    from .datasets import DATASETS
+
+    return DATASETS[dataset][0] if dataset in DATASETS else dataset
 
 
 def _jinja_env():

@@ -154,18 +154,19 @@ def _classifier(model_path: str, model_hash: str, scaler_path: str, scaler_hash:
 
 
 def evaluate_level(job: Job, seed: int, soap: Mapping[str, Any], n_samples: int, model_path: str,
-                   scaler_path: str, model_hash: str = "", scaler_hash: str = "") -> dict[str, Any]:
-    """Accuracy of the clean-data classifier on T noisy test spectra (one job; runs on a worker).
+                   scaler_path: str, model_hash: str = "", scaler_hash: str = "",
+                   dataset: str = "mnist") -> dict[str, Any]:
+    """Accuracy of the clean-data classifier on T noisy test spectra of ``dataset`` (one job; runs on a worker).
 
     Returns {level, seed, accuracy, n, n_correct, seconds, worker_pid}.
     """
-    from .data import load_mnist
+    from .datasets import load_images
     from .models import predict_labels
 
     start = time.perf_counter()
     params = SoapParams.from_mapping(soap)
     model, scaler = _classifier(str(model_path), model_hash, str(scaler_path), scaler_hash)
-    images, labels = load_mnist("test")
+    images, labels = load_images("test", dataset)
     spectra = noisy_spectra(images, labels, params, n_samples, seed, job)
     X = scaler.transform(spectra.X.astype(np.float64)).astype(np.float32)
     n_correct = int((predict_labels(model, X) == spectra.y).sum())
@@ -186,11 +187,13 @@ def file_digest(path: str | os.PathLike) -> str:
 
 
 def job_key(job: Job, seed: int, soap: Mapping[str, Any], n_samples: int, model_hash: str,
-            scaler_hash: str) -> str:
-    """Cache key (24 hex digits) of one job: everything its accuracy depends on."""
+            scaler_hash: str, dataset: str = "mnist") -> str:
+    """Cache key (24 hex digits) of one job: everything its accuracy depends on, the images' data set included."""
+    from .datasets import cache_key_part
+
     payload = {"level": repr(float(job.level)), "repetition": int(job.seed), "seed": int(seed),
                "soap": SoapParams.from_mapping(soap).as_dict(), "n_samples": int(n_samples),
-               "model": model_hash, "scaler": scaler_hash, "format": FORMAT_VERSION}
+               "model": model_hash, "scaler": scaler_hash, "format": FORMAT_VERSION, **cache_key_part(dataset)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -214,8 +217,8 @@ def result_cache(folder: str | os.PathLike | None = None):
 def run_levels(levels: Sequence[float], n_seeds: int, soap: Mapping[str, Any], n_samples: int, seed: int, *,
                model_path: str | os.PathLike | None = None, scaler_path: str | os.PathLike | None = None,
                scheduler=None, n_workers: int = 2, tf_threads: int | None = 1, progress: bool = True,
-               folder: str | os.PathLike | None = None, compute: Callable | None = None):
-    """Run (or take from the cache) every (level, seed) job; return the per-job table.
+               folder: str | os.PathLike | None = None, compute: Callable | None = None, dataset: str = "mnist"):
+    """Run (or take from the cache) every (level, seed) job on ``dataset``'s test images; return the per-job table.
 
     levels : sigma_disturbance values (pixels), 0 for the baseline; n_seeds : repetitions per level.
     soap : r_cut, n_max, l_max, sigma; n_samples : T spectra per job; seed : the profile's seed.
@@ -234,7 +237,8 @@ def run_levels(levels: Sequence[float], n_seeds: int, soap: Mapping[str, Any], n
     folder = Path(folder) if folder is not None else cache_folder()
     hashes = {"model_hash": file_digest(model_path), "scaler_hash": file_digest(scaler_path)}
     jobs = plan_jobs(levels, n_seeds)
-    keys = {job: job_key(job, seed, soap, n_samples, hashes["model_hash"], hashes["scaler_hash"]) for job in jobs}
+    keys = {job: job_key(job, seed, soap, n_samples, hashes["model_hash"], hashes["scaler_hash"], dataset)
+            for job in jobs}
     results = {}
     cache = result_cache(folder)
     for job, key in keys.items():
@@ -244,7 +248,7 @@ def run_levels(levels: Sequence[float], n_seeds: int, soap: Mapping[str, Any], n
     todo = [job for job in jobs if job not in results]
     if todo:
         args = (int(seed), dict(soap), int(n_samples), str(model_path), str(scaler_path),
-                hashes["model_hash"], hashes["scaler_hash"])
+                hashes["model_hash"], hashes["scaler_hash"], dataset)
         _drive(todo, args, keys, results, cache, compute or evaluate_level, scheduler, n_workers, tf_threads,
                progress, n_cached=len(results))
     return accuracy_table([results[job] for job in jobs])

@@ -237,10 +237,12 @@ def model_seed(seed: int, repetition: int) -> int:
 
 def job_key(job: ReadingJob, config: Mapping[str, Any]) -> str:
     """Cache key of one job: everything its result depends on (``config`` as :func:`run_readings` builds it)."""
+    from .datasets import cache_key_part
     from .jobs import digest
 
     payload = {"level": repr(float(job.level)), "repetition": int(job.seed), "seed": int(config["seed"]),
-               "soap": SoapParams.from_mapping(config["soap"]).as_dict(), "format": FORMAT_VERSION}
+               "soap": SoapParams.from_mapping(config["soap"]).as_dict(), "format": FORMAT_VERSION,
+               **cache_key_part(config.get("dataset", "mnist"))}
     if job.reading == "b_retrained":
         payload.update({k: config[k] for k in ("n_train", "val_fraction", "classifier")})
     else:
@@ -256,12 +258,12 @@ def _accuracy(model, X: np.ndarray, y: np.ndarray) -> tuple[int, int]:
 
 def _retrained(job: ReadingJob, config: Mapping[str, Any]) -> dict[str, Any]:
     """Reading (b): noisy training-image spectra, split, new scaler, new classifier, validation accuracy."""
-    from .data import load_mnist
+    from .datasets import load_images
     from .models import ClassifierConfig, train_classifier
     from .sampling import fit_scaler, split_rows
 
     seed, rep = int(config["seed"]), int(job.seed)
-    images, labels = load_mnist("train")
+    images, labels = load_images("train", config.get("dataset", "mnist"))
     spectra = sample_noisy_spectra(images, labels, SoapParams.from_mapping(config["soap"]), config["n_train"],
                                    np.random.default_rng([seed, STREAM_B_CENTERS, rep]),
                                    np.random.default_rng([seed, STREAM_B_NOISE, rep, int(round(job.level * 1e6))]),
@@ -279,11 +281,11 @@ def _retrained(job: ReadingJob, config: Mapping[str, Any]) -> dict[str, Any]:
 
 def _clean_model(job: ReadingJob, config: Mapping[str, Any]) -> dict[str, Any]:
     """Readings (c) and (d), and the control: the clean model on noisy test spectra."""
-    from .data import load_mnist
+    from .datasets import load_images
 
     model, clean_scaler = rb._classifier(str(config["model_path"]), config["model_hash"],
                                          str(config["scaler_path"]), config["scaler_hash"])
-    images, labels = load_mnist("test")
+    images, labels = load_images("test", config.get("dataset", "mnist"))
     spectra = sample_noisy_spectra(images, labels, SoapParams.from_mapping(config["soap"]), config["n_samples"],
                                    rb.centers_rng(config["seed"], job.seed),
                                    rb.noise_rng(config["seed"], job.seed, job.level), job.level, AXES[job.reading])
@@ -330,8 +332,8 @@ def run_readings(settings: Mapping[str, Any], soap: Mapping[str, Any], seed: int
                  readings: Sequence[str] = JOB_READINGS, model_path: str | os.PathLike | None = None,
                  scaler_path: str | os.PathLike | None = None, scheduler=None, n_workers: int = 2,
                  tf_threads: int | None = 1, progress: bool = True, folder: str | os.PathLike | None = None,
-                 compute: Callable | None = None, stage_table=None):
-    """Run (or take from the cache) every job of the readings; return their per-job table.
+                 compute: Callable | None = None, stage_table=None, dataset: str = "mnist"):
+    """Run (or take from the cache) every job of the readings on ``dataset``'s images; return their per-job table.
 
     settings : :func:`parse_readings`; soap : r_cut, n_max, l_max, sigma; seed : the profile's seed.
     model_path / scaler_path : the clean model and scaler (default those of :mod:`pixelsoap.robustness`).
@@ -348,7 +350,7 @@ def run_readings(settings: Mapping[str, Any], soap: Mapping[str, Any], seed: int
               "n_train": settings["n_train"], "val_fraction": settings["val_fraction"],
               "classifier": dict(settings["classifier"]), "model_path": str(model_path),
               "scaler_path": str(scaler_path), "model_hash": rb.file_digest(model_path),
-              "scaler_hash": rb.file_digest(scaler_path)}
+              "scaler_hash": rb.file_digest(scaler_path), "dataset": dataset}
     jobs = plan_jobs(settings["levels"], settings["n_seeds"], readings)
     keys = {job: job_key(job, config) for job in jobs}
     cache = result_cache(folder)

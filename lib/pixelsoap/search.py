@@ -78,6 +78,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
+from .datasets import cache_key_part
 from .soap import SoapParams
 from .trials import (FORMAT_VERSION, PARAMS, STREAM_DRAWS, InvalidParameters, _check_seed, _classifier_config,
                      _data_config, _DATA_NOT_KEYED, _is_number, check_soap_params, evaluate_trial, evaluate_trials,
@@ -201,7 +202,8 @@ def study_name(space: SearchSpace | Mapping, data: Mapping, classifier: Mapping,
 
 
 def _study_config(space: SearchSpace, data: dict, classifier: dict, seed: int) -> dict:
-    return {"space": space.as_dict(), "data": {k: v for k, v in data.items() if k not in _DATA_NOT_KEYED},
+    keyed = {k: v for k, v in data.items() if k not in _DATA_NOT_KEYED and k != "dataset"}
+    return {"space": space.as_dict(), "data": {**keyed, **cache_key_part(data.get("dataset", "mnist"))},
             "classifier": classifier, "seed": seed, "format": FORMAT_VERSION}
 
 

@@ -31,6 +31,7 @@ import numpy as np
 from scipy.stats import kendalltau, spearmanr
 
 from . import paths
+from .datasets import cache_key_part, dataset_of
 from .io import write_json
 from .jobs import ResultCache, digest
 
@@ -90,8 +91,8 @@ def _cache() -> ResultCache:
 
 
 def score_budget(draws: Sequence[Mapping[str, Any]], n_samples: int, epochs: int, search: Mapping[str, Any],
-                 seed: int, evaluate=None) -> list[float]:
-    """Validation accuracy of every parameter set at one budget (NaN where SOAP refuses a set).
+                 seed: int, evaluate=None, dataset: str = "mnist") -> list[float]:
+    """Validation accuracy of every parameter set at one budget (NaN where SOAP refuses a set), on ``dataset``.
 
     draws : SOAP parameter dicts; search : the profile's ``experiment1.search`` section (its
     ``val_fraction`` and ``classifier`` are used, with ``epochs`` replaced and no early stopping);
@@ -103,8 +104,9 @@ def score_budget(draws: Sequence[Mapping[str, Any]], n_samples: int, epochs: int
     data = {"n_samples": int(n_samples), "val_fraction": float(search.get("val_fraction", 0.2)),
             "cache_spectra": False}
     cache = _cache()
-    keys = [digest("ranking", {"soap": dict(d), "data": data, "classifier": classifier, "seed": seed,
-                               "version": FORMAT_VERSION}) for d in draws]
+    keys = [digest("ranking", {"soap": dict(d), "data": {**data, **cache_key_part(dataset)}, "classifier": classifier,
+                               "seed": seed, "version": FORMAT_VERSION}) for d in draws]
+    data["dataset"] = dataset
     scores = [cache.get(k) for k in keys]
     todo = [i for i, s in enumerate(scores) if s is None]
     if todo:
@@ -121,7 +123,7 @@ def run_study(params: Mapping[str, Any], n_trials: int, budgets: Sequence[tuple[
               evaluate=None, progress: bool = True) -> dict[str, Any]:
     """The whole ladder for a profile's search settings; the record written to :data:`OUTPUT`.
 
-    params : a profile (``seed`` and ``experiment1.search`` are read); n_trials : parameter sets
+    params : a profile (``seed``, ``dataset`` and ``experiment1.search`` are read); n_trials : parameter sets
     (the search's first usable draws); budgets : (T, E) pairs, smallest first, each at least the one
     before.
     """
@@ -139,13 +141,14 @@ def run_study(params: Mapping[str, Any], n_trials: int, budgets: Sequence[tuple[
     scores, seconds = {}, {}
     for n_samples, epochs in tqdm(budgets, desc="budgets", disable=not progress):
         start = time.perf_counter()
-        scores[(n_samples, epochs)] = score_budget(draws, n_samples, epochs, search, seed, evaluate)
+        scores[(n_samples, epochs)] = score_budget(draws, n_samples, epochs, search, seed, evaluate,
+                                                   dataset_of(params))
         seconds[(n_samples, epochs)] = round(time.perf_counter() - start, 1)   # 0 where all came from the cache
     steps = [{"from": list(a), "to": list(b), **ranking_agreement(scores[a], scores[b])}
              for a, b in zip(budgets, budgets[1:])]
     profile_budget = (int(search["n_samples"]), int(search["classifier"]["epochs"]))
     return {
-        "seed": seed, "n_trials": n_trials, "params": draws, "stable_rho": STABLE_RHO,
+        "seed": seed, "dataset": dataset_of(params), "n_trials": n_trials, "params": draws, "stable_rho": STABLE_RHO,
         "budgets": [{"n_samples": b[0], "epochs": b[1], "val_accuracy": scores[b], "seconds_this_run": seconds[b]}
                     for b in budgets],
         "steps": steps,

@@ -1,7 +1,7 @@
 """The sampled-spectra dataset shared by Experiments 1-3 (paper Sec. 4.1, Algorithm 3).
 
 ``python -m pixelsoap.spectra`` is the DVC stage ``spectra``: it reads the
-``seed``, ``soap`` and ``spectra`` sections of ``params.yaml``, samples T
+``seed``, ``dataset``, ``soap`` and ``spectra`` sections of ``params.yaml``, samples T
 training spectra (split train/validation) and the test spectra, fits the
 RobustScaler on the training rows, and writes
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import paths
-from .data import load_mnist
+from .datasets import DEFAULT_DATASET, dataset_of, load_images
 from .io import save_npz, write_json
 from .profiles import load_stage_params
 from .reproduce import exit_if_interrupted
@@ -67,10 +67,12 @@ class SpectraDataset:
         return self.scaler.transform(getattr(self, part).X.astype(np.float64)).astype(np.float32)
 
 
-def sample_dataset(soap: SoapParams, cfg: dict, seed: int, progress: bool = True) -> tuple[SpectraDataset, dict]:
+def sample_dataset(soap: SoapParams, cfg: dict, seed: int, progress: bool = True,
+                   dataset: str = DEFAULT_DATASET) -> tuple[SpectraDataset, dict]:
     """Algorithm 3 for one SOAP parameter set: train/val/test spectra and the fitted scaler.
 
-    ``cfg`` is the profile's ``spectra`` section.  The (image, point) draws and
+    ``cfg`` is the profile's ``spectra`` section; ``dataset`` the images
+    (:mod:`pixelsoap.datasets`).  The (image, point) draws and
     the split depend only on ``seed`` and the sizes, so every SOAP parameter set
     gets the same pixels.  Returns the dataset and timings (seconds).
     """
@@ -80,7 +82,7 @@ def sample_dataset(soap: SoapParams, cfg: dict, seed: int, progress: bool = True
     timings, parts = {}, {}
     for split, n, stream in (("train", cfg["n_train"], STREAM_TRAIN), ("test", cfg["n_test"], STREAM_TEST)):
         start = time.perf_counter()
-        images, labels = load_mnist(split)
+        images, labels = load_images(split, dataset)
         parts[split] = sample_spectra(images, labels, soap, int(n), np.random.default_rng([seed, stream]),
                                       desc=f"SOAP {split}", **common)
         timings[f"{split}_seconds"] = round(time.perf_counter() - start, 2)
@@ -99,12 +101,13 @@ def build(params: dict, out_dir: Path | None = None, metrics_path: Path | None =
     metrics_path = metrics_path or paths.results_dir() / "spectra" / "metrics.json"
     cfg = params["spectra"]
     soap = SoapParams.from_mapping(params["soap"])
-    data, timings = sample_dataset(soap, cfg, int(params["seed"]), progress)
+    dataset = dataset_of(params)
+    data, timings = sample_dataset(soap, cfg, int(params["seed"]), progress, dataset)
     save_npz(out_dir / "train.npz", **data.train_all.to_arrays(), is_val=data.is_val)
     save_npz(out_dir / "test.npz", **data.test.to_arrays())
     save_scaler(data.scaler, out_dir / "scaler.joblib")
     metrics = {
-        "soap": soap.as_dict(), "descriptor_size": soap.size,
+        "dataset": dataset, "soap": soap.as_dict(), "descriptor_size": soap.size,
         "n_train": len(data.train), "n_val": len(data.val), "n_test": len(data.test),
         "split": cfg.get("split", "random"), "dtype": cfg.get("dtype", "float32"),
         "train_images_used": int(np.unique(data.train_all.image_index).size),

@@ -31,6 +31,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from . import paths
+from .datasets import DATASETS, cache_key_part
 from .jobs import UNREADABLE, digest, set_aside
 from .soap import SoapParams
 
@@ -45,7 +46,7 @@ STREAM_TRAIN, STREAM_SPLIT, STREAM_DRAWS = 1, 3, 7
 FORMAT_VERSION = 4  # 3: spectra sampled without replacement; 4: basis tolerance 0.1 (no draw of the space refused)
 
 _DATA_DEFAULTS = {"n_samples": None, "val_fraction": 0.2, "split": "random", "dtype": "float32",
-                  "cache_spectra": True}
+                  "cache_spectra": True, "dataset": "mnist"}
 #: data settings that do not change results, hence not part of the study's name
 _DATA_NOT_KEYED = ("cache_spectra",)
 
@@ -70,6 +71,8 @@ def _data_config(data: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 10:
         raise ValueError(f"n_samples (spectra per trial, T) must be an int >= 10, got {n!r}")
     cfg["n_samples"] = int(n)
+    if cfg["dataset"] not in DATASETS:
+        raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {cfg['dataset']!r}")
     v = cfg["val_fraction"]
     if not _is_number(v) or not 0.0 < float(v) < 1.0:
         raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {v!r}")
@@ -110,21 +113,22 @@ def check_soap_params(params: Mapping[str, Any]) -> SoapParams:
     return soap
 
 
-def spectra_cache_path(soap: SoapParams, n_samples: int, seed: int, dtype: str = "float32") -> Path:
-    """Where :func:`evaluate_trial` caches the sampled spectra of one parameter set."""
+def spectra_cache_path(soap: SoapParams, n_samples: int, seed: int, dtype: str = "float32",
+                       dataset: str = "mnist") -> Path:
+    """Where :func:`evaluate_trial` caches the sampled spectra of one parameter set of ``dataset``'s images."""
     key = {"soap": soap.as_dict(), "n_samples": int(n_samples), "seed": int(seed), "dtype": dtype,
-           "split": "train", "stream": STREAM_TRAIN, "format": FORMAT_VERSION}
+           "split": "train", "stream": STREAM_TRAIN, "format": FORMAT_VERSION, **cache_key_part(dataset)}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
     return paths.cache_dir() / "search-spectra" / f"{digest}.npz"
 
 
-def _trial_spectra(soap: SoapParams, n_samples: int, seed: int, dtype: str, cache: bool):
+def _trial_spectra(soap: SoapParams, n_samples: int, seed: int, dtype: str, cache: bool, dataset: str = "mnist"):
     """T sampled training-image spectra (same (image, point) draws for every ``soap``), and whether cached."""
-    from .data import load_mnist
+    from .datasets import load_images
     from .io import save_npz
     from .sampling import SampledSpectra, sample_spectra
 
-    path = spectra_cache_path(soap, n_samples, seed, dtype)
+    path = spectra_cache_path(soap, n_samples, seed, dtype, dataset)
     if cache and path.is_file():
         try:
             with np.load(path) as f:
@@ -133,7 +137,7 @@ def _trial_spectra(soap: SoapParams, n_samples: int, seed: int, dtype: str, cach
                 return spectra, True
         except UNREADABLE as exc:  # unreadable (truncated, corrupt): set aside, recompute and rewrite
             set_aside(path, exc)
-    images, labels = load_mnist("train")
+    images, labels = load_images("train", dataset)
     spectra = sample_spectra(images, labels, soap, n_samples, np.random.default_rng([seed, STREAM_TRAIN]),
                              dtype=dtype, n_jobs=1, progress=False)
     if cache:
@@ -146,7 +150,8 @@ def _trial_inputs(soap: SoapParams, cfg: dict, seed: int) -> dict[str, Any]:
     from .sampling import fit_scaler, split_rows
 
     start = time.perf_counter()
-    spectra, cached = _trial_spectra(soap, cfg["n_samples"], seed, cfg["dtype"], cfg["cache_spectra"])
+    spectra, cached = _trial_spectra(soap, cfg["n_samples"], seed, cfg["dtype"], cfg["cache_spectra"],
+                                     cfg["dataset"])
     train_rows, val_rows = split_rows(len(spectra), cfg["val_fraction"], np.random.default_rng([seed, STREAM_SPLIT]),
                                       by=cfg["split"], groups=spectra.image_index)
     scaler = fit_scaler(spectra.X[train_rows])
@@ -258,7 +263,9 @@ def run_group(objective: Callable | None, soap_params: Sequence[Mapping[str, Any
     """
     if objective is None:
         key = digest("group", json.loads(json.dumps(
-            {"params": [dict(p) for p in soap_params], "data": dict(data), "classifier": dict(classifier),
+            {"params": [dict(p) for p in soap_params],
+             "data": {**{k: v for k, v in data.items() if k != "dataset"}, **cache_key_part(data.get("dataset", "mnist"))},
+             "classifier": dict(classifier),
              "seed": int(seed), "format": FORMAT_VERSION}, default=str)))
         folder = paths.cache_dir() / "search-checkpoints" / key
         out = evaluate_trials(soap_params, data, classifier, seed, checkpoint_dir=folder)

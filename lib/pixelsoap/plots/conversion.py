@@ -6,15 +6,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
-def fig07_projection(image: np.ndarray, points: np.ndarray, label: int | None = None):
+def fig07_projection(image: np.ndarray, points: np.ndarray, label: int | str | None = None,
+                     noun: str = "digit"):
     """Fig. 7: a grey image (left) and its 3D point set (right), points coloured by z.
 
-    image : (rows, cols) grey levels; points : (N, 3) from :func:`pixelsoap.image_to_points`.
+    image : (rows, cols) grey levels; points : (N, 3) from :func:`pixelsoap.image_to_points`;
+    label, noun : the image's class and what a class is ("digit", "class"), for the title.
     """
     fig = plt.figure(figsize=(10, 4.5))
     ax_img = fig.add_subplot(1, 2, 1)
     ax_img.imshow(image, cmap="gray_r", vmin=0, vmax=255)
-    ax_img.set_title("2D image" + (f" (digit {label})" if label is not None else ""))
+    ax_img.set_title("2D image" + (f" ({noun} {label})" if label is not None else ""))
     ax_img.set_xlabel("column j  ->  x")
     ax_img.set_ylabel("row i  ->  y")
     ax3d = fig.add_subplot(1, 2, 2, projection="3d")
@@ -31,10 +33,12 @@ def fig07_projection(image: np.ndarray, points: np.ndarray, label: int | None = 
     return fig
 
 
-def fig07_points_per_image(counts_by_split: dict[str, np.ndarray], labels_by_split: dict[str, np.ndarray]):
-    """Distribution of the number of points per image: histogram per split, box plot per digit.
+def fig07_points_per_image(counts_by_split: dict[str, np.ndarray], labels_by_split: dict[str, np.ndarray],
+                           dataset_name: str = "MNIST", class_names=None, noun: str = "digit"):
+    """Distribution of the number of points per image: histogram per split, box plot per class.
 
-    counts_by_split : {"train": (n,), "test": (m,)} point counts; labels_by_split : matching digit labels.
+    counts_by_split : {"train": (n,), "test": (m,)} point counts; labels_by_split : matching labels 0..9;
+    dataset_name, class_names (by label; default the labels), noun : for titles and ticks.
     """
     import pandas as pd
     import seaborn as sns
@@ -45,8 +49,12 @@ def fig07_points_per_image(counts_by_split: dict[str, np.ndarray], labels_by_spl
     sns.histplot(frame, x="points", hue="split", stat="density", common_norm=False, binwidth=5,
                  element="step", ax=ax_hist)
     ax_hist.set_xlabel("points per image (pixels with grey level >= 10)")
-    ax_hist.set_title("Points per MNIST image")
+    ax_hist.set_title(f"Points per {dataset_name} image")
     sns.boxplot(frame, x="digit", y="points", hue="split", ax=ax_box, fliersize=1)
-    ax_box.set_title("Points per image by digit")
+    ax_box.set_title(f"Points per image by {noun}")
+    ax_box.set_xlabel(noun)
+    if class_names is not None:
+        ticks = sorted(frame["digit"].unique())
+        ax_box.set_xticks(range(len(ticks)), [class_names[int(t)] for t in ticks], rotation=45, ha="right")
     fig.tight_layout()
     return fig

@@ -98,21 +98,31 @@ def _pixel_panel(ax, image: np.ndarray, pred: PixelPredictions, title: str) -> N
     ax.set_yticks([])
 
 
-def _digit_legend(fig) -> None:
-    handles = [plt.Line2D([], [], marker="o", ls="", color=DIGIT_COLOURS(d), label=str(d)) for d in range(10)]
-    fig.legend(handles=handles, loc="lower center", ncol=10, title="predicted digit", fontsize=8,
+def _digit_legend(fig, class_names=None, noun: str = "digit") -> None:
+    """One legend entry per class colour: its name (default the label 0..9) under "predicted <noun>"."""
+    names = class_names or [str(d) for d in range(10)]
+    handles = [plt.Line2D([], [], marker="o", ls="", color=DIGIT_COLOURS(d), label=names[d]) for d in range(10)]
+    fig.legend(handles=handles, loc="lower center", ncol=10, title=f"predicted {noun}", fontsize=8,
                bbox_to_anchor=(0.5, -0.02))
 
 
-def fig11_easy_digits(images: list[np.ndarray], preds: list[PixelPredictions], indices: list[int]):
-    """Fig. 11: easy digits, each pixel coloured by its predicted digit, with per-pixel accuracy."""
+def fig11_easy_digits(images: list[np.ndarray], preds: list[PixelPredictions], indices: list[int],
+                      class_names=None, noun: str = "digit"):
+    """Fig. 11: easy digits, each pixel coloured by its predicted digit, with per-pixel accuracy.
+
+    class_names (by label, default "0".."9") and noun ("digit", "class") name the classes of
+    another data set in the titles and legend.
+    """
+    names = class_names or [str(d) for d in range(10)]
     fig, axes = plt.subplots(2, (len(images) + 1) // 2, figsize=(2.3 * ((len(images) + 1) // 2), 6.6))
     for ax, img, pred, idx in zip(axes.flat, images, preds, indices):
-        _pixel_panel(ax, img, pred, f"test #{idx}: a {pred.label}\n{pred.accuracy:.0%} of pixels right")
+        _pixel_panel(ax, img, pred, f"test #{idx}: {'a ' if noun == 'digit' else ''}{names[int(pred.label)]}\n"
+                                    f"{pred.accuracy:.0%} of pixels right")
     for ax in axes.flat[len(images):]:
         ax.axis("off")
-    _digit_legend(fig)
-    fig.suptitle("Easy digits: the most accurately predicted test image of each digit")
+    _digit_legend(fig, names, noun)
+    fig.suptitle(f"Easy {noun}s: the most accurately predicted test image of each {noun}" if noun == "digit" else
+                 f"Easy images: the most accurately predicted test image of each {noun}")
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 

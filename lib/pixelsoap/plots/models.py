@@ -107,17 +107,20 @@ def _draw_box(ax, row: dict, y: float, box_h: float) -> None:
 
 
 def confusion_matrix_figure(confusion_normalised: np.ndarray, title: str | None = None, annotate: bool = True,
-                            labels=tuple(range(10))):
-    """Fig. 9: heatmap of a row-normalised (k, k) confusion matrix (rows: true digit, columns: predicted)."""
+                            labels=tuple(range(10)), noun: str = "digit"):
+    """Fig. 9: heatmap of a row-normalised (k, k) confusion matrix (rows: true class, columns: predicted).
+
+    labels : the k tick labels (class names); noun : what a class is ("digit", "class").
+    """
     import seaborn as sns
 
     c = np.asarray(confusion_normalised, dtype=np.float64)
     fig, ax = plt.subplots(figsize=(6.4, 5.4))
     sns.heatmap(c, annot=annotate, fmt=".2f", cmap="Blues", vmin=0.0, vmax=1.0, square=True,
                 xticklabels=list(labels), yticklabels=list(labels), annot_kws={"fontsize": 7.5},
-                cbar_kws={"label": "fraction of the true digit's rows"}, ax=ax)
-    ax.set_xlabel("predicted digit")
-    ax.set_ylabel("true digit")
+                cbar_kws={"label": f"fraction of the true {noun}'s rows"}, ax=ax)
+    ax.set_xlabel(f"predicted {noun}")
+    ax.set_ylabel(f"true {noun}")
     ax.tick_params(axis="y", rotation=0)
     if title:
         ax.set_title(title)
