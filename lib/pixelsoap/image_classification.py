@@ -253,7 +253,10 @@ def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    # at k = 0 and k = n the bound is exactly 0 or 1 (the formula leaves round-off there)
+    low = 0.0 if k == 0 else float(max(0.0, centre - half))
+    high = 1.0 if k == n else float(min(1.0, centre + half))
+    return low, high
 
 
 def accuracy_interval(k: int, n: int) -> dict[str, float]:
