@@ -87,7 +87,7 @@ def test_stage_logic_end_to_end_and_resume(tiny, tmp_path):
         assert acc["merged"]["accuracy"] >= acc["unmerged"]["accuracy"]
     assert np.array(price["confusion"]["soap_pooled"]).sum() == 12
     assert metrics["invariance"]["soap_vote"]["upright"] == metrics["invariance"]["soap_vote"]["at_90"]
-    assert "rescale_0.9" in metrics["invariance"]["cnn"] and text
+    assert "rescale_0_9" in metrics["invariance"]["cnn"] and text
 
     # a rerun takes every SOAP pass and both CNNs from the cache and gives the same table
     _, again = _run(tiny)

@@ -60,8 +60,9 @@ FIGURES = ["fig01-pipeline", "fig02a-neighbourhoods", "fig02b-density", "fig03-s
            "fig14-ambiguous-4-9", "fig15-linear-autoencoder", "fig16-deep-autoencoder", "fig17-correlation",
            "fig18a-mse-linear", "fig18b-mse-log", "fig18c-mse-log-0-100", "fig18d-mse-log-0-200",
            "fig18e-linear-dynamics", "fig19a-accuracy",
-           "fig19b-accuracy-0-50", "fig20-noise-robustness", "fig20-readings"]
-NOTEBOOKS = ["01-conversion", "02-soap", "03-experiment1", "04-experiment2", "05-experiment3"]
+           "fig19b-accuracy-0-50", "fig20-noise-robustness", "fig20-readings", "fig21-invariance",
+           "fig22-confusion-image-level"]
+NOTEBOOKS = ["01-conversion", "02-soap", "03-experiment1", "04-experiment2", "05-experiment3", "06-experiment4"]
 
 
 @pytest.mark.parametrize("name", FIGURES)

@@ -60,6 +60,8 @@ MODEL_LABELS = {"soap_pixel": "SOAP per pixel (pixel accuracy)", "soap_vote": "S
                 "cnn": "CNN", "cnn_augmented": "CNN + rotation augmentation"}
 #: the columns of results/experiment4/accuracy.csv
 TABLE_COLUMNS = ["model", "transform", "kind", "value", "seed", "accuracy", "low", "high", "n", "n_correct"]
+#: angles whose accuracy the metrics name (at_30, ...): the reference numbers' angles and a few more
+REPORTED_ANGLES = (0, 15, 30, 45, 60, 90, 180)
 #: the CNN's input (MNIST's image size)
 CNN_INPUT = (28, 28)
 
@@ -418,18 +420,18 @@ def summarise(table):
 
 
 def invariance_summary(summary) -> dict[str, dict[str, float]]:
-    """Per model: accuracy upright, at 30/60/90/180 degrees (where on the grid), mean and minimum over
+    """Per model: accuracy upright, at each of :data:`REPORTED_ANGLES` (NaN off the grid), mean and minimum over
     all angles, and under mirror, translate and each rescale factor."""
     out = {}
     for model, group in summary.groupby("model", sort=False):
         rot = group[group["kind"] == "rotate"].set_index("value")["accuracy"]
         entry = {"upright": float(rot.get(0.0, np.nan)), "mean_over_angles": float(rot.mean()),
                  "min_over_angles": float(rot.min()), "worst_angle": float(rot.idxmin())}
-        for angle in (15, 30, 45, 60, 90, 180):
-            if float(angle) in rot.index:
-                entry[f"at_{angle}"] = float(rot[float(angle)])
+        for angle in REPORTED_ANGLES:  # NaN (null in JSON) where the profile's grid lacks the angle
+            entry[f"at_{angle}"] = float(rot[float(angle)]) if float(angle) in rot.index else float("nan")
         for _, row in group[group["kind"] != "rotate"].iterrows():
-            key = row["kind"] if row["kind"] != "rescale" else f"rescale_{row['value']:g}"
+            # rescale_0_9: no dots in keys (the report's paths split on them)
+            key = row["kind"] if row["kind"] != "rescale" else f"rescale_{row['value']:g}".replace(".", "_")
             entry[key] = float(row["accuracy"])
         out[model] = entry
     return out

@@ -180,15 +180,32 @@ def image_statistics(images: Sequence[np.ndarray] | np.ndarray, labels: Sequence
     stats = ImageStatistics(np.array([len(p) for p in points], dtype=np.int64), labels,
                             np.zeros((n, N_CLASSES), np.int64), np.zeros((n, N_CLASSES)), np.zeros((n, d)),
                             np.zeros((n, d)))
-    for k, _, spectra in soap_spectra_stream(points, params, rows_per_chunk=rows_per_chunk, dtype="float32",
-                                             n_jobs=n_jobs, progress=progress, desc=desc, total=n):
-        scaled = scaler.transform(spectra.astype(np.float64))
-        stats.spectra_sum[k] += scaled.sum(axis=0)
-        stats.spectra_sq_sum[k] += (scaled ** 2).sum(axis=0)
+    pending: list[tuple[int, np.ndarray]] = []
+
+    def flush() -> None:
+        # one scaler and one classifier call per buffer of rows (per-image calls cost more than the maths)
+        which = np.concatenate([np.full(len(x), k, dtype=np.int64) for k, x in pending])
+        scaled = scaler.transform(np.concatenate([x for _, x in pending]).astype(np.float64))
+        starts = np.flatnonzero(np.r_[True, which[1:] != which[:-1]])
+        images_here = which[starts]
+        stats.spectra_sum[images_here] += np.add.reduceat(scaled, starts, axis=0)
+        stats.spectra_sq_sum[images_here] += np.add.reduceat(scaled ** 2, starts, axis=0)
         if predict_proba is not None:
             proba = np.asarray(predict_proba(scaled.astype(np.float32)), dtype=np.float64)
-            stats.votes[k] += np.bincount(proba.argmax(axis=1), minlength=N_CLASSES)
-            stats.proba_sum[k] += proba.sum(axis=0)
+            np.add.at(stats.votes, (which, proba.argmax(axis=1)), 1)
+            stats.proba_sum[images_here] += np.add.reduceat(proba, starts, axis=0)
+        pending.clear()
+
+    buffered = 0
+    for k, _, spectra in soap_spectra_stream(points, params, rows_per_chunk=rows_per_chunk, dtype="float32",
+                                             n_jobs=n_jobs, progress=progress, desc=desc, total=n):
+        pending.append((k, spectra))
+        buffered += len(spectra)
+        if buffered >= rows_per_chunk:
+            flush()
+            buffered = 0
+    if pending:
+        flush()
     stats.seconds = time.perf_counter() - start
     return stats
 
