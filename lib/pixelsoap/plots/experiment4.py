@@ -20,7 +20,7 @@ def fig21_invariance(summary, labels: Mapping[str, str], references: Mapping | N
 
     summary : :func:`pixelsoap.experiment4.summarise`'s table (model, kind, value, accuracy, low, high).
     """
-    fig, (ax, side) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [3.2, 1]}, sharey=True)
+    fig, (ax, side) = plt.subplots(1, 2, figsize=(11, 5.4), gridspec_kw={"width_ratios": [3.2, 1]}, sharey=True)
     others = summary[summary["kind"] != "rotate"].drop_duplicates("transform")["transform"].tolist()
     for k, (model, group) in enumerate(summary.groupby("model", sort=False)):
         color, ls, marker = STYLES.get(model, ("black", "-", "o"))
@@ -48,7 +48,7 @@ def fig21_invariance(summary, labels: Mapping[str, str], references: Mapping | N
     ax.set_ylabel("test accuracy (images; pixels for SOAP per pixel)")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower center", ncol=2)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.62, -0.14), ncol=3)
     side.set_xticks(np.arange(len(others)))
     side.set_xticklabels(others, rotation=35, ha="right", fontsize=8)
     side.set_xlim(-0.6, len(others) - 0.4)
