@@ -21,7 +21,9 @@
 # whole-pixel offset) and rescaled by each factor of `rescale`. Beside the SOAP models stand a
 # small Keras CNN trained on the same upright images, and the same CNN trained with random rotations
 # over the full circle: what a practitioner would do instead. The CNN has a fixed 28 x 28 input, so
-# on the translation's larger canvas it sees the central 28 x 28 window.
+# on the translation's larger canvas it sees the central 28 x 28 window. A diagnostic rotates by the
+# angles of `nearest_angles` with nearest-pixel resampling instead of bilinear (every grey level stays
+# one of the image's, only positions snap to the grid), to tell where a loss under rotation comes from.
 #
 # **The price of invariance.** A 6 turned by 180 degrees is a 9: an invariant classifier cannot tell
 # them apart. We show the image-level confusion matrix, accuracy with 6 and 9 merged, and which
@@ -103,12 +105,29 @@ save_figure(plots4.fig21_invariance(summary, e4.MODEL_LABELS, metrics["reference
 pd.DataFrame(metrics["invariance"]).round(4)
 
 # %% [markdown]
+# ### Where a loss under rotation comes from
+# SOAP is invariant to rigid moves of the point set. Turning an image by a multiple of 90 degrees, mirroring
+# it or shifting it by whole pixels moves the points rigidly, so the spectra (and every SOAP prediction) are
+# those of the upright image. Any other angle resamples the image on the pixel grid: bilinear resampling
+# blurs grey levels, which changes the points' z (grey / 10) and adds faint points, and snaps positions to
+# the grid. The table shows the mean number of points per image under each transform, and the accuracy at
+# the diagnostic angles with bilinear and with nearest-pixel resampling (grey levels kept).
+
+# %%
+pixel_rows = summary[summary["model"] == "soap_pixel"].set_index("transform")
+print("mean points per image:", {name: round(row["n"] / result["n_test"], 1) for name, row in pixel_rows.iterrows()})
+nearest = [t for t in transforms if t.kind == "rotate_nearest"]
+diagnostic = summary[summary["transform"].isin([t.name for t in nearest] + [f"rotate {t.value:g}" for t in nearest])]
+diagnostic.pivot(index="transform", columns="model", values="accuracy")[list(e4.MODELS)].round(3)
+
+# %% [markdown]
 # ## Fig. 22 and the price of invariance
 # Confusion of the image-level SOAP classifiers on the upright test images (rows: true digit). Then
 # accuracy with 6 and 9 merged, the pairs the pooled classifier mixes most, and which digit the plain
 # CNN reads a mirrored or turned digit as (a frequent other digit marks a pair that an invariant model
-# cannot separate). `soap_unchanged_by_*` is the share of images whose pooled-SOAP prediction is the
-# same after the exact transform (1.0: the spectra are exactly invariant).
+# cannot separate). A CNN shown a shape it never saw often answers one "sink" digit, so the pairs read as
+# each other both ways are the telling ones. `soap_unchanged_by_*` is the share of images whose
+# pooled-SOAP prediction is the same after the exact transform (1.0: the spectra are exactly invariant).
 
 # %%
 price = metrics["price"]
@@ -121,6 +140,7 @@ print("pairs the pooled SOAP classifier mixes most:",
       ", ".join(f"{p['pair'][0]}-{p['pair'][1]} ({p['rate']:.3f})" for p in price["confused_pairs"]))
 for key in ("mirror_partners", "rotation_180_partners"):
     print(key, [(p["digit"], p["read_as"], round(p["share"], 2)) for p in price.get(key, []) if p["collapses"]])
+    print("  read as each other both ways:", price.get(key.replace("partners", "mutual_pairs")))
 print({k: v for k, v in price.items() if k.startswith("soap_unchanged")})
 
 # %% [markdown]

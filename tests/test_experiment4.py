@@ -16,7 +16,7 @@ from pixelsoap.soap import SoapParams, soap_spectra
 
 PARAMS = SoapParams(20, 3, 3, 2)
 SETTINGS = {"n_test": 12, "n_train": 30, "val_fraction": 0.2, "angle_step": 90, "translate_pad": 2,
-            "rescale": [0.9, 1.1], "poolings": ["mean", "mean_std"], "n_seeds": 1, "n_jobs": 1,
+            "rescale": [0.9, 1.1], "nearest_angles": [45], "poolings": ["mean", "mean_std"], "n_seeds": 1, "n_jobs": 1,
             "image_classifier": {"hidden_units": [8], "epochs": 2},
             "cnn": {"n_train": 40, "epochs": 1, "filters": [2, 2], "hidden": 4, "batch_size": 16}}
 
@@ -49,7 +49,8 @@ def tiny(tmp_path_factory):
     model, _ = train_classifier(Xs, y, Xs[:50], y[:50], ClassifierConfig(hidden_units=(16,), epochs=2), verbose=0)
     save_model(model, folder / "pixel.keras")
     save_scaler(scaler, folder / "scaler.joblib")
-    return {"folder": folder, "data": (train, test), "model": folder / "pixel.keras", "scaler": folder / "scaler.joblib"}
+    return {"folder": folder, "data": (train, test), "model": folder / "pixel.keras",
+            "scaler": folder / "scaler.joblib"}
 
 
 def _run(tiny):
@@ -63,7 +64,7 @@ def test_stage_logic_end_to_end_and_resume(tiny, tmp_path):
     table = result["table"]
     names = [t.name for t in e4.plan_transforms(settings)]
     assert names == ["rotate 0", "rotate 90", "rotate 180", "rotate 270", "mirror", "translate (pad 2)",
-                     "rescale 0.9", "rescale 1.1"]
+                     "rescale 0.9", "rescale 1.1", "rotate 45 (nearest)"]
     assert len(table) == len(names) * len(e4.MODELS)      # one seed: one row per model and transform
     assert set(table["model"]) == set(e4.MODELS)
     assert ((table["low"] <= table["accuracy"]) & (table["accuracy"] <= table["high"])).all()
@@ -87,7 +88,7 @@ def test_stage_logic_end_to_end_and_resume(tiny, tmp_path):
         assert acc["merged"]["accuracy"] >= acc["unmerged"]["accuracy"]
     assert np.array(price["confusion"]["soap_pooled"]).sum() == 12
     assert metrics["invariance"]["soap_vote"]["upright"] == metrics["invariance"]["soap_vote"]["at_90"]
-    assert "rescale_0_9" in metrics["invariance"]["cnn"] and text
+    assert "rescale_0_9" in metrics["invariance"]["cnn"] and "nearest_45" in metrics["invariance"]["cnn"] and text
 
     # a rerun takes every SOAP pass and both CNNs from the cache and gives the same table
     _, again = _run(tiny)
@@ -124,6 +125,13 @@ def test_subsets_are_seeded_and_disjoint_splits():
     np.testing.assert_array_equal(e4.subset(100, 500, 0, 1), np.arange(100))
     fit, val = e4.split_train_val(np.arange(50), 0.2, 0)
     assert len(val) == 10 and len(fit) == 40 and not set(fit) & set(val)
+
+
+def test_mutual_pairs_need_both_directions():
+    partners = [{"digit": 6, "read_as": 9, "collapses": True}, {"digit": 9, "read_as": 6, "collapses": True},
+                {"digit": 3, "read_as": 8, "collapses": True}, {"digit": 8, "read_as": 0, "collapses": True},
+                {"digit": 2, "read_as": 5, "collapses": True}, {"digit": 5, "read_as": 2, "collapses": False}]
+    assert e4.mutual_pairs(partners) == [[6, 9]]
 
 
 def test_choose_pooling_takes_the_better_validation():

@@ -81,7 +81,8 @@ def test_image_statistics_match_direct_computation():
     for k, image in enumerate(images):
         scaled = scaler.transform(soap_spectra(image_to_points(image), PARAMS))
         assert stats.n_points[k] == len(scaled)
-        np.testing.assert_allclose(stats.pooled("mean_std")[k], ic.pool_spectra(scaled, "mean_std"), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(stats.pooled("mean_std")[k], ic.pool_spectra(scaled, "mean_std"),
+                                   rtol=1e-4, atol=1e-4)
         proba = fake_proba(scaled.astype(np.float32))
         assert stats.vote_labels[k] == ic.vote_label(proba)
         assert stats.mean_probability_labels[k] == ic.mean_probability_label(proba)

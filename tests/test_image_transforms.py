@@ -62,6 +62,15 @@ def test_rotation_keeps_grey_levels_and_dtype():
     assert len(image_to_points(out)) > 0
 
 
+def test_nearest_rotation_keeps_the_grey_levels_and_agrees_at_right_angles():
+    image = _random_image((9, 9), seed=7)
+    out = it.rotate(image, 33, interpolation="nearest")
+    assert set(np.unique(out)) <= set(np.unique(image)) | {0}
+    np.testing.assert_array_equal(it.rotate(image, 90, interpolation="nearest"), it.rotate(image, 90))
+    with pytest.raises(ValueError, match="interpolation"):
+        it.rotate(image, 10, interpolation="cubic")
+
+
 def test_mirror_flips_columns():
     image = _random_image((5, 6), seed=4)
     out = it.mirror(image)

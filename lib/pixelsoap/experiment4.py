@@ -7,7 +7,11 @@ augmented CNN) and scored on the same test images under each transform:
   multiples of 90 exact), a left-right mirror, a translation inside a canvas
   enlarged by ``translate_pad`` pixels (each image shifted by its own seeded
   whole-pixel offset, |shift| <= pad), and rescaling by each factor of
-  ``rescale`` (0.9, 1.1: +-10 %) -- see :mod:`pixelsoap.image_transforms`.
+  ``rescale`` (0.9, 1.1: +-10 %) -- see :mod:`pixelsoap.image_transforms`;
+* a diagnostic: rotations by each of ``nearest_angles`` with nearest-pixel
+  instead of bilinear resampling (grey levels kept, positions snapped), which
+  tells whether a loss under rotation comes from blurred grey levels (the
+  points' z) or from the pixel grid.
 
 Models (names in the table's ``model`` column):
 
@@ -56,7 +60,8 @@ FORMAT_VERSION = 1
 #: the models of the benchmark, in the order of tables and figures
 MODELS = ("soap_pixel", "soap_vote", "soap_mean_probability", "soap_pooled", "cnn", "cnn_augmented")
 MODEL_LABELS = {"soap_pixel": "SOAP per pixel (pixel accuracy)", "soap_vote": "SOAP pixels, majority vote",
-                "soap_mean_probability": "SOAP pixels, mean probability", "soap_pooled": "SOAP pooled, image classifier",
+                "soap_mean_probability": "SOAP pixels, mean probability",
+                "soap_pooled": "SOAP pooled, image classifier",
                 "cnn": "CNN", "cnn_augmented": "CNN + rotation augmentation"}
 #: the columns of results/experiment4/accuracy.csv
 TABLE_COLUMNS = ["model", "transform", "kind", "value", "seed", "accuracy", "low", "high", "n", "n_correct"]
@@ -66,7 +71,8 @@ REPORTED_ANGLES = (0, 15, 30, 45, 60, 90, 180)
 CNN_INPUT = (28, 28)
 
 DEFAULTS = {"n_test": 10_000, "n_train": 5000, "val_fraction": 0.2, "angle_step": 15, "translate_pad": 4,
-            "rescale": [0.9, 1.1], "poolings": ["mean", "mean_std"], "n_seeds": 1, "n_jobs": -1,
+            "rescale": [0.9, 1.1], "nearest_angles": [], "poolings": ["mean", "mean_std"], "n_seeds": 1,
+            "n_jobs": -1,
             "image_classifier": {"hidden_units": [256, 256], "epochs": 30, "patience": None},
             "cnn": {"n_train": 60_000, "epochs": 10, "filters": [16, 32], "hidden": 64, "batch_size": 128}}
 
@@ -109,7 +115,7 @@ def angles(step: int) -> list[int]:
 @dataclass(frozen=True)
 class Transform:
     """One test-time transform: ``kind`` rotate (value: degrees), mirror, translate (value: pad,
-    pixels) or rescale (value: factor); ``name`` labels it in tables."""
+    pixels), rescale (value: factor) or rotate_nearest (degrees); ``name`` labels it in tables."""
 
     kind: str
     value: float = 0.0
@@ -122,17 +128,20 @@ class Transform:
             return f"rescale {self.value:g}"
         if self.kind == "translate":
             return f"translate (pad {self.value:g})"
+        if self.kind == "rotate_nearest":
+            return f"rotate {self.value:g} (nearest)"
         return self.kind
 
 
 def plan_transforms(settings: Mapping[str, Any]) -> list[Transform]:
     """Every transform of the benchmark: the rotations first (0 = the upright test), then mirror,
-    translate and each rescale factor."""
+    translate, each rescale factor and the nearest-pixel rotations."""
     out = [Transform("rotate", float(a)) for a in angles(settings["angle_step"])]
     out.append(Transform("mirror"))
     if settings["translate_pad"]:
         out.append(Transform("translate", float(settings["translate_pad"])))
     out += [Transform("rescale", float(f)) for f in settings["rescale"]]
+    out += [Transform("rotate_nearest", float(a)) for a in settings.get("nearest_angles", [])]
     return out
 
 
@@ -145,6 +154,8 @@ def apply_transform(images: np.ndarray, transform: Transform, seed: int) -> np.n
     """The transformed images, uint8 (n, rows', cols') (rows' = rows + 2 pad for translate)."""
     if transform.kind == "rotate":
         return tf_images.transform_stack(images, tf_images.rotate, transform.value)
+    if transform.kind == "rotate_nearest":
+        return tf_images.transform_stack(images, tf_images.rotate, transform.value, "nearest")
     if transform.kind == "mirror":
         return tf_images.transform_stack(images, tf_images.mirror)
     if transform.kind == "rescale":
@@ -420,18 +431,22 @@ def summarise(table):
 
 
 def invariance_summary(summary) -> dict[str, dict[str, float]]:
-    """Per model: accuracy upright, at each of :data:`REPORTED_ANGLES` (NaN off the grid), mean and minimum over
+    """Per model: accuracy upright, at each of :data:`REPORTED_ANGLES` with bilinear (at_30) and
+    nearest-pixel (nearest_30) resampling (NaN where not run), mean and minimum over
     all angles, and under mirror, translate and each rescale factor."""
     out = {}
     for model, group in summary.groupby("model", sort=False):
         rot = group[group["kind"] == "rotate"].set_index("value")["accuracy"]
         entry = {"upright": float(rot.get(0.0, np.nan)), "mean_over_angles": float(rot.mean()),
                  "min_over_angles": float(rot.min()), "worst_angle": float(rot.idxmin())}
+        nearest = group[group["kind"] == "rotate_nearest"].set_index("value")["accuracy"]
         for angle in REPORTED_ANGLES:  # NaN (null in JSON) where the profile's grid lacks the angle
             entry[f"at_{angle}"] = float(rot[float(angle)]) if float(angle) in rot.index else float("nan")
-        for _, row in group[group["kind"] != "rotate"].iterrows():
-            # rescale_0_9: no dots in keys (the report's paths split on them)
-            key = row["kind"] if row["kind"] != "rescale" else f"rescale_{row['value']:g}".replace(".", "_")
+            entry[f"nearest_{angle}"] = float(nearest[float(angle)]) if float(angle) in nearest.index else float("nan")
+        for _, row in group[~group["kind"].isin(["rotate", "rotate_nearest"])].iterrows():
+            # rescale_0_9, nearest_15: no dots in keys (the report's paths split on them)
+            prefix = {"rescale": "rescale_", "rotate_nearest": "nearest_"}.get(row["kind"])
+            key = row["kind"] if prefix is None else f"{prefix}{row['value']:g}".replace(".", "_")
             entry[key] = float(row["accuracy"])
         out[model] = entry
     return out
@@ -445,6 +460,7 @@ def price_of_invariance(result: Mapping[str, Any], merge: Mapping[int, int] | No
     confused_pairs : the digit pairs the pooled SOAP classifier mixes most (upright);
     mirror_partners / rotation_180_partners : which digit the plain CNN (not invariant) reads a
         mirrored / turned digit as; a frequent other digit is a pair an invariant model cannot separate;
+    mirror_mutual_pairs / rotation_180_mutual_pairs : the pairs read as each other both ways (:func:`mutual_pairs`);
     soap_unchanged_by_mirror / _by_180 : share of test images whose pooled-SOAP prediction is the
         same on the transformed image as upright (1.0 when the spectra are exactly invariant).
     """
@@ -466,9 +482,18 @@ def price_of_invariance(result: Mapping[str, Any], merge: Mapping[int, int] | No
         if preds is None:
             continue
         out[key] = transform_partners(y, preds["cnn"])
+        out[key.replace("partners", "mutual_pairs")] = mutual_pairs(out[key])
         out[f"soap_unchanged_by_{name.replace('rotate ', '')}"] = float(np.mean(preds["soap_pooled"] ==
                                                                                 upright["soap_pooled"]))
     return out
+
+
+def mutual_pairs(partners: Sequence[Mapping[str, Any]]) -> list[list[int]]:
+    """Digit pairs [a, b] (a < b) that a transform turns into each other: a is read as b and b as a, both
+    collapsing (:func:`pixelsoap.image_classification.transform_partners`).  A non-invariant model that
+    meets a shape it never saw often answers one "sink" digit; a pair that goes both ways is a real one."""
+    read_as = {p["digit"]: p["read_as"] for p in partners if p["collapses"]}
+    return sorted([a, b] for a, b in read_as.items() if a < b and read_as.get(b) == a)
 
 
 def reference_numbers() -> dict[str, Any]:

@@ -6,7 +6,7 @@ Every function takes one grey image, a 2D array (rows, cols) of levels 0..255
 sits at (x, y) = (j, i), y pointing down as the image is drawn.
 
 * :func:`rotate` turns the image counter-clockwise (as drawn) about its centre
-  by any angle in degrees, with bilinear interpolation; the shape is kept
+  by any angle in degrees, with bilinear (or nearest-pixel) interpolation; the shape is kept
   (corners leave the frame, blank pixels enter it).  Multiples of 90 degrees
   are exact pixel permutations on a square image (no interpolation happens:
   the source coordinates are whole numbers).
@@ -73,16 +73,20 @@ def _exact_trig(angle_degrees: float) -> tuple[float, float]:
     return float(np.cos(theta)), float(np.sin(theta))
 
 
-def rotate(image: np.ndarray, angle_degrees: float) -> np.ndarray:
+def rotate(image: np.ndarray, angle_degrees: float, interpolation: str = "bilinear") -> np.ndarray:
     """The image turned counter-clockwise (as drawn) by ``angle_degrees`` about its centre, uint8, same shape.
 
-    Output pixel (i, j) takes the bilinear value of the source at the position that the inverse
-    rotation maps it to.  With (x, y) = (j - c_x, i - c_y) measured from the centre
+    Output pixel (i, j) takes the value of the source at the position that the inverse rotation
+    maps it to: bilinear (``interpolation="bilinear"``, grey levels blur) or the nearest source
+    pixel's (``"nearest"``: every grey level is one of the image's, only positions snap to the grid).
+    With (x, y) = (j - c_x, i - c_y) measured from the centre
     (c = (size - 1) / 2) and y down, the source is x_s = x cos a - y sin a, y_s = x sin a + y cos a.
     For a square image and a multiple of 90 degrees this is an exact permutation of the pixels
     (90 degrees: out[i, j] = image[j, n - 1 - i]).
     """
     values = _as_grey(image)
+    if interpolation not in ("bilinear", "nearest"):
+        raise ValueError(f"interpolation must be 'bilinear' or 'nearest', got {interpolation!r}")
     if not np.isfinite(float(angle_degrees)):
         raise ValueError(f"angle must be a finite number of degrees, got {angle_degrees!r}")
     cos_a, sin_a = _exact_trig(angle_degrees)
@@ -94,8 +98,9 @@ def rotate(image: np.ndarray, angle_degrees: float) -> np.ndarray:
     x, y = j - cx, i - cy
     src_cols = cx + x * cos_a - y * sin_a
     src_rows = cy + x * sin_a + y * cos_a
-    if cos_a in (0.0, 1.0, -1.0) and sin_a in (0.0, 1.0, -1.0):
-        src_rows, src_cols = np.rint(src_rows), np.rint(src_cols)  # remove round-off of half-integer centres
+    if interpolation == "nearest" or (cos_a in (0.0, 1.0, -1.0) and sin_a in (0.0, 1.0, -1.0)):
+        # nearest pixel; for exact turns this only removes the round-off of half-integer centres
+        src_rows, src_cols = np.rint(src_rows), np.rint(src_cols)
     return _to_uint8(bilinear_sample(values, src_rows, src_cols))
 
 

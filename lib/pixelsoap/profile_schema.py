@@ -357,6 +357,15 @@ def _check_rescale(value: Any) -> Any:
     return value
 
 
+NEAREST_ALLOWED = "a list of angles in degrees, each a finite number (nearest-pixel rotations, a diagnostic)"
+
+
+def _check_nearest(value: Any) -> Any:
+    if not isinstance(value, list) or not all(_is_number(v) for v in value):
+        raise _rule(f"not a list of angles; allowed: {NEAREST_ALLOWED}")
+    return value
+
+
 POOLINGS_ALLOWED = "a non-empty list of distinct poolings from mean, mean_std"
 
 
@@ -399,6 +408,7 @@ class Experiment4(_Section):
     angle_step: Annotated[Any, AfterValidator(_check_angle_step), Field(description=ANGLE_STEP_ALLOWED)]
     translate_pad: int = _int(0, 14, "pixels of blank border on each side; each image moves by up to that", default=4)
     rescale: Annotated[Any, AfterValidator(_check_rescale), Field(description=RESCALE_ALLOWED)] = [0.9, 1.1]
+    nearest_angles: Annotated[Any, AfterValidator(_check_nearest), Field(description=NEAREST_ALLOWED)] = []
     poolings: Annotated[Any, AfterValidator(_check_poolings), Field(description=POOLINGS_ALLOWED)] = ["mean",
                                                                                                        "mean_std"]
     n_seeds: int = _int(1, what="seeds of the trained image classifier and CNNs", default=1)
