@@ -133,6 +133,10 @@ def test_pipeline_is_up_to_date_and_profile_changes_are_targeted(smoke_run):
     (copy / "params.yaml").write_text(yaml.safe_dump(params))
     assert set(json.loads(_run(["dvc", "status", "--json"], copy, env))) == {"experiment3", "report"}
     params["experiment3"]["n_seeds"] -= 1
+    params["experiment4"]["n_test"] += 1
+    (copy / "params.yaml").write_text(yaml.safe_dump(params))
+    assert set(json.loads(_run(["dvc", "status", "--json"], copy, env))) == {"experiment4", "report"}
+    params["experiment4"]["n_test"] -= 1
     (copy / "params.yaml").write_text(yaml.safe_dump(params))
     assert json.loads(_run(["dvc", "status", "--json"], copy, env)) == {}
 
@@ -188,6 +192,20 @@ def test_experiment3_outputs(smoke_run):
     assert baseline["ratio"] == 1.0 and baseline["n_seeds"] == smoke["n_seeds"]
 
 
+def test_experiment4_outputs(smoke_run):
+    copy, _, _ = smoke_run
+    import pandas as pd
+    smoke = yaml.safe_load((copy / "params" / "smoke.yaml").read_text())["experiment4"]
+    table = pd.read_csv(copy / "results" / "experiment4" / "accuracy.csv")
+    n_transforms = 360 // smoke["angle_step"] + 2 + len(smoke["rescale"]) + len(smoke["nearest_angles"])
+    assert table["transform"].nunique() == n_transforms
+    assert table["model"].nunique() == 6 and table["accuracy"].between(0, 1).all()
+    metrics = json.loads((copy / "results" / "experiment4" / "metrics.json").read_text())
+    assert metrics["settings"]["n_test"] == smoke["n_test"]
+    assert metrics["price"]["soap_unchanged_by_mirror"] == 1.0           # SOAP is exactly mirror-invariant
+    assert metrics["references"]["cnn_upright_rotated"]["accuracy"]["deg_90"] > 0
+
+
 def test_report_of_the_smoke_run(smoke_run, tmp_path):
     """The report stage's Markdown and HTML page: every published value beside ours, every stage
     timed, and the page checked in a real headless Chromium (images decode, links resolve)."""
@@ -195,8 +213,9 @@ def test_report_of_the_smoke_run(smoke_run, tmp_path):
     md = (copy / "results" / "REPORT.md").read_text()
     assert "**smoke**" in md and "params.yaml equals params/smoke.yaml" in md
     assert "0.6863" in md and "⏸️" not in md, "a stage shows as not run"
-    for stage in ("spectra", "search", "experiment1", "experiment2", "experiment3"):
+    for stage in ("spectra", "search", "experiment1", "experiment2", "experiment3", "experiment4"):
         assert f"| {stage} |" in md
+    assert "Experiment 4, beyond the paper" in md
     index = copy / "results" / "report" / "index.html"
     for notebook in NOTEBOOKS:
         assert (copy / "results" / "report" / "notebooks" / f"{notebook}.html").is_file()
