@@ -93,7 +93,13 @@ def test_stage_logic_end_to_end_and_resume(tiny, tmp_path):
     # a rerun takes every SOAP pass and both CNNs from the cache and gives the same table
     _, again = _run(tiny)
     assert again["jobs"] == {"computed": 0, "cached": len(names) + 2}
-    assert again["table"].drop(columns=[]).equals(table)
+    assert again["table"].equals(table)
+    # the cache follows the images: other test images are computed anew, the CNNs (same training images) are not
+    train, (test_images, test_labels) = tiny["data"]
+    other = e4.run_benchmark(settings, PARAMS, 0, model_path=tiny["model"], scaler_path=tiny["scaler"],
+                             folder=tiny["folder"] / "cache", data=(train, (test_images[::-1], test_labels[::-1])),
+                             progress=False)
+    assert other["jobs"] == {"computed": len(names), "cached": 2}
 
     from pixelsoap.plots import experiment4 as plots4
     from pixelsoap.plots import save_figure

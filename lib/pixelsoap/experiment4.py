@@ -56,7 +56,7 @@ from .image_classification import ImageStatistics
 #: random streams derived from the profile's seed
 STREAM_TEST, STREAM_TRAIN, STREAM_CNN, STREAM_SHIFTS = 41, 42, 43, 44
 #: bump when the meaning of a cached result changes
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: keys follow the images' content
 #: the models of the benchmark, in the order of tables and figures
 MODELS = ("soap_pixel", "soap_vote", "soap_mean_probability", "soap_pooled", "cnn", "cnn_augmented")
 MODEL_LABELS = {"soap_pixel": "SOAP per pixel (pixel accuracy)", "soap_vote": "SOAP pixels, majority vote",
@@ -203,14 +203,21 @@ def _stats_cache(folder: Path):
     return ResultCache(folder, ".npz", load, lambda path, stats: save_npz(path, **stats.as_arrays()))
 
 
-def _index_digest(indices: np.ndarray) -> str:
+def content_digest(*arrays: np.ndarray) -> str:
+    """SHA-256 (16 hex digits) of arrays' shapes, dtypes and bytes: a cache key follows the data itself,
+    so another dataset, subset or transform never reads a stale result."""
     import hashlib
 
-    return hashlib.sha256(np.ascontiguousarray(indices, dtype=np.int64).tobytes()).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for arr in arrays:
+        arr = np.ascontiguousarray(arr)
+        digest.update(f"{arr.shape}{arr.dtype}|".encode())
+        digest.update(arr.tobytes())
+    return digest.hexdigest()[:16]
 
 
 class Benchmark:
-    """The stage's data, models and caches; :meth:`run` computes (or loads) every piece.
+    """The stage's data, models and caches: :meth:`statistics` and :meth:`cnn` compute (or load) each piece.
 
     settings : :func:`parse_section`'s dict; soap : SoapParams; seed : the profile's seed.
     model_path / scaler_path : Experiment 1's classifier and the spectra stage's RobustScaler.
@@ -253,14 +260,15 @@ class Benchmark:
         return digest(kind, {"soap": self.soap.as_dict(), "seed": self.seed, "format": FORMAT_VERSION,
                              **self.hashes, **payload})
 
-    def statistics(self, images: np.ndarray, labels: np.ndarray, what: str, index: np.ndarray,
-                   with_pixels: bool = True, desc: str = "SOAP") -> tuple[ImageStatistics, bool]:
-        """(ImageStatistics, from_cache) of ``images`` (identified by ``what`` and ``index`` in the cache)."""
+    def statistics(self, images: np.ndarray, labels: np.ndarray, with_pixels: bool = True,
+                   desc: str = "SOAP") -> tuple[ImageStatistics, bool]:
+        """(ImageStatistics, from_cache) of ``images`` (n, rows, cols), keyed by their content and labels."""
         from .image_classification import image_statistics
         from .models import predict_proba
 
         cache = _stats_cache(self.folder)
-        key = self._key("exp4-stats", what=what, index=_index_digest(index), pixels=bool(with_pixels))
+        key = self._key("exp4-stats", images=content_digest(images, np.asarray(labels, np.int64)),
+                        pixels=bool(with_pixels))
         cached = cache.get(key)
         if cached is not None:
             return cached, True
@@ -273,10 +281,10 @@ class Benchmark:
 
     def training_statistics(self) -> tuple[ImageStatistics, ImageStatistics]:
         """Pooled spectra of the image classifier's training and validation images (upright)."""
-        fit, _ = self.statistics(self.train_images[self.fit_index], self.train_labels[self.fit_index], "train-fit",
-                                 self.fit_index, with_pixels=False, desc="SOAP training images")
-        val, _ = self.statistics(self.train_images[self.val_index], self.train_labels[self.val_index], "train-val",
-                                 self.val_index, with_pixels=False, desc="SOAP validation images")
+        fit, _ = self.statistics(self.train_images[self.fit_index], self.train_labels[self.fit_index],
+                                 with_pixels=False, desc="SOAP training images")
+        val, _ = self.statistics(self.train_images[self.val_index], self.train_labels[self.val_index],
+                                 with_pixels=False, desc="SOAP validation images")
         return fit, val
 
     def cnn(self, augment: bool, seed: int):
@@ -287,13 +295,14 @@ class Benchmark:
 
         settings = {k: v for k, v in self.settings["cnn"].items() if k != "n_train"}
         config = config_from_mapping(settings, augment=bool(augment), seed=int(seed))
-        key = self._key("exp4-cnn", config=config.as_dict(), index=_index_digest(self.cnn_index))
+        images, labels = self.train_images[self.cnn_index], np.asarray(self.train_labels)[self.cnn_index]
+        key = self._key("exp4-cnn", config=config.as_dict(), images=content_digest(images, labels.astype(np.int64)))
         models = ResultCache(self.folder, ".keras", load_cnn, lambda path, model: save_cnn(model, path))
         infos = ResultCache(self.folder, ".json", lambda p: __import__("json").loads(p.read_text()), write_json)
         model, info = models.get(key), infos.get(key)
         if model is not None and info is not None:
             return model, {**info, "cached": True}
-        model, info = train_cnn(self.train_images[self.cnn_index], self.train_labels[self.cnn_index], config)
+        model, info = train_cnn(images, labels, config)
         models.put(key, model)
         infos.put(key, info)
         return model, {**info, "cached": False}
@@ -322,10 +331,10 @@ def run_benchmark(settings: Mapping[str, Any], soap, seed: int, **kwargs) -> dic
     """Run Experiment 4 (see the module docstring); keyword arguments go to :class:`Benchmark`.
 
     Returns {table: DataFrame (:data:`TABLE_COLUMNS`, one row per model, transform and seed),
-    upright: {y_true, predictions: model -> (n,) labels at 0 degrees (seed 0)},
-    mirrored / rotated_180: the same for those transforms (CNN seed 0 and SOAP),
-    pooling: {chosen, validation}, costs: model -> {train_seconds, inference_seconds_per_image},
-    jobs: {computed, cached}}.
+    y_true: (n,) test digits, predictions: {"rotate 0" | "mirror" | "rotate 180": model -> (n,) labels
+    (seed 0)}, transforms, pooling: {chosen, validation}, costs: model -> {train_seconds,
+    inference_seconds_per_image, ...}, jobs: {computed, cached}, n_test, n_train_images, n_val_images,
+    cnn_train_images}.
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -357,8 +366,7 @@ def run_benchmark(settings: Mapping[str, Any], soap, seed: int, **kwargs) -> dic
     transforms = plan_transforms(settings)
     for transform in tqdm(transforms, desc="Experiment 4 transforms", unit="transform", disable=not bench.progress):
         images = apply_transform(bench.test_images, transform, seed)
-        stats, cached = bench.statistics(images, bench.test_labels, f"test:{transform.name}", bench.test_index,
-                                         desc=f"SOAP {transform.name}")
+        stats, cached = bench.statistics(images, bench.test_labels, desc=f"SOAP {transform.name}")
         jobs["cached" if cached else "computed"] += 1
         y = bench.test_labels
         n = len(y)
