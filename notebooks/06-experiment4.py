@@ -53,6 +53,7 @@ import pandas as pd
 
 import pixelsoap as ps
 from pixelsoap import experiment4 as e4
+from pixelsoap import invariance_findings as findings
 from pixelsoap import paths
 from pixelsoap.io import atomic_path, write_json
 from pixelsoap.plots import experiment4 as plots4
@@ -78,7 +79,7 @@ result = e4.run_benchmark(settings, params, seed)
 run_seconds = time.perf_counter() - started
 with atomic_path(out / "accuracy.csv") as tmp:
     result["table"].to_csv(tmp, index=False)
-summary = e4.summarise(result["table"])
+summary = findings.summarise(result["table"])
 print(f"{result['jobs']['computed']} piece(s) computed, {result['jobs']['cached']} from the cache, {run_seconds:.0f} s")
 print(f"pooling of the image classifier: {result['pooling']['chosen']} "
       f"(validation accuracy per pooling: {result['pooling']['validation']})")
@@ -91,7 +92,7 @@ summary.pivot(index="transform", columns="model", values="accuracy").reindex(
 # digit of a whole image.
 
 # %%
-metrics = e4.metrics(result, settings, params, seed)
+metrics = findings.metrics(result, settings, params, seed)
 for model, row in metrics["upright"].items():
     print(f"{e4.MODEL_LABELS[model]:<34} {row['accuracy']:.4f}  (95 % {row['low']:.4f}-{row['high']:.4f}, n = {row['n']:,})")
 

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from pixelsoap import experiment4 as e4
+from pixelsoap import invariance_findings as findings
 from pixelsoap import image_transforms as it
 from pixelsoap.conversion import image_to_points
 from pixelsoap.models import ClassifierConfig, save_model, train_classifier
@@ -79,7 +80,7 @@ def test_stage_logic_end_to_end_and_resume(tiny, tmp_path):
     assert all(c["inference_seconds_per_image"] > 0 for c in result["costs"].values())
     assert result["jobs"]["computed"] == len(names) + 2       # every transform's SOAP pass and two CNNs
 
-    metrics = e4.metrics(result, settings, PARAMS, 0, seconds=1.0)
+    metrics = findings.metrics(result, settings, PARAMS, 0, seconds=1.0)
     text = json.dumps(metrics, allow_nan=False)               # JSON-safe
     assert "references" in metrics and metrics["references"]["e2cnn"]["error"] > 0
     price = metrics["price"]
@@ -104,7 +105,7 @@ def test_stage_logic_end_to_end_and_resume(tiny, tmp_path):
     from pixelsoap.plots import experiment4 as plots4
     from pixelsoap.plots import save_figure
 
-    summary = e4.summarise(table)
+    summary = findings.summarise(table)
     written = save_figure(plots4.fig21_invariance(summary, e4.MODEL_LABELS, metrics["references"]),
                           "fig21-invariance", tmp_path)
     written += save_figure(plots4.fig22_confusion(price["confusion"], e4.MODEL_LABELS), "fig22-confusion", tmp_path)
@@ -137,7 +138,7 @@ def test_mutual_pairs_need_both_directions():
     partners = [{"digit": 6, "read_as": 9, "collapses": True}, {"digit": 9, "read_as": 6, "collapses": True},
                 {"digit": 3, "read_as": 8, "collapses": True}, {"digit": 8, "read_as": 0, "collapses": True},
                 {"digit": 2, "read_as": 5, "collapses": True}, {"digit": 5, "read_as": 2, "collapses": False}]
-    assert e4.mutual_pairs(partners) == [[6, 9]]
+    assert findings.mutual_pairs(partners) == [[6, 9]]
 
 
 def test_choose_pooling_takes_the_better_validation():
