@@ -60,8 +60,9 @@ FIGURES = ["fig01-pipeline", "fig02a-neighbourhoods", "fig02b-density", "fig03-s
            "fig14-ambiguous-4-9", "fig15-linear-autoencoder", "fig16-deep-autoencoder", "fig17-correlation",
            "fig18a-mse-linear", "fig18b-mse-log", "fig18c-mse-log-0-100", "fig18d-mse-log-0-200",
            "fig18e-linear-dynamics", "fig19a-accuracy",
-           "fig19b-accuracy-0-50", "fig20-noise-robustness", "fig20-readings"]
-NOTEBOOKS = ["01-conversion", "02-soap", "03-experiment1", "04-experiment2", "05-experiment3"]
+           "fig19b-accuracy-0-50", "fig20-noise-robustness", "fig20-readings", "fig21-invariance",
+           "fig22-confusion-image-level"]
+NOTEBOOKS = ["01-conversion", "02-soap", "03-experiment1", "04-experiment2", "05-experiment3", "06-experiment4"]
 
 
 @pytest.mark.parametrize("name", FIGURES)
@@ -135,8 +136,12 @@ def test_pipeline_is_up_to_date_and_profile_changes_are_targeted(smoke_run):
     params["dataset"] = "fashion-mnist"       # every stage that loads images reruns, and the report
     (copy / "params.yaml").write_text(yaml.safe_dump(params))
     assert set(json.loads(_run(["dvc", "status", "--json"], copy, env))) == \
-        {"conversion", "soap", "spectra", "search", "experiment1", "experiment3", "report"}
+        {"conversion", "soap", "spectra", "search", "experiment1", "experiment3", "experiment4", "report"}
     params["dataset"] = "mnist"
+    params["experiment4"]["n_test"] += 1
+    (copy / "params.yaml").write_text(yaml.safe_dump(params))
+    assert set(json.loads(_run(["dvc", "status", "--json"], copy, env))) == {"experiment4", "report"}
+    params["experiment4"]["n_test"] -= 1
     (copy / "params.yaml").write_text(yaml.safe_dump(params))
     assert json.loads(_run(["dvc", "status", "--json"], copy, env)) == {}
 
@@ -192,6 +197,20 @@ def test_experiment3_outputs(smoke_run):
     assert baseline["ratio"] == 1.0 and baseline["n_seeds"] == smoke["n_seeds"]
 
 
+def test_experiment4_outputs(smoke_run):
+    copy, _, _ = smoke_run
+    import pandas as pd
+    smoke = yaml.safe_load((copy / "params" / "smoke.yaml").read_text())["experiment4"]
+    table = pd.read_csv(copy / "results" / "experiment4" / "accuracy.csv")
+    n_transforms = 360 // smoke["angle_step"] + 2 + len(smoke["rescale"]) + len(smoke["nearest_angles"])
+    assert table["transform"].nunique() == n_transforms
+    assert table["model"].nunique() == 6 and table["accuracy"].between(0, 1).all()
+    metrics = json.loads((copy / "results" / "experiment4" / "metrics.json").read_text())
+    assert metrics["settings"]["n_test"] == smoke["n_test"]
+    assert metrics["price"]["soap_unchanged_by_mirror"] == 1.0           # SOAP is exactly mirror-invariant
+    assert metrics["references"]["cnn_upright_rotated"]["accuracy"]["deg_90"] > 0
+
+
 def test_report_of_the_smoke_run(smoke_run, tmp_path):
     """The report stage's Markdown and HTML page: every published value beside ours, every stage
     timed, and the page checked in a real headless Chromium (images decode, links resolve)."""
@@ -199,8 +218,9 @@ def test_report_of_the_smoke_run(smoke_run, tmp_path):
     md = (copy / "results" / "REPORT.md").read_text()
     assert "**smoke**" in md and "params.yaml equals params/smoke.yaml" in md
     assert "⏸️" not in md, "a stage shows as not run"   # values against their files: test_report.py
-    for stage in ("spectra", "search", "experiment1", "experiment2", "experiment3"):
+    for stage in ("spectra", "search", "experiment1", "experiment2", "experiment3", "experiment4"):
         assert f"| {stage} |" in md
+    assert "Experiment 4, beyond the paper" in md
     index = copy / "results" / "report" / "index.html"
     for notebook in NOTEBOOKS:
         assert (copy / "results" / "report" / "notebooks" / f"{notebook}.html").is_file()

@@ -59,7 +59,7 @@ BAD = [
     ("grid-beyond-d", _set("experiment2.linear", [1, 309]), "experiment2.linear", "[1, 309]", "leaves 1..308"),
     ("missing-training", _delete("experiment2.training"), "experiment2.training", None,
      "is missing (required: a mapping with keys learning_rate, batch_size, epochs, patience)"),
-    ("unknown-section", _set("experiment4", {"n": 1}), "experiment4", "{'n': 1}",
+    ("unknown-section", _set("experiment9", {"n": 1}), "experiment9", "{'n': 1}",
      "unknown key; the profile allows: seed, conversion, soap"),
     ("bool-for-int", _set("experiment1.search.n_trials", True), "experiment1.search.n_trials", "True",
      "must be an int >= 1"),

@@ -68,6 +68,12 @@ BUDGET_KEYS: tuple[tuple[str, str], ...] = (
     ("experiment3.readings.n_train", "size"),
     ("experiment3.readings.epochs", "size"),
     ("experiment3.readings.n_seeds", "seeds"),
+    ("experiment4.n_test", "size"),
+    ("experiment4.n_train", "size"),
+    ("experiment4.image_classifier.epochs", "size"),
+    ("experiment4.cnn.n_train", "size"),
+    ("experiment4.cnn.epochs", "size"),
+    ("experiment4.n_seeds", "seeds"),
 )
 
 SETTLED = "settled"

@@ -339,6 +339,92 @@ class Experiment3(_Section):
     readings: Readings = Readings()
 
 
+ANGLE_STEP_ALLOWED = "an int in 1..360 that divides 360 (degrees between test rotations: 15 gives 0, 15, ..., 345)"
+
+
+def _check_angle_step(value: Any) -> Any:
+    if not _is_int(value) or not 1 <= value <= 360 or 360 % value:
+        raise _rule(f"not a divisor of 360; allowed: {ANGLE_STEP_ALLOWED}")
+    return value
+
+
+RESCALE_ALLOWED = "a list of zoom factors, each a number in [0.5, 2] other than 1 (0.9, 1.1: +-10 %)"
+
+
+def _check_rescale(value: Any) -> Any:
+    if not isinstance(value, list) or not all(_is_number(v) and 0.5 <= v <= 2 and v != 1 for v in value):
+        raise _rule(f"not a list of factors; allowed: {RESCALE_ALLOWED}")
+    return value
+
+
+NEAREST_ALLOWED = "a list of angles in degrees, each a finite number (nearest-pixel rotations, a diagnostic)"
+
+
+def _check_nearest(value: Any) -> Any:
+    if not isinstance(value, list) or not all(_is_number(v) for v in value):
+        raise _rule(f"not a list of angles; allowed: {NEAREST_ALLOWED}")
+    return value
+
+
+POOLINGS_ALLOWED = "a non-empty list of distinct poolings from mean, mean_std"
+
+
+def _check_poolings(value: Any) -> Any:
+    if not isinstance(value, list) or not value or len(set(map(str, value))) != len(value) \
+            or not all(v in ("mean", "mean_std") for v in value):
+        raise _rule(f"not a list of poolings; allowed: {POOLINGS_ALLOWED}")
+    return value
+
+
+def _check_filters(value: Any) -> Any:
+    if not isinstance(value, list) or len(value) != 2 or not all(_is_int(v) and v >= 1 for v in value):
+        raise _rule("not two channel counts; allowed: a list of two ints >= 1")
+    return value
+
+
+class ImageClassifier(Classifier):
+    """The image-level network on pooled spectra (Fig. 8 architecture); fewer epochs by default."""
+
+    epochs: int = _int(1, default=30)
+
+
+class Cnn(_Section):
+    """:class:`pixelsoap.cnn.CnnConfig` fields plus its training images; seeds come from the profile."""
+
+    n_train: int = _int(10, what="upright training images")
+    epochs: int = _int(1, what="passes over the training images")
+    filters: Annotated[Any, AfterValidator(_check_filters), Field(description="a list of two ints >= 1")] = [16, 32]
+    hidden: int = _int(1, what="width of the dense layer", default=64)
+    batch_size: int = _int(1, default=128)
+    learning_rate: float = _number(0, default=1e-3)
+
+
+class Experiment4(_Section):
+    """:func:`pixelsoap.experiment4.parse_section`: the invariance benchmark (beyond the paper)."""
+
+    n_test: int = _int(1, what="test images per transform (MNIST has 10,000)")
+    n_train: int = _int(10, what="training images of the pooled-SOAP image classifier, before the split")
+    val_fraction: VAL_FRACTION = 0.2
+    angle_step: Annotated[Any, AfterValidator(_check_angle_step), Field(description=ANGLE_STEP_ALLOWED)]
+    translate_pad: int = _int(0, 14, "pixels of blank border on each side; each image moves by up to that", default=4)
+    rescale: Annotated[Any, AfterValidator(_check_rescale), Field(description=RESCALE_ALLOWED)] = [0.9, 1.1]
+    nearest_angles: Annotated[Any, AfterValidator(_check_nearest), Field(description=NEAREST_ALLOWED)] = []
+    poolings: Annotated[Any, AfterValidator(_check_poolings), Field(description=POOLINGS_ALLOWED)] = ["mean",
+                                                                                                       "mean_std"]
+    n_seeds: int = _int(1, what="seeds of the trained image classifier and CNNs", default=1)
+    n_jobs: Annotated[int, AfterValidator(_nonzero), Field(description=JOBS_ALLOWED)] = -1
+    image_classifier: ImageClassifier
+    cnn: Cnn
+
+    @model_validator(mode="after")
+    def _both_sides_of_the_split(self):
+        n_val = round(self.val_fraction * self.n_train)
+        if not 1 <= n_val < self.n_train:
+            raise _rule(f"n_train {self.n_train} x val_fraction {self.val_fraction} leaves {n_val} validation "
+                        "images; allowed: both sides of the split get images")
+        return self
+
+
 class Profile(_Section):
     """A whole profile: every section the stages read."""
 
@@ -350,6 +436,7 @@ class Profile(_Section):
     experiment1: Experiment1
     experiment2: Experiment2
     experiment3: Experiment3
+    experiment4: Experiment4
     #: required although the library defaults to MNIST: DVC refuses a stage whose params.yaml lacks a listed key
     dataset: Annotated[Literal["mnist", "fashion-mnist"],
                        Field(description="'mnist' or 'fashion-mnist' (pixelsoap.datasets)")]

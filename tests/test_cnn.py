@@ -1,0 +1,48 @@
+"""The small CNN of Experiment 4: shapes, parameter count, augmentation, repeatability."""
+
+import numpy as np
+import pytest
+
+from pixelsoap import cnn
+
+
+def _expected_parameters(rows, cols, f1, f2, hidden):
+    """Weights counted by hand: two valid 3x3 convolutions, each halved by 2x2 pooling."""
+    side_r = ((rows - 2) // 2 - 2) // 2
+    side_c = ((cols - 2) // 2 - 2) // 2
+    return (9 * f1 + f1) + (9 * f1 * f2 + f2) + (side_r * side_c * f2) * hidden + hidden + hidden * 10 + 10
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_cnn_shapes_and_parameter_count(augment):
+    config = cnn.CnnConfig(filters=(4, 6), hidden=12, augment=augment)
+    model = cnn.build_cnn((28, 28), config)
+    assert tuple(model.input_shape) == (None, 28, 28, 1)
+    assert tuple(model.output_shape) == (None, 10)
+    assert model.count_params() == _expected_parameters(28, 28, 4, 6, 12) == cnn.parameter_count((28, 28), config)
+    # the paper-sized default: 16 and 32 filters, 64 hidden units
+    assert cnn.parameter_count((28, 28), cnn.CnnConfig()) == _expected_parameters(28, 28, 16, 32, 64)
+    assert any(layer.name == "rotate" for layer in model.layers) == augment
+
+
+def test_cnn_trains_predicts_and_repeats():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(40, 28, 28)).astype(np.uint8)
+    labels = rng.integers(0, 10, size=40)
+    config = cnn.CnnConfig(filters=(2, 2), hidden=4, epochs=1, batch_size=16, seed=3)
+    model, info = cnn.train_cnn(images, labels, config)
+    proba = cnn.predict_cnn(model, images[:5])
+    assert proba.shape == (5, 10) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
+    assert len(info["history"]["loss"]) == 1 and info["seconds"] > 0
+    again, _ = cnn.train_cnn(images, labels, config)
+    np.testing.assert_allclose(cnn.predict_cnn(again, images[:5]), proba, rtol=1e-5, atol=1e-6)
+    assert cnn.predict_cnn(model, np.zeros((0, 28, 28))).shape == (0, 10)
+
+
+def test_cnn_config_is_checked():
+    with pytest.raises(ValueError, match="filters"):
+        cnn.CnnConfig(filters=(4,))
+    with pytest.raises(ValueError, match="epochs"):
+        cnn.CnnConfig(epochs=0)
+    with pytest.raises(ValueError, match="unknown CNN setting"):
+        cnn.config_from_mapping({"filterz": [1, 2]})
