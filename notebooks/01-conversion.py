@@ -9,9 +9,14 @@
 # All logic lives in `pixelsoap`; this notebook calls it, draws and writes its outputs.
 
 # %% tags=["parameters"]
-seed = 0
-dataset = "mnist"
-conversion = {"example_digit": 3, "n_images": 70000}
+# Opened by hand, the notebook runs on the active profile (params.yaml, else params/default.yaml);
+# `make reproduce` injects the same sections, from params.yaml, after this cell.
+from pixelsoap.profiles import active_params
+
+_profile = active_params()
+seed = _profile["seed"]
+dataset = _profile["dataset"]
+conversion = _profile["conversion"]
 
 # %%
 import numpy as np

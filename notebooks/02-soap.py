@@ -9,10 +9,15 @@
 # translated gives the same spectra.
 
 # %% tags=["parameters"]
-seed = 0
-dataset = "mnist"
-soap = {"r_cut": 63, "n_max": 7, "l_max": 10, "sigma": 3}
-theory = {"grid": 201, "invariance_digit": 7}
+# Opened by hand, the notebook runs on the active profile (params.yaml, else params/default.yaml);
+# `make reproduce` injects the same sections, from params.yaml, after this cell.
+from pixelsoap.profiles import active_params
+
+_profile = active_params()
+seed = _profile["seed"]
+dataset = _profile["dataset"]
+soap = _profile["soap"]
+theory = _profile["theory"]
 
 # %%
 import numpy as np

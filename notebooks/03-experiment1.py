@@ -12,12 +12,16 @@
 # `hidden_units` parameter of the profile (two hidden ReLU layers with dropout 0.1, then softmax).
 
 # %% tags=["parameters"]
-seed = 0
-dataset = "mnist"
-soap = {"r_cut": 63, "n_max": 7, "l_max": 10, "sigma": 3}
-spectra = {"n_train": 120000, "n_test": 10000, "val_fraction": 0.2, "split": "random", "dtype": "float32",
-           "chunk_size": 500, "n_jobs": -1}
-experiment1 = {}
+# Opened by hand, the notebook runs on the active profile (params.yaml, else params/default.yaml);
+# `make reproduce` injects the same sections, from params.yaml, after this cell.
+from pixelsoap.profiles import active_params
+
+_profile = active_params()
+seed = _profile["seed"]
+dataset = _profile["dataset"]
+soap = _profile["soap"]
+spectra = _profile["spectra"]
+experiment1 = _profile["experiment1"]
 
 # %%
 import json

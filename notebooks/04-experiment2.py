@@ -31,16 +31,14 @@
 # rerun trains only what changed.
 
 # %% tags=["parameters"]
-seed = 0
-experiment1 = {"dask": {"scheduler": None, "n_workers": 2}}
-experiment2 = {
-    "n_train": None,
-    "linear": [1, 4, 16, 64],
-    "deep": [{"h_m": 2, "h_e": [2, 8, 32]}],
-    "accuracy": {"h_m": 2, "h_e": [2, 8, 32]},
-    "training": {"learning_rate": 0.0001, "batch_size": 512, "epochs": 3, "patience": 2},
-    "classifier": {"hidden_units": [64, 64], "epochs": 3, "patience": None},
-}
+# Opened by hand, the notebook runs on the active profile (params.yaml, else params/default.yaml);
+# `make reproduce` injects the same sections, from params.yaml, after this cell.
+from pixelsoap.profiles import active_params
+
+_profile = active_params()
+seed = _profile["seed"]
+experiment1 = _profile["experiment1"]
+experiment2 = _profile["experiment2"]
 
 # %%
 import json

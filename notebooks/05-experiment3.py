@@ -33,13 +33,16 @@
 # recomputes the curve under each plausible reading and names the one closest to the published numbers.
 
 # %% tags=["parameters"]
-seed = 0
-dataset = "mnist"
-soap = {"r_cut": 63, "n_max": 7, "l_max": 10, "sigma": 3}
-experiment1 = {"dask": {"scheduler": None, "n_workers": 2}, "final": {"classifier": {"hidden_units": [64, 64]}}}
-experiment3 = {"levels": {"min": 0.1, "max": 5.0, "steps": 4}, "n_samples": 200, "n_seeds": 2,
-               "readings": {"levels": [1.0, 3.9], "n_seeds": 1, "n_samples": 100,
-                            "n_train": 200, "epochs": 2}}
+# Opened by hand, the notebook runs on the active profile (params.yaml, else params/default.yaml);
+# `make reproduce` injects the same sections, from params.yaml, after this cell.
+from pixelsoap.profiles import active_params
+
+_profile = active_params()
+seed = _profile["seed"]
+dataset = _profile["dataset"]
+soap = _profile["soap"]
+experiment1 = _profile["experiment1"]
+experiment3 = _profile["experiment3"]
 
 # %%
 import time

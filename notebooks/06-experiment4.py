@@ -39,13 +39,15 @@
 # cached in `data/cache/experiment4/`, so an interrupted run resumes.
 
 # %% tags=["parameters"]
-seed = 0
-dataset = "mnist"
-soap = {"r_cut": 63, "n_max": 7, "l_max": 10, "sigma": 3}
-experiment4 = {"n_test": 24, "n_train": 60, "val_fraction": 0.2, "angle_step": 90, "translate_pad": 4,
-               "rescale": [0.9, 1.1], "poolings": ["mean", "mean_std"], "n_seeds": 1, "n_jobs": -1,
-               "image_classifier": {"hidden_units": [32, 32], "epochs": 5, "patience": None},
-               "cnn": {"n_train": 600, "epochs": 1, "filters": [8, 16], "hidden": 32}}
+# Opened by hand, the notebook runs on the active profile (params.yaml, else params/default.yaml);
+# `make reproduce` injects the same sections, from params.yaml, after this cell.
+from pixelsoap.profiles import active_params
+
+_profile = active_params()
+seed = _profile["seed"]
+dataset = _profile["dataset"]
+soap = _profile["soap"]
+experiment4 = _profile["experiment4"]
 
 # %%
 import time

@@ -51,6 +51,17 @@ def load_params(path: str | Path | None = None, sections: list[str] | None = Non
     return params
 
 
+def active_params() -> dict:
+    """The parameters a notebook opened by hand runs on: ``params.yaml`` (the profile last selected)
+    if there is one, else the ``default`` profile; checked against the schema either way."""
+    path = paths.project_root() / "params.yaml"
+    if path.is_file():
+        return load_params(path)
+    params = load_profile("default")
+    validate_params(params, source=_shown(profile_path("default")))
+    return params
+
+
 def load_stage_params(path: str | Path | None, sections: list[str], stage: str) -> dict:
     """:func:`load_params` for a stage's command line: a profile that breaks the schema ends the
     process with status 2 and one line per problem on stderr (no traceback), before any work."""
