@@ -67,6 +67,14 @@ def search_cost(trials, run: Mapping, paper: Mapping, epoch_core_seconds: float 
             "core_seconds": float((train + spectra) * p["n_trials"])}
 
 
+def _notebook_seconds(root: Path, stem: str) -> float | None:
+    """Papermill's duration of an executed notebook of the last run, or None."""
+    path = root / "results" / "notebooks" / f"{stem}.ipynb"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("metadata", {}).get("papermill", {}).get("duration")
+
+
 def scaled_stage(stage: str, seconds: float | None, factor: float, why: str, cores: int) -> dict | None:
     """A stage whose whole measured time scales by ``factor`` (its wall time on ``cores`` cores)."""
     if seconds is None:
@@ -83,10 +91,7 @@ def estimate(root: str | Path | None = None, cores: int | None = None) -> list[d
     paper = _read(root, "params/paper.yaml")
     if run is None:
         raise FileNotFoundError(f"{root / 'params.yaml'}: no active profile; run `make reproduce` first")
-    exp1_seconds = None
-    if (root / "results/notebooks/03-experiment1.ipynb").is_file():
-        nb = json.loads((root / "results/notebooks/03-experiment1.ipynb").read_text())
-        exp1_seconds = nb.get("metadata", {}).get("papermill", {}).get("duration")
+    exp1_seconds = _notebook_seconds(root, "03-experiment1")
     r1, p1 = run["experiment1"]["final"]["classifier"], paper["experiment1"]["final"]["classifier"]
     spectra = _read(root, "results/spectra/metrics.json") or {}
     # The experiment1 stage is mostly its two Table 1 classifiers: an upper bound of one epoch.
@@ -109,6 +114,15 @@ def estimate(root: str | Path | None = None, cores: int | None = None) -> list[d
     factor3 = (p3["n_seeds"] * p3["n_samples"]) / (r3["n_seeds"] * r3["n_samples"])
     rows.append(scaled_stage("experiment3", (exp3 or {}).get("seconds"), factor3,
                              f"x{factor3:.2f} seeds x spectra", cores))
+    r4, p4 = run.get("experiment4"), paper.get("experiment4")
+    if r4 and p4:
+        from .experiment4 import parse_section, plan_transforms
+
+        images = lambda c: c["n_seeds"] * (c["n_test"] * len(plan_transforms(parse_section(c))) + c["n_train"])
+        factor4 = images(p4) / images(r4)
+        rows.append(scaled_stage("experiment4", _notebook_seconds(root, "06-experiment4"), factor4,
+                                 f"x{factor4:.1f} images through SOAP (test images x transforms + training "
+                                 "images, x seeds); the CNNs' share errs high", cores))
     out = [r for r in rows if r]
     for r in out:
         r["core_hours"] = r["core_seconds"] / 3600
