@@ -94,6 +94,20 @@ def test_a_section_added_after_the_check_keeps_it_current_and_a_changed_one_does
     assert bc.label_rows(rows, record, {"experiment1": {"n": 10}}) == {bc.STALE: 1}   # a section removed
 
 
+def test_rows_read_from_a_study_of_its_own_are_not_called_settled():
+    params = {"seed": 0}
+    record = {"base_digest": bc.params_digest(params), "base_sections": bc.section_digests(params),
+              "base_profile": "default", "date": "d", "rows": {"long": {"verdict": "reproduced", "ours": "1"},
+                                                               "mixed": {"verdict": "reproduced", "ours": "1"}}}
+    long_run = SimpleNamespace(id="long", status="reproduced", setting=False, shown=[],
+                               files=["results/experiment2/dynamics.json"])
+    mixed = SimpleNamespace(id="mixed", status="reproduced", setting=False, shown=[],
+                            files=["results/experiment2/dynamics.json", "results/experiment2/metrics.json"])
+    assert bc.label_rows([long_run, mixed], record, params) == {bc.SETTLED: 1, bc.UNCHECKED: 1}
+    assert long_run.budget == bc.UNCHECKED and "study run on its own" in long_run.budget_detail
+    assert mixed.budget == bc.SETTLED
+
+
 def test_digest_ignores_key_order():
     assert bc.params_digest({"a": 1, "b": {"c": 2, "d": 3}}) == bc.params_digest({"b": {"d": 3, "c": 2}, "a": 1})
     assert bc.params_digest({"a": 1}) != bc.params_digest({"a": 2})
