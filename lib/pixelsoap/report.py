@@ -42,11 +42,11 @@ import yaml
 
 from . import budget_check, paths
 from .io import atomic_path
+from .published import entry as published_entry
 
 ROWS_FILE = Path(__file__).with_name("artifacts.yaml")
 TEMPLATES = Path(__file__).with_name("templates")
 NOTEBOOK_TEMPLATE = "nbconvert-offline"   # TEMPLATES/<this>: nbconvert's lab template without CDN scripts
-PUBLISHED_FILE = "lib/pixelsoap/published.yaml"
 PARAMS_FILE = "params.yaml"               # the active profile (``make reproduce PROFILE=...``)
 
 # Verdicts
@@ -259,37 +259,6 @@ def _resolve(node: Any, tokens: list[tuple], path: str, file: str) -> Any:
                 raise Missing(file, path, "nothing to iterate")
             return {str(k): _resolve(v, tokens[n + 1:], path, file) for k, v in items}
     return node
-
-
-# --------------------------------------------------------------------------- published values
-
-
-def published_entry(key: str, data: Mapping | None = None) -> dict:
-    """The published value at a dotted key of published.yaml, with its text and section.
-
-    Descends into ``value`` where the key continues below it (``experiment1.table1.accuracy``);
-    the section is the nearest one on the way.  Returns {"value", "text", "section", "key"}
-    (``value`` None for a claim without a number); raises KeyError for an unknown key.
-    """
-    from . import published
-
-    node: Any = published.load() if data is None else data
-    section = text = None
-    for part in key.split("."):
-        if isinstance(node, Mapping):
-            section = node.get("section", section)
-            if part not in node and isinstance(node.get("value"), Mapping) and part in node["value"]:
-                node = node["value"]
-        if not isinstance(node, Mapping) or part not in node:
-            raise KeyError(f"no published value at {key!r} (stopped at {part!r})")
-        node = node[part]
-    if isinstance(node, Mapping) and ({"value", "text", "section"} & set(node)):
-        section = node.get("section", section)
-        text = node.get("text")
-        value = node.get("value")
-    else:
-        value = node
-    return {"key": key, "value": value, "text": text, "section": section}
 
 
 # --------------------------------------------------------------------------- expressions
