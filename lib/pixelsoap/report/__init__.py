@@ -40,12 +40,13 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from . import budget_check, paths
-from .io import atomic_path
-from .published import entry as published_entry
+from .. import budget_check, paths
+from ..io import atomic_path
+from ..published import entry as published_entry
 
-ROWS_FILE = Path(__file__).with_name("artifacts.yaml")
-TEMPLATES = Path(__file__).with_name("templates")
+PACKAGE = Path(__file__).parent.parent   # lib/pixelsoap: artifacts.yaml and templates/ live there
+ROWS_FILE = PACKAGE / "artifacts.yaml"
+TEMPLATES = PACKAGE / "templates"
 NOTEBOOK_TEMPLATE = "nbconvert-offline"   # TEMPLATES/<this>: nbconvert's lab template without CDN scripts
 PARAMS_FILE = "params.yaml"               # the active profile (``make reproduce PROFILE=...``)
 
@@ -1021,7 +1022,7 @@ def build_report(root: str | Path | None = None, rows_file: str | Path | None = 
 
 def _dataset_name(dataset: str) -> str:
     """Display name of a profile's ``dataset`` ("MNIST", "Fashion-MNIST"); the value itself if unknown."""
-    from .datasets import DATASETS
+    from ..datasets import DATASETS
 
     return DATASETS[dataset][0] if dataset in DATASETS else dataset
 
@@ -1179,7 +1180,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--interrupted", default=None, metavar="STAGE",
                         help="the stage a Ctrl-C stopped (`make reproduce` passes it): shown as interrupted")
     args = parser.parse_args(argv)
-    from .reproduce import exit_if_interrupted
+    from ..reproduce import exit_if_interrupted
 
     exit_if_interrupted("report")
     root = Path(args.root) if args.root else paths.project_root()
@@ -1190,7 +1191,3 @@ def main(argv: list[str] | None = None) -> None:
                               args.interrupted)
     summary = ", ".join(f"{n} {v}" for v, n in report.counts)
     print(f"wrote {md} and {html}: {summary}", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    main()
