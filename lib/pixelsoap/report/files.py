@@ -134,6 +134,7 @@ def dvc_stages(root: Path) -> dict[str, dict]:
 
 
 def stage_of(path: str, stages: Mapping[str, dict]) -> str | None:
+    """The stage (of :func:`dvc_stages`) whose outputs hold ``path``, else None."""
     for name, stage in stages.items():
         if any(_within(path, out) for out in stage["outs"]):
             return name

@@ -73,7 +73,7 @@ def package_versions(names: Iterable[str]) -> list[tuple[str, str]]:
 def notebooks(root: Path, stages: Mapping[str, dict], unavailable: Mapping[str, str] | None = None) -> list[dict]:
     """Executed notebooks (results/notebooks/*.ipynb and those dvc.yaml promises) with papermill timing.
 
-    ``unavailable``: output path -> reason (:func:`unavailable_outputs`); such notebooks show as not run."""
+    ``unavailable``: output path -> reason (:func:`.files.unavailable_outputs`); such notebooks show as not run."""
     folder = root / "results" / "notebooks"
     unavailable = unavailable or {}
     found = {p.name: p for p in sorted(folder.glob("*.ipynb"))
