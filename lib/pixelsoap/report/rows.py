@@ -1,0 +1,221 @@
+"""The rows of the report: ``artifacts.yaml`` loaded, each row expanded (``for_each``) and evaluated.
+
+A row names a published key, where our value is (``ours``, or several labelled values in
+``show``) and its rule (:mod:`.rules`); :func:`evaluate_row` gives a :class:`RowResult` with the
+verdict, or "not run" / "missing" where a file or a key is not there.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from itertools import product
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .. import paths
+from ..published import entry as published_entry
+from .files import Missing, Sources
+from .formatting import fmt
+from .query import Context, RowError, evaluate, references
+from .rules import (DIFFERS, ERROR, MISSING, NOT_REPRODUCED, NOT_RUN, VERDICT_STYLE, describe_rule,
+                    verdict)
+
+ROWS_FILE = Path(__file__).parent.parent / "artifacts.yaml"   # lib/pixelsoap/artifacts.yaml
+
+
+@dataclass
+class Shown:
+    """One value of the "ours" column: its label, where it comes from, the value and its text."""
+
+    label: str
+    expr: Any
+    sources: list[tuple[str, str]]
+    value: Any = None
+    text: str = ""
+    missing: str | None = None
+
+
+@dataclass
+class RowResult:
+    """A row of the report, evaluated."""
+
+    id: str
+    group: str
+    artifact: str
+    published_key: str | None
+    published: dict | None
+    published_text: str
+    shown: list[Shown]
+    ours: Any
+    status: str
+    detail: str
+    rule_text: str
+    why: str | None = None
+    setting: bool = False
+    files: list[str] = field(default_factory=list)
+    file: str | None = None   # the row's default file (references without "file#")
+    budget: str | None = None  # settled / limited by budget / ... (pixelsoap.budget_check.label_rows)
+    budget_detail: str = ""
+
+    @property
+    def published_value_text(self) -> str:
+        """The published number (or structure) alone; "" for a claim without one."""
+        value = self.published["value"] if self.published else None
+        return "" if value is None else fmt(value)
+
+    @property
+    def css(self) -> str:
+        return VERDICT_STYLE[self.status][0]
+
+    @property
+    def symbol(self) -> str:
+        return VERDICT_STYLE[self.status][1]
+
+
+def load_rows(path: str | Path | None = None) -> dict:
+    """artifacts.yaml as a dict: rows, timings, figures, packages."""
+    return yaml.safe_load(Path(path or ROWS_FILE).read_text())
+
+
+def expand_rows(specs: list[dict], sources: Sources) -> list[tuple[dict, dict]]:
+    """Each row spec with its ``for_each`` combinations: [(spec, variables)]."""
+    out = []
+    for spec in specs:
+        loops = spec.get("for_each") or {}
+        names, choices = list(loops), []
+        for name in names:
+            source = loops[name]
+            if isinstance(source, list):
+                choices.append([str(v) for v in source])
+                continue
+            try:
+                value = evaluate(source, Context(sources, spec.get("file")))
+                items = value.values() if isinstance(value, Mapping) else value
+                choices.append([str(v) for v in items] or ["?"])
+            except Missing:
+                choices.append(["?"])
+        for combo in product(*choices):
+            out.append((spec, dict(zip(names, combo))))
+    return out
+
+
+def _fill(text: str, variables: Mapping[str, str]) -> str:
+    for name, value in variables.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text
+
+
+def _substitute(obj: Any, variables: Mapping[str, str]) -> Any:
+    if not variables:
+        return obj
+    if isinstance(obj, str):
+        return _fill(obj, variables)
+    if isinstance(obj, list):
+        return [_substitute(o, variables) for o in obj]
+    if isinstance(obj, Mapping):
+        return {_substitute(k, variables): _substitute(v, variables) for k, v in obj.items()}
+    return obj
+
+
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+
+
+def fill_text(text: str, ctx: Context) -> str:
+    """Replace ``{file#path}`` and ``{published:key}`` in a text by their formatted values ("?" if missing)."""
+
+    def one(match: re.Match) -> str:
+        ref = match.group(1)
+        try:
+            if ref.startswith("published:"):
+                return fmt(published_entry(ref.split(":", 1)[1])["value"])
+            if "#" in ref:
+                return fmt(evaluate(ref, ctx))
+        except (Missing, KeyError):
+            return "?"
+        return match.group(0)
+
+    return " ".join(_PLACEHOLDER.sub(one, text).split())
+
+
+def evaluate_row(spec: Mapping, variables: Mapping[str, str], sources: Sources) -> RowResult:
+    """Evaluate one row spec (after ``for_each`` substitution) against the files."""
+    spec = _substitute({k: v for k, v in spec.items() if k != "for_each"}, variables)
+    rule = dict(spec.get("rule") or {"kind": "equal"})
+    kind = rule.get("kind", "equal")
+    setting = bool(spec.get("setting"))
+    key = spec.get("published")
+    base = dict(id=spec["id"], group=spec.get("group", "Other"), artifact=spec.get("artifact", spec["id"]),
+                published_key=key, setting=setting, file=spec.get("file"))
+    published = None
+    if key:
+        try:
+            published = published_entry(key)
+        except KeyError as exc:
+            return RowResult(**base, published=None, published_text="", shown=[], ours=None, status=ERROR,
+                             detail=str(exc), rule_text="")
+    ctx = Context(sources, spec.get("file"), published["value"] if published else None, published is not None)
+    published_text = _published_text(published)
+
+    show = spec.get("show") or ({"": spec["ours"]} if "ours" in spec else {})
+    shown, first_missing = [], None
+    for label, expr in show.items():
+        item = Shown(str(label), expr, references(expr, ctx.file))
+        try:
+            item.value = evaluate(expr, ctx)
+            order = list(published["value"]) if published and isinstance(published["value"], Mapping) else None
+            item.text = fmt(item.value, order)
+        except Missing as exc:
+            item.missing = exc.describe()
+            item.text = item.missing
+            first_missing = first_missing or exc
+        shown.append(item)
+    if shown and all(s.missing for s in shown) and first_missing.file_missing:
+        shown = [Shown("", None, shown[0].sources, None, first_missing.describe(), first_missing.describe())]
+    files = sorted({f for s in shown for f, _ in s.sources} |
+                   {f for f, _ in references(spec.get("ours"), ctx.file)})
+
+    def result(status: str, detail: str, rule_text: str, ours: Any = None, why: str | None = None) -> RowResult:
+        return RowResult(**base, published=published, published_text=published_text, shown=shown, ours=ours,
+                         status=status, detail=detail, rule_text=rule_text, why=why, files=files)
+
+    try:
+        rule_text = describe_rule(rule, kind, setting, ctx)
+    except Missing as exc:
+        rule_text, first_missing = rule.get("text", kind), first_missing or exc
+    except RowError as exc:
+        return result(ERROR, str(exc), "")
+    try:
+        if first_missing is not None:
+            raise first_missing
+        ours = evaluate(spec["ours"], ctx) if "ours" in spec else None
+        status, detail = verdict(rule, kind, setting, ours, ctx)
+    except Missing as exc:
+        status = NOT_RUN if exc.file_missing else MISSING
+        return result(status, exc.describe(), rule_text)
+    except RowError as exc:
+        return result(ERROR, str(exc), rule_text)
+    why = fill_text(spec["why"], ctx) if spec.get("why") and status in (NOT_REPRODUCED, DIFFERS) else None
+    return result(status, detail, rule_text, ours, why)
+
+
+def _published_text(published: dict | None) -> str:
+    if not published:
+        return "—"
+    parts = []
+    if published["value"] is not None:
+        parts.append(fmt(published["value"]))
+    if published["text"]:
+        parts.append(f"“{published['text']}”")
+    return " ".join(parts)
+
+
+def evaluate_rows(root: str | Path | None = None, rows_file: str | Path | None = None,
+                  sources: Sources | None = None) -> list[RowResult]:
+    """Every row of artifacts.yaml evaluated against the files under ``root``."""
+    root = Path(root) if root else paths.project_root()
+    sources = sources or Sources(root)
+    specs = load_rows(rows_file)["rows"]
+    return [evaluate_row(spec, variables, sources) for spec, variables in expand_rows(specs, sources)]
