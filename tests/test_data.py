@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pixelsoap import data
+from pixelsoap import data, idx_dataset
 from pixelsoap.data import FILE_NAMES, SHA256, MnistDataError, fetch_mnist, load_mnist, parse_idx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,10 +163,11 @@ def test_fetch_mnist_returns_cache_with_verified_files(real_cache: Path) -> None
 
 
 def test_arrays_are_read_only_and_memoised(real_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    data._load_split_cached.cache_clear()
+    idx_dataset.clear_memo()
     hashed: list[str] = []
-    original = data._check_sha256
-    monkeypatch.setattr(data, "_check_sha256", lambda name, payload: (hashed.append(name), original(name, payload)))
+    original = idx_dataset._check_sha256
+    monkeypatch.setattr(idx_dataset, "_check_sha256",
+                        lambda dataset, name, payload: (hashed.append(name), original(dataset, name, payload)))
     first = load_mnist("train")
     second = load_mnist("train")
     assert hashed == list(data.SPLITS["train"])  # hashed once, not on the second call
@@ -265,9 +266,9 @@ def test_image_and_label_counts_disagree(offline) -> None:
 def test_label_counts_are_checked() -> None:
     labels = np.zeros(10000, np.uint8)
     with pytest.raises(MnistDataError, match="label counts"):
-        data._check_label_counts("test", labels)
+        idx_dataset._check_label_counts(data.MNIST, "test", labels)
     with pytest.raises(MnistDataError, match="not a digit"):
-        data._check_label_counts("test", labels + 10)
+        idx_dataset._check_label_counts(data.MNIST, "test", labels + 10)
 
 
 def test_nonexistent_source_dir(offline) -> None:

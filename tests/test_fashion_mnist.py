@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import yaml
 
-from pixelsoap import datasets, fashion_mnist as fm
+from pixelsoap import datasets, fashion_mnist as fm, idx_dataset
 from pixelsoap.fashion_mnist import FILE_NAMES, FashionMnistDataError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,9 +60,9 @@ def synthetic(monkeypatch) -> dict[str, bytes]:
         monkeypatch.setitem(fm.SHA256, name, hashlib.sha256(payload).hexdigest())
     for split, n in PER_CLASS.items():
         monkeypatch.setitem(fm.LABEL_COUNTS, split, (n,) * 10)
-    fm._load_split_cached.cache_clear()
+    idx_dataset.clear_memo()
     yield payloads
-    fm._load_split_cached.cache_clear()
+    idx_dataset.clear_memo()
 
 
 def tar_xz(members: dict[str, bytes]) -> bytes:

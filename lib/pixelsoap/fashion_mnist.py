@@ -23,14 +23,14 @@ label counts agree, SHA-256 of the decompressed file, 6,000 training and 1,000
 test images per class) before use; files from the package are then written
 into the cache atomically, so later calls are offline.
 ``python -m pixelsoap.fashion_mnist`` fills the cache and prints where it is.
+
+This module holds Fashion-MNIST's description (:data:`FASHION_MNIST`: file
+names, checksums, label counts) and its fetcher, the ``.deb`` reader; parsing,
+checks, cache and memo are :mod:`pixelsoap.idx_dataset`'s, shared with MNIST.
 """
 
 from __future__ import annotations
 
-import argparse
-import functools
-import gzip
-import hashlib
 import io
 import logging
 import lzma
@@ -43,12 +43,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import SPLITS, parse_idx
-from .io import atomic_path
+from . import idx_dataset
+from .idx_dataset import IdxDataError, IdxDataset, Payloads
 from .paths import cache_dir
 
-__all__ = ["FashionMnistDataError", "CLASS_NAMES", "SHA256", "LABEL_COUNTS", "DEBIAN_PACKAGE", "DEBIAN_VERSION",
-           "ENV_SOURCE_DIR", "load_fashion_mnist", "fetch_fashion_mnist", "idx_from_deb", "verify_split"]
+__all__ = ["FashionMnistDataError", "FASHION_MNIST", "CLASS_NAMES", "SPLITS", "SHA256", "LABEL_COUNTS",
+           "DEBIAN_PACKAGE", "DEBIAN_VERSION", "ENV_SOURCE_DIR", "load_fashion_mnist", "fetch_fashion_mnist",
+           "fashion_mnist_cache_dir", "idx_from_deb", "verify_split"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,11 @@ APT_TIMEOUT_S = 900
 #: largest archive member read into memory (the training images are 47 MB uncompressed)
 MAX_MEMBER_BYTES = 256 * 2**20
 
+#: split -> (image file, label file): MNIST's file names, which Fashion-MNIST keeps
+SPLITS: dict[str, tuple[str, str]] = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 FILE_NAMES: tuple[str, ...] = SPLITS["train"] + SPLITS["test"]
 
 #: SHA-256 of each decompressed IDX file, taken from the package version above
@@ -78,96 +84,13 @@ CLASS_NAMES: tuple[str, ...] = ("T-shirt/top", "Trouser", "Pullover", "Dress", "
                                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
-class FashionMnistDataError(ValueError):
+class FashionMnistDataError(IdxDataError):
     """Fashion-MNIST is missing, corrupt, or could not be fetched (the message says which file and why)."""
 
 
 def fashion_mnist_cache_dir() -> Path:
     """Folder holding the four verified, uncompressed Fashion-MNIST IDX files."""
     return cache_dir() / "fashion-mnist"
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def verify_split(split: str, payloads: dict[str, bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """Parse and verify one split from uncompressed IDX bytes keyed by file name.
-
-    Returns read-only ``(images (n, 28, 28), labels (n,))``, both uint8.  Raises
-    :class:`FashionMnistDataError` naming the file on a bad header or length,
-    a checksum mismatch, images and labels of different counts, or label counts
-    other than :data:`LABEL_COUNTS`.
-    """
-    image_name, label_name = SPLITS[split]
-    images = parse_idx(payloads[image_name], image_name, error=FashionMnistDataError)
-    labels = parse_idx(payloads[label_name], label_name, error=FashionMnistDataError)
-    if len(images) != len(labels):
-        raise FashionMnistDataError(f"{image_name}/{label_name}: {len(images)} images but {len(labels)} labels")
-    for name in (image_name, label_name):
-        actual = hashlib.sha256(payloads[name]).hexdigest()
-        if actual != SHA256[name]:
-            raise FashionMnistDataError(f"{name}: checksum mismatch, expected sha256 {SHA256[name]}, got {actual}")
-    if labels.size and int(labels.max()) > 9:
-        raise FashionMnistDataError(f"{label_name}: label {int(labels.max())} is not a class 0..9")
-    counts = tuple(int(c) for c in np.bincount(labels, minlength=10))
-    if counts != LABEL_COUNTS[split]:
-        raise FashionMnistDataError(f"{label_name}: label counts {counts}, expected {LABEL_COUNTS[split]}")
-    return images, labels
-
-
-# --------------------------------------------------------------------------- files on disk
-
-
-def _read_idx_file(folder: Path, name: str) -> bytes:
-    """Uncompressed bytes of ``folder/name`` or ``folder/name.gz``."""
-    for path in (folder / name, folder / f"{name}.gz"):
-        if path.is_file():
-            data = path.read_bytes()
-            return _gunzip(data, path.name) if path.suffix == ".gz" else data
-    raise FashionMnistDataError(f"{name}: not found in {folder} (looked for {name} and {name}.gz)")
-
-
-def _gunzip(data: bytes, name: str) -> bytes:
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError) as exc:
-        raise FashionMnistDataError(f"{name}: not a valid gzip file ({exc})") from exc
-
-
-def _file_key(folder: Path, name: str) -> tuple[str, int, int]:
-    """Identity of a file's current contents (path, mtime in ns, size), for the memo."""
-    path = folder / name if (folder / name).is_file() else folder / f"{name}.gz"
-    st = path.stat() if path.is_file() else None
-    return (str(path.resolve()), st.st_mtime_ns, st.st_size) if st else (str(path), -1, -1)
-
-
-@functools.lru_cache(maxsize=4)
-def _load_split_cached(folder: str, split: str, keys: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """Read and verify ``split`` from ``folder``; memoised on the files' identities (``keys``)."""
-    return verify_split(split, {name: _read_idx_file(Path(folder), name) for name in SPLITS[split]})
-
-
-def _load_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    keys = tuple(_file_key(folder, name) for name in SPLITS[split])
-    return _load_split_cached(str(folder), split, keys)
-
-
-def _store(cache: Path, payloads: dict[str, bytes]) -> None:
-    """Write verified payloads into ``cache``, each atomically (temp file, then rename), mode 0644."""
-    for name in FILE_NAMES:
-        with atomic_path(cache / name) as tmp:
-            tmp.write_bytes(payloads[name])
-            tmp.chmod(0o644)
-
-
-def _named_source(source_dir: str | os.PathLike | None) -> Path | None:
-    named = source_dir if source_dir is not None else os.environ.get(ENV_SOURCE_DIR) or None
-    if named is None:
-        return None
-    folder = Path(named).expanduser()
-    if not folder.is_dir():
-        raise FashionMnistDataError(f"Fashion-MNIST source_dir {folder} does not exist or is not a folder")
-    return folder
 
 
 # --------------------------------------------------------------------------- the Debian package
@@ -195,7 +118,7 @@ def _ar_members(blob: bytes, name: str) -> dict[str, bytes]:
     return members
 
 
-def idx_from_deb(deb: str | os.PathLike) -> dict[str, bytes]:
+def idx_from_deb(deb: str | os.PathLike) -> Payloads:
     """The four uncompressed Fashion-MNIST IDX payloads from a ``.deb`` file, read in memory.
 
     Nothing is extracted to disk: the ``data.tar`` member (``.xz``, ``.gz`` or
@@ -214,7 +137,7 @@ def idx_from_deb(deb: str | os.PathLike) -> dict[str, bytes]:
         raise FashionMnistDataError(f"{deb.name}: {data_name} is zstd-compressed, which Python cannot read; "
                                     f"extract it with `dpkg-deb -x` and name the folder in ${ENV_SOURCE_DIR}")
     wanted = {**{n: n for n in FILE_NAMES}, **{f"{n}.gz": n for n in FILE_NAMES}}
-    payloads: dict[str, bytes] = {}
+    payloads: Payloads = {}
     try:
         with tarfile.open(fileobj=io.BytesIO(members[data_name]), mode="r:*") as tar:
             for member in tar:
@@ -224,7 +147,7 @@ def idx_from_deb(deb: str | os.PathLike) -> dict[str, bytes]:
                         or member.size > MAX_MEMBER_BYTES:
                     continue
                 raw = tar.extractfile(member).read()
-                payloads[name] = _gunzip(raw, base) if base.endswith(".gz") else raw
+                payloads[name] = idx_dataset.gunzip(raw, base, FashionMnistDataError) if base.endswith(".gz") else raw
     except (tarfile.TarError, lzma.LZMAError, EOFError) as exc:
         raise FashionMnistDataError(f"{deb.name}: unreadable {data_name} ({exc})") from exc
     missing = sorted(set(FILE_NAMES) - set(payloads))
@@ -233,7 +156,7 @@ def idx_from_deb(deb: str | os.PathLike) -> dict[str, bytes]:
     return payloads
 
 
-def _from_debian() -> dict[str, bytes]:
+def _from_debian() -> Payloads:
     """The four IDX payloads from ``apt-get download dataset-fashion-mnist`` in a temporary folder."""
     apt_get = shutil.which("apt-get")
     if apt_get is None:
@@ -256,31 +179,33 @@ def _from_debian() -> dict[str, bytes]:
         return idx_from_deb(debs[0])
 
 
-def _fill_cache(cache: Path, reason: str) -> None:
-    """Fill ``cache`` from the Debian package, verified; raise naming every failure."""
-    try:
-        payloads = _from_debian()
-        for split in SPLITS:
-            verify_split(split, payloads)
-    except FashionMnistDataError as exc:
-        raise FashionMnistDataError(f"could not obtain Fashion-MNIST:\n  - {reason}\n  - {exc}") from exc
-    _store(cache, payloads)
-    log.info("Fashion-MNIST verified and cached in %s", cache)
-
-
-def _ensure_cache(cache: Path, splits: tuple[str, ...]) -> None:
-    try:
-        for split in splits:
-            _load_split(cache, split)
-        return
-    except (FashionMnistDataError, OSError) as exc:
-        reason = f"cache {cache}: {exc}"
-    if any((cache / name).exists() for name in FILE_NAMES):
-        log.warning("cached Fashion-MNIST failed verification (%s); refetching", reason)
-    _fill_cache(cache, reason)
+#: Fashion-MNIST as an IDX data set: what is verified, where it is cached, and the fetcher
+FASHION_MNIST = IdxDataset(
+    name="Fashion-MNIST",
+    splits=SPLITS,
+    sha256=SHA256,
+    label_counts=LABEL_COUNTS,
+    class_noun="class",
+    cache_dir=fashion_mnist_cache_dir,
+    env_source_dir=ENV_SOURCE_DIR,
+    error=FashionMnistDataError,
+    fetchers=((f"Debian package {DEBIAN_PACKAGE}", _from_debian),),
+    logger=log,
+)
 
 
 # --------------------------------------------------------------------------- public API
+
+
+def verify_split(split: str, payloads: Payloads) -> tuple[np.ndarray, np.ndarray]:
+    """Parse and verify one split from uncompressed IDX bytes keyed by file name.
+
+    Returns read-only ``(images (n, 28, 28), labels (n,))``, both uint8.  Raises
+    :class:`FashionMnistDataError` naming the file on a bad header or length,
+    a checksum mismatch, images and labels of different counts, or label counts
+    other than :data:`LABEL_COUNTS`.
+    """
+    return idx_dataset.verify_split(FASHION_MNIST, split, payloads)
 
 
 def fetch_fashion_mnist(cache_dir: str | os.PathLike | None = None,
@@ -289,18 +214,10 @@ def fetch_fashion_mnist(cache_dir: str | os.PathLike | None = None,
 
     A named local folder (``source_dir`` or ``$PIXELSOAP_FASHION_MNIST_DIR``) is
     verified and copied in; otherwise a valid cache is kept and a missing or
-    corrupt one is refilled from the Debian package.
+    corrupt one is refilled from the Debian package.  Raises
+    :class:`FashionMnistDataError` listing each source's failure.
     """
-    cache = Path(cache_dir) if cache_dir is not None else fashion_mnist_cache_dir()
-    local = _named_source(source_dir)
-    if local is None:
-        _ensure_cache(cache, tuple(SPLITS))
-        return cache
-    payloads = {name: _read_idx_file(local, name) for name in FILE_NAMES}
-    for split in SPLITS:
-        verify_split(split, payloads)
-    _store(cache, payloads)
-    return cache
+    return idx_dataset.fetch(FASHION_MNIST, cache_dir, source_dir)
 
 
 def load_fashion_mnist(split: str, source_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -310,27 +227,12 @@ def load_fashion_mnist(split: str, source_dir: str | os.PathLike | None = None) 
     :data:`CLASS_NAMES`.  Read from the named local folder if any, else from the
     cache, filled first when needed (:func:`fetch_fashion_mnist`).
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    local = _named_source(source_dir)
-    if local is not None:
-        return _load_split(local, split)
-    cache = fashion_mnist_cache_dir()
-    _ensure_cache(cache, (split,))
-    return _load_split(cache, split)
+    return idx_dataset.load(FASHION_MNIST, split, source_dir)
 
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m pixelsoap.fashion_mnist``: fill the Fashion-MNIST cache and print where the files are."""
-    parser = argparse.ArgumentParser(description="Fetch, verify and cache the Fashion-MNIST IDX files.")
-    parser.add_argument("--source-dir", help=f"local folder of the IDX files (default ${ENV_SOURCE_DIR})")
-    parser.add_argument("--cache-dir", help="cache folder (default: the project's data cache)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    folder = fetch_fashion_mnist(cache_dir=args.cache_dir, source_dir=args.source_dir)
-    print(f"Fashion-MNIST: four verified IDX files in {folder}")
-    for name in FILE_NAMES:
-        print(f"  {folder / name}  sha256 {SHA256[name]}")
+    idx_dataset.main(FASHION_MNIST, argv)
 
 
 if __name__ == "__main__":
