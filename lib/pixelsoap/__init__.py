@@ -5,8 +5,9 @@ Feature Extraction with SOAP: A Pixel-Wise Approach for MNIST Handwritten Data".
 
 One module per concept of the paper:
 
-- :mod:`pixelsoap.data`: verified MNIST (IDX files, cache, npm / Keras sources)
-- :mod:`pixelsoap.fashion_mnist`: verified Fashion-MNIST (IDX files from a Debian package, cache)
+- :mod:`pixelsoap.idx_dataset`: verified IDX data sets (parsing, checksums, label counts, cache, loader)
+- :mod:`pixelsoap.data`: MNIST as an IDX data set (npm / Keras sources)
+- :mod:`pixelsoap.fashion_mnist`: Fashion-MNIST as an IDX data set (from a Debian package)
 - :mod:`pixelsoap.datasets`: the profile's ``dataset`` switch (``load_images(split, dataset)``)
 - :mod:`pixelsoap.conversion`: Algorithm 1, images to 3D point sets
 - :mod:`pixelsoap.soap`: Algorithm 2, SOAP spectra (our engine, :mod:`pixelsoap.soap_engine`, or DScribe)

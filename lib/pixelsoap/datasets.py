@@ -3,7 +3,8 @@
 ``load_images(split, dataset)`` returns ``(images, labels)``: read-only
 ``uint8`` arrays of shape ``(n, 28, 28)`` (grey levels 0..255) and ``(n,)``
 (classes 0..9), ``n = 60000`` for ``"train"`` and ``10000`` for ``"test"``,
-from :mod:`pixelsoap.data` (MNIST) or :mod:`pixelsoap.fashion_mnist`.
+from :mod:`pixelsoap.data` (MNIST) or :mod:`pixelsoap.fashion_mnist`, both
+verified IDX data sets of :mod:`pixelsoap.idx_dataset`.
 
 Every stage that loads images reads the profile's ``dataset`` and passes it
 here; every cache key derived from a stage's settings includes
