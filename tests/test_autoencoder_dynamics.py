@@ -1,5 +1,6 @@
-"""The long run of the linear autoencoder against PCA (pixelsoap.autoencoder_dynamics) on tiny data:
-chunks continue exactly, an interrupted run resumes where it stopped, and the summary's numbers."""
+"""The long run of the linear autoencoder against PCA (pixelsoap.autoencoder_dynamics and its
+_training and _claims modules) on tiny data: chunks continue exactly, an interrupted run resumes where
+it stopped, and the summary's numbers."""
 
 import json
 
@@ -8,6 +9,8 @@ import pandas as pd
 import pytest
 
 from pixelsoap import autoencoder_dynamics as dyn
+from pixelsoap import autoencoder_dynamics_claims as claims
+from pixelsoap import autoencoder_dynamics_training as chunks
 from pixelsoap.compression import CompressionData, TrainingConfig
 from pixelsoap.compression_pca import fit_pca
 from pixelsoap.training import autoencoder_spec, train_group
@@ -35,15 +38,15 @@ def test_chunks_continue_exactly_as_one_run(tmp_path):
     history of 7 epochs in one call, and of the engine's own 7-epoch run; the second call trains 4."""
     data = _data()
     trained = []
-    first = dyn.train_until(data.X_train, data.X_val, 3, TRAINING, tmp_path / "two", 3)
+    first = chunks.train_until(data.X_train, data.X_val, 3, TRAINING, tmp_path / "two", 3)
     assert len(first["val_mse"]) == 3
-    two = dyn.train_until(data.X_train, data.X_val, 3, TRAINING, tmp_path / "two", 7,
+    two = chunks.train_until(data.X_train, data.X_val, 3, TRAINING, tmp_path / "two", 7,
                           on_epoch=lambda epoch, record: trained.append(epoch))
     assert trained == [4, 5, 6, 7]
-    one = dyn.train_until(data.X_train, data.X_val, 3, TRAINING, tmp_path / "one", 7)
+    one = chunks.train_until(data.X_train, data.X_val, 3, TRAINING, tmp_path / "one", 7)
     for column in ("val_mse", "train_loss"):
         assert two[column] == one[column] and len(one[column]) == 7
-    a, b = dyn.load_state(tmp_path / "two"), dyn.load_state(tmp_path / "one")
+    a, b = chunks.load_state(tmp_path / "two"), chunks.load_state(tmp_path / "one")
     assert a["epochs"] == b["epochs"] == 7
     assert len(a["arrays"]) == len(b["arrays"])
     for x, y in zip(a["arrays"], b["arrays"]):
@@ -53,13 +56,13 @@ def test_chunks_continue_exactly_as_one_run(tmp_path):
     assert float(a["arrays"][-1].ravel()[0]) == steps
     # and equals the engine's uninterrupted run
     spec = autoencoder_spec(D, 3)
-    settings = dyn._settings(TRAINING, 7)
+    settings = chunks._settings(TRAINING, 7)
     [result] = train_group([spec], data.X_train, None, data.X_val, None, settings, [TRAINING.seed], progress=False)
     assert result.history["val_loss"] == one["val_mse"]
     for weight, leaf in zip(result.weights, a["arrays"][:4]):
         assert np.array_equal(weight, leaf[0])
     # a state already past the target is returned as it is
-    assert dyn.train_until(data.X_train, data.X_val, 3, TRAINING, tmp_path / "one", 5)["val_mse"] == one["val_mse"]
+    assert chunks.train_until(data.X_train, data.X_val, 3, TRAINING, tmp_path / "one", 5)["val_mse"] == one["val_mse"]
 
 
 def test_interrupted_run_resumes_at_the_last_finished_epoch(tmp_path, monkeypatch):
@@ -67,7 +70,7 @@ def test_interrupted_run_resumes_at_the_last_finished_epoch(tmp_path, monkeypatc
     missing (from the engine's checkpoint of the last finished epoch) and ends with the uninterrupted
     run's numbers."""
     data = _data()
-    real = dyn.train_until
+    real = chunks.train_until
     calls, epochs_trained = [], []
 
     def interrupting(X, Xv, h_e, training, folder, target, on_epoch=None):
@@ -119,7 +122,7 @@ def test_interrupted_run_resumes_at_the_last_finished_epoch(tmp_path, monkeypatc
 def _table(gaps_by_h_e: dict[int, np.ndarray], pca: float = 2.0) -> pd.DataFrame:
     histories = {h: {"val_mse": list(pca * (1 + g)), "train_loss": list(pca * (1 + g)),
                      "seconds": [3.0] + [0.5] * (len(g) - 1)} for h, g in gaps_by_h_e.items()}
-    return dyn.dynamics_table(histories, {h: pca for h in gaps_by_h_e})
+    return claims.dynamics_table(histories, {h: pca for h in gaps_by_h_e})
 
 
 def test_summary_gap_and_verdicts_on_known_curves():
@@ -127,7 +130,7 @@ def test_summary_gap_and_verdicts_on_known_curves():
     e = np.arange(1, 401, dtype=np.float64)
     table = _table({10: 2.0 * e ** -0.5, 300: 0.5 * e ** -0.1})
     assert np.allclose(table.loc[table["h_e"] == 10, "gap"], 2.0 * e ** -0.5, rtol=1e-12)
-    s = dyn.summarise(table, target=10_000, tolerance=0.05)
+    s = claims.summarise(table, target=10_000, tolerance=0.05)
     low, high = s["per_h_e"]["10"], s["per_h_e"]["300"]
     assert low["epochs"] == 400 and not low["complete"] and s["epochs_reached"] == 400
     assert low["gap"] == pytest.approx(2.0 / 20.0, rel=1e-9)                     # (val - pca) / pca at epoch 400
@@ -151,7 +154,7 @@ def test_summary_gap_and_verdicts_on_known_curves():
     assert below["published"]["text"].startswith("PCA and a linear autoencoder")
 
     # measured once the target is reached; a gap within the tolerance gives the first epoch it was
-    done = dyn.summarise(table, target=400, tolerance=0.2)
+    done = claims.summarise(table, target=400, tolerance=0.2)
     low = done["per_h_e"]["10"]
     assert done["complete"] and low["gap_at_target_is"] == "measured" and low["gap_at_target"] == low["gap"]
     assert low["first_epoch_within_tolerance"] == 100 and low["epochs_to_tolerance"] == 100
@@ -159,22 +162,31 @@ def test_summary_gap_and_verdicts_on_known_curves():
     assert done["claims"]["pca_equals_linear_ae_below_200"]["holds"] is True
     assert "after 400 epochs" in done["claims"]["pca_equals_linear_ae_below_200"]["verdict"]
     # a gap that does not shrink has no epoch count
-    flat = dyn.summarise(_table({10: np.full(50, 0.3)}), target=100, tolerance=0.05)
+    flat = claims.summarise(_table({10: np.full(50, 0.3)}), target=100, tolerance=0.05)
     assert flat["per_h_e"]["10"]["epochs_to_tolerance"] is None
     assert flat["claims"]["pca_better_above_200"]["holds"] is None
 
 
 def test_outputs_are_written_and_state_is_keyed_by_data(tmp_path):
     table = _table({4: np.linspace(1.0, 0.1, 20)})
-    summary = dyn.summarise(table, target=20)
+    summary = claims.summarise(table, target=20)
     csv, js = dyn.write_outputs(table, summary, tmp_path)
     back = pd.read_csv(csv)
-    assert list(back.columns) == dyn.COLUMNS and len(back) == 20
+    assert list(back.columns) == claims.COLUMNS and len(back) == 20
     assert np.allclose(back["gap"], np.linspace(1.0, 0.1, 20))
     assert json.loads(js.read_text())["per_h_e"]["4"]["epochs"] == 20
     a, b = _data(seed=0).fingerprint(), _data(seed=1).fingerprint()
-    assert dyn.state_key(4, TRAINING, a) != dyn.state_key(4, TRAINING, b) != dyn.state_key(5, TRAINING, b)
-    assert dyn.state_key(4, TRAINING, a) == dyn.state_key(4, TRAINING.__class__(**{**TRAINING.as_dict(), "epochs": 9}), a)
+    assert chunks.state_key(4, TRAINING, a) != chunks.state_key(4, TRAINING, b) != chunks.state_key(5, TRAINING, b)
+    assert chunks.state_key(4, TRAINING, a) == chunks.state_key(4, TRAINING.__class__(**{**TRAINING.as_dict(), "epochs": 9}), a)
+
+
+def test_state_keys_of_saved_runs_stay_the_same():
+    """The folders a run of the paper's protocol (Adam 1e-4, batch 512, seed 0) saved its states in: a
+    change of the key would orphan them, and the run would start again from epoch 0."""
+    paper = TrainingConfig(learning_rate=1e-4, batch_size=512, epochs=10_000, patience=None, seed=0)
+    assert {h: chunks.state_key(h, paper, "99797c7e083bb383") for h in (16, 100, 250)} == {
+        16: "linear-dynamics-011ee4cfffe54fe14850a82a", 100: "linear-dynamics-1fd05d5b1e92e51ab0136abd",
+        250: "linear-dynamics-a1e92d444fc6b7294a73db94"}
 
 
 def test_report_rows_read_the_summary(tmp_path):
@@ -183,7 +195,7 @@ def test_report_rows_read_the_summary(tmp_path):
 
     e = np.arange(1, 401, dtype=np.float64)
     table = _table({16: 2.0 * e ** -1.0, 100: 20.0 * e ** -0.5, 250: 5e4 * e ** -0.2})
-    summary = {**dyn.summarise(table, target=10_000), "command": "python -m pixelsoap.autoencoder_dynamics"}
+    summary = {**claims.summarise(table, target=10_000), "command": "python -m pixelsoap.autoencoder_dynamics"}
     dyn.write_outputs(table, summary, tmp_path / "results" / "experiment2")
     rows = {r.id: r for r in report.evaluate_rows(tmp_path) if r.id.startswith("experiment2.dynamics.")}
     below, above = rows["experiment2.dynamics.pca_equals_linear_ae_below_200"], rows["experiment2.dynamics.pca_better_above_200"]

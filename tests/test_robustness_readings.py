@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from pixelsoap import robustness as rb
+from pixelsoap import robustness_reading_jobs as rj
 from pixelsoap import robustness_readings as rr
 from pixelsoap.conversion import image_to_points
 from pixelsoap.profile_schema import ProfileError, validate_params
@@ -33,30 +34,30 @@ def images(random_images):
 def test_noise_on_z_only_leaves_x_and_y_of_the_points_unchanged():
     image = np.random.default_rng(1).integers(0, 256, (12, 12)).astype(np.uint8)
     clean = image_to_points(image)
-    z_only = rr.noisy_points(image, 1.5, np.random.default_rng(3), axes=(2,))
+    z_only = rj.noisy_points(image, 1.5, np.random.default_rng(3), axes=(2,))
     np.testing.assert_array_equal(z_only[:, :2], clean[:, :2])
     assert np.all(z_only[:, 2] != clean[:, 2])
-    xy_only = rr.noisy_points(image, 1.5, np.random.default_rng(3), axes=(0, 1))
+    xy_only = rj.noisy_points(image, 1.5, np.random.default_rng(3), axes=(0, 1))
     np.testing.assert_array_equal(xy_only[:, 2], clean[:, 2])
     assert np.all(xy_only[:, :2] != clean[:, :2])
     # each kept axis carries exactly the noise the conversion adds with all three axes
     full = image_to_points(image, 1.5, rng=np.random.default_rng(3))
     np.testing.assert_array_equal(xy_only[:, :2], full[:, :2])
     np.testing.assert_array_equal(z_only[:, 2], full[:, 2])
-    np.testing.assert_array_equal(rr.noisy_points(image, 1.5, np.random.default_rng(3)), full)
-    np.testing.assert_array_equal(rr.noisy_points(image, 0.0, None, axes=(2,)), clean)
+    np.testing.assert_array_equal(rj.noisy_points(image, 1.5, np.random.default_rng(3)), full)
+    np.testing.assert_array_equal(rj.noisy_points(image, 0.0, None, axes=(2,)), clean)
     with pytest.raises(ValueError, match="axes"):
-        rr.noisy_points(image, 1.0, 0, axes=(3,))
+        rj.noisy_points(image, 1.0, 0, axes=(3,))
 
 
 def test_sampled_spectra_with_every_axis_are_the_stage_spectra_and_z_noise_keeps_the_pixels(images):
     imgs, labels = images
     stage = rb.noisy_spectra(imgs, labels, PARAMS, 40, 0, rb.Job(0.7, 1), dtype="float64")
-    ours = rr.sample_noisy_spectra(imgs, labels, PARAMS, 40, rb.centers_rng(0, 1), rb.noise_rng(0, 1, 0.7), 0.7,
+    ours = rj.sample_noisy_spectra(imgs, labels, PARAMS, 40, rb.centers_rng(0, 1), rb.noise_rng(0, 1, 0.7), 0.7,
                                    dtype="float64")
     assert ours.X.tobytes() == stage.X.tobytes()
     np.testing.assert_array_equal(ours.y, stage.y)
-    z_only = rr.sample_noisy_spectra(imgs, labels, PARAMS, 40, rb.centers_rng(0, 1), rb.noise_rng(0, 1, 0.7), 0.7,
+    z_only = rj.sample_noisy_spectra(imgs, labels, PARAMS, 40, rb.centers_rng(0, 1), rb.noise_rng(0, 1, 0.7), 0.7,
                                      axes=(2,), dtype="float64")
     np.testing.assert_array_equal(z_only.point_index, stage.point_index)
     assert not np.allclose(z_only.X, stage.X)
@@ -91,14 +92,14 @@ def test_reading_c_scaler_is_a_robust_scaler_fitted_on_the_noisy_spectra(tiny, m
     from pixelsoap.sampling import load_scaler
 
     imgs, labels, config = tiny
-    seen, original = {}, rr.refitted_scaler
+    seen, original = {}, rj.refitted_scaler
 
     def spy(X):
         seen["X"], seen["scaler"] = np.array(X), original(X)
         return seen["scaler"]
 
-    monkeypatch.setattr(rr, "refitted_scaler", spy)
-    result = rr.evaluate_job(rr.ReadingJob("c_rescaled", 1.2, 0), config)
+    monkeypatch.setattr(rj, "refitted_scaler", spy)
+    result = rj.evaluate_job(rj.ReadingJob("c_rescaled", 1.2, 0), config)
     noisy = rb.noisy_spectra(imgs, labels, PARAMS, 40, 0, rb.Job(1.2, 0), dtype="float32").X.astype(np.float64)
     np.testing.assert_array_equal(seen["X"], noisy)                   # fitted on the level's noisy spectra
     q25, median, q75 = np.percentile(noisy, [25, 50, 75], axis=0)    # RobustScaler: median and IQR
@@ -114,23 +115,23 @@ def test_reading_c_scaler_is_a_robust_scaler_fitted_on_the_noisy_spectra(tiny, m
 
 def test_retrained_reading_is_deterministic_and_scored_on_its_validation_rows(tiny):
     _, _, config = tiny
-    job = rr.ReadingJob("b_retrained", 0.8, 0)
-    first, again = rr.evaluate_job(job, config), rr.evaluate_job(job, config)
+    job = rj.ReadingJob("b_retrained", 0.8, 0)
+    first, again = rj.evaluate_job(job, config), rj.evaluate_job(job, config)
     keys = ("n_correct", "n", "accuracy", "last_val_accuracy_engine", "n_train_rows", "epochs")
     assert {k: first[k] for k in keys} == {k: again[k] for k in keys}
     assert first["n"] == 12 and first["n_train_rows"] == 48 and first["epochs"] == 2   # 60 split 0.8 : 0.2
     assert first["accuracy"] == pytest.approx(first["last_val_accuracy_engine"], abs=1e-6)
-    other_seed = rr.evaluate_job(rr.ReadingJob("b_retrained", 0.8, 0), {**config, "seed": 1})
+    other_seed = rj.evaluate_job(rj.ReadingJob("b_retrained", 0.8, 0), {**config, "seed": 1})
     assert other_seed["last_val_accuracy_engine"] != first["last_val_accuracy_engine"] or \
         other_seed["n_correct"] != first["n_correct"]
-    assert rr.model_seed(0, 1) == rr.model_seed(0, 1) != rr.model_seed(0, 2)
+    assert rj.model_seed(0, 1) == rj.model_seed(0, 1) != rj.model_seed(0, 2)
 
 
 def test_clean_model_readings_are_deterministic(tiny):
     _, _, config = tiny
     for reading in ("d_xy", "d_z", "c_rescaled"):
-        job = rr.ReadingJob(reading, 2.0, 1)
-        a, b = rr.evaluate_job(job, config), rr.evaluate_job(job, config)
+        job = rj.ReadingJob(reading, 2.0, 1)
+        a, b = rj.evaluate_job(job, config), rj.evaluate_job(job, config)
         assert a["n_correct"] == b["n_correct"] and a["n"] == 40 and a.get("control_n_correct") == b.get(
             "control_n_correct")
 
@@ -174,13 +175,13 @@ def test_jobs_are_cached_and_the_table_has_every_reading(tmp_path, client):
     assert set(first["reading"]) == {"a_clean", "b_retrained", "c_rescaled", "d_xy", "d_z", "a_resampled"}
     assert list(first["reading"].drop_duplicates()) == [*rr.READINGS, *rr.CONTROLS]
     assert len(first) == 6 + 5 * 4 * 2 and len(list((tmp_path / "cache").glob("*.json"))) == 4 * 4 * 2
-    assert not first[first["reading"].isin(rr.JOB_READINGS)]["cached"].astype(bool).any()
+    assert not first[first["reading"].isin(rj.JOB_READINGS)]["cached"].astype(bool).any()
     b0 = first[(first["reading"] == "b_retrained") & (first["seed"] == 1)]
     np.testing.assert_allclose(b0["ratio_to_baseline"], b0["accuracy"] / b0["accuracy"].iloc[0])
     assert (first[first["level"] == 0]["ratio_to_baseline"] == 1.0).all()
     assert (first[first["reading"] == "b_retrained"]["n"] == 100).all()
     second = rr.run_readings(settings, SOAP, 0, compute=_must_not_run, **kw)
-    assert second[second["reading"].isin(rr.JOB_READINGS)]["cached"].astype(bool).all()
+    assert second[second["reading"].isin(rj.JOB_READINGS)]["cached"].astype(bool).all()
     pd.testing.assert_frame_equal(first.drop(columns="cached"), second.drop(columns="cached"))
     with pytest.raises(AssertionError, match="computed again"):       # a new clean model: (c), (d) rerun
         model.write_bytes(b"retrained model")

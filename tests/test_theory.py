@@ -1,4 +1,5 @@
-"""The theory of Sec. 3.1 / Appendix A (pixelsoap.theory) against quadrature and DScribe."""
+"""The theory of Sec. 3.1 / Appendix A (pixelsoap.theory, pixelsoap.expansion_coefficients) against
+quadrature and DScribe."""
 
 import math
 import warnings
@@ -6,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
+from pixelsoap import expansion_coefficients as C
 from pixelsoap import theory as T
 
 ase = pytest.importorskip("ase")
@@ -133,8 +135,8 @@ def test_xi_printed_formula_and_reversed_parity_rule():
     for l in range(11):
         for m in range(l + 1):
             for k in range(m, l + 1):
-                printed = T.legendre_xi_printed(l, m, k)
-                ours = T.legendre_xi(l, m, k)
+                printed = C.legendre_xi_printed(l, m, k)
+                ours = C.legendre_xi(l, m, k)
                 if (l + k) % 2:  # printed A9 (Gamma functions) vanishes for l + k ODD
                     assert printed == 0 and ours == 0
                 else:  # ... and is non-zero for l + k EVEN, against the printed rule
@@ -148,19 +150,19 @@ def test_solid_harmonic_equals_r_l_times_y():
     r = np.linalg.norm(xyz, axis=1)
     for l in range(11):
         for m in range(-l, l + 1):
-            np.testing.assert_allclose(T.solid_harmonic(l, m, xyz), r**l * T.spherical_harmonic(l, m, xyz),
+            np.testing.assert_allclose(C.solid_harmonic(l, m, xyz), r**l * T.spherical_harmonic(l, m, xyz),
                                        rtol=1e-9, atol=1e-9 * r.max() ** l)
     # the center point (R = 0) contributes to l = 0 only
-    assert T.solid_harmonic(0, 0, np.zeros(3)) == pytest.approx(0.5 / np.sqrt(np.pi))
-    assert T.solid_harmonic(3, 1, np.zeros(3)) == 0
+    assert C.solid_harmonic(0, 0, np.zeros(3)) == pytest.approx(0.5 / np.sqrt(np.pi))
+    assert C.solid_harmonic(3, 1, np.zeros(3)) == 0
 
 
 @pytest.mark.parametrize("center_index,sigma,n_max,l_max", [(0, 0.5, 4, 4), (2, 1.0, 3, 3)])
 def test_closed_form_equals_numerical_integration(center_index, sigma, n_max, l_max):
     """Eq. A7 against Eq. 4 on a 100 x 64 x 128 product grid: agreement to 1e-9 of max|c|."""
     center = POINTS[center_index]
-    closed = T.coefficients_closed_form(POINTS, center, sigma, 10, n_max, l_max)
-    numeric = T.coefficients_numerical(POINTS, center, sigma, 10, n_max, l_max,
+    closed = C.coefficients_closed_form(POINTS, center, sigma, 10, n_max, l_max)
+    numeric = C.coefficients_numerical(POINTS, center, sigma, 10, n_max, l_max,
                                        n_radial=100, n_theta=64, n_phi=128)
     assert closed.shape == (n_max, l_max + 1, 2 * l_max + 1)
     scale = np.abs(closed).max()
@@ -177,7 +179,7 @@ def test_closed_form_equals_numerical_integration(center_index, sigma, n_max, l_
 def test_power_spectrum_equals_dscribe(sigma, r_cut, n_max, l_max):
     ref, n_features = _dscribe(POINTS, list(range(len(POINTS))), sigma, r_cut, n_max, l_max)
     assert n_features == T.descriptor_size(n_max, l_max)
-    ours = np.stack([T.power_spectrum(T.coefficients_closed_form(POINTS, p, sigma, r_cut, n_max, l_max))
+    ours = np.stack([T.power_spectrum(C.coefficients_closed_form(POINTS, p, sigma, r_cut, n_max, l_max))
                      for p in POINTS])
     assert ours.shape == ref.shape == (len(POINTS), n_features)
     _assert_close_features(ours, ref)
@@ -185,7 +187,7 @@ def test_power_spectrum_equals_dscribe(sigma, r_cut, n_max, l_max):
 
 def test_power_spectrum_of_numerical_coefficients_equals_dscribe():
     ref, _ = _dscribe(POINTS, [1], 0.8, 10, 3, 4)
-    c = T.coefficients_numerical(POINTS, POINTS[1], 0.8, 10, 3, 4, n_radial=100, n_theta=64, n_phi=128)
+    c = C.coefficients_numerical(POINTS, POINTS[1], 0.8, 10, 3, 4, n_radial=100, n_theta=64, n_phi=128)
     _assert_close_features(T.power_spectrum(c), ref[0])
     # Eq. 4 with conj(Phi) instead of Phi conjugates c and leaves P unchanged
     np.testing.assert_allclose(T.power_spectrum(np.conj(c)), T.power_spectrum(c), rtol=1e-12)
@@ -194,7 +196,7 @@ def test_power_spectrum_of_numerical_coefficients_equals_dscribe():
 def test_power_spectrum_at_a_cartesian_center():
     center = [0.4, 0.1, 2.0]  # not one of the points
     ref, _ = _dscribe(POINTS, [center], 1.0, 10, 4, 6)
-    _assert_close_features(T.power_spectrum(T.coefficients_closed_form(POINTS, center, 1.0, 10, 4, 6)), ref[0])
+    _assert_close_features(T.power_spectrum(C.coefficients_closed_form(POINTS, center, 1.0, 10, 4, 6)), ref[0])
 
 
 def test_dscribe_drops_points_beyond_padded_cutoff():
@@ -203,15 +205,15 @@ def test_dscribe_drops_points_beyond_padded_cutoff():
     ref, _ = _dscribe(pts, [0], 2.0, 3, 3, 3)
     cut = T.dscribe_neighbour_cutoff(3, 2.0)
     assert cut == pytest.approx(3 + 2 * math.sqrt(2 * math.log(1000)))
-    with_cut = T.power_spectrum(T.coefficients_closed_form(pts, pts[0], 2.0, 3, 3, 3, neighbour_cutoff=cut))
-    all_points = T.power_spectrum(T.coefficients_closed_form(pts, pts[0], 2.0, 3, 3, 3))
+    with_cut = T.power_spectrum(C.coefficients_closed_form(pts, pts[0], 2.0, 3, 3, 3, neighbour_cutoff=cut))
+    all_points = T.power_spectrum(C.coefficients_closed_form(pts, pts[0], 2.0, 3, 3, 3))
     _assert_close_features(with_cut, ref[0])
     assert np.abs(all_points - ref[0]).max() > 1e-7 * np.abs(ref).max()  # Eq. A7 keeps the far point
 
 
 def test_center_point_is_included_like_dscribe():
     ref, _ = _dscribe(POINTS, [0], 1.0, 10, 3, 3)
-    without_center = T.power_spectrum(T.coefficients_closed_form(POINTS[1:], POINTS[0], 1.0, 10, 3, 3))
+    without_center = T.power_spectrum(C.coefficients_closed_form(POINTS[1:], POINTS[0], 1.0, 10, 3, 3))
     assert np.abs(without_center - ref[0]).max() > 1e-3 * np.abs(ref).max()
 
 
@@ -220,8 +222,8 @@ def test_power_spectrum_rotation_and_mirror_invariant(reflect):
     q = _random_orthogonal(3, reflect)
     center = POINTS[1]
     moved = (POINTS - center) @ q.T + np.array([5.0, -3.0, 2.0])
-    c0 = T.coefficients_closed_form(POINTS, center, 0.7, 10, 4, 6)
-    c1 = T.coefficients_closed_form(moved, moved[1], 0.7, 10, 4, 6)
+    c0 = C.coefficients_closed_form(POINTS, center, 0.7, 10, 4, 6)
+    c1 = C.coefficients_closed_form(moved, moved[1], 0.7, 10, 4, 6)
     assert np.abs(c1 - c0).max() > 1e-2 * np.abs(c0).max()  # coefficients do change
     p0, p1 = T.power_spectrum(c0), T.power_spectrum(c1)
     np.testing.assert_allclose(p1, p0, rtol=1e-10, atol=1e-12 * np.abs(p0).max())
@@ -233,7 +235,7 @@ def test_power_spectrum_layout():
     assert labels[:7] == [(0, 0, 0), (0, 1, 0), (0, 2, 0), (1, 1, 0), (1, 2, 0), (2, 2, 0), (0, 0, 1)]
     assert len(labels) == T.descriptor_size(3, 1)
     # feature (n, n', l) is pi sqrt(8/(2l+1)) sum_m conj(c_nlm) c_n'lm
-    c = T.coefficients_closed_form(POINTS, POINTS[0], 1.0, 10, 3, 2)
+    c = C.coefficients_closed_form(POINTS, POINTS[0], 1.0, 10, 3, 2)
     p = T.power_spectrum(c)
     for i, (n, n2, l) in enumerate(T.power_spectrum_labels(3, 2)):
         expected = np.pi * np.sqrt(8 / (2 * l + 1)) * np.vdot(c[n, l], c[n2, l])

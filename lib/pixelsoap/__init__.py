@@ -12,7 +12,8 @@ One module per concept of the paper:
 - :mod:`pixelsoap.conversion`: Algorithm 1, images to 3D point sets
 - :mod:`pixelsoap.soap`: Algorithm 2, SOAP spectra (our engine, :mod:`pixelsoap.soap_engine`, or DScribe)
 - :mod:`pixelsoap.basis`: Algorithm A1, the GTO radial basis
-- :mod:`pixelsoap.theory`: Eq. 1, 2, 4, 5, A1-A9 (density, basis functions, closed-form coefficients)
+- :mod:`pixelsoap.theory`: Eq. 1, 2, 5, A1, A2 (density, basis functions, power spectrum)
+- :mod:`pixelsoap.expansion_coefficients`: Eq. 4, A7-A9 (coefficients in closed form and by quadrature)
 - :mod:`pixelsoap.sampling`: Algorithm 3, random extraction, splits, RobustScaler
 - :mod:`pixelsoap.spectra`: the sampled-spectra dataset stage shared by the experiments
 - :mod:`pixelsoap.symmetry`: invariance of spectra to rotations, mirroring, translation
@@ -32,10 +33,10 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from .basis import gto_basis  # noqa: E402
 from .conversion import image_to_points, images_to_points, points_per_image, transform_image  # noqa: E402
 from .data import load_mnist  # noqa: E402
+from .expansion_coefficients import coefficients_closed_form, coefficients_numerical  # noqa: E402
 from .sampling import SampledSpectra, fit_scaler, sample_centers, sample_spectra, split_rows  # noqa: E402
 from .soap import SoapParams, soap_spectra, soap_spectra_batch, soap_spectra_stream  # noqa: E402
-from .theory import (coefficients_closed_form, coefficients_numerical, density, gto_radial, power_spectrum,  # noqa: E402
-                     spatial_basis, spherical_harmonic)
+from .theory import density, gto_radial, power_spectrum, spatial_basis, spherical_harmonic  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -40,7 +40,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from . import paths
+from . import autoencoder_dynamics, paths, search_convergence
 from .io import write_bytes, write_json
 from .jobs import digest
 
@@ -76,9 +76,10 @@ BUDGET_KEYS: tuple[tuple[str, str], ...] = (
     ("experiment4.n_seeds", "seeds"),
 )
 
-#: outputs of studies run on their own (committed, not pipeline stages): the doubled run reads the same
-#: files, so agreement there says nothing about their budget (the long run's epochs, the ladder's budgets)
-STUDY_FILES = ("results/experiment2/dynamics.json", "results/experiment1/ranking_stability.json")
+#: outputs of studies run on their own (committed, not pipeline stages), relative to the project root, as
+#: their modules define them: the doubled run reads the same files, so agreement there says nothing about
+#: their budget (the long run's epochs, the ladder's budgets)
+STUDY_FILES = (autoencoder_dynamics.SUMMARY.as_posix(), search_convergence.OUTPUT.as_posix())
 
 SETTLED = "settled"
 LIMITED = "limited by budget"

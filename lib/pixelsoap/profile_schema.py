@@ -20,134 +20,24 @@ It runs in ``python -m pixelsoap.profiles`` (before ``params.yaml`` is written, 
 stages, on the sections they inject).
 """
 
-import numbers
 import types
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import PydanticCustomError, PydanticUndefined
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 
-__all__ = ["ProfileError", "Profile", "SECTIONS", "validate_params", "ENCODING_MAX"]
+from .profile_fields import (ANGLE_STEP_ALLOWED, JOBS_ALLOWED, NEAREST_ALLOWED, POOLINGS_ALLOWED, RESCALE_ALLOWED,
+                             VAL_FRACTION, Grid, LMaxRange, NMaxRange, RCutRange, ReadingLevels, SigmaRange,
+                             _check_angle_step, _check_filters, _check_nearest, _check_poolings, _check_rescale,
+                             _int, _nonzero, _number, _opt_int, _rule, _Section)
 
-#: largest encoding size h_e: the descriptor size d at the paper's SOAP parameters
-#: (n_max 7, l_max 10), the bound :func:`pixelsoap.compression.parse_section` checks
-ENCODING_MAX = 308
+__all__ = ["ProfileError", "Profile", "SECTIONS", "validate_params"]
 
 
 class ProfileError(ValueError):
     """A profile breaks the schema; the message lists every problem, one per line."""
 
-
-class _Section(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-
-def _rule(text: str) -> PydanticCustomError:
-    """A schema error whose message is ``text`` (braces in it are not template fields)."""
-    return PydanticCustomError("profile_rule", "{rule}", {"rule": text})
-
-
-REQUIRED = PydanticUndefined
-
-
-def _field(description: str, default: Any = REQUIRED, **constraints) -> Any:
-    """A field with its allowed values described (the text of its error messages); required without default."""
-    return Field(default, description=description, **constraints)
-
-
-def _int(lo: int | None = None, hi: int | None = None, what: str = "", default: Any = REQUIRED) -> Any:
-    bound = (f"an int in {lo}..{hi}" if lo is not None and hi is not None else
-             f"an int >= {lo}" if lo is not None else "an int")
-    return _field(bound + (f", {what}" if what else ""), default, ge=lo, le=hi)
-
-
-def _opt_int(lo: int, what: str = "", default: Any = None) -> Any:
-    return _field(f"null or an int >= {lo}" + (f", {what}" if what else ""), default, ge=lo)
-
-
-def _number(gt: float, what: str = "", default: Any = REQUIRED) -> Any:
-    return _field(f"a finite number > {gt:g}" + (f", {what}" if what else ""), default, gt=gt, allow_inf_nan=False)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value \
-        and abs(value) != float("inf")
-
-
-# --------------------------------------------------------------------------- grids of encoding sizes
-
-GRID_ALLOWED = (f"an int in 1..{ENCODING_MAX}, a range {{start, stop, step}} with 1 <= start <= stop <= "
-                f"{ENCODING_MAX} and step >= 1, or a non-empty list of those")
-
-
-def _check_range(spec: Mapping) -> None:
-    unknown = sorted(set(spec) - {"start", "stop", "step"})
-    if unknown:
-        raise _rule(f"unknown range key(s) {', '.join(map(str, unknown))}; allowed: {GRID_ALLOWED}")
-    start, stop, step = spec.get("start", 1), spec.get("stop", ENCODING_MAX), spec.get("step", 1)
-    if not all(_is_int(v) for v in (start, stop, step)):
-        raise _rule(f"range bounds must be ints; allowed: {GRID_ALLOWED}")
-    if step < 1:
-        raise _rule(f"range step {step} < 1; allowed: {GRID_ALLOWED}")
-    if start > stop:
-        raise _rule(f"backwards range (start {start} > stop {stop}) would be an empty grid; allowed: {GRID_ALLOWED}")
-    if start < 1 or stop > ENCODING_MAX:
-        raise _rule(f"range {start}..{stop} leaves 1..{ENCODING_MAX}; allowed: {GRID_ALLOWED}")
-
-
-def _check_grid(spec: Any) -> Any:
-    """Encoding sizes as :func:`pixelsoap.compression.parse_grid` reads them, never empty."""
-    items = spec if isinstance(spec, list) else [spec]
-    if not items:
-        raise _rule(f"empty grid; allowed: {GRID_ALLOWED}")
-    for item in items:
-        if isinstance(item, Mapping):
-            _check_range(item)
-        elif not _is_int(item):
-            raise _rule(f"{item!r} is not an encoding size; allowed: {GRID_ALLOWED}")
-        elif not 1 <= item <= ENCODING_MAX:
-            raise _rule(f"encoding size {item} leaves 1..{ENCODING_MAX}; allowed: {GRID_ALLOWED}")
-    return spec
-
-
-Grid = Annotated[Any, AfterValidator(_check_grid), Field(description=GRID_ALLOWED)]
-
-# --------------------------------------------------------------------------- search space ranges
-
-#: name -> (lowest allowed low, strictly above?, highest allowed high, ints only?), as pixelsoap.search.SearchSpace
-_SPACE_LIMITS = {"r_cut": (1, True, None, False), "sigma": (0, True, None, False),
-                 "n_max": (1, False, 20, True), "l_max": (0, False, 20, True)}
-
-
-def _space_range(name: str):
-    low_limit, strict, high_limit, ints = _SPACE_LIMITS[name]
-    kind = "ints" if ints else "numbers"
-    limit = (f"{low_limit} <= low" if not strict else f"{low_limit} < low") + \
-        (f", high <= {high_limit}" if high_limit is not None else "")
-    allowed = f"a range [low, high] of two {kind} with low <= high and {limit}"
-
-    def check(value: Any) -> Any:
-        if not isinstance(value, list) or len(value) != 2:
-            raise _rule(f"not a pair; allowed: {allowed}")
-        if not all(_is_int(v) if ints else _is_number(v) for v in value):
-            raise _rule(f"bounds must be {kind}; allowed: {allowed}")
-        low, high = value
-        if low > high:
-            raise _rule(f"backwards range (low {low} > high {high}); allowed: {allowed}")
-        if low < low_limit or (strict and low == low_limit) or (high_limit is not None and high > high_limit):
-            raise _rule(f"out of range; allowed: {allowed}")
-        return value
-
-    return Annotated[Any, AfterValidator(check), Field(description=allowed)]
-
-
-RCutRange, NMaxRange, LMaxRange, SigmaRange = (_space_range(n) for n in ("r_cut", "n_max", "l_max", "sigma"))
 
 # --------------------------------------------------------------------------- sections
 
@@ -167,19 +57,6 @@ class Soap(_Section):
 class Theory(_Section):
     grid: int = _int(2, what="points per axis")
     invariance_digit: int = _int(0, 9)
-
-
-VAL_FRACTION = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False,
-                                      description="a number strictly between 0 and 1")]
-
-
-JOBS_ALLOWED = "a nonzero int (joblib convention: -1 for all cores)"
-
-
-def _nonzero(value: int) -> int:
-    if value == 0:
-        raise _rule(f"0 workers run nothing; allowed: {JOBS_ALLOWED}")
-    return value
 
 
 class Spectra(_Section):
@@ -292,26 +169,6 @@ class Levels(_Section):
         return self
 
 
-READING_LEVELS_ALLOWED = ("a list of at least two increasing numbers > 0 (pixels), from at most 1.0 to at least 3.9 "
-                          "(the levels the paper quotes; best on the list, so that nothing is interpolated)")
-
-
-def _check_reading_levels(value: Any) -> Any:
-    """The readings' noise levels (0 is added): :func:`pixelsoap.robustness_readings.parse_readings`."""
-    if not isinstance(value, list) or len(value) < 2:
-        raise _rule(f"not a list of two or more levels; allowed: {READING_LEVELS_ALLOWED}")
-    if not all(_is_number(v) and v > 0 for v in value):
-        raise _rule(f"levels must be finite numbers > 0; allowed: {READING_LEVELS_ALLOWED}")
-    if any(b <= a for a, b in zip(value, value[1:])):
-        raise _rule(f"levels must increase; allowed: {READING_LEVELS_ALLOWED}")
-    if value[0] > 1.0 or value[-1] < 3.9:
-        raise _rule(f"the levels {value[0]}..{value[-1]} must span 1.0 to 3.9; allowed: {READING_LEVELS_ALLOWED}")
-    return value
-
-
-ReadingLevels = Annotated[Any, AfterValidator(_check_reading_levels), Field(description=READING_LEVELS_ALLOWED)]
-
-
 class Readings(_Section):
     """:func:`pixelsoap.robustness_readings.parse_readings`: the readings of Experiment 3's protocol."""
 
@@ -337,49 +194,6 @@ class Experiment3(_Section):
     n_samples: int = _int(1, what="test spectra per (level, seed)", default=10_000)
     n_seeds: int = _int(1, default=1)
     readings: Readings = Readings()
-
-
-ANGLE_STEP_ALLOWED = "an int in 1..360 that divides 360 (degrees between test rotations: 15 gives 0, 15, ..., 345)"
-
-
-def _check_angle_step(value: Any) -> Any:
-    if not _is_int(value) or not 1 <= value <= 360 or 360 % value:
-        raise _rule(f"not a divisor of 360; allowed: {ANGLE_STEP_ALLOWED}")
-    return value
-
-
-RESCALE_ALLOWED = "a list of zoom factors, each a number in [0.5, 2] other than 1 (0.9, 1.1: +-10 %)"
-
-
-def _check_rescale(value: Any) -> Any:
-    if not isinstance(value, list) or not all(_is_number(v) and 0.5 <= v <= 2 and v != 1 for v in value):
-        raise _rule(f"not a list of factors; allowed: {RESCALE_ALLOWED}")
-    return value
-
-
-NEAREST_ALLOWED = "a list of angles in degrees, each a finite number (nearest-pixel rotations, a diagnostic)"
-
-
-def _check_nearest(value: Any) -> Any:
-    if not isinstance(value, list) or not all(_is_number(v) for v in value):
-        raise _rule(f"not a list of angles; allowed: {NEAREST_ALLOWED}")
-    return value
-
-
-POOLINGS_ALLOWED = "a non-empty list of distinct poolings from mean, mean_std"
-
-
-def _check_poolings(value: Any) -> Any:
-    if not isinstance(value, list) or not value or len(set(map(str, value))) != len(value) \
-            or not all(v in ("mean", "mean_std") for v in value):
-        raise _rule(f"not a list of poolings; allowed: {POOLINGS_ALLOWED}")
-    return value
-
-
-def _check_filters(value: Any) -> Any:
-    if not isinstance(value, list) or len(value) != 2 or not all(_is_int(v) and v >= 1 for v in value):
-        raise _rule("not two channel counts; allowed: a list of two ints >= 1")
-    return value
 
 
 class ImageClassifier(Classifier):

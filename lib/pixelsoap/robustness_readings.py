@@ -25,16 +25,8 @@ Control ``a_resampled``: reading (a) on the readings' grid and sizes, computed f
 spectra with the clean scaler (free), so that what separates (a) from the others is not the grid
 or the sample size.  It is not a candidate of :func:`best_match`.
 
-Random streams.  (c), (d) and the control draw their (image, point) pairs and their noise from
-the streams of :mod:`pixelsoap.robustness` (:func:`~pixelsoap.robustness.centers_rng`,
-:func:`~pixelsoap.robustness.noise_rng`), so repetition ``s`` sees the same pixels as (a)'s
-repetition ``s`` (the first ``n_samples`` draws' distribution, not the same rows when
-``n_samples`` differs) and (d)'s noise on its axes is exactly the noise (c) adds to those axes.
-(b) draws from ``default_rng([seed, 17, s])`` (pixels of the training images, the same at every
-level), ``default_rng([seed, 19, s, round(level * 1e6)])`` (noise) and ``default_rng([seed, 23,
-s])`` (split); its classifier's seed depends on (seed, s) only.  Same settings, same numbers.
-
 Jobs.  Every (reading, level, repetition) is one job on a Dask cluster (:mod:`pixelsoap.jobs`),
+computed by :mod:`pixelsoap.robustness_reading_jobs` (which also states the random streams of each reading),
 cached as a JSON in ``paths.cache_dir() / "experiment3-readings"`` under a hash of everything its
 result depends on (the clean model's and scaler's file hashes for (c) and (d), the classifier
 settings for (b)), written atomically, so a rerun computes only what is missing.
@@ -44,8 +36,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -53,6 +43,7 @@ import numpy as np
 
 from . import paths
 from . import robustness as rb
+from .robustness_reading_jobs import JOB_READINGS, ReadingJob, evaluate_job
 from .soap import SoapParams
 
 #: the readings, in the order of the tables and figures (a first: the stage's Fig. 20)
@@ -66,12 +57,6 @@ READINGS = {
 }
 #: not a reading: (a) recomputed on the readings' grid and sizes from (c)'s spectra
 CONTROLS = {"a_resampled": "(a) on the readings' grid and sizes (control, from (c)'s spectra)"}
-#: the readings computed by jobs here ((a) comes from the stage's table, the control from (c)'s jobs)
-JOB_READINGS = ("b_retrained", "c_rescaled", "d_xy", "d_z")
-#: the axes that get noise, per reading (0: x, 1: y, 2: z)
-AXES = {"b_retrained": (0, 1, 2), "c_rescaled": (0, 1, 2), "d_xy": (0, 1), "d_z": (2,)}
-#: random streams of reading (b), derived from the profile seed (robustness uses 2 and 13)
-STREAM_B_CENTERS, STREAM_B_NOISE, STREAM_B_SPLIT, STREAM_B_MODEL = 17, 19, 23, 29
 #: bump when the meaning of a cached result changes
 FORMAT_VERSION = 1
 #: the settings of ``experiment3.readings`` and their defaults (the schema's, see profile_schema.Readings)
@@ -148,77 +133,8 @@ def parse_readings(section: Mapping[str, Any] | None, classifier: Mapping[str, A
     return out
 
 
-# --------------------------------------------------------------------------- noisy points and spectra
-
-
-def noisy_points(image: np.ndarray, sigma_disturbance: float, rng: np.random.Generator | int | None = None,
-                 axes: Sequence[int] = (0, 1, 2)) -> np.ndarray:
-    """Algorithm 1 with Gaussian noise on the chosen ``axes`` only (0: x, 1: y, 2: z); float64 (N, 3).
-
-    The noise is drawn for all three axes, as :func:`pixelsoap.conversion.image_to_points` draws it,
-    and kept on ``axes``: with every axis the points equal that function's bit for bit, and with a
-    subset each kept axis carries exactly the noise it would get with all three.
-    """
-    from .conversion import image_to_points
-
-    axes = tuple(sorted({int(a) for a in axes}))
-    if not axes or not set(axes) <= {0, 1, 2}:
-        raise ValueError(f"axes must be a non-empty subset of (0, 1, 2), got {axes!r}")
-    sigma = float(sigma_disturbance)
-    if not np.isfinite(sigma) or sigma < 0:
-        raise ValueError(f"sigma_disturbance must be a finite number >= 0, got {sigma_disturbance!r}")
-    points = image_to_points(image)
-    if sigma > 0 and len(points):
-        noise = np.random.default_rng(rng).normal(0.0, sigma, size=points.shape)
-        noise[:, [a for a in range(3) if a not in axes]] = 0.0
-        points += noise
-    return points
-
-
-def sample_noisy_spectra(images: np.ndarray, labels: np.ndarray, soap: SoapParams, n_samples: int,
-                         centers_rng: np.random.Generator, noise_rng: np.random.Generator,
-                         sigma_disturbance: float, axes: Sequence[int] = (0, 1, 2), *, dtype: str = "float32"):
-    """Algorithm 3 (as :func:`pixelsoap.sampling.sample_spectra`) with noise on ``axes`` only.
-
-    The (image, point) pairs come from ``centers_rng`` alone (the same pixels at every level), the
-    noise from ``noise_rng``, image by image in increasing image index.  With every axis the spectra
-    equal ``sample_spectra(..., sigma_disturbance=..., noise_rng=...)`` bit for bit.
-    Returns a :class:`pixelsoap.sampling.SampledSpectra` (X: (n_samples, d) ``dtype``).
-    """
-    from .conversion import points_per_image
-    from .sampling import SampledSpectra, _centers_by_image, _scatter_rows, sample_centers
-    from .soap import soap_spectra_batch
-
-    images, labels = np.asarray(images), np.asarray(labels)
-    image_idx, point_idx = sample_centers(points_per_image(images), n_samples, centers_rng)
-    used = np.unique(image_idx)
-    gen = np.random.default_rng(noise_rng)
-    point_sets = [noisy_points(images[k], sigma_disturbance, gen, axes) for k in used]
-    centers = _centers_by_image(image_idx, point_idx, used)
-    spectra = soap_spectra_batch(point_sets, soap, centers, dtype=dtype, n_jobs=1, progress=False)
-    X = np.empty((int(n_samples), soap.size), dtype=dtype)
-    for rows, (cent, spec) in _scatter_rows(np.searchsorted(used, image_idx), point_idx, centers, spectra):
-        X[rows] = spec[np.searchsorted(cent, point_idx[rows])]
-    return SampledSpectra(X, labels[image_idx].astype(np.uint8), image_idx, point_idx)
-
-
-def refitted_scaler(X: np.ndarray):
-    """Reading (c)'s scaler: a RobustScaler fitted on the noisy spectra ``X`` (rows, d) it will rescale."""
-    from .sampling import fit_scaler
-
-    return fit_scaler(X)
-
 
 # --------------------------------------------------------------------------- jobs
-
-
-@dataclass(frozen=True)
-class ReadingJob:
-    """One (reading, noise level, repetition): ``level`` in pixels, ``seed`` = repetition 0, 1, ..."""
-
-    reading: str
-    level: float
-    seed: int
 
 
 def plan_jobs(levels: Sequence[float], n_seeds: int, readings: Sequence[str] = JOB_READINGS) -> list[ReadingJob]:
@@ -227,12 +143,6 @@ def plan_jobs(levels: Sequence[float], n_seeds: int, readings: Sequence[str] = J
     if unknown:
         raise ValueError(f"no job computes reading(s) {unknown}; jobs compute {list(JOB_READINGS)}")
     return [ReadingJob(r, float(lv), s) for r in readings for lv in levels for s in range(int(n_seeds))]
-
-
-def model_seed(seed: int, repetition: int) -> int:
-    """Seed of reading (b)'s classifier of repetition ``repetition`` (the same at every level)."""
-    state = np.random.SeedSequence([int(seed), STREAM_B_MODEL, int(repetition)]).generate_state(1)[0]
-    return int(state % 1_000_000)
 
 
 def job_key(job: ReadingJob, config: Mapping[str, Any]) -> str:
@@ -248,68 +158,6 @@ def job_key(job: ReadingJob, config: Mapping[str, Any]) -> str:
     else:
         payload.update({k: config[k] for k in ("n_samples", "model_hash", "scaler_hash")})
     return digest(f"exp3-{job.reading}", payload)
-
-
-def _accuracy(model, X: np.ndarray, y: np.ndarray) -> tuple[int, int]:
-    from .models import predict_labels
-
-    return int((predict_labels(model, np.asarray(X, np.float32)) == y).sum()), int(len(y))
-
-
-def _retrained(job: ReadingJob, config: Mapping[str, Any]) -> dict[str, Any]:
-    """Reading (b): noisy training-image spectra, split, new scaler, new classifier, validation accuracy."""
-    from .datasets import load_images
-    from .models import ClassifierConfig, train_classifier
-    from .sampling import fit_scaler, split_rows
-
-    seed, rep = int(config["seed"]), int(job.seed)
-    images, labels = load_images("train", config.get("dataset", "mnist"))
-    spectra = sample_noisy_spectra(images, labels, SoapParams.from_mapping(config["soap"]), config["n_train"],
-                                   np.random.default_rng([seed, STREAM_B_CENTERS, rep]),
-                                   np.random.default_rng([seed, STREAM_B_NOISE, rep, int(round(job.level * 1e6))]),
-                                   job.level, AXES[job.reading])
-    train, val = split_rows(len(spectra), config["val_fraction"], np.random.default_rng([seed, STREAM_B_SPLIT, rep]))
-    scaler = fit_scaler(spectra.X[train])
-    X_train = scaler.transform(spectra.X[train].astype(np.float64)).astype(np.float32)
-    X_val = scaler.transform(spectra.X[val].astype(np.float64)).astype(np.float32)
-    config_b = ClassifierConfig.from_mapping({**config["classifier"], "seed": model_seed(seed, rep)})
-    model, history = train_classifier(X_train, spectra.y[train], X_val, spectra.y[val], config_b, verbose=0)
-    n_correct, n = _accuracy(model, X_val, spectra.y[val])
-    return {"n_correct": n_correct, "n": n, "n_train_rows": int(len(train)), "epochs": len(history["loss"]),
-            "last_val_accuracy_engine": float(history["val_accuracy"][-1])}
-
-
-def _clean_model(job: ReadingJob, config: Mapping[str, Any]) -> dict[str, Any]:
-    """Readings (c) and (d), and the control: the clean model on noisy test spectra."""
-    from .datasets import load_images
-
-    model, clean_scaler = rb._classifier(str(config["model_path"]), config["model_hash"],
-                                         str(config["scaler_path"]), config["scaler_hash"])
-    images, labels = load_images("test", config.get("dataset", "mnist"))
-    spectra = sample_noisy_spectra(images, labels, SoapParams.from_mapping(config["soap"]), config["n_samples"],
-                                   rb.centers_rng(config["seed"], job.seed),
-                                   rb.noise_rng(config["seed"], job.seed, job.level), job.level, AXES[job.reading])
-    X = spectra.X.astype(np.float64)
-    if job.reading == "c_rescaled":
-        n_correct, n = _accuracy(model, refitted_scaler(X).transform(X), spectra.y)
-        control, _ = _accuracy(model, clean_scaler.transform(X), spectra.y)
-        return {"n_correct": n_correct, "n": n, "control_n_correct": control}
-    n_correct, n = _accuracy(model, clean_scaler.transform(X), spectra.y)
-    return {"n_correct": n_correct, "n": n}
-
-
-def evaluate_job(job: ReadingJob, config: Mapping[str, Any]) -> dict[str, Any]:
-    """One job (runs on a worker): {reading, level, seed, accuracy, n, n_correct, seconds, worker_pid, ...}.
-
-    (c)'s result also holds ``control_n_correct``: the same spectra with the clean scaler.
-    """
-    start = time.perf_counter()
-    if job.reading not in JOB_READINGS:
-        raise ValueError(f"unknown reading {job.reading!r}; jobs compute {list(JOB_READINGS)}")
-    result = (_retrained if job.reading == "b_retrained" else _clean_model)(job, config)
-    return {"reading": job.reading, "level": job.level, "seed": job.seed, **result,
-            "accuracy": result["n_correct"] / result["n"], "seconds": time.perf_counter() - start,
-            "worker_pid": os.getpid()}
 
 
 def _read_result(path: Path) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 For DScribe's GTO basis (one species, open space) the expansion coefficients of
 the Gaussian-smeared density around a center have a closed form without
-special functions (:func:`pixelsoap.theory.coefficients_closed_form`):
+special functions (:func:`pixelsoap.expansion_coefficients.coefficients_closed_form`):
 
     c_nlm = sum_k bOa[l, n, k] sum_j exp(aOa[l, k] r_j^2) r_j^l Y_lm(r_j / |r_j|)
 

@@ -8,7 +8,8 @@ import numpy as np
 
 from .basis import gto_basis
 from .soap import SoapParams, descriptor, soap_spectra
-from .theory import coefficients_closed_form, dscribe_neighbour_cutoff, power_spectrum
+from .expansion_coefficients import coefficients_closed_form
+from .theory import dscribe_neighbour_cutoff, power_spectrum
 
 
 def basis_check(parameter_sets: list[tuple[float, int, int]]):
