@@ -22,10 +22,10 @@ every chunk it writes, atomically,
   power-law extrapolation, seconds per epoch; the machine; the command that resumes the run; and the
   verdict of the two claims on what was reached (:func:`summarise`).
 
-**Resuming.**  Each h_e keeps its training state in ``data/cache/autoencoder-dynamics/<key>/`` after
-every chunk, and the training engine its own checkpoint after every epoch inside a chunk, so Ctrl-C or a
-kill loses at most the epoch in progress; the same command resumes, and a larger ``--epochs`` later
-continues from the saved state (:mod:`pixelsoap.autoencoder_dynamics_training`).  The curves are judged
+**Resuming.**  Each h_e keeps its training state in ``results/experiment2/dynamics-state/<key>/``
+after every chunk (committed with the outputs, so a clone on another machine resumes the run), and the
+training engine its own checkpoint after every epoch inside a chunk, so Ctrl-C or a kill loses at
+most the epoch in progress; the same command resumes, and a larger ``--epochs`` later continues from the saved state (:mod:`pixelsoap.autoencoder_dynamics_training`).  The curves are judged
 by :mod:`pixelsoap.autoencoder_dynamics_claims`.
 """
 
@@ -56,6 +56,7 @@ DEFAULT_CHUNK = 100
 OUTPUT_DIR = Path("results") / "experiment2"
 TABLE = OUTPUT_DIR / "dynamics.csv"
 SUMMARY = OUTPUT_DIR / "dynamics.json"
+STATE_DIR = OUTPUT_DIR / "dynamics-state"
 
 
 # --------------------------------------------------------------------------- the run
@@ -67,8 +68,13 @@ def output_dir() -> Path:
 
 
 def cache_root() -> Path:
-    """``data/cache/autoencoder-dynamics``: one folder of saved state per h_e (:func:`state_key`)."""
-    return paths.cache_dir() / "autoencoder-dynamics"
+    """``results/experiment2/dynamics-state`` (:data:`STATE_DIR`): one folder of saved state per h_e.
+
+    Kept beside the outputs, not in the data cache, so that committing it carries the run to another
+    machine: the run takes longer than one sitting, and a fresh clone resumes from the committed state
+    (a few MB; see :func:`pixelsoap.autoencoder_dynamics_training.state_key` for the folder names).
+    """
+    return paths.project_root() / STATE_DIR
 
 
 def machine() -> dict[str, Any]:
@@ -220,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, help="epochs per turn (state saved after each)")
     parser.add_argument("--params", default=None, help="parameter file (default: params/paper.yaml, the paper's "
                                                        "protocol): seed, experiment2.n_train and experiment2.training")
+    parser.add_argument("--state", default=None, help=f"folder of the saved states (default: {STATE_DIR})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     from .profiles import profile_path
@@ -236,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> None:
           f"h_e {sorted(set(args.h_e))}, {args.epochs:,} epochs, Adam {training.learning_rate:g}, "
           f"batch {training.batch_size}, seed {seed}; resume with: {command}", flush=True)
     try:
-        summary = run(data, training, args.h_e, args.epochs, args.chunk, command=command,
+        summary = run(data, training, args.h_e, args.epochs, args.chunk, cache=args.state, command=command,
                       progress=not args.no_progress)
     except KeyboardInterrupt:
         print(f"\ninterrupted; every finished epoch is kept. Resume with: {command}", file=sys.stderr)

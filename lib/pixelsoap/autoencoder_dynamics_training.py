@@ -1,7 +1,7 @@
 """One linear autoencoder of the long run (:mod:`pixelsoap.autoencoder_dynamics`), trained in resumable chunks.
 
 Each h_e keeps its training state (weights, Adam's moments and step count, epochs done) in
-``data/cache/autoencoder-dynamics/<key>/`` (:func:`state_key`, :data:`STATE_FILE`) after every chunk
+``results/experiment2/dynamics-state/<key>/`` (:func:`state_key`, :data:`STATE_FILE`) after every chunk
 (:func:`train_until`), and the training engine keeps its own checkpoint after every epoch inside a
 chunk, so Ctrl-C or a kill loses at most the epoch in progress; the same command resumes.  A chunk
 continues exactly where the last one stopped: ``N`` epochs then ``M`` more give the weights of ``N + M``
