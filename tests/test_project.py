@@ -122,7 +122,7 @@ def test_params_yaml_is_tracked_and_holds_the_default_profile():
     byte for byte the default profile (so `make reproduce` leaves `git diff` clean)."""
     import subprocess
     tracked = subprocess.run(["git", "ls-files", "--error-unmatch", "params.yaml"], cwd=ROOT, capture_output=True)
-    ignored = subprocess.run(["git", "check-ignore", "-q", "params.yaml"], cwd=ROOT)
+    ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", "params.yaml"], cwd=ROOT)
     assert tracked.returncode == 0, "params.yaml is not tracked by git"
     assert ignored.returncode == 1, "params.yaml is ignored by git"
     committed = subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=ROOT, capture_output=True).stdout
