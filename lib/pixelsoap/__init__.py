@@ -20,8 +20,6 @@ One module per concept of the paper:
   :mod:`pixelsoap.compression_jobs`, :mod:`pixelsoap.compression_classifiers`,
   :mod:`pixelsoap.compression_claims` and :mod:`pixelsoap.compression_costs`
 - :mod:`pixelsoap.plots`: the paper's figures
-- :mod:`pixelsoap.headline`: the few numbers per stage DVC shows as metrics (``dvc metrics show``, ``dvc exp show``)
-- :mod:`pixelsoap.training_log`: a classifier's per-epoch history for ``dvc plots`` (DVCLive)
 - :mod:`pixelsoap.paths`, :mod:`pixelsoap.io`, :mod:`pixelsoap.profiles`, :mod:`pixelsoap.runner`: plumbing
 """
 
