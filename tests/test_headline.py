@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from pixelsoap.headline import HEADLINES, detail_path, headline, headline_path, lookup, main, write_headline
+from pixelsoap.headline import (
+    HEADLINES,
+    detail_path,
+    headline,
+    headline_path,
+    lookup,
+    main,
+    write_headline,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
@@ -99,6 +106,9 @@ def test_a_missing_path_or_a_value_that_is_not_a_number_is_named(tmp_path):
     detail_path("spectra", tmp_path).write_text(json.dumps(detail))
     with pytest.raises(TypeError, match="n_val is True, not a number"):
         headline("spectra", tmp_path)
+    detail["n_val"] = None    # not measured at this profile's size: shown by DVC as "-"
+    detail_path("spectra", tmp_path).write_text(json.dumps(detail))
+    assert headline("spectra", tmp_path) == {"n_train": detail["n_train"], "n_val": None, "n_test": detail["n_test"]}
     with pytest.raises(KeyError, match="no headline for stage 'report'"):
         headline("report", tmp_path)
 
@@ -131,7 +141,6 @@ def test_the_command_writes_each_stage_headline(tmp_path, monkeypatch):
 def test_plots_name_committed_files_columns_and_templates():
     """Each top-level plot reads columns that exist in its file (the training curves: the names
     pixelsoap.training_log writes) with a template DVC has or the project ships in .dvc/plots/."""
-    from pixelsoap.training_log import write_history
 
     builtin = {"linear", "simple", "scatter", "smooth", "confusion", "confusion_normalized", "bar_horizontal",
                "bar_horizontal_sorted", "scatter_jitter"}

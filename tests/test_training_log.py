@@ -4,7 +4,6 @@ import csv
 import json
 
 import pytest
-
 from pixelsoap.training_log import write_history
 
 

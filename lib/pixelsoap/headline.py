@@ -90,11 +90,13 @@ def lookup(data: Any, dotted: str) -> Any:
     return node
 
 
-def headline(stage: str, root: str | Path | None = None) -> dict[str, float | int]:
+def headline(stage: str, root: str | Path | None = None) -> dict[str, float | int | None]:
     """The headline numbers of ``stage``: {name: number}, read from its detailed metrics file.
 
-    Raises KeyError (unknown stage, or a path missing from the file) or TypeError (a value that is
-    not a number: DVC shows only numbers as metrics).
+    A value the stage recorded as null (a measurement a small profile does not make, such as an
+    accuracy at an encoding size it does not train) stays None; DVC shows it as ``-``.  Raises
+    KeyError (unknown stage, or a path missing from the file: the detailed file changed shape) or
+    TypeError (a value that is neither a number nor null: DVC shows only numbers as metrics).
     """
     if stage not in HEADLINES:
         raise KeyError(f"no headline for stage {stage!r} (known: {', '.join(HEADLINES)})")
@@ -106,7 +108,7 @@ def headline(stage: str, root: str | Path | None = None) -> dict[str, float | in
             value = lookup(data, dotted)
         except KeyError as exc:
             raise KeyError(f"{source}: {exc.args[0]}") from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise TypeError(f"{source}: {dotted} is {value!r}, not a number")
         out[name] = value
     return out

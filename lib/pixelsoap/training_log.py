@@ -14,8 +14,8 @@ committed, so a rerun that trains the same model leaves ``git diff`` clean.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 #: history keys left out by default (wall-clock time per epoch: not reproducible)
 TIMING_KEYS = ("epoch_seconds",)
