@@ -117,6 +117,18 @@ def test_gitignore_does_not_hide_the_library():
     assert result.returncode == 1, "lib/ is ignored by git"
 
 
+def test_params_yaml_is_tracked_and_holds_the_default_profile():
+    """DVC's params diff, exp show and metrics diff compare with HEAD's params.yaml: it is committed,
+    byte for byte the default profile (so `make reproduce` leaves `git diff` clean)."""
+    import subprocess
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", "params.yaml"], cwd=ROOT, capture_output=True)
+    ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", "params.yaml"], cwd=ROOT)
+    assert tracked.returncode == 0, "params.yaml is not tracked by git"
+    assert ignored.returncode == 1, "params.yaml is ignored by git"
+    committed = subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=ROOT, capture_output=True).stdout
+    assert committed == (ROOT / "params" / "default.yaml").read_bytes()
+
+
 def test_a_notebook_run_removes_the_temporary_copies_a_killed_run_left(tmp_path):
     from pixelsoap.runner import remove_leftovers
 

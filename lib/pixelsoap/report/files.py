@@ -1,8 +1,9 @@
 """Reading the project's files for the report: JSON, YAML and CSV, loaded once; parameters; stages.
 
 A file that does not exist (a stage that failed or has not run) raises :class:`Missing`, as does
-one that belongs to the output of a stage that did not run this time (``unavailable``).  A fresh
-clone has no ``params.yaml``: :func:`locked_params` rebuilds it from ``dvc.lock``.
+one that belongs to the output of a stage that did not run this time (``unavailable``).  A checkout
+without ``params.yaml`` (it is committed, holding the default profile, but may be deleted):
+:func:`locked_params` rebuilds it from ``dvc.lock``.
 """
 
 from __future__ import annotations
@@ -100,8 +101,8 @@ def unavailable_reason(path: str, unavailable: Mapping[str, str]) -> str | None:
 def locked_params(root: str | Path) -> dict | None:
     """The parameters the stages last ran with, rebuilt from ``dvc.lock`` (None if it has none).
 
-    ``params.yaml`` is the active profile and is not committed, so a fresh clone has none; its
-    committed outputs were made with the parameters that ``dvc.lock`` records per stage (top-level
+    Used where ``params.yaml`` (the active profile) is missing; the committed outputs were made
+    with the parameters that ``dvc.lock`` records per stage (top-level
     sections or dotted sub-keys such as ``experiment1.search``), merged here into one dict.
     """
     try:
