@@ -1,23 +1,16 @@
-"""Experiment 1 (paper Sec. 4.2): the search stage and the checks of the paper's findings.
+"""Experiment 1 (paper Sec. 4.2): the checks of the paper's findings.
 
-``python -m pixelsoap.experiment1`` is the DVC stage ``search``: it runs the
-Monte-Carlo search of :mod:`pixelsoap.search` with the profile's
-``experiment1.search`` settings (resuming a study interrupted earlier) and
-writes ``results/experiment1/trials.csv`` and ``results/experiment1/search.json``.
+The DVC stage ``search`` (:mod:`pixelsoap.search`) records :func:`search_findings` and
+:func:`bootstrap_findings` of its trials in ``search.json``; the notebook ``03-experiment1``
+uses :func:`table1` and :func:`accuracy_distance`.
 """
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import pandas as pd
 
-from . import paths, published
-from .datasets import dataset_of
-from .io import atomic_path, write_json
-from .profiles import load_stage_params
-from .reproduce import exit_if_interrupted
+from . import published
 
 PARAMS = ("r_cut", "n_max", "l_max", "sigma")
 
@@ -132,52 +125,3 @@ def table1(ours: dict, label: str, params: dict) -> dict:
     return {"row": label, "params": params,
             **{k: {"ours": float(ours[k]), "paper": paper[k], "difference": float(ours[k]) - paper[k]}
                for k in ("accuracy", "recall", "precision", "f1")}}
-
-
-def run_search_stage(params: dict) -> dict:
-    """The ``search`` stage: run (or resume) the study, write the trials table and findings."""
-    import optuna
-
-    from .search import SearchSpace, best_params, run_search, trials_frame
-
-    cfg, seed = params["experiment1"]["search"], int(params["seed"])
-    dask_cfg = params["experiment1"].get("dask", {})
-    # One journal holds every configuration's study (named by a hash of it), so an
-    # interrupted search resumes and a changed n_trials extends the same study.
-    storage = paths.cache_dir() / "search" / "studies.journal"
-    study = run_search(storage, int(cfg["n_trials"]), SearchSpace.from_mapping(cfg["space"]),
-                       {"n_samples": cfg["n_samples"], "val_fraction": cfg.get("val_fraction", 0.2),
-                        "dataset": dataset_of(params)},
-                       cfg["classifier"], seed, scheduler=dask_cfg.get("scheduler"),
-                       n_workers=int(dask_cfg.get("n_workers", 2)))
-    frame = trials_frame(study)
-    out_dir = paths.results_dir() / "experiment1"
-    with atomic_path(out_dir / "trials.csv") as tmp:
-        frame.to_csv(tmp, index=False)
-    complete = frame[frame["state"] == "COMPLETE"]
-    try:
-        importances = optuna.importance.get_param_importances(study, params=list(PARAMS))
-    except (RuntimeError, ValueError):  # too few trials, or a parameter never varied
-        importances = None
-    metrics = {"best_params": best_params(study), "best_val_accuracy": float(complete["val_accuracy"].max()),
-               "published_best_params": published.value("experiment1.best_params"),
-               "published_best_val_accuracy": published.value("experiment1.best_val_accuracy"),
-               "n_complete": int(len(complete)), "n_failed": int((frame["state"] == "FAIL").sum()),
-               "seconds_per_trial_median": float(complete["seconds"].median()),
-               "findings": search_findings(complete, importances),
-               "bootstrap": bootstrap_findings(complete, seed=seed)}
-    write_json(out_dir / "search.json", metrics)
-    return metrics
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="DVC stage: the Experiment 1 hyperparameter search.")
-    parser.add_argument("--params", default=None, help="parameter file (default: <root>/params.yaml)")
-    args = parser.parse_args(argv)
-    exit_if_interrupted('search')
-    metrics = run_search_stage(load_stage_params(args.params, ["experiment1"], "search"))
-    print({k: metrics[k] for k in ("best_params", "best_val_accuracy", "n_complete", "n_failed")})
-
-
-if __name__ == "__main__":
-    main()
