@@ -127,6 +127,7 @@ def test_train_and_test_saves_the_model_and_reports_on_the_test_rows(tmp_path):
     assert report["n"] == 200 and report["accuracy"] > 0.9
     assert report["accuracy"] == pytest.approx(np.mean(proba.argmax(axis=1) == data.test.y))
     assert len(history["val_accuracy"]) == CONFIG.epochs
+    np.testing.assert_array_equal(models.predict_proba(model, data.scaled("test")), proba)
     saved = models.load_model(tmp_path / "models" / "classifier-toy.keras")
     np.testing.assert_allclose(models.predict_proba(saved, data.scaled("test")), proba, atol=1e-6)
     # the per-epoch backup is keyed by data set and name, and gone once training completes
