@@ -33,20 +33,17 @@ from scipy.stats import spearmanr
 import pixelsoap as ps
 from pixelsoap import experiment1 as exp1
 from pixelsoap import models, paths, published
-from pixelsoap.datasets import cache_key_part, class_names, class_noun, display_name, load_images
-from pixelsoap.io import atomic_path, write_json
-from pixelsoap.metrics import classification_report, most_confused_pairs
+from pixelsoap.datasets import class_names, class_noun, display_name, load_images
+from pixelsoap.metrics import most_confused_pairs
 from pixelsoap.pixelwise import accuracy_by_distance, centroid_distances, predict_images
 from pixelsoap.plots import save_figure
 from pixelsoap.plots import experiment1 as plots1
 from pixelsoap.plots.models import confusion_matrix_figure, model_diagram, training_history_figure
 from pixelsoap.selection import easiest_per_digit, first_of_digit, most_ambiguous
 from pixelsoap.spectra import load as load_spectra
-from pixelsoap.spectra import sample_dataset
 
 final_cfg = experiment1["final"]
 out = paths.results_dir() / "experiment1"
-model_dir = paths.data_dir() / "experiment1"
 config = models.ClassifierConfig.from_mapping({**final_cfg["classifier"], "seed": seed})
 paper_params = ps.SoapParams.from_mapping(soap)
 print(config)
@@ -62,42 +59,30 @@ save_figure(model_diagram(model, "Fig. 8: pixel-wise classifier"), "fig08-classi
 
 # %% [markdown]
 # ## Training and Table 1
-# `train_and_test` trains on the training rows (early stopping on the validation rows if the profile
-# sets `patience`), then scores the 10,000 test spectra. An interrupted training resumes from its
-# last finished epoch (Keras BackupAndRestore in the data cache).
+# `exp1.train_and_test` trains on the training rows (early stopping on the validation rows if the
+# profile sets `patience`), saves the model in `data/experiment1/`, then scores the 10,000 test
+# spectra. An interrupted training resumes from its last finished epoch (a per-epoch backup in the
+# data cache).
 
 # %%
-def train_and_test(data, name):
-    fitted, history = models.train_classifier(
-        data.scaled("train"), data.train.y, data.scaled("val"), data.val.y, config,
-        backup_dir=paths.cache_dir() / "experiment1" / "-".join(["backup", *cache_key_part(dataset).values(), name]),
-        verbose=2)
-    models.save_model(fitted, model_dir / f"classifier-{name}.keras")
-    proba = models.predict_proba(fitted, data.scaled("test"))
-    report = classification_report(data.test.y, proba.argmax(axis=1))
-    return fitted, history, proba, report
-
-
 data_paper = load_spectra()
-model_paper, history_paper, proba_paper, report_paper = train_and_test(data_paper, "published-params")
+model_paper, history_paper, proba_paper, report_paper = exp1.train_and_test(
+    data_paper, exp1.PUBLISHED_NAME, config, dataset)
 save_figure(training_history_figure(history_paper), "fig08-training-history")
-rows = [exp1.table1(report_paper, "published best parameters", paper_params.as_dict())]
+
+# %% [markdown]
+# The second row of Table 1 is the classifier at the best parameters our search found, trained on
+# spectra sampled again at those parameters (the same pixels); if they are the published ones,
+# the first classifier is that row too.
 
 # %%
 search = json.loads((out / "search.json").read_text())
 best = ps.SoapParams.from_mapping(search["best_params"])
 print(f"search: best of {search['n_complete']} trials {best.as_dict()}, "
       f"validation accuracy {search['best_val_accuracy']:.4f} (paper: {search['published_best_val_accuracy']})")
-if best == paper_params:
-    report_best = report_paper
-else:
-    data_best, _ = sample_dataset(best, spectra, seed, dataset=dataset)
-    _, _, _, report_best = train_and_test(data_best, "search-best")
-rows.append(exp1.table1(report_best, "best parameters of our search", best.as_dict()))
-table = pd.DataFrame([{"row": r["row"], **{f"{k} ({w})": r[k][w] for k in ("accuracy", "recall", "precision", "f1")
-                                           for w in ("ours", "paper")}} for r in rows])
-with atomic_path(out / "table1.csv") as tmp:
-    table.to_csv(tmp, index=False)
+report_best = exp1.search_best_report(best, paper_params, report_paper, spectra, seed, config, dataset)
+rows = exp1.table1_rows(report_paper, paper_params, report_best, best)
+table = exp1.write_table1(rows, out / "table1.csv")
 table.T
 
 # %% [markdown]
@@ -181,27 +166,10 @@ save_figure(plots1.fig14_ambiguous([test_images[i] for i in ambiguous], [candida
 # ## The paper's findings, checked
 
 # %%
-findings = search["findings"]
-six_nine = float(confusion[6, 9] + confusion[9, 6])
-checks = {
-    "r_cut_most_influential": {"ours": findings.get("most_influential_by_importance",
-                                                     findings["most_influential_by_spearman"]),
-                               "spearman": findings["spearman"], "importance": findings.get("importance")},
-    "sigma_best_2_to_5": findings["sigma_2_to_5"] | {"top_fifth_sigma": findings["sigma_of_top_fifth"]},
-    "n_l_matter_little_above_6": {"n_max": findings["n_max_ge_6"], "l_max": findings["l_max_ge_6"]},
-    "six_nine_confused": {"confusion_6_9_plus_9_6": six_nine, "most_confused_pairs": pairs},
-    "rotated_seven_is_four": {"original_majority": candidates[seven].majority,
-                              "transformed_majority": pred_turned.majority,
-                              "identical_predictions": bool(np.array_equal(
-                                  np.sort(candidates[seven].predicted), np.sort(pred_turned.predicted)))},
-    "best_params_distance": exp1.accuracy_distance(rows[1]["accuracy"]["ours"], rows[0]["accuracy"]["ours"],
-                                                   len(data_paper.test.y)),
-    "far_points_less_accurate": {"spearman_distance_correct": rho_distance,
-                                 "accuracy_nearest_bin": float(by_distance["accuracy"].iloc[0]),
-                                 "accuracy_farthest_bin": float(by_distance["accuracy"].iloc[-1])},
-}
-write_json(out / "metrics.json", {"dataset": dataset, "table1": rows, "classifier": config.as_dict() if hasattr(config, "as_dict")
-                                  else str(config), "checks": checks,
-                                  "examples": {"easy": easy, "seven": seven, "three": three,
-                                               "ambiguous_4_9": ambiguous}})
+checks = exp1.findings_checks(
+    search["findings"], confusion=confusion, confused_pairs=pairs,
+    seven=candidates[seven], seven_transformed=pred_turned, rows=rows, n_test=len(data_paper.test.y),
+    distance_correct_rho=rho_distance, accuracy_by_distance=by_distance)
+exp1.write_metrics(out / "metrics.json", dataset=dataset, rows=rows, config=config, checks=checks,
+                   examples={"easy": easy, "seven": seven, "three": three, "ambiguous_4_9": ambiguous})
 checks

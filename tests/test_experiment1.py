@@ -1,12 +1,18 @@
-"""Experiment 1's checks of the paper's search findings (pixelsoap.experiment1)."""
+"""Experiment 1's analysis (pixelsoap.experiment1): search findings, Table 1, its classifiers, the paper's findings."""
 
+import json
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import pixelsoap as ps
 from pixelsoap import experiment1 as exp1
+from pixelsoap import models, published
+from pixelsoap.pixelwise import PixelPredictions
+from pixelsoap.sampling import SampledSpectra, fit_scaler
+from pixelsoap.spectra import SpectraDataset
 
 
 def _trials(n=80, seed=0):
@@ -54,3 +60,177 @@ def test_accuracy_distance_is_two_standard_errors_of_a_difference():
     assert exp1.accuracy_distance(0.70, 0.68, 100)["within"]  # the same gap on 100 spectra decides nothing
     with pytest.raises(ValueError, match="got 0"):
         exp1.accuracy_distance(0.7, 0.7, 0)
+
+
+# --------------------------------------------------------------------------- Table 1
+
+def _report(accuracy, recall, precision, f1):
+    """The part of a classification report that Table 1 reads."""
+    return {"accuracy": accuracy, "recall": recall, "precision": precision, "f1": f1}
+
+
+PUBLISHED = ps.SoapParams(63, 7, 10, 3)
+SEARCH_BEST = ps.SoapParams(40, 8, 9, 4)
+
+
+def test_table1_rows_put_the_published_parameters_first_beside_the_papers_values():
+    paper = published.value("experiment1.table1")
+    rows = exp1.table1_rows(_report(0.70, 0.70, 0.69, 0.695), PUBLISHED, _report(0.60, 0.60, 0.58, 0.59), SEARCH_BEST)
+    assert [r["row"] for r in rows] == ["published best parameters", "best parameters of our search"]
+    assert rows[0]["params"] == {"r_cut": 63, "n_max": 7, "l_max": 10, "sigma": 3}
+    assert rows[1]["params"] == {"r_cut": 40, "n_max": 8, "l_max": 9, "sigma": 4}
+    assert rows[0]["precision"] == {"ours": 0.69, "paper": paper["precision"],
+                                    "difference": pytest.approx(0.69 - paper["precision"])}
+    assert rows[1]["f1"]["ours"] == 0.59
+
+
+def test_table1_csv_has_one_line_per_row_and_ours_beside_the_paper(tmp_path):
+    paper = published.value("experiment1.table1")
+    rows = exp1.table1_rows(_report(0.70, 0.71, 0.69, 0.695), PUBLISHED, _report(0.60, 0.61, 0.58, 0.59), SEARCH_BEST)
+    table = exp1.write_table1(rows, tmp_path / "table1.csv")
+    read = pd.read_csv(tmp_path / "table1.csv")
+    assert list(read.columns) == ["row", "accuracy (ours)", "accuracy (paper)", "recall (ours)", "recall (paper)",
+                                  "precision (ours)", "precision (paper)", "f1 (ours)", "f1 (paper)"]
+    assert read["row"].tolist() == ["published best parameters", "best parameters of our search"]
+    assert read["recall (ours)"].tolist() == [0.71, 0.61]
+    assert read["f1 (paper)"].tolist() == [paper["f1"], paper["f1"]]
+    pd.testing.assert_frame_equal(read, table)
+    assert not list(tmp_path.glob(".*"))  # written atomically: no temporary file left
+
+
+# --------------------------------------------------------------------------- the Table 1 classifiers
+
+def _separable_spectra(n_train=400, n_test=200, d=12, seed=0):
+    """A SpectraDataset whose class is the feature with the offset: a classifier learns it at once."""
+    rng = np.random.default_rng(seed)
+
+    def part(n, first_image):
+        y = rng.integers(0, 10, n).astype(np.uint8)
+        X = rng.normal(0, 0.3, (n, d)).astype(np.float32)
+        X[np.arange(n), y] += 3.0
+        return SampledSpectra(X, y, np.arange(first_image, first_image + n), np.zeros(n, np.int64))
+
+    train_all = part(n_train, 0)
+    is_val = np.arange(n_train) % 5 == 0
+    return SpectraDataset(train_all, is_val, part(n_test, n_train), fit_scaler(train_all.X[~is_val]))
+
+
+CONFIG = models.ClassifierConfig(hidden_units=(16,), epochs=12, batch_size=32, learning_rate=0.01, seed=1)
+
+
+def test_train_and_test_saves_the_model_and_reports_on_the_test_rows(tmp_path):
+    data = _separable_spectra()
+    trained = exp1.train_and_test(data, "toy", CONFIG, "mnist", model_dir=tmp_path / "models",
+                                  backup_root=tmp_path / "cache", verbose=0)
+    model, history, proba, report = trained  # unpacks as the notebook uses it
+    assert proba.shape == (200, 10) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
+    assert report["n"] == 200 and report["accuracy"] > 0.9
+    assert report["accuracy"] == pytest.approx(np.mean(proba.argmax(axis=1) == data.test.y))
+    assert len(history["val_accuracy"]) == CONFIG.epochs
+    np.testing.assert_array_equal(models.predict_proba(model, data.scaled("test")), proba)
+    saved = models.load_model(tmp_path / "models" / "classifier-toy.keras")
+    np.testing.assert_allclose(models.predict_proba(saved, data.scaled("test")), proba, atol=1e-6)
+    # the per-epoch backup is keyed by data set and name, and gone once training completes
+    assert exp1.backup_dir("toy", "mnist", tmp_path / "cache").name == "backup-toy"
+    assert exp1.backup_dir("toy", "fashion-mnist", tmp_path / "cache").name == "backup-fashion-mnist-toy"
+    assert not exp1.backup_dir("toy", "mnist", tmp_path / "cache").exists()
+
+
+def test_search_best_report_is_the_published_one_when_the_parameters_agree(monkeypatch):
+    monkeypatch.setattr(exp1, "sample_dataset", lambda *a, **k: pytest.fail("sampled spectra again"))
+    report = _report(0.7, 0.7, 0.7, 0.7)
+    assert exp1.search_best_report(ps.SoapParams(63, 7, 10, 3), PUBLISHED, report, {}, 0, CONFIG, "mnist") is report
+
+
+def test_search_best_report_trains_on_spectra_sampled_at_the_best_parameters(monkeypatch, tmp_path):
+    calls = []
+
+    def sample(params, cfg, seed, dataset):
+        calls.append((params, cfg, seed, dataset))
+        return _separable_spectra(n_test=150, seed=2), {}
+
+    monkeypatch.setattr(exp1, "sample_dataset", sample)
+    spectra_cfg = {"n_train": 400, "n_test": 150, "val_fraction": 0.2}
+    report = exp1.search_best_report(SEARCH_BEST, PUBLISHED, _report(0.7, 0.7, 0.7, 0.7), spectra_cfg, 5, CONFIG,
+                                     "fashion-mnist", model_dir=tmp_path, backup_root=tmp_path / "cache", verbose=0)
+    assert calls == [(SEARCH_BEST, spectra_cfg, 5, "fashion-mnist")]
+    assert report["n"] == 150 and report["accuracy"] > 0.9
+    assert (tmp_path / "classifier-search-best.keras").is_file()
+
+
+# --------------------------------------------------------------------------- the paper's findings, checked
+
+def _findings(importance=True):
+    findings = {"n_trials": 40, "spearman": {"r_cut": 0.2, "n_max": 0.1, "l_max": -0.05, "sigma": -0.6},
+                "most_influential_by_spearman": "sigma",
+                "sigma_2_to_5": {"inside": {"n": 12, "mean": 0.5, "median": 0.5},
+                                 "outside": {"n": 28, "mean": 0.4, "median": 0.4}},
+                "sigma_of_top_fifth": {"min": 2.0, "max": 4.0},
+                "n_max_ge_6": {"inside": {"n": 20}, "outside": {"n": 20}},
+                "l_max_ge_6": {"inside": {"n": 24}, "outside": {"n": 16}}}
+    if importance:
+        findings |= {"importance": {"r_cut": 0.7, "n_max": 0.1, "l_max": 0.1, "sigma": 0.1},
+                     "most_influential_by_importance": "r_cut"}
+    return findings
+
+
+def _predictions(predicted, label=7):
+    """PixelPredictions whose points are predicted as ``predicted`` (one-hot probabilities)."""
+    predicted = np.asarray(predicted)
+    return PixelPredictions(np.zeros((len(predicted), 3)), np.eye(10)[predicted], label)
+
+
+def _checks(findings, seven, turned):
+    confusion = np.zeros((10, 10))
+    confusion[6, 9], confusion[9, 6] = 0.125, 0.0625
+    rows = exp1.table1_rows(_report(0.68, 0.68, 0.68, 0.68), PUBLISHED, _report(0.70, 0.70, 0.70, 0.70), SEARCH_BEST)
+    by_distance = pd.DataFrame({"distance": [0.5, 1.5, 2.5], "accuracy": [0.8, 0.7, 0.4]})
+    return exp1.findings_checks(findings, confusion=confusion, confused_pairs=[(6, 9, 0.1875)], seven=seven,
+                                seven_transformed=turned, rows=rows, n_test=10_000, distance_correct_rho=-0.3,
+                                accuracy_by_distance=by_distance)
+
+
+def test_findings_checks_gather_the_number_behind_each_finding():
+    checks = _checks(_findings(), _predictions([7, 7, 4, 7]), _predictions([4, 7, 7, 7]))
+    assert set(checks) == {"r_cut_most_influential", "sigma_best_2_to_5", "n_l_matter_little_above_6",
+                           "six_nine_confused", "rotated_seven_is_four", "best_params_distance",
+                           "far_points_less_accurate"}
+    assert checks["r_cut_most_influential"]["ours"] == "r_cut"  # by importance when there is one
+    assert checks["r_cut_most_influential"]["importance"]["r_cut"] == 0.7
+    assert checks["sigma_best_2_to_5"] == {"inside": {"n": 12, "mean": 0.5, "median": 0.5},
+                                           "outside": {"n": 28, "mean": 0.4, "median": 0.4},
+                                           "top_fifth_sigma": {"min": 2.0, "max": 4.0}}
+    assert checks["n_l_matter_little_above_6"]["l_max"] == {"inside": {"n": 24}, "outside": {"n": 16}}
+    assert checks["six_nine_confused"] == {"confusion_6_9_plus_9_6": 0.1875, "most_confused_pairs": [(6, 9, 0.1875)]}
+    # the same predictions in another point order: the rotated 7 is predicted exactly as the original
+    assert checks["rotated_seven_is_four"] == {"original_majority": 7, "transformed_majority": 7,
+                                               "identical_predictions": True}
+    distance = checks["best_params_distance"]
+    assert distance["difference"] == pytest.approx(0.02) and distance["n"] == 10_000 and not distance["within"]
+    assert checks["far_points_less_accurate"] == {"spearman_distance_correct": -0.3, "accuracy_nearest_bin": 0.8,
+                                                  "accuracy_farthest_bin": 0.4}
+
+
+def test_findings_checks_without_importances_name_the_spearman_winner_and_see_changed_predictions():
+    checks = _checks(_findings(importance=False), _predictions([7, 7, 4]), _predictions([4, 4, 7]))
+    assert checks["r_cut_most_influential"]["ours"] == "sigma"
+    assert checks["r_cut_most_influential"]["importance"] is None
+    assert checks["rotated_seven_is_four"] == {"original_majority": 7, "transformed_majority": 4,
+                                               "identical_predictions": False}
+
+
+def test_metrics_json_holds_table1_the_classifier_the_checks_and_the_examples(tmp_path):
+    rows = exp1.table1_rows(_report(0.68, 0.68, 0.68, 0.68), PUBLISHED, _report(0.70, 0.70, 0.70, 0.70), SEARCH_BEST)
+    checks = {"six_nine_confused": {"confusion_6_9_plus_9_6": 0.1875, "most_confused_pairs": [(6, 9, 0.1875)]}}
+    examples = {"easy": np.array([3, 1, 4]), "seven": np.int64(17), "three": 5, "ambiguous_4_9": [2, 8]}
+    config = models.ClassifierConfig(hidden_units=(64, 64), epochs=3, seed=0)
+    exp1.write_metrics(tmp_path / "metrics.json", dataset="mnist", rows=rows, config=config, checks=checks,
+                       examples=examples)
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(written) == {"dataset", "table1", "classifier", "checks", "examples"}
+    assert written["dataset"] == "mnist"
+    assert [r["row"] for r in written["table1"]] == ["published best parameters", "best parameters of our search"]
+    assert written["classifier"] == {"hidden_units": [64, 64], "dropout": 0.1, "learning_rate": 1e-3,
+                                     "batch_size": 128, "epochs": 3, "patience": None, "seed": 0}
+    assert written["checks"]["six_nine_confused"]["most_confused_pairs"] == [[6, 9, 0.1875]]
+    assert written["examples"] == {"easy": [3, 1, 4], "seven": 17, "three": 5, "ambiguous_4_9": [2, 8]}

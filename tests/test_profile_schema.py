@@ -157,7 +157,7 @@ def test_the_runner_refuses_a_broken_injected_section_before_running_the_noteboo
 
 
 @pytest.mark.parametrize("module, entry, key", [("spectra", "build", "spectra.n_test"),
-                                                ("experiment1", "run_search_stage", "experiment1.search.n_trials")])
+                                                ("search", "run_search_stage", "experiment1.search.n_trials")])
 def test_stage_entry_points_refuse_before_any_work(tmp_path, monkeypatch, capsys, module, entry, key):
     import importlib
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pixelsoap import search, trials
+from pixelsoap import search, search_study, trials
 from pixelsoap.search import (InvalidParameters, SearchError, SearchSpace, best_params, draw_params, evaluate_trial,
                               open_study, run_search, study_name, trials_frame)
 
@@ -142,6 +142,17 @@ def test_study_name_is_fixed_by_the_configuration():
         assert other != name
 
 
+def test_study_names_stay_those_of_the_search_cache():
+    """The journal in data/cache/search holds its studies under these names: a change would rerun every search."""
+    paper_space = {"r_cut": [2, 100], "n_max": [2, 11], "l_max": [2, 11], "sigma": [1, 10], "integer": True}
+    smoke = study_name(paper_space, {"n_samples": 600, "val_fraction": 0.2, "dataset": "mnist"},
+                       {"hidden_units": [32, 32], "epochs": 2, "patience": None}, 0)
+    default = study_name(paper_space, {"n_samples": 2500, "val_fraction": 0.2, "dataset": "mnist"},
+                         {"hidden_units": [256, 256], "epochs": 5, "patience": None}, 0)
+    # the smoke and default profiles' searches, as recorded in the cache
+    assert (smoke, default) == ("soap-search-3b3bbfb8985660e2", "soap-search-3e543a36a8082388")
+
+
 # --- driver with a stand-in objective (in-process Dask cluster) ------------------------------------
 
 def fake_objective(soap, data, classifier, seed):
@@ -259,7 +270,7 @@ def test_a_running_scheduler_is_used_by_its_address(tmp_path):
 
 
 def test_a_second_driver_on_the_same_storage_is_refused(tmp_path, client):
-    with search._driver_lock(tmp_path / "s.journal"):
+    with search_study.driver_lock(tmp_path / "s.journal"):
         with pytest.raises(SearchError, match="another search is running"):
             fake_search(tmp_path / "s.journal", 2, client)
 

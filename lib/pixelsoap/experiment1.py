@@ -1,25 +1,41 @@
-"""Experiment 1 (paper Sec. 4.2): the search stage and the checks of the paper's findings.
+"""Experiment 1 (paper Sec. 4.2): the analysis of the search, Table 1 and the paper's findings.
 
-``python -m pixelsoap.experiment1`` is the DVC stage ``search``: it runs the
-Monte-Carlo search of :mod:`pixelsoap.search` with the profile's
-``experiment1.search`` settings (resuming a study interrupted earlier) and
-writes ``results/experiment1/trials.csv`` and ``results/experiment1/search.json``.
+The DVC stage ``search`` (:mod:`pixelsoap.search`) runs the Monte-Carlo search and records
+:func:`search_findings` and :func:`bootstrap_findings` of its trials in ``search.json``.
+The stage ``experiment1`` (notebook ``03-experiment1``) then uses the rest of this module:
+
+- :func:`train_and_test` trains the Fig. 8 classifier on a :class:`pixelsoap.spectra.SpectraDataset`,
+  saves it as ``.keras`` and scores the test spectra (Table 1's metrics, Fig. 9's confusion);
+- :func:`search_best_report` does the same at the search's best parameters, on spectra
+  sampled again at those parameters (or reuses the published parameters' report when equal);
+- :func:`table1_rows`, :func:`table1_frame` and :func:`write_table1` give Table 1
+  (``results/experiment1/table1.csv``);
+- :func:`findings_checks` gathers the numbers behind each finding of the paper and
+  :func:`write_metrics` writes them with Table 1 to ``results/experiment1/metrics.json``.
 """
 
 from __future__ import annotations
 
-import argparse
+import os
+from pathlib import Path
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
 
-from . import paths, published
-from .datasets import dataset_of
+from . import models, paths, published
+from .datasets import cache_key_part
 from .io import atomic_path, write_json
-from .profiles import load_stage_params
-from .reproduce import exit_if_interrupted
+from .metrics import classification_report
+from .soap import SoapParams
+from .spectra import SpectraDataset, sample_dataset
 
 PARAMS = ("r_cut", "n_max", "l_max", "sigma")
+#: Table 1's metrics, in the order of its columns (support-weighted, :func:`pixelsoap.metrics.classification_report`)
+TABLE1_METRICS = ("accuracy", "recall", "precision", "f1")
+#: labels of Table 1's two rows, and the names of their saved classifiers (``classifier-<name>.keras``)
+PUBLISHED_ROW, PUBLISHED_NAME = "published best parameters", "published-params"
+SEARCH_ROW, SEARCH_BEST_NAME = "best parameters of our search", "search-best"
 
 
 def search_findings(trials: pd.DataFrame, importances: dict | None = None,
@@ -127,57 +143,154 @@ def accuracy_distance(accuracy: float, reference: float, n: int, k: float = 2.0)
 
 
 def table1(ours: dict, label: str, params: dict) -> dict:
-    """One Table 1 row: our accuracy, recall, precision, F1 beside the published ones."""
+    """One Table 1 row: our accuracy, recall, precision, F1 beside the published ones.
+
+    ours : a :func:`pixelsoap.metrics.classification_report`; params : the SOAP parameters of the row.
+    Returns ``{"row": label, "params": params, metric: {"ours", "paper", "difference"}}``
+    for each of :data:`TABLE1_METRICS` (fractions in [0, 1]).
+    """
     paper = published.value("experiment1.table1")
     return {"row": label, "params": params,
             **{k: {"ours": float(ours[k]), "paper": paper[k], "difference": float(ours[k]) - paper[k]}
-               for k in ("accuracy", "recall", "precision", "f1")}}
+               for k in TABLE1_METRICS}}
 
 
-def run_search_stage(params: dict) -> dict:
-    """The ``search`` stage: run (or resume) the study, write the trials table and findings."""
-    import optuna
+def table1_rows(published_report: dict, published_params: SoapParams, search_report: dict,
+                search_params: SoapParams) -> list[dict]:
+    """Table 1: the row of the paper's published best parameters, then the row of our search's best.
 
-    from .search import SearchSpace, best_params, run_search, trials_frame
+    Each report is a :func:`pixelsoap.metrics.classification_report` of the test spectra of the
+    classifier trained at those SOAP parameters; each row is a :func:`table1` row.
+    """
+    return [table1(published_report, PUBLISHED_ROW, published_params.as_dict()),
+            table1(search_report, SEARCH_ROW, search_params.as_dict())]
 
-    cfg, seed = params["experiment1"]["search"], int(params["seed"])
-    dask_cfg = params["experiment1"].get("dask", {})
-    # One journal holds every configuration's study (named by a hash of it), so an
-    # interrupted search resumes and a changed n_trials extends the same study.
-    storage = paths.cache_dir() / "search" / "studies.journal"
-    study = run_search(storage, int(cfg["n_trials"]), SearchSpace.from_mapping(cfg["space"]),
-                       {"n_samples": cfg["n_samples"], "val_fraction": cfg.get("val_fraction", 0.2),
-                        "dataset": dataset_of(params)},
-                       cfg["classifier"], seed, scheduler=dask_cfg.get("scheduler"),
-                       n_workers=int(dask_cfg.get("n_workers", 2)))
-    frame = trials_frame(study)
-    out_dir = paths.results_dir() / "experiment1"
-    with atomic_path(out_dir / "trials.csv") as tmp:
-        frame.to_csv(tmp, index=False)
-    complete = frame[frame["state"] == "COMPLETE"]
-    try:
-        importances = optuna.importance.get_param_importances(study, params=list(PARAMS))
-    except (RuntimeError, ValueError):  # too few trials, or a parameter never varied
-        importances = None
-    metrics = {"best_params": best_params(study), "best_val_accuracy": float(complete["val_accuracy"].max()),
-               "published_best_params": published.value("experiment1.best_params"),
-               "published_best_val_accuracy": published.value("experiment1.best_val_accuracy"),
-               "n_complete": int(len(complete)), "n_failed": int((frame["state"] == "FAIL").sum()),
-               "seconds_per_trial_median": float(complete["seconds"].median()),
-               "findings": search_findings(complete, importances),
-               "bootstrap": bootstrap_findings(complete, seed=seed)}
-    write_json(out_dir / "search.json", metrics)
+
+def table1_frame(rows: Sequence[Mapping]) -> pd.DataFrame:
+    """Table 1 as the columns of ``table1.csv``: ``row``, then ``<metric> (ours)`` and ``<metric> (paper)``
+    for accuracy, recall, precision and F1, one line per :func:`table1` row."""
+    return pd.DataFrame([{"row": r["row"], **{f"{k} ({w})": r[k][w] for k in TABLE1_METRICS for w in ("ours", "paper")}}
+                         for r in rows])
+
+
+def write_table1(rows: Sequence[Mapping], path: str | os.PathLike) -> pd.DataFrame:
+    """Write :func:`table1_frame` of ``rows`` to the CSV file ``path`` (atomically, no index); return the frame."""
+    table = table1_frame(rows)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+    return table
+
+
+# --------------------------------------------------------------------------- the Table 1 classifiers
+
+
+class TrainedClassifier(NamedTuple):
+    """A Table 1 classifier and what it gave on the test spectra (unpacks as a 4-tuple)."""
+
+    #: the trained Keras model of :func:`pixelsoap.models.build_classifier`
+    model: Any
+    #: per-epoch training curves of :func:`pixelsoap.models.train_classifier`
+    history: dict[str, list[float]]
+    #: (n_test, 10) float32 class probabilities of the test spectra
+    proba: np.ndarray
+    #: :func:`pixelsoap.metrics.classification_report` of the test spectra
+    report: dict
+
+
+def backup_dir(name: str, dataset: str, root: str | os.PathLike | None = None) -> Path:
+    """Where the training of the classifier ``name`` on ``dataset`` keeps its per-epoch backup.
+
+    ``root`` defaults to ``<cache>/experiment1``; the folder is ``backup-<dataset key>-<name>``.
+    """
+    root = Path(root) if root is not None else paths.cache_dir() / "experiment1"
+    return root / "-".join(["backup", *cache_key_part(dataset).values(), name])
+
+
+def train_and_test(data: SpectraDataset, name: str, config: models.ClassifierConfig, dataset: str, *,
+                   model_dir: str | os.PathLike | None = None, backup_root: str | os.PathLike | None = None,
+                   verbose: int | str = 2) -> TrainedClassifier:
+    """Train a Table 1 classifier, save it, and score the test spectra.
+
+    data : the sampled spectra (training, validation and test rows, and their scaler).
+    Trains on the rescaled training rows with ``config`` (early stopping on the validation
+    rows if ``config.patience`` is set); an interrupted training resumes from its last
+    finished epoch (:func:`backup_dir` under ``backup_root``).  Saves the model as
+    ``<model_dir>/classifier-<name>.keras`` (default ``<data>/experiment1``), predicts the
+    rescaled test rows and reports Table 1's metrics and the confusion matrix of their argmax.
+    """
+    model_dir = Path(model_dir) if model_dir is not None else paths.data_dir() / "experiment1"
+    fitted, history = models.train_classifier(data.scaled("train"), data.train.y, data.scaled("val"), data.val.y,
+                                              config, backup_dir=backup_dir(name, dataset, backup_root),
+                                              verbose=verbose)
+    models.save_model(fitted, model_dir / f"classifier-{name}.keras")
+    proba = models.predict_proba(fitted, data.scaled("test"))
+    report = classification_report(data.test.y, proba.argmax(axis=1))
+    return TrainedClassifier(fitted, history, proba, report)
+
+
+def search_best_report(best: SoapParams, published_params: SoapParams, published_report: dict,
+                       spectra_cfg: Mapping[str, Any], seed: int, config: models.ClassifierConfig, dataset: str,
+                       **train_options: Any) -> dict:
+    """The test report of the classifier at the search's best SOAP parameters (Table 1's second row).
+
+    When ``best`` equals the published parameters, that classifier's ``published_report`` is it.
+    Otherwise spectra are sampled again at ``best`` with the profile's ``spectra`` settings and
+    ``seed`` (:func:`pixelsoap.spectra.sample_dataset`: the same pixels as the published
+    parameters' spectra) and a classifier named :data:`SEARCH_BEST_NAME` is trained and scored
+    by :func:`train_and_test` (``train_options``: its keyword arguments).
+    """
+    if best == published_params:
+        return published_report
+    data, _ = sample_dataset(best, spectra_cfg, seed, dataset=dataset)
+    return train_and_test(data, SEARCH_BEST_NAME, config, dataset, **train_options).report
+
+
+# --------------------------------------------------------------------------- the paper's findings, checked
+
+
+def findings_checks(findings: Mapping[str, Any], *, confusion: np.ndarray, confused_pairs: Sequence,
+                    seven: Any, seven_transformed: Any, rows: Sequence[Mapping], n_test: int,
+                    distance_correct_rho: float, accuracy_by_distance: pd.DataFrame) -> dict:
+    """The numbers behind each finding of the paper, one entry per finding (``checks`` in ``metrics.json``).
+
+    findings : :func:`search_findings` of the search's trials (``search.json``'s ``findings``).
+    confusion : (10, 10) row-normalised test confusion of the published parameters' classifier;
+        confused_pairs : its :func:`pixelsoap.metrics.most_confused_pairs`.
+    seven, seven_transformed : the :class:`pixelsoap.pixelwise.PixelPredictions` of a test 7 and
+        of the same 7 rotated by 90 degrees and mirrored (Fig. 12).
+    rows : Table 1's rows, :func:`table1_rows` (published parameters first, the search's best
+        second), each accuracy measured on ``n_test`` test spectra.
+    distance_correct_rho : Spearman rho of a test spectrum's distance from its digit's centroid
+        with its being classified correctly; accuracy_by_distance : the table of
+        :func:`pixelsoap.pixelwise.accuracy_by_distance`, nearest bin first (Fig. 13c).
+    """
+    return {
+        "r_cut_most_influential": {"ours": findings.get("most_influential_by_importance",
+                                                         findings["most_influential_by_spearman"]),
+                                   "spearman": findings["spearman"], "importance": findings.get("importance")},
+        "sigma_best_2_to_5": findings["sigma_2_to_5"] | {"top_fifth_sigma": findings["sigma_of_top_fifth"]},
+        "n_l_matter_little_above_6": {"n_max": findings["n_max_ge_6"], "l_max": findings["l_max_ge_6"]},
+        "six_nine_confused": {"confusion_6_9_plus_9_6": float(confusion[6, 9] + confusion[9, 6]),
+                              "most_confused_pairs": confused_pairs},
+        "rotated_seven_is_four": {"original_majority": seven.majority,
+                                  "transformed_majority": seven_transformed.majority,
+                                  "identical_predictions": bool(np.array_equal(
+                                      np.sort(seven.predicted), np.sort(seven_transformed.predicted)))},
+        "best_params_distance": accuracy_distance(rows[1]["accuracy"]["ours"], rows[0]["accuracy"]["ours"], n_test),
+        "far_points_less_accurate": {"spearman_distance_correct": distance_correct_rho,
+                                     "accuracy_nearest_bin": float(accuracy_by_distance["accuracy"].iloc[0]),
+                                     "accuracy_farthest_bin": float(accuracy_by_distance["accuracy"].iloc[-1])},
+    }
+
+
+def write_metrics(path: str | os.PathLike, *, dataset: str, rows: Sequence[Mapping],
+                  config: models.ClassifierConfig, checks: Mapping[str, Any], examples: Mapping[str, Any]) -> dict:
+    """Write Experiment 1's ``metrics.json`` (atomically) and return what was written.
+
+    Keys: ``dataset``, ``table1`` (``rows``, Table 1's :func:`table1_rows`), ``classifier`` (``config`` as a dict),
+    ``checks`` (:func:`findings_checks`) and ``examples`` (the test-image indices of Fig. 11-14).
+    """
+    metrics = {"dataset": dataset, "table1": list(rows), "classifier": config.as_dict(),
+               "checks": dict(checks), "examples": dict(examples)}
+    write_json(path, metrics)
     return metrics
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="DVC stage: the Experiment 1 hyperparameter search.")
-    parser.add_argument("--params", default=None, help="parameter file (default: <root>/params.yaml)")
-    args = parser.parse_args(argv)
-    exit_if_interrupted('search')
-    metrics = run_search_stage(load_stage_params(args.params, ["experiment1"], "search"))
-    print({k: metrics[k] for k in ("best_params", "best_val_accuracy", "n_complete", "n_failed")})
-
-
-if __name__ == "__main__":
-    main()

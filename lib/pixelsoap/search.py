@@ -1,5 +1,10 @@
 """The paper's Monte-Carlo search over the SOAP hyperparameters (Sec. 4.2.2), on Optuna and Dask.
 
+``python -m pixelsoap.search`` is the DVC stage ``search``: it runs the search with the
+profile's ``experiment1.search`` settings (resuming a study interrupted earlier) and writes
+``results/experiment1/trials.csv`` and ``results/experiment1/search.json`` (the best parameters
+and the checks of the paper's findings of :mod:`pixelsoap.experiment1`).
+
 Each trial draws ``r_cut``, ``n_max``, ``l_max`` and ``sigma`` uniformly at random
 from the paper's ranges (:class:`SearchSpace`; integers by default, as the
 published best r_cut = 63, n_max = 7, l_max = 10, sigma = 3 suggests), samples T
@@ -9,7 +14,8 @@ trains the Fig. 8 classifier and scores its best validation accuracy
 (:mod:`pixelsoap.trials`).  The paper ran 168 trials on T = 120,000 spectra.
 
 :func:`run_search` is the driver.  It keeps the bookkeeping in an Optuna study
-(``RandomSampler``, maximise validation accuracy) persisted in a journal file,
+(``RandomSampler``, maximise validation accuracy) persisted in a journal file
+(:mod:`pixelsoap.search_study`),
 asks trials itself, submits them to a Dask cluster (a local one by default, or
 any running scheduler given by address, so the paper-size search can move to
 many machines unchanged) in jobs of up to ``group_size`` trials whose
@@ -37,7 +43,8 @@ A search killed at any moment and rerun with the same arguments continues:
 - a torn last line of the journal (a kill in the middle of a write) is cut off
   and a lock file left by the killed process is removed.  Only one driver may
   use a storage file at a time (an ``fcntl`` lock, released by the OS when the
-  process dies), which is what makes RUNNING trials found at start-up stale.
+  process dies), which is what makes RUNNING trials found at start-up stale
+  (:mod:`pixelsoap.search_study`).
 
 Parameter sets that SOAP rejects (``SoapParams`` or DScribe raising ValueError,
 e.g. r_cut = 2 with n_max = 11, where the GTO basis has no real
@@ -60,34 +67,35 @@ set ``cache_spectra: false`` in the data settings to turn it off.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
-import errno
-import fcntl
-import hashlib
 import heapq
-import json
 import logging
-import math
 import numbers
 import os
 import traceback
 import uuid
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .datasets import cache_key_part
+from . import paths, published
+from .datasets import dataset_of
+from .io import atomic_path, write_json
+from .profiles import load_stage_params
+from .reproduce import exit_if_interrupted
+from .search_space import SearchSpace
+from .search_study import (SearchError, best_params, driver_lock, fail_trial, journal_storage, open_study,
+                           quiet_optuna, recover_stale_trials, repair_journal, study_config, study_name, trials_frame)
 from .soap import SoapParams
-from .trials import (FORMAT_VERSION, PARAMS, STREAM_DRAWS, InvalidParameters, _check_seed, _classifier_config,
-                     _data_config, _DATA_NOT_KEYED, _is_number, check_soap_params, evaluate_trial, evaluate_trials,
-                     run_group, spectra_cache_path)
+from .trials import (PARAMS, STREAM_DRAWS, InvalidParameters, _check_seed, _classifier_config, _data_config,
+                     _is_number, check_soap_params, evaluate_trial, evaluate_trials, run_group, spectra_cache_path)
 
 __all__ = [
     "PARAMS", "PAPER_N_TRIALS", "SearchSpace", "SearchError", "InvalidParameters", "evaluate_trial",
     "check_soap_params", "draw_params", "study_name", "open_study", "run_search", "trials_frame",
-    "best_params", "spectra_cache_path", "usable_draws", "evaluate_trials",
+    "best_params", "spectra_cache_path", "usable_draws", "evaluate_trials", "SoapParams", "run_search_stage", "main",
 ]
 
 log = logging.getLogger(__name__)
@@ -98,116 +106,7 @@ PAPER_N_TRIALS = 168
 DEFAULT_GROUP_SIZE = 12
 
 
-class SearchError(RuntimeError):
-    """The search cannot go on (too many invalid draws, a trial failing repeatedly, a busy storage)."""
-
-
-# --------------------------------------------------------------------------- search space
-
-
-@dataclass(frozen=True)
-class SearchSpace:
-    """The ranges of the four SOAP hyperparameters, each drawn uniformly at random.
-
-    Each range is a pair ``(low, high)`` with ``low <= high`` (bounds included;
-    ``low == high`` fixes the parameter).  Defaults are the paper's:
-    r_cut in [2, 100], n_max in [2, 11], l_max in [2, 11], sigma in [1, 10].
-    ``integer=True`` (default) draws integers for all four; ``integer=False``
-    draws r_cut and sigma as floats (n_max and l_max are always integers).
-    Limits: r_cut > 1 (DScribe's GTO basis), sigma > 0, n_max in 1..20, l_max in 0..20.
-    """
-
-    r_cut: tuple[float, float] = (2, 100)
-    n_max: tuple[int, int] = (2, 11)
-    l_max: tuple[int, int] = (2, 11)
-    sigma: tuple[float, float] = (1, 10)
-    integer: bool = True
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.integer, (bool, np.bool_)):
-            raise ValueError(f"integer must be true or false, got {self.integer!r}")
-        object.__setattr__(self, "integer", bool(self.integer))
-        limits = {"r_cut": (1.0, None, False), "sigma": (0.0, None, False),
-                  "n_max": (1, 20, True), "l_max": (0, 20, True)}
-        for name in PARAMS:
-            lower_limit, upper_limit, always_int = limits[name]
-            value = getattr(self, name)
-            if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__") or len(value) != 2:
-                raise ValueError(f"{name} range must be a pair [low, high], got {value!r}")
-            low, high = value
-            if not (_is_number(low) and _is_number(high)):
-                raise ValueError(f"{name} range must hold two finite numbers, got {list(value)!r}")
-            if low > high:
-                raise ValueError(f"{name} range is empty: low {low} > high {high}")
-            as_int = always_int or self.integer
-            if as_int and not (float(low).is_integer() and float(high).is_integer()):
-                kind = "an integer parameter" if always_int else "integer: true"
-                raise ValueError(f"{name} range must have integer bounds ({kind}), got {list(value)!r}")
-            if always_int:
-                if low < lower_limit or high > upper_limit:
-                    raise ValueError(f"{name} range must lie within [{lower_limit}, {upper_limit}], "
-                                     f"got {list(value)!r}")
-            elif low <= lower_limit:
-                raise ValueError(f"{name} range must stay above {lower_limit:g}, got {list(value)!r}")
-            pair = (int(low), int(high)) if as_int else (float(low), float(high))
-            object.__setattr__(self, name, pair)
-
-    @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any] | "SearchSpace" | None) -> "SearchSpace":
-        """Build from a dict such as ``params.yaml``'s ``space`` section; missing keys take the paper's ranges.
-
-        Unknown keys are an error (a typo would otherwise search the default range).
-        """
-        if isinstance(mapping, SearchSpace):
-            return mapping
-        if mapping is None:
-            return cls()
-        if not isinstance(mapping, Mapping):
-            raise ValueError(f"search space must be a mapping, got {type(mapping).__name__}")
-        known = (*PARAMS, "integer")
-        unknown = sorted(set(mapping) - set(known))
-        if unknown:
-            raise ValueError(f"unknown search-space key(s) {unknown}; expected some of {list(known)}")
-        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in mapping.items()})
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly dict (ranges as lists), accepted by :meth:`from_mapping`."""
-        out = asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
-
-    def distributions(self) -> dict:
-        """The Optuna distributions of the four parameters, in :data:`PARAMS` order."""
-        from optuna.distributions import FloatDistribution, IntDistribution
-
-        out = {}
-        for name in PARAMS:
-            low, high = getattr(self, name)
-            if self.integer or name in ("n_max", "l_max"):
-                out[name] = IntDistribution(int(low), int(high))
-            else:
-                out[name] = FloatDistribution(float(low), float(high))
-        return out
-
-
-def study_name(space: SearchSpace | Mapping, data: Mapping, classifier: Mapping, seed: int) -> str:
-    """The fixed name of the study of one search configuration (everything except ``n_trials``).
-
-    Raising ``n_trials`` later therefore extends the same study.
-    """
-    seed = _check_seed(seed)
-    config = _study_config(SearchSpace.from_mapping(space), _data_config(data), _classifier_config(classifier, seed),
-                           seed)
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
-    return f"soap-search-{digest}"
-
-
-def _study_config(space: SearchSpace, data: dict, classifier: dict, seed: int) -> dict:
-    keyed = {k: v for k, v in data.items() if k not in _DATA_NOT_KEYED and k != "dataset"}
-    return {"space": space.as_dict(), "data": {**keyed, **cache_key_part(data.get("dataset", "mnist"))},
-            "classifier": classifier, "seed": seed, "format": FORMAT_VERSION}
-
-
-# --------------------------------------------------------------------------- draws and storage
+# --------------------------------------------------------------------------- draws
 
 
 def _draw_seed(seed: int, draw: int) -> int:
@@ -233,7 +132,7 @@ def draw_params(space: SearchSpace | Mapping, seed: int, draw: int) -> dict[str,
     import optuna
 
     space = SearchSpace.from_mapping(space)
-    with _quiet_optuna():
+    with quiet_optuna():
         study = optuna.create_study(direction="maximize")
         return dict(_ask_draw(study, space, _check_seed(seed), int(draw)).params)
 
@@ -256,103 +155,8 @@ def usable_draws(space: SearchSpace | Mapping | None, seed: int, count: int) -> 
     return out
 
 
-@contextlib.contextmanager
-def _quiet_optuna() -> Iterator[None]:
-    """Silence Optuna's per-trial INFO lines (the progress bar says it better); restore afterwards."""
-    import optuna
-
-    before = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(before)
-
-
-@contextlib.contextmanager
-def _driver_lock(storage_path: Path) -> Iterator[None]:
-    """Exclusive use of a storage file by one driver; the OS releases it if the process dies."""
-    lock_path = storage_path.with_name(storage_path.name + ".driver-lock")
-    with open(lock_path, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise SearchError(f"another search is running on {storage_path} (lock {lock_path} is held)") from exc
-            raise
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _repair_journal(path: Path) -> None:
-    """Cut a torn last record and drop the write lock of a killed process (call under the driver lock).
-
-    Optuna's journal reader skips a last line without newline, but the next
-    append would be glued to it and make the file unreadable.
-    """
-    from optuna.storages.journal._file import LOCK_FILE_SUFFIX
-
-    lock = Path(str(path) + LOCK_FILE_SUFFIX)
-    if lock.is_symlink() or lock.exists():
-        log.warning("removing the journal lock %s left by an interrupted process", lock)
-        lock.unlink(missing_ok=True)
-    if not path.is_file() or path.stat().st_size == 0:
-        return
-    with open(path, "rb+") as fh:
-        fh.seek(-1, os.SEEK_END)
-        if fh.read(1) == b"\n":
-            return
-        data_end = fh.seek(0, os.SEEK_END)
-        keep = data_end
-        block = 1 << 16
-        while keep > 0:  # find the last newline, reading backwards
-            start = max(0, keep - block)
-            fh.seek(start)
-            chunk = fh.read(keep - start)
-            idx = chunk.rfind(b"\n")
-            if idx >= 0:
-                keep = start + idx + 1
-                break
-            keep = start
-        log.warning("cutting a torn last record (%d bytes) off the journal %s", data_end - keep, path)
-        fh.truncate(keep)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _storage(path: Path):
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    return JournalStorage(JournalFileBackend(str(path)))
-
-
-def open_study(storage_path: str | os.PathLike, space: SearchSpace | Mapping, data_cfg: Mapping,
-               classifier_cfg: Mapping, seed: int):
-    """Load the study of a configuration from its journal file (read-only use; no repair, no lock)."""
-    import optuna
-
-    path = Path(storage_path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no search journal {path}")
-    name = study_name(space, data_cfg, classifier_cfg, seed)
-    return optuna.load_study(study_name=name, storage=_storage(path))
-
 
 # --------------------------------------------------------------------------- bookkeeping of draws
-
-
-def _fail(study, trial_id: int, number: int, kind: str, reason: str) -> None:
-    """Record a trial as FAIL with ``fail_kind`` and ``fail_reason`` user attributes."""
-    import optuna
-    from optuna.trial import TrialState
-
-    trial = optuna.Trial(study, trial_id)
-    trial.set_user_attr("fail_kind", kind)
-    trial.set_user_attr("fail_reason", reason[-2000:])
-    study.tell(number, state=TrialState.FAIL)
 
 
 class _Plan:
@@ -393,21 +197,6 @@ class _Plan:
     def retry(self, draw: int) -> None:
         heapq.heappush(self.pending, draw)
 
-
-def _recover(study, space: SearchSpace) -> int:
-    """Mark trials left RUNNING or WAITING by a killed driver as stale FAILs; return how many."""
-    from optuna.trial import TrialState
-
-    reason = "stale: left unfinished by an interrupted search; its draw is rerun"
-    stale = 0
-    for _ in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        trial = study.ask(fixed_distributions=space.distributions())  # pops the oldest WAITING trial
-        _fail(study, trial._trial_id, trial.number, "stale", reason)
-        stale += 1
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        _fail(study, t._trial_id, t.number, "stale", reason)
-        stale += 1
-    return stale
 
 
 # --------------------------------------------------------------------------- driver
@@ -465,13 +254,13 @@ def run_search(storage_path: str | os.PathLike, n_trials: int, space: SearchSpac
     path = Path(storage_path)
     path.parent.mkdir(parents=True, exist_ok=True)
 
-    with _driver_lock(path), _quiet_optuna():
-        _repair_journal(path)
-        study = optuna.create_study(storage=_storage(path), study_name=name, direction="maximize",
+    with driver_lock(path), quiet_optuna():
+        repair_journal(path)
+        study = optuna.create_study(storage=journal_storage(path), study_name=name, direction="maximize",
                                     sampler=optuna.samplers.RandomSampler(seed), load_if_exists=True)
         if "config" not in study.user_attrs:
-            study.set_user_attr("config", _study_config(space, data, classifier, seed))
-        stale = _recover(study, space)
+            study.set_user_attr("config", study_config(space, data, classifier, seed))
+        stale = recover_stale_trials(study, space)
         if stale:
             log.warning("resuming %s: %d trial(s) left unfinished by an interrupted run are rerun", name, stale)
         plan = _Plan(study)
@@ -521,7 +310,7 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
             try:
                 check_soap_params(trial.params)
             except InvalidParameters as exc:
-                _fail(study, trial._trial_id, trial.number, "invalid", str(exc))
+                fail_trial(study, trial._trial_id, trial.number, "invalid", str(exc))
                 plan.invalid.add(draw)
                 n_failed += 1
                 postfix()
@@ -548,12 +337,12 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
                 raise result
             _check_result(result)
         except InvalidParameters as exc:
-            _fail(study, trial_id, number, "invalid", str(exc))
+            fail_trial(study, trial_id, number, "invalid", str(exc))
             plan.invalid.add(draw)
             n_failed += 1
         except Exception as exc:  # noqa: BLE001 - recorded, retried, then raised
             reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            _fail(study, trial_id, number, "error", reason)
+            fail_trial(study, trial_id, number, "error", reason)
             n_failed += 1
             plan.errors[draw] = plan.errors.get(draw, 0) + 1
             if plan.errors[draw] > max_retries:
@@ -594,7 +383,7 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
                 future.cancel()
                 for trial_id, number, _ in trials:
                     with contextlib.suppress(Exception):
-                        _fail(study, trial_id, number, "stale", f"interrupted: {type(exc).__name__}; its draw is rerun")
+                        fail_trial(study, trial_id, number, "stale", f"interrupted: {type(exc).__name__}; its draw is rerun")
             raise
         finally:
             bar.close()
@@ -621,59 +410,59 @@ def _tell_complete(study, trial_id: int, number: int, result: Mapping[str, Any])
     study.tell(number, value)
 
 
-# --------------------------------------------------------------------------- results
+# --------------------------------------------------------------------------- the stage
 
 
-_FRAME_ATTRS = ("final_val_accuracy", "best_epoch", "n_features", "seconds", "spectra_seconds", "train_seconds",
-                "spectra_cached")
+def run_search_stage(params: dict) -> dict:
+    """The ``search`` stage: run (or resume) the study, write the trials table and findings.
 
-
-def trials_frame(study, include_stale: bool = False) -> "pd.DataFrame":  # noqa: F821
-    """One row per trial: number, state, draw, r_cut, n_max, l_max, sigma, val_accuracy,
-    final_val_accuracy, best_epoch, n_features, seconds, spectra_seconds, train_seconds,
-    spectra_cached, fail_kind, fail_reason, datetime_start, datetime_complete.
-
-    ``state`` is Optuna's state name ("COMPLETE", "FAIL", ...); values a trial
-    lacks are NaN / None.  Trials an interrupted run left unfinished (FAIL with
-    ``fail_kind = "stale"``; their draws were rerun) are bookkeeping, not results:
-    they are left out unless ``include_stale``, so a resumed search reads like an
-    uninterrupted one.
+    params : the profile (``seed``, ``dataset``, ``experiment1.search`` and optionally
+    ``experiment1.dask``).  Writes ``results/experiment1/trials.csv`` (:func:`trials_frame`)
+    and ``results/experiment1/search.json``; returns the latter's content.
     """
-    import pandas as pd
+    import optuna
 
-    rows = []
-    for t in study.get_trials(deepcopy=False):
-        if not include_stale and t.user_attrs.get("fail_kind") == "stale":
-            continue
-        row = {"number": t.number, "state": t.state.name, "draw": t.user_attrs.get("draw")}
-        row.update({k: t.params.get(k) for k in PARAMS})
-        row["val_accuracy"] = t.value if t.value is not None else math.nan
-        row.update({k: t.user_attrs.get(k) for k in _FRAME_ATTRS})
-        row["fail_kind"] = t.user_attrs.get("fail_kind")
-        row["fail_reason"] = t.user_attrs.get("fail_reason")
-        row["datetime_start"] = t.datetime_start
-        row["datetime_complete"] = t.datetime_complete
-        rows.append(row)
-    columns = ["number", "state", "draw", *PARAMS, "val_accuracy", *_FRAME_ATTRS, "fail_kind", "fail_reason",
-               "datetime_start", "datetime_complete"]
-    frame = pd.DataFrame(rows, columns=columns)
-    for col in ("draw", "best_epoch", "n_features"):  # missing for some trials: nullable integers
-        frame[col] = frame[col].astype("Int64")
-    for col in ("val_accuracy", "final_val_accuracy", "seconds", "spectra_seconds", "train_seconds"):
-        frame[col] = frame[col].astype(float)
-    return frame
+    from .experiment1 import bootstrap_findings, search_findings
+
+    cfg, seed = params["experiment1"]["search"], int(params["seed"])
+    dask_cfg = params["experiment1"].get("dask", {})
+    # One journal holds every configuration's study (named by a hash of it), so an
+    # interrupted search resumes and a changed n_trials extends the same study.
+    storage = paths.cache_dir() / "search" / "studies.journal"
+    study = run_search(storage, int(cfg["n_trials"]), SearchSpace.from_mapping(cfg["space"]),
+                       {"n_samples": cfg["n_samples"], "val_fraction": cfg.get("val_fraction", 0.2),
+                        "dataset": dataset_of(params)},
+                       cfg["classifier"], seed, scheduler=dask_cfg.get("scheduler"),
+                       n_workers=int(dask_cfg.get("n_workers", 2)))
+    frame = trials_frame(study)
+    out_dir = paths.results_dir() / "experiment1"
+    with atomic_path(out_dir / "trials.csv") as tmp:
+        frame.to_csv(tmp, index=False)
+    complete = frame[frame["state"] == "COMPLETE"]
+    try:
+        importances = optuna.importance.get_param_importances(study, params=list(PARAMS))
+    except (RuntimeError, ValueError):  # too few trials, or a parameter never varied
+        importances = None
+    metrics = {"best_params": best_params(study), "best_val_accuracy": float(complete["val_accuracy"].max()),
+               "published_best_params": published.value("experiment1.best_params"),
+               "published_best_val_accuracy": published.value("experiment1.best_val_accuracy"),
+               "n_complete": int(len(complete)), "n_failed": int((frame["state"] == "FAIL").sum()),
+               "seconds_per_trial_median": float(complete["seconds"].median()),
+               "findings": search_findings(complete, importances),
+               "bootstrap": bootstrap_findings(complete, seed=seed)}
+    write_json(out_dir / "search.json", metrics)
+    return metrics
 
 
-def best_params(study) -> dict[str, Any]:
-    """The four parameters of the COMPLETE trial with the best validation accuracy (first on ties).
+def main(argv: list[str] | None = None) -> None:
+    """``python -m pixelsoap.search [--params FILE]``: the DVC stage ``search``."""
+    parser = argparse.ArgumentParser(description="DVC stage: the Experiment 1 hyperparameter search.")
+    parser.add_argument("--params", default=None, help="parameter file (default: <root>/params.yaml)")
+    args = parser.parse_args(argv)
+    exit_if_interrupted('search')
+    metrics = run_search_stage(load_stage_params(args.params, ["experiment1"], "search"))
+    print({k: metrics[k] for k in ("best_params", "best_val_accuracy", "n_complete", "n_failed")})
 
-    Integer-valued parameters are returned as ``int`` (the dict suits ``SoapParams.from_mapping``).
-    """
-    from optuna.trial import TrialState
 
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not done:
-        raise ValueError(f"study {study.study_name} has no COMPLETE trial yet")
-    best = max(done, key=lambda t: (t.value, -t.number))
-    return {k: int(v) if isinstance(v, numbers.Integral) else float(v)
-            for k, v in ((k, best.params[k]) for k in PARAMS)}
+if __name__ == "__main__":
+    main()
