@@ -39,6 +39,7 @@ from pixelsoap.pixelwise import accuracy_by_distance, centroid_distances, predic
 from pixelsoap.plots import save_figure
 from pixelsoap.plots import experiment1 as plots1
 from pixelsoap.plots.models import confusion_matrix_figure, model_diagram, training_history_figure
+from pixelsoap.training_log import write_history
 from pixelsoap.selection import easiest_per_digit, first_of_digit, most_ambiguous
 from pixelsoap.spectra import load as load_spectra
 
@@ -69,6 +70,7 @@ data_paper = load_spectra()
 model_paper, history_paper, proba_paper, report_paper = exp1.train_and_test(
     data_paper, exp1.PUBLISHED_NAME, config, dataset)
 save_figure(training_history_figure(history_paper), "fig08-training-history")
+write_history(history_paper, out / "training")  # the same curves for `dvc plots show` (DVCLive)
 
 # %% [markdown]
 # The second row of Table 1 is the classifier at the best parameters our search found, trained on
