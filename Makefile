@@ -29,9 +29,10 @@ reproduce: install
 test: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
-## lab: JupyterLab on the notebooks (py:percent files open as notebooks through jupytext)
+## lab: JupyterLab on the notebooks (py:percent files open as notebooks through jupytext:
+##   .jupyter/labconfig makes "Jupytext Notebook" their default viewer; tests/test_lab.py runs one)
 lab: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab notebooks/
+	PATH="$(CURDIR)/$(BIN):$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter" $(BIN)/jupyter lab notebooks/
 
 ## benchmark: speed measurements (on demand, not part of the tests)
 benchmark: install

@@ -547,6 +547,7 @@ def test_without_chromium_the_reason_is_clear(monkeypatch):
     import browser
 
     monkeypatch.delenv("CHROMIUM", raising=False)
+    monkeypatch.delenv("CHROMEDRIVER", raising=False)
     monkeypatch.setattr(browser.shutil, "which", lambda name: None)
     monkeypatch.setattr(browser.os, "access", lambda path, mode: False)
     monkeypatch.setattr(browser.os, "geteuid", lambda: 1000)
