@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 PROFILE ?= default
 STAMP   := $(VENV)/.installed
 
-.PHONY: install reproduce test lab lock benchmark clean-venv
+.PHONY: install reproduce test lint lab lock benchmark clean-venv
 
 ## install: create .venv with the locked environment, the project (editable) and the "pixelsoap" Jupyter kernel
 install: $(STAMP)
@@ -25,8 +25,12 @@ $(STAMP): requirements.lock pyproject.toml
 reproduce: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pixelsoap.reproduce $(PROFILE)
 
-## test: the whole test suite (unit tests, notebooks and the smoke pipeline)
-test: install
+## lint: ruff on the library, notebooks, tests and benchmarks (rules in pyproject.toml)
+lint: install
+	$(BIN)/ruff check .
+
+## test: the lint, then the whole test suite (unit tests, notebooks and the smoke pipeline)
+test: install lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
 ## lab: JupyterLab on the notebooks (py:percent files open as notebooks through jupytext:

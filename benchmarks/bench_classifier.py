@@ -20,10 +20,17 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow start-up chatter
 
-from pixelsoap import spectra  # noqa: E402
-from pixelsoap.metrics import classification_report  # noqa: E402
-from pixelsoap.models import (DEFAULT_EPOCHS, DEFAULT_HIDDEN_UNITS, ClassifierConfig, configure_threads,  # noqa: E402
-                              count_parameters, predict_labels, train_classifier)
+from pixelsoap import spectra
+from pixelsoap.metrics import classification_report
+from pixelsoap.models import (
+    DEFAULT_EPOCHS,
+    DEFAULT_HIDDEN_UNITS,
+    ClassifierConfig,
+    configure_threads,
+    count_parameters,
+    predict_labels,
+    train_classifier,
+)
 
 
 def widths(text: str) -> tuple[int, ...]:

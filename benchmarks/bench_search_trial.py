@@ -32,9 +32,9 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pixelsoap import load_mnist, sample_spectra  # noqa: E402
-from pixelsoap.profiles import load_profile  # noqa: E402
-from pixelsoap.search import SearchSpace, check_soap_params, draw_params  # noqa: E402
+from pixelsoap import load_mnist, sample_spectra
+from pixelsoap.profiles import load_profile
+from pixelsoap.search import SearchSpace, check_soap_params, draw_params
 
 PUBLISHED = {"r_cut": 63, "n_max": 7, "l_max": 10, "sigma": 3}
 
@@ -128,7 +128,7 @@ def main() -> None:
 
     print("\nestimated trial cost (spectra + training):")
     trial_seconds = []
-    for label, params, d, per in rows:
+    for label, _params, d, per in rows:
         spectra_s = per * T
         train_s = train_seconds(d)
         trial_seconds.append((label, spectra_s + train_s))

@@ -30,10 +30,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_soap import machine  # noqa: E402
-
-from pixelsoap.training import (TrainSettings, autoencoder_spec, classifier_spec, group_by_shape,  # noqa: E402
-                                padded_cost, train_group)
+from bench_soap import machine
+from pixelsoap.training import (
+    TrainSettings,
+    autoencoder_spec,
+    classifier_spec,
+    group_by_shape,
+    padded_cost,
+    train_group,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "training-engine.txt"
 AUTOENCODER_CODES = [1, 2, 4, 8, 16, 32, 64, 100, 150, 200, 250, 308]
@@ -82,7 +87,6 @@ def main() -> None:
     parser.add_argument("--keras-epochs", type=int, default=2, help="Keras epochs per measurement (>= 2)")
     args = parser.parse_args()
     import keras
-
     from pixelsoap.autoencoders import build_autoencoder
     from pixelsoap.models import ClassifierConfig, build_classifier
 
@@ -142,7 +146,8 @@ def main() -> None:
          f"{args.trial_rows:,} + {trial_val:,} rows each; {len(groups)} groups of sizes "
          f"{[len(g) for g in groups]}")
     emit(f"   engine grouped {per_model:.3f} s/epoch per model (compiling {grouped_first:.1f} s in all)   "
-         f"one d={mean_d} model alone {alone_epoch:.3f} s/epoch   ratio {per_model / alone_epoch:.2f}x (target <= 1.2x)")
+         f"one d={mean_d} model alone {alone_epoch:.3f} s/epoch   "
+         f"ratio {per_model / alone_epoch:.2f}x (target <= 1.2x)")
     emit(f"   Keras fit {keras_total / len(sizes):.3f} s/epoch per model   "
          f"engine grouped is {keras_total / grouped_epoch:.1f}x faster")
     paper_rows = 96_000

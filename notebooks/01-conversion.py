@@ -1,10 +1,11 @@
 # %% [markdown]
 # # 1. From images to 3D point sets (paper Sec. 3.2.1, Algorithm 1, Fig. 7)
 #
-# Every pixel of an MNIST image (or of the profile's `dataset`, e.g. Fashion-MNIST) with grey level $I \ge 10$ becomes a point $(x, y, z) = (j, i, \lfloor I/10 \rfloor)$:
-# the column, the row and the "squashed" intensity. Pixels with $z = 0$ are dropped. This notebook
-# shows one digit and its point set (Fig. 7), and how many points MNIST images have, which sets the
-# cost of computing one SOAP spectrum per point.
+# Every pixel of an MNIST image (or of the profile's `dataset`, e.g. Fashion-MNIST) with grey level
+# $I \ge 10$ becomes a point $(x, y, z) = (j, i, \lfloor I/10 \rfloor)$: the column, the row and
+# the "squashed" intensity. Pixels with $z = 0$ are dropped. This notebook shows one digit and its
+# point set (Fig. 7), and how many points MNIST images have, which sets the cost of computing one
+# SOAP spectrum per point.
 #
 # All logic lives in `pixelsoap`; this notebook calls it, draws and writes its outputs.
 
@@ -19,9 +20,7 @@ dataset = _profile["dataset"]
 conversion = _profile["conversion"]
 
 # %%
-import numpy as np
 import pandas as pd
-
 import pixelsoap as ps
 from pixelsoap import paths
 from pixelsoap.conversion import describe_counts

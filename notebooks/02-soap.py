@@ -20,7 +20,6 @@ soap = _profile["soap"]
 theory = _profile["theory"]
 
 # %%
-import numpy as np
 
 import pixelsoap as ps
 from pixelsoap import paths

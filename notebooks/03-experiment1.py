@@ -28,20 +28,19 @@ import json
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
-
 import pixelsoap as ps
 from pixelsoap import experiment1 as exp1
 from pixelsoap import models, paths, published
 from pixelsoap.datasets import class_names, class_noun, display_name, load_images
 from pixelsoap.metrics import most_confused_pairs
 from pixelsoap.pixelwise import accuracy_by_distance, centroid_distances, predict_images
-from pixelsoap.plots import save_figure
 from pixelsoap.plots import experiment1 as plots1
+from pixelsoap.plots import save_figure
 from pixelsoap.plots.models import confusion_matrix_figure, model_diagram, training_history_figure
-from pixelsoap.training_log import write_history
 from pixelsoap.selection import easiest_per_digit, first_of_digit, most_ambiguous
 from pixelsoap.spectra import load as load_spectra
+from pixelsoap.training_log import write_history
+from scipy.stats import spearmanr
 
 final_cfg = experiment1["final"]
 out = paths.results_dir() / "experiment1"

@@ -46,7 +46,6 @@ import time
 
 import numpy as np
 import pandas as pd
-
 from pixelsoap import paths
 from pixelsoap.autoencoders import build_autoencoder
 from pixelsoap.compression import CompressionData, correlation_matrix, parse_section
@@ -91,7 +90,8 @@ deep_model.summary()
 corr = correlation_matrix(spectra.train_all.X)
 save_figure(plots2.fig17_correlation(corr), "fig17-correlation")
 pairs = np.abs(corr[~np.eye(d, dtype=bool)])
-print(f"|r| over the {pairs.size:,} pairs: mean {np.nanmean(pairs):.3f}, share above 0.9 {np.nanmean(pairs > 0.9):.3f}, "
+print(f"|r| over the {pairs.size:,} pairs: mean {np.nanmean(pairs):.3f}, "
+      f"share above 0.9 {np.nanmean(pairs > 0.9):.3f}, "
       f"constant components {int(np.isnan(np.diag(corr)).sum())}")
 
 # %% [markdown]

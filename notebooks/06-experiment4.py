@@ -53,7 +53,6 @@ experiment4 = _profile["experiment4"]
 import time
 
 import pandas as pd
-
 import pixelsoap as ps
 from pixelsoap import experiment4 as e4
 from pixelsoap import invariance_findings as findings
@@ -97,7 +96,8 @@ summary.pivot(index="transform", columns="model", values="accuracy").reindex(
 # %%
 metrics = findings.metrics(result, settings, params, seed)
 for model, row in metrics["upright"].items():
-    print(f"{e4.MODEL_LABELS[model]:<34} {row['accuracy']:.4f}  (95 % {row['low']:.4f}-{row['high']:.4f}, n = {row['n']:,})")
+    interval = f"95 % {row['low']:.4f}-{row['high']:.4f}"
+    print(f"{e4.MODEL_LABELS[model]:<34} {row['accuracy']:.4f}  ({interval}, n = {row['n']:,})")
 
 # %% [markdown]
 # ## Fig. 21: accuracy against the rotation angle

@@ -246,7 +246,8 @@ def _check(driver, base: str, start: str, screenshot_path, full_page: bool, foll
                             clip={"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1})
             screenshot_path = Path(screenshot_path)
             screenshot_path.parent.mkdir(parents=True, exist_ok=True)
-            screenshot_path.write_bytes(base64.b64decode(driver.execute_cdp_cmd("Page.captureScreenshot", shot)["data"]))
+            shot_png = driver.execute_cdp_cmd("Page.captureScreenshot", shot)["data"]
+            screenshot_path.write_bytes(base64.b64decode(shot_png))
             result["screenshot"] = str(screenshot_path)
         result["pages"].append(page)
         events += [json.loads(entry["message"])["message"] for entry in driver.get_log("performance")]

@@ -5,9 +5,7 @@ import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
 import yaml
-
 from pixelsoap import budget_check as bc
 from pixelsoap import report
 from pixelsoap.profile_schema import validate_params

@@ -9,14 +9,14 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pixelsoap import autoencoders  # noqa: E402
-from pixelsoap import compression as comp  # noqa: E402
-from pixelsoap import compression_claims as comp_claims  # noqa: E402
-from pixelsoap import compression_classifiers as comp_cls  # noqa: E402
-from pixelsoap import compression_costs as comp_costs  # noqa: E402
-from pixelsoap import compression_jobs as comp_jobs  # noqa: E402
-from pixelsoap import compression_pca as comp_pca  # noqa: E402
-from pixelsoap.models import ClassifierConfig  # noqa: E402
+from pixelsoap import autoencoders
+from pixelsoap import compression as comp
+from pixelsoap import compression_claims as comp_claims
+from pixelsoap import compression_classifiers as comp_cls
+from pixelsoap import compression_costs as comp_costs
+from pixelsoap import compression_jobs as comp_jobs
+from pixelsoap import compression_pca as comp_pca
+from pixelsoap.models import ClassifierConfig
 
 keras = pytest.importorskip("keras")
 
@@ -293,7 +293,7 @@ def test_published_values_are_read_not_typed(monkeypatch):
     protocol = comp.TrainingConfig()
     assert (protocol.learning_rate, protocol.batch_size, protocol.epochs) == tuple(
         real["experiment2"][key]["value"] for key in ("learning_rate", "batch_size", "epochs"))
-    assert comp_costs.PAPER_KINDS == (None, *real["experiment2"]["h_m"]["value"])
+    assert (None, *real["experiment2"]["h_m"]["value"]) == comp_costs.PAPER_KINDS
 
 
 def test_costs_and_paper_estimate():

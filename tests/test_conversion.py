@@ -2,9 +2,14 @@
 
 import numpy as np
 import pytest
-
-from pixelsoap.conversion import (describe_counts, image_to_points, images_to_points, point_pixels,
-                                  points_per_image, transform_image)
+from pixelsoap.conversion import (
+    describe_counts,
+    image_to_points,
+    images_to_points,
+    point_pixels,
+    points_per_image,
+    transform_image,
+)
 
 
 def test_coordinates_follow_algorithm_1():

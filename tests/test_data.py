@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import tempfile
 import logging
 import os
 import shutil
@@ -19,6 +18,7 @@ import struct
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 import types
 from io import BytesIO
@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from pixelsoap import data, idx_dataset
 from pixelsoap.data import FILE_NAMES, SHA256, MnistDataError, fetch_mnist, load_mnist, parse_idx
 

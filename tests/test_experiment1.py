@@ -5,9 +5,8 @@ import math
 
 import numpy as np
 import pandas as pd
-import pytest
-
 import pixelsoap as ps
+import pytest
 from pixelsoap import experiment1 as exp1
 from pixelsoap import models, published
 from pixelsoap.pixelwise import PixelPredictions

@@ -5,10 +5,9 @@ import json
 import numpy as np
 import pytest
 import yaml
-
 from pixelsoap import experiment4 as e4
-from pixelsoap import invariance_findings as findings
 from pixelsoap import image_transforms as it
+from pixelsoap import invariance_findings as findings
 from pixelsoap.conversion import image_to_points
 from pixelsoap.models import ClassifierConfig, save_model, train_classifier
 from pixelsoap.profile_schema import ProfileError, validate_params
@@ -85,7 +84,7 @@ def test_stage_logic_end_to_end_and_resume(tiny, tmp_path):
     assert "references" in metrics and metrics["references"]["e2cnn"]["error"] > 0
     price = metrics["price"]
     assert price["soap_unchanged_by_mirror"] == 1.0 and price["soap_unchanged_by_180"] == 1.0
-    for model, acc in price["merged_6_9"].items():
+    for acc in price["merged_6_9"].values():
         assert acc["merged"]["accuracy"] >= acc["unmerged"]["accuracy"]
     assert np.array(price["confusion"]["soap_pooled"]).sum() == 12
     assert metrics["invariance"]["soap_vote"]["upright"] == metrics["invariance"]["soap_vote"]["at_90"]

@@ -12,19 +12,17 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import os
 import shutil
 import stat
 import struct
-import sys
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-
-from pixelsoap import datasets, fashion_mnist as fm, idx_dataset
+from pixelsoap import datasets, idx_dataset
+from pixelsoap import fashion_mnist as fm
 from pixelsoap.fashion_mnist import FILE_NAMES, FashionMnistDataError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,7 +98,8 @@ def fake_apt_get(bin_dir: Path, deb: Path) -> Path:
     """An ``apt-get`` that, for ``download <pkg>``, copies ``deb`` into the current folder."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     script = bin_dir / "apt-get"
-    script.write_text(f"#!/bin/sh\n[ \"$1\" = download ] || exit 100\n{shutil.which('cp')} '{deb}' ./dataset-fashion-mnist_1_all.deb\n")
+    script.write_text(f"#!/bin/sh\n[ \"$1\" = download ] || exit 100\n"
+                      f"{shutil.which('cp')} '{deb}' ./dataset-fashion-mnist_1_all.deb\n")
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return script
 

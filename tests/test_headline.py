@@ -39,7 +39,8 @@ def test_headlines_read_the_committed_detail_files():
         "conversion": {"points_per_image_train": conversion["points_per_image"]["train"]["mean"],
                        "points_per_image_test": conversion["points_per_image"]["test"]["mean"]},
         "soap": {"dscribe_max_rel_diff": soap["closed_form_max_rel_diff"],
-                 "invariance_max_rel_diff": soap["invariance_max_rel_diff"], "descriptor_size": soap["descriptor_size"]},
+                 "invariance_max_rel_diff": soap["invariance_max_rel_diff"],
+                 "descriptor_size": soap["descriptor_size"]},
         "spectra": {"n_train": spectra["n_train"], "n_val": spectra["n_val"], "n_test": spectra["n_test"]},
         "search": {"best_val_accuracy": search["best_val_accuracy"], "best_r_cut": search["best_params"]["r_cut"],
                    "trials_complete": search["n_complete"], "trials_failed": search["n_failed"]},
@@ -145,7 +146,8 @@ def test_plots_name_committed_files_columns_and_templates():
     builtin = {"linear", "simple", "scatter", "smooth", "confusion", "confusion_normalized", "bar_horizontal",
                "bar_horizontal_sorted", "scatter_jitter"}
     plots = {name: spec for entry in DVC["plots"] for name, spec in entry.items()}
-    assert {"Fig. 8 training loss", "Fig. 18 validation MSE after compression", "Fig. 19 test accuracy after compression",
+    assert {"Fig. 8 training loss", "Fig. 18 validation MSE after compression",
+            "Fig. 19 test accuracy after compression",
             "Fig. 20 test accuracy under positional noise"} <= set(plots)
     for name, spec in plots.items():
         template = spec.get("template", "linear")
@@ -155,7 +157,8 @@ def test_plots_name_committed_files_columns_and_templates():
                 continue
             header = (ROOT / path).read_text().splitlines()[0].split(",")
             assert spec["x"] in header and column in header, (name, path)
-    training = [(p, c) for s in plots.values() for p, c in s["y"].items() if p.startswith("results/experiment1/training/")]
+    training = [(p, c) for s in plots.values() for p, c in s["y"].items()
+                if p.startswith("results/experiment1/training/")]
     assert training
     assert {Path(p).name for p, _ in training} == {f"{c}.tsv" for _, c in training}
     assert {c for _, c in training} == {"loss", "val_loss", "accuracy", "val_accuracy"}

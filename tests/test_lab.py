@@ -38,7 +38,9 @@ return {
   errors: Array.from(document.querySelectorAll(
       '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"],' +
       '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'))
-    .map(e => e.textContent).filter(t => /Traceback \\(most recent call last\\)|^\\w+(Error|Exception): /m.test(t)).map(t => t.slice(-2000)),
+    .map(e => e.textContent)
+    .filter(t => /Traceback \\(most recent call last\\)|^\\w+(Error|Exception): /m.test(t))
+    .map(t => t.slice(-2000)),
 };
 """
 
@@ -70,7 +72,8 @@ def lab(tmp_path_factory):
            "JUPYTER_DATA_DIR": str(home / "data"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
            "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces")}
     env.pop("MPLBACKEND", None)
-    cmd = [str(Path(sys.executable).parent / "jupyter"), "lab", "notebooks/", "--no-browser", "--ServerApp.ip=127.0.0.1",
+    cmd = [str(Path(sys.executable).parent / "jupyter"), "lab", "notebooks/", "--no-browser",
+           "--ServerApp.ip=127.0.0.1",
            f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", "--expose-app-in-browser"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
@@ -117,9 +120,12 @@ def _open_and_run_all(driver, base: str, token: str, name: str) -> tuple[dict, d
     driver.get(f"{base}/lab/workspaces/{Path(name).stem}/tree/{name}?token={token}")
     opened = _wait(driver, lambda s: s["cells"] > 0 and s["kernel"] not in (None, "No Kernel")
                    and s["status"] == "idle", 60, f"{name} opened with an idle kernel")
+
+    def all_ran(s):
+        return s["status"] == "idle" and (s["errors"] or all(p[1:-2].isdigit() for p in s["prompts"]))
+
     driver.execute_script("return window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    ran = _wait(driver, lambda s: s["status"] == "idle" and (s["errors"] or all(p[1:-2].isdigit() for p in s["prompts"])),
-                90, f"{name}: all cells ran")
+    ran = _wait(driver, all_ran, 90, f"{name}: all cells ran")
     return opened, ran
 
 

@@ -4,10 +4,14 @@ import warnings
 
 import numpy as np
 import pytest
+from pixelsoap.metrics import (
+    classification_report,
+    confusion_matrix,
+    most_confused_pairs,
+    normalise_rows,
+    per_class_scores,
+)
 from sklearn import metrics as skm
-
-from pixelsoap.metrics import (classification_report, confusion_matrix, most_confused_pairs, normalise_rows,
-                               per_class_scores)
 
 DIGITS = list(range(10))
 
@@ -130,7 +134,6 @@ def test_most_confused_pairs_finds_six_and_nine():
 def test_confusion_matrix_figure():
     import pixelsoap.plots  # noqa: F401  (Agg backend)
     from matplotlib.figure import Figure
-
     from pixelsoap.plots.models import confusion_matrix_figure
 
     cn = classification_report(*noisy_labels(5, n=400))["confusion_normalised"]

@@ -9,8 +9,16 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pixelsoap.models import (ClassifierConfig, build_classifier, configure_threads, load_model,  # noqa: E402
-                              predict_labels, predict_proba, save_model, train_classifier)
+from pixelsoap.models import (
+    ClassifierConfig,
+    build_classifier,
+    configure_threads,
+    load_model,
+    predict_labels,
+    predict_proba,
+    save_model,
+    train_classifier,
+)
 
 keras = pytest.importorskip("keras")
 
@@ -252,7 +260,6 @@ def test_model_diagram_draws_one_box_per_layer(trained):
     import pixelsoap.plots  # noqa: F401  (Agg backend)
     from matplotlib.figure import Figure
     from matplotlib.patches import FancyBboxPatch
-
     from pixelsoap.plots.models import layer_rows, model_diagram
 
     model = trained[0]

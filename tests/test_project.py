@@ -6,7 +6,6 @@ from pathlib import Path
 import jupytext
 import pytest
 import yaml
-
 from pixelsoap.profiles import PROFILES, load_profile, select_profile
 from pixelsoap.runner import has_parameters_cell
 
@@ -68,7 +67,8 @@ def test_paper_profile_has_the_published_compression_and_noise_settings():
     assert settings["deep"] == {2: every, 4: every, 10: every}
     assert settings["accuracy"] == every and settings["accuracy_h_m"] == 2
     training = settings["training"]
-    assert (training.learning_rate, training.batch_size, training.epochs, training.patience) == (1e-4, 512, 10_000, None)
+    protocol = (training.learning_rate, training.batch_size, training.epochs, training.patience)
+    assert protocol == (1e-4, 512, 10_000, None)
     classifier = settings["classifier"]                                                  # Experiment 1's protocol
     assert classifier.epochs == 300 and classifier.patience is None and classifier.learning_rate == 1e-3
     noise = robustness.parse_section(paper["experiment3"])                               # Sec. 4.4.2

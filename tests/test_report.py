@@ -12,11 +12,24 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-
 from browser import check_report_in_browser, chromium_or_skip
 from pixelsoap import published, report
-from pixelsoap.report import (DIFFERS, ERROR, MISSING, NOT_REPRODUCED, NOT_RUN, REPRODUCED, SAME,
-                              WITHIN, Missing, Sources, evaluate_row, fmt, parse_number, resolve_path)
+from pixelsoap.report import (
+    DIFFERS,
+    ERROR,
+    MISSING,
+    NOT_REPRODUCED,
+    NOT_RUN,
+    REPRODUCED,
+    SAME,
+    WITHIN,
+    Missing,
+    Sources,
+    evaluate_row,
+    fmt,
+    parse_number,
+    resolve_path,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

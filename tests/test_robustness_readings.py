@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from pixelsoap import robustness as rb
 from pixelsoap import robustness_reading_jobs as rj
 from pixelsoap import robustness_readings as rr

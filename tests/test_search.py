@@ -16,10 +16,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from pixelsoap import search, search_study, trials
-from pixelsoap.search import (InvalidParameters, SearchError, SearchSpace, best_params, draw_params, evaluate_trial,
-                              open_study, run_search, study_name, trials_frame)
+from pixelsoap.search import (
+    InvalidParameters,
+    SearchError,
+    SearchSpace,
+    best_params,
+    draw_params,
+    evaluate_trial,
+    open_study,
+    run_search,
+    study_name,
+    trials_frame,
+)
 
 optuna = pytest.importorskip("optuna")
 distributed = pytest.importorskip("distributed")
@@ -270,9 +279,9 @@ def test_a_running_scheduler_is_used_by_its_address(tmp_path):
 
 
 def test_a_second_driver_on_the_same_storage_is_refused(tmp_path, client):
-    with search_study.driver_lock(tmp_path / "s.journal"):
-        with pytest.raises(SearchError, match="another search is running"):
-            fake_search(tmp_path / "s.journal", 2, client)
+    with search_study.driver_lock(tmp_path / "s.journal"), \
+            pytest.raises(SearchError, match="another search is running"):
+        fake_search(tmp_path / "s.journal", 2, client)
 
 
 def test_stale_trials_of_a_killed_driver_are_failed_and_their_draws_rerun(tmp_path, client):

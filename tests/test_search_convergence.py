@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-
 from pixelsoap import search_convergence as sc
 
 

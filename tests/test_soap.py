@@ -1,11 +1,10 @@
 """SoapParams and the SOAP spectra (Algorithm 2) against DScribe."""
 
 import numpy as np
-from conftest import make_random_images
 import pytest
 from ase import Atoms
+from conftest import make_random_images
 from dscribe.descriptors import SOAP
-
 from pixelsoap.conversion import image_to_points
 from pixelsoap.soap import SoapParams, resolve_n_jobs, soap_spectra, soap_spectra_batch
 

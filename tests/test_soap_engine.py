@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from ase import Atoms
 from dscribe.descriptors import SOAP
-
 from pixelsoap.conversion import image_to_points, images_to_points
 from pixelsoap.search import usable_draws
 from pixelsoap.soap import SoapParams, soap_spectra, soap_spectra_batch, soap_spectra_stream
@@ -176,7 +175,7 @@ def test_bit_identical_in_another_process():
     sets = _sets(seed=9)
     here = _digest(soap_spectra(p, PAPER) for p in sets)
     code = ("import numpy as np, hashlib; from pixelsoap.soap import SoapParams, soap_spectra_batch\n"
-            f"rng = np.random.default_rng(9)\n"
+            "rng = np.random.default_rng(9)\n"
             "sets = [np.floor(rng.random((int(rng.integers(5, 40)), 3)) * [28, 28, 26]) + (0.3 if i % 2 else 0.0)"
             " for i in range(6)]\n"
             "h = hashlib.sha256()\n"

@@ -6,7 +6,6 @@ import warnings
 
 import numpy as np
 import pytest
-
 from pixelsoap import expansion_coefficients as C
 from pixelsoap import theory as T
 
@@ -23,7 +22,7 @@ def _dscribe(points, centers, sigma, r_cut, n_max, l_max):
         warnings.simplefilter("ignore")
         soap = dscribe_soap(species=["H"], r_cut=r_cut, n_max=n_max, l_max=l_max,
                             sigma=sigma, rbf="gto", periodic=False)
-        atoms = ase.Atoms("H%d" % len(points), positions=points)
+        atoms = ase.Atoms(f"H{len(points)}", positions=points)
         return soap.create(atoms, centers=centers), soap.get_number_of_features()
 
 

@@ -14,10 +14,22 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 pytest.importorskip("jax")
 
-from pixelsoap import training_checkpoint  # noqa: E402
-from pixelsoap.training import (MLPSpec, TrainSettings, autoencoder_spec, classifier_spec,  # noqa: E402
-                                configure_threads, epoch_order, forward, group_by_shape, init_weights,
-                                padded_cost, set_keras_weights, to_keras, train_group)
+from pixelsoap import training_checkpoint
+from pixelsoap.training import (
+    MLPSpec,
+    TrainSettings,
+    autoencoder_spec,
+    classifier_spec,
+    configure_threads,
+    epoch_order,
+    forward,
+    group_by_shape,
+    init_weights,
+    padded_cost,
+    set_keras_weights,
+    to_keras,
+    train_group,
+)
 
 ROWS, VAL_ROWS, D = 1000, 300, 20      # 1000 rows: batch 128 and 512 both end with a partial batch
 SMALL_HIDDEN = (16, 8)

@@ -22,7 +22,8 @@ def test_each_metric_becomes_a_step_column_file_and_the_last_epoch_the_summary(t
     assert files == ["accuracy.tsv", "loss.tsv", "val_accuracy.tsv", "val_loss.tsv"]   # no timings
     assert _tsv(out / "plots" / "metrics" / "loss.tsv") == [
         {"step": "0", "loss": "2.0"}, {"step": "1", "loss": "1.5"}, {"step": "2", "loss": "1.25"}]
-    assert [float(r["val_accuracy"]) for r in _tsv(out / "plots" / "metrics" / "val_accuracy.tsv")] == [0.25, 0.45, 0.55]
+    val_accuracy = _tsv(out / "plots" / "metrics" / "val_accuracy.tsv")
+    assert [float(r["val_accuracy"]) for r in val_accuracy] == [0.25, 0.45, 0.55]
     summary = json.loads((out / "metrics.json").read_text())
     assert summary == {"loss": 1.25, "accuracy": 0.6, "val_loss": 1.6, "val_accuracy": 0.55, "step": 2}
 

@@ -30,13 +30,13 @@ import os as _os
 # TensorFlow's C++ start-up chatter (CUDA probing on CPU machines) drowns the logs.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from .basis import gto_basis  # noqa: E402
-from .conversion import image_to_points, images_to_points, points_per_image, transform_image  # noqa: E402
-from .data import load_mnist  # noqa: E402
-from .expansion_coefficients import coefficients_closed_form, coefficients_numerical  # noqa: E402
-from .sampling import SampledSpectra, fit_scaler, sample_centers, sample_spectra, split_rows  # noqa: E402
-from .soap import SoapParams, soap_spectra, soap_spectra_batch, soap_spectra_stream  # noqa: E402
-from .theory import density, gto_radial, power_spectrum, spatial_basis, spherical_harmonic  # noqa: E402
+from .basis import gto_basis
+from .conversion import image_to_points, images_to_points, points_per_image, transform_image
+from .data import load_mnist
+from .expansion_coefficients import coefficients_closed_form, coefficients_numerical
+from .sampling import SampledSpectra, fit_scaler, sample_centers, sample_spectra, split_rows
+from .soap import SoapParams, soap_spectra, soap_spectra_batch, soap_spectra_stream
+from .theory import density, gto_radial, power_spectrum, spatial_basis, spherical_harmonic
 
 __version__ = "0.1.0"
 

@@ -25,8 +25,9 @@ every chunk it writes, atomically,
 **Resuming.**  Each h_e keeps its training state in ``results/experiment2/dynamics-state/<key>/``
 after every chunk (committed with the outputs, so a clone on another machine resumes the run), and the
 training engine its own checkpoint after every epoch inside a chunk, so Ctrl-C or a kill loses at
-most the epoch in progress; the same command resumes, and a larger ``--epochs`` later continues from the saved state (:mod:`pixelsoap.autoencoder_dynamics_training`).  The curves are judged
-by :mod:`pixelsoap.autoencoder_dynamics_claims`.
+most the epoch in progress; the same command resumes, and a larger ``--epochs`` later continues
+from the saved state (:mod:`pixelsoap.autoencoder_dynamics_training`).  The curves are judged by
+:mod:`pixelsoap.autoencoder_dynamics_claims`.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ import shlex
 import signal
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -118,7 +120,8 @@ def experiment2_check(table, mse_csv: str | Path) -> dict[str, Any]:
         entry = {}
         pca = mse[(mse["method"] == "pca") & (mse["h_e"] == h_e)]
         if len(pca):
-            entry["pca_val_mse"] = {"ours": float(rows["pca_val_mse"].iloc[0]), "mse_csv": float(pca["val_mse"].iloc[0])}
+            entry["pca_val_mse"] = {"ours": float(rows["pca_val_mse"].iloc[0]),
+                                    "mse_csv": float(pca["val_mse"].iloc[0])}
         lin = mse[(mse["method"] == "linear") & (mse["h_e"] == h_e)]
         if len(lin):
             epoch = int(lin["best_epoch"].iloc[0])
@@ -190,7 +193,8 @@ def run(data, training, h_e: Sequence[int] = DEFAULT_H_E, epochs: int = PAPER_EP
 
                 def on_epoch(epoch: int, record: dict[str, float], h=h) -> None:
                     bar.update(1)
-                    bar.set_postfix({"h_e": h, "epoch": epoch, "gap": f"{(record['val_mse'] - pca_val[h]) / pca_val[h]:+.3%}"})
+                    gap = (record["val_mse"] - pca_val[h]) / pca_val[h]
+                    bar.set_postfix({"h_e": h, "epoch": epoch, "gap": f"{gap:+.3%}"})
 
                 histories[h] = train_until(X_train, X_val, h, training, folders[h], target, on_epoch)
                 done[h] = len(histories[h]["val_mse"])

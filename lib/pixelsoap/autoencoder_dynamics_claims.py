@@ -7,7 +7,8 @@ Gaps are relative: (linear autoencoder MSE - PCA MSE) / PCA MSE on the validatio
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ def identical_tolerance() -> float:
 
 
 def dynamics_table(histories: Mapping[int, Mapping[str, Sequence[float]]], pca_val_mse: Mapping[int, float],
-                   epochs: int | None = None) -> "pd.DataFrame":  # noqa: F821
+                   epochs: int | None = None) -> pd.DataFrame:  # noqa: F821
     """One row per (h_e, epoch) with :data:`COLUMNS` (epochs 1-based, at most ``epochs`` per h_e)."""
     import pandas as pd
 
@@ -66,16 +67,17 @@ def _fmt_epochs(n: float | None) -> str:
     return "never (the gap is not shrinking)" if n is None else f"{int(round(n)):,}"
 
 
-def summarise_h_e(rows: "pd.DataFrame", target: int, tolerance: float) -> dict[str, Any]:  # noqa: F821
+def summarise_h_e(rows: pd.DataFrame, target: int, tolerance: float) -> dict[str, Any]:  # noqa: F821
     """The summary of one h_e's rows of :func:`dynamics_table`.
 
     gap : (val_mse - pca_val_mse) / pca_val_mse at the last epoch; excess_mse : the difference itself
     (squared rescaled units); val_mse_change_last_tenth : relative change of val_mse over the last
     tenth of the epochs (near 0: a plateau); gap_last_100 : median, range and share within ``tolerance``
     of the gap over the last 100 epochs (Adam's steps make it jump from epoch to epoch: the verdicts
-    judge the last epoch, as a model trained for exactly that many epochs is); power_law : :func:`power_law_fit` of the gap, from which
-    gap_at_target and epochs_to_tolerance are extrapolated while the run is short of them (a power law
-    cannot see a plateau ahead: read them as what the trend so far gives).
+    judge the last epoch, as a model trained for exactly that many epochs is); power_law :
+    :func:`power_law_fit` of the gap, from which gap_at_target and epochs_to_tolerance are
+    extrapolated while the run is short of them (a power law cannot see a plateau ahead: read them as
+    what the trend so far gives).
     """
     rows = rows.sort_values("epoch")
     last = rows.iloc[-1]
@@ -106,14 +108,15 @@ def summarise_h_e(rows: "pd.DataFrame", target: int, tolerance: float) -> dict[s
             "gap_last_100": {"median": float(recent_gaps.median()), "min": float(recent_gaps.min()),
                              "max": float(recent_gaps.max()),
                              "share_within_tolerance": float((recent_gaps.abs() <= tolerance).mean())},
-            "min_gap": float(rows["gap"].min()), "first_epoch_within_tolerance": int(within.min()) if len(within) else None,
+            "min_gap": float(rows["gap"].min()),
+            "first_epoch_within_tolerance": int(within.min()) if len(within) else None,
             "power_law": fit, "gap_at_target": at_target, "gap_at_target_is": at_target_how,
             "epochs_to_tolerance": to_tolerance, "epochs_to_tolerance_is": how,
             "seconds": float(rows["seconds"].sum()), "seconds_per_epoch": per_epoch,
             "seconds_per_epoch_last_100": recent, "seconds_left": max(0, int(target) - epochs) * recent}
 
 
-def summarise(table: "pd.DataFrame", target: int = PAPER_EPOCHS, tolerance: float | None = None,  # noqa: F821
+def summarise(table: pd.DataFrame, target: int = PAPER_EPOCHS, tolerance: float | None = None,  # noqa: F821
               split: int = SPLIT) -> dict[str, Any]:
     """Per h_e (:func:`summarise_h_e`) and the verdict of the paper's two claims on what was reached.
 
@@ -187,7 +190,8 @@ def _below_verdict(claim: Mapping, group: Mapping[int, dict], target: int, toler
         return "no h_e below the split in this run"
     gaps = ", ".join(f"h_e {h}: {s['gap']:+.2%} ({s['gap_last_100']['share_within_tolerance']:.0%} of the last "
                      f"100 epochs within)" for h, s in sorted(group.items()))
-    head = f"{'holds' if claim['holds'] else 'does not hold'} {_where(group, target)} ({gaps}; tolerance {tolerance:.0%})"
+    verdict = "holds" if claim["holds"] else "does not hold"
+    head = f"{verdict} {_where(group, target)} ({gaps}; tolerance {tolerance:.0%})"
     if claim["complete"] or claim["holds"]:
         return head
     needed = claim["epochs_to_tolerance"]

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -77,10 +78,9 @@ def save_state(folder: str | Path, arrays: Sequence[np.ndarray], host: Mapping[s
     meta = json.dumps({"format": FORMAT_VERSION, "epochs": epochs, "n_arrays": len(arrays),
                        "host": {k: v for k, v in host.items() if k != "histories"}, "info": dict(info or {})})
     target = Path(folder) / STATE_FILE
-    with atomic_path(target) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, meta=np.array(meta), **{f"array_{i}": np.asarray(a) for i, a in enumerate(arrays)},
-                     **{f"history_{c}": np.asarray(history[c], np.float64) for c in HISTORY_COLUMNS.values()})
+    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, meta=np.array(meta), **{f"array_{i}": np.asarray(a) for i, a in enumerate(arrays)},
+                 **{f"history_{c}": np.asarray(history[c], np.float64) for c in HISTORY_COLUMNS.values()})
     return target
 
 

@@ -23,7 +23,8 @@ batch order and Adam steps it would get alone (they depend on its seed only).
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -35,8 +35,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -279,7 +280,7 @@ def run_check(profile: str = "default", root: str | Path | None = None, workdir:
         "doubled": changes,
         "doubled_digest": params_digest(doubled),
         "commit": _git("rev-parse", "HEAD", cwd=clone),
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "seconds": round(seconds, 1),
         "stage_seconds": {t["stage"]: t.get("seconds") for t in report.timings if "stage" in t},

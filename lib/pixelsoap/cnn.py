@@ -19,9 +19,10 @@ features.  Seeded (weights, shuffling, augmentation), so a rerun repeats.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -86,7 +87,7 @@ def build_cnn(input_shape: Sequence[int] = (28, 28), config: CnnConfig | None = 
     config = config or CnnConfig()
     seeds = iter(range(config.seed * 1000 + 1, config.seed * 1000 + 1000))
     rows, cols = (int(s) for s in input_shape[:2])
-    init = lambda: keras.initializers.GlorotUniform(seed=next(seeds))  # noqa: E731
+    init = lambda: keras.initializers.GlorotUniform(seed=next(seeds))
     layers = [keras.Input(shape=(rows, cols, 1), name="image"), keras.layers.Rescaling(1.0 / 255, name="grey")]
     if config.augment:
         layers.append(keras.layers.RandomRotation(0.5, fill_mode="constant", fill_value=0.0,

@@ -40,8 +40,9 @@ from __future__ import annotations
 
 import hashlib
 import numbers
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -92,7 +93,7 @@ class TrainingConfig:
         object.__setattr__(self, "learning_rate", float(lr))
 
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any]) -> "TrainingConfig":
+    def from_mapping(cls, mapping: Mapping[str, Any]) -> TrainingConfig:
         """Build from a ``params.yaml`` section; unknown keys are an error."""
         unknown = sorted(set(mapping) - {f.name for f in fields(cls)})
         if unknown:
@@ -181,7 +182,7 @@ class CompressionData:
         return int(self.X_train.shape[1])
 
     @classmethod
-    def from_dataset(cls, dataset, n_train: int | None = None, seed: int = 0) -> "CompressionData":
+    def from_dataset(cls, dataset, n_train: int | None = None, seed: int = 0) -> CompressionData:
         """From a :class:`pixelsoap.spectra.SpectraDataset`; ``n_train`` keeps a seeded random subset
         of the training rows (None: all of them).  Validation and test rows are kept whole."""
         X, y = dataset.scaled("train"), np.asarray(dataset.train.y, np.uint8)

@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -26,8 +27,8 @@ IDENTICAL_GAP, NOISE_GAP = 0.05, 1e-4
 PCA_OPTIMUM = "PCA is the optimal rank-h_e linear reconstruction of the training rows (Eckart-Young)"
 
 
-def relative_gap(mse: "pd.DataFrame", method: str, h_m: int | None = None,  # noqa: F821
-                 column: str = "val_mse") -> "pd.DataFrame":  # noqa: F821
+def relative_gap(mse: pd.DataFrame, method: str, h_m: int | None = None,  # noqa: F821
+                 column: str = "val_mse") -> pd.DataFrame:  # noqa: F821
     """(method MSE - PCA MSE) / PCA MSE at the method's h_e values: columns h_e, mse, pca, gap."""
     same_h_m = (mse["h_m"] == h_m).fillna(False) if h_m is not None else mse["h_m"].isna()
     rows = mse[(mse["method"] == method) & same_h_m]
@@ -38,14 +39,14 @@ def relative_gap(mse: "pd.DataFrame", method: str, h_m: int | None = None,  # no
     return out
 
 
-def _max_gap(gaps: "pd.DataFrame") -> dict[str, Any]:  # noqa: F821
+def _max_gap(gaps: pd.DataFrame) -> dict[str, Any]:  # noqa: F821
     if gaps.empty:
         return {"h_e": None, "gap": None, "n_points": 0}
     worst = gaps.loc[gaps["gap"].abs().idxmax()]
     return {"h_e": int(worst["h_e"]), "gap": float(worst["gap"]), "n_points": int(len(gaps))}
 
 
-def mse_findings(mse: "pd.DataFrame", split: int = 200, deep_limit: int = 50,  # noqa: F821
+def mse_findings(mse: pd.DataFrame, split: int = 200, deep_limit: int = 50,  # noqa: F821
                  tolerance: float = IDENTICAL_GAP) -> dict[str, Any]:
     """Numbers behind the claims of Fig. 18 from an MSE table (:func:`mse_table`).
 
@@ -82,7 +83,7 @@ def mse_findings(mse: "pd.DataFrame", split: int = 200, deep_limit: int = 50,  #
             "deep_limit": deep_limit}
 
 
-def accuracy_findings(acc: "pd.DataFrame", above: int = 50, at: int = 100, keep: float | None = None,  # noqa: F821
+def accuracy_findings(acc: pd.DataFrame, above: int = 50, at: int = 100, keep: float | None = None,  # noqa: F821
                       about: float | None = None, tolerance: float = 0.02) -> dict[str, Any]:
     """Numbers behind the claims of Fig. 19 from an accuracy table (:func:`accuracy_table`).
 
@@ -143,7 +144,8 @@ def check_claims(mse_f: Mapping[str, Any], acc_f: Mapping[str, Any]) -> dict[str
     pl, deep, opt = mse_f["pca_vs_linear"], mse_f["deep_vs_pca"], mse_f["linear_vs_pca_optimum"]
     above, at = acc_f["above"], acc_f["at"]
     return {
-        "pca_equals_linear_ae_below_200": claim("pca_equals_linear_ae_below_200", pl["below"], pl["below"]["identical"]),
+        "pca_equals_linear_ae_below_200": claim("pca_equals_linear_ae_below_200", pl["below"],
+                                                pl["below"]["identical"]),
         "pca_better_above_200": claim("pca_better_above_200", pl["above"], pl["above"]["pca_better_everywhere"]),
         "deep_ae_better_below_50": claim("deep_ae_better_below_50", deep,
                                          bool(deep) and all(v["beats_below_limit"] for v in deep.values())),

@@ -11,7 +11,8 @@ produce these results are in :mod:`pixelsoap.compression_jobs`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -59,7 +60,7 @@ def classifier_accuracy(features: Mapping[str, np.ndarray], data: CompressionDat
     """:func:`classifier_accuracies` of one feature set."""
     return classifier_accuracies([features], data, config)[0]
 
-def accuracy_table(acc_results: Iterable[Mapping]) -> "pd.DataFrame":  # noqa: F821
+def accuracy_table(acc_results: Iterable[Mapping]) -> pd.DataFrame:  # noqa: F821
     """One row per classifier with :data:`ACCURACY_COLUMNS`; ``ratio`` = test accuracy / the raw
     (d-feature) classifier's test accuracy."""
     import pandas as pd

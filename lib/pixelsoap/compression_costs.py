@@ -10,7 +10,8 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ PAPER_KINDS = (None, *published_value("experiment2.h_m"))
 PAPER_EPOCHS = published_value("experiment2.epochs")
 
 
-def cost_summary(mse: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
+def cost_summary(mse: pd.DataFrame) -> pd.DataFrame:  # noqa: F821
     """Training cost per autoencoder kind: columns method, h_m, models, epochs (total),
     seconds (total wall time, one worker), seconds_per_model, seconds_per_epoch."""
     rows = mse[mse["method"] != "pca"].copy()
@@ -42,7 +43,7 @@ def cost_summary(mse: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
 
 
 def measure_epoch_costs(data: CompressionData, training: TrainingConfig, kinds: Sequence[int | None] = PAPER_KINDS,
-                        h_e: int = 154, models: int = 2, rows: int = 2048, epochs: int = 3) -> "pd.DataFrame":  # noqa: F821
+                        h_e: int = 154, models: int = 2, rows: int = 2048, epochs: int = 3) -> pd.DataFrame:  # noqa: F821
     """Seconds of one epoch per autoencoder of each kind, measured now, whatever the cache holds.
 
     For each kind (``None``: linear, an int: deep h_m), ``models`` autoencoders of code size ``h_e``
@@ -66,7 +67,7 @@ def measure_epoch_costs(data: CompressionData, training: TrainingConfig, kinds: 
     return frame
 
 
-def paper_grid_estimate(epoch_costs: "pd.DataFrame", epochs: int = PAPER_EPOCHS, n_h_e: int = 308,  # noqa: F821
+def paper_grid_estimate(epoch_costs: pd.DataFrame, epochs: int = PAPER_EPOCHS, n_h_e: int = 308,  # noqa: F821
                         paper_rows: int = 96_000, d: int = 308) -> dict[str, float]:
     """Core-hours of the paper's grid: every h_e in 1..n_h_e for each kind of ``epoch_costs``
     (:func:`measure_epoch_costs`), ``epochs`` epochs on ``paper_rows`` training rows.

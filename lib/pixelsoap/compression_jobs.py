@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -188,7 +189,7 @@ def _run_group(kind: str, data: CompressionData, jobs: Sequence, checkpoint_dir:
     return out
 
 
-def _features(data: CompressionData, job: "AccuracyJob", source) -> dict[str, np.ndarray]:
+def _features(data: CompressionData, job: AccuracyJob, source) -> dict[str, np.ndarray]:
     """Inputs of one accuracy job: raw features, PCA codes from ``source`` (a PCAFit), or the codes ``source``."""
     if job.features == "raw":
         return {p: data.part(p)[0] for p in ("train", "val", "test")}

@@ -16,8 +16,9 @@ RobustScaler units (the scaled features have median 0 and interquartile range 1)
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -89,7 +90,7 @@ def pca_table(pca: PCAFit, data: CompressionData, seconds: float = float("nan"))
 # --------------------------------------------------------------------------- tables
 
 
-def mse_table(pca_rows: list[dict], ae_results: Iterable[Mapping]) -> "pd.DataFrame":  # noqa: F821
+def mse_table(pca_rows: list[dict], ae_results: Iterable[Mapping]) -> pd.DataFrame:  # noqa: F821
     """One row per (method, h_m, h_e) with :data:`MSE_COLUMNS`, sorted by method, h_m, h_e.
 
     MSEs in squared rescaled-feature units; epochs 0 and seconds = fit time for PCA.
@@ -110,7 +111,7 @@ def method_label(method: str, h_m: Any = None) -> str:
     return {"pca": "PCA", "linear": "linear AE"}.get(method) or f"deep AE h_m={int(h_m)}"
 
 
-def wide_mse(mse: "pd.DataFrame", column: str = "val_mse") -> "pd.DataFrame":  # noqa: F821
+def wide_mse(mse: pd.DataFrame, column: str = "val_mse") -> pd.DataFrame:  # noqa: F821
     """``column`` as a wide table: one row per autoencoder h_e, one column per method (PCA first)."""
     labelled = mse.assign(label=[method_label(m, h) for m, h in zip(mse["method"], mse["h_m"])])
     wide = labelled.pivot_table(index="h_e", columns="label", values=column, sort=False)

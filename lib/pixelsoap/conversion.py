@@ -8,7 +8,7 @@ and z (Experiment 3).  Units: x and y in pixels, z in tens of grey levels.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 

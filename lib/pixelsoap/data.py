@@ -137,7 +137,7 @@ def _idx_from_tarball(tarball: Path) -> Payloads:
 def _from_keras() -> Payloads:
     """The four IDX payloads rebuilt from ``keras.datasets.mnist.load_data()``."""
     try:
-        import keras  # noqa: PLC0415 - heavy, optional, only needed here
+        import keras
     except ImportError as exc:
         raise MnistDataError(f"keras is not installed ({exc})") from exc
     log.info("fetching MNIST with keras.datasets.mnist.load_data()")

@@ -161,7 +161,7 @@ def coefficients_closed_form(points, center, sigma: float, r_cut: float, n_max: 
     rel = pts - ctr
     R2 = np.sum(rel * rel, axis=1)
     if neighbour_cutoff is not None:
-        keep = R2 <= float(neighbour_cutoff) ** 2
+        keep = float(neighbour_cutoff) ** 2 >= R2
         rel, R2 = rel[keep], R2[keep]
     c = np.zeros((n_max, l_max + 1, 2 * l_max + 1), dtype=np.complex128)
     if rel.shape[0] == 0:

@@ -17,8 +17,9 @@ The stage ``experiment1`` (notebook ``03-experiment1``) then uses the rest of th
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd

@@ -46,14 +46,15 @@ retrained (bit for bit) on every run.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from . import paths
 from . import image_transforms as tf_images
+from . import paths
 from .image_classification import ImageStatistics
 
 #: random streams derived from the profile's seed

@@ -283,7 +283,7 @@ def _fetch_remote(dataset: IdxDataset, cache: Path, failures: list[str]) -> None
             payloads = fetcher()
             for split in dataset.splits:
                 verify_split(dataset, split, payloads)
-        except Exception as exc:  # noqa: BLE001 - every reason is reported below
+        except Exception as exc:
             reason = str(exc) if isinstance(exc, dataset.error) else f"{type(exc).__name__}: {exc}"
             dataset.logger.warning("%s source %s failed: %s", dataset.name, label, reason)
             failures.append(f"{label}: {reason}")

@@ -28,8 +28,9 @@ transformed digit as (e.g. a mirrored 2 read as a 5).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -151,7 +152,7 @@ class ImageStatistics:
                 "seconds": np.float64(self.seconds)}
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> "ImageStatistics":
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> ImageStatistics:
         return cls(**{k: np.asarray(arrays[k]) for k in ("n_points", "labels", "votes", "proba_sum", "spectra_sum",
                                                           "spectra_sq_sum")}, seconds=float(arrays["seconds"]))
 

@@ -21,7 +21,7 @@ sits at (x, y) = (j, i), y pointing down as the image is drawn.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -12,8 +12,9 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -80,11 +81,11 @@ def save_npz(target: str | os.PathLike, **arrays: np.ndarray) -> Path:
     The file is what ``np.savez`` writes (``np.load`` reads it) except that every member carries
     :data:`NPZ_MEMBER_TIME`, so a rerun that computes equal arrays leaves an equal file.
     """
-    with atomic_path(target) as tmp:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-            for name, value in arrays.items():
-                member = zipfile.ZipInfo(f"{name}.npy", date_time=NPZ_MEMBER_TIME)
-                member.external_attr = 0o644 << 16
-                with archive.open(member, "w", force_zip64=True) as fh:
-                    np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
+    with atomic_path(target) as tmp, \
+            zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, value in arrays.items():
+            member = zipfile.ZipInfo(f"{name}.npy", date_time=NPZ_MEMBER_TIME)
+            member.external_attr = 0o644 << 16
+            with archive.open(member, "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
     return Path(target)

@@ -10,7 +10,7 @@ support 0 and does not enter the weighted averages.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

@@ -40,9 +40,10 @@ before TensorFlow starts its thread pools.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,7 @@ class ClassifierConfig:
 
     def __post_init__(self) -> None:
         units = self.hidden_units
-        if isinstance(units, (int, np.integer)) or isinstance(units, (str, bytes)):
+        if isinstance(units, (int, np.integer, str, bytes)):
             raise ValueError(f"hidden_units must be a sequence of positive ints, got {units!r}")
         units = tuple(units)
         if not units or not all(_is_int(u) and u > 0 for u in units):
@@ -98,7 +99,7 @@ class ClassifierConfig:
             raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
 
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any]) -> "ClassifierConfig":
+    def from_mapping(cls, mapping: Mapping[str, Any]) -> ClassifierConfig:
         """Build from a dict such as a ``params.yaml`` section; unknown keys are an error."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(mapping) - known)

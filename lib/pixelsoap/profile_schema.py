@@ -23,14 +23,35 @@ stages, on the sections they inject).
 import types
 import typing
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 
-from .profile_fields import (ANGLE_STEP_ALLOWED, JOBS_ALLOWED, NEAREST_ALLOWED, POOLINGS_ALLOWED, RESCALE_ALLOWED,
-                             VAL_FRACTION, Grid, LMaxRange, NMaxRange, RCutRange, ReadingLevels, SigmaRange,
-                             _check_angle_step, _check_filters, _check_nearest, _check_poolings, _check_rescale,
-                             _int, _nonzero, _number, _opt_int, _rule, _Section)
+from .profile_fields import (
+    ANGLE_STEP_ALLOWED,
+    JOBS_ALLOWED,
+    NEAREST_ALLOWED,
+    POOLINGS_ALLOWED,
+    RESCALE_ALLOWED,
+    VAL_FRACTION,
+    Grid,
+    LMaxRange,
+    NMaxRange,
+    RCutRange,
+    ReadingLevels,
+    SigmaRange,
+    _check_angle_step,
+    _check_filters,
+    _check_nearest,
+    _check_poolings,
+    _check_rescale,
+    _int,
+    _nonzero,
+    _number,
+    _opt_int,
+    _rule,
+    _Section,
+)
 
 __all__ = ["ProfileError", "Profile", "SECTIONS", "validate_params"]
 
@@ -78,7 +99,7 @@ class Classifier(_Section):
     learning_rate: float = _number(0, default=1e-3)
     batch_size: int = _int(1, default=128)
     epochs: int = _int(1, default=300)
-    patience: Optional[int] = _opt_int(1, "null trains every epoch", default=None)
+    patience: int | None = _opt_int(1, "null trains every epoch", default=None)
 
 
 class SearchClassifier(Classifier):
@@ -118,7 +139,7 @@ class Figures(_Section):
 
 
 class Dask(_Section):
-    scheduler: Annotated[Optional[str], Field(min_length=1, description="null or a scheduler address")] = None
+    scheduler: Annotated[str | None, Field(min_length=1, description="null or a scheduler address")] = None
     n_workers: int = _int(1, default=2)
 
 
@@ -145,11 +166,11 @@ class Training(_Section):
     learning_rate: float = _number(0, default=1e-4)
     batch_size: int = _int(1, default=512)
     epochs: int = _int(1, default=10_000)
-    patience: Optional[int] = _opt_int(1, "null trains every epoch", default=None)
+    patience: int | None = _opt_int(1, "null trains every epoch", default=None)
 
 
 class Experiment2(_Section):
-    n_train: Optional[int] = _opt_int(10, "null: all training rows", default=None)
+    n_train: int | None = _opt_int(10, "null: all training rows", default=None)
     linear: Grid
     deep: Annotated[list[Deep], Field(min_length=1, description="a non-empty list of {h_m, h_e}")]
     accuracy: Accuracy
@@ -178,7 +199,7 @@ class Readings(_Section):
     n_train: int = _int(10, what="spectra per classifier of reading (b), before the split", default=8000)
     val_fraction: VAL_FRACTION = 0.2
     epochs: int = _int(1, what="epochs of reading (b)'s classifiers", default=8)
-    patience: Optional[int] = _opt_int(1, "null trains every epoch", default=None)
+    patience: int | None = _opt_int(1, "null trains every epoch", default=None)
 
     @model_validator(mode="after")
     def _both_sides_of_the_split(self):

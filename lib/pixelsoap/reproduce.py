@@ -26,6 +26,7 @@ checkpoints, so ``make reproduce`` again continues where the run stopped.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -71,10 +72,8 @@ def exit_if_interrupted(stage: str = "stage") -> None:
 
 def _signal_all(processes, sig: int) -> None:
     for proc in processes:
-        try:
+        with contextlib.suppress(Exception):  # already gone (psutil.NoSuchProcess) or not ours
             proc.send_signal(sig)
-        except Exception:  # already gone (psutil.NoSuchProcess) or not ours
-            pass
 
 
 class _Interrupter:

@@ -38,7 +38,7 @@ class SampledSpectra:
     def __len__(self) -> int:
         return len(self.y)
 
-    def subset(self, rows: np.ndarray) -> "SampledSpectra":
+    def subset(self, rows: np.ndarray) -> SampledSpectra:
         """The rows ``rows`` (indices or boolean mask) as a new SampledSpectra."""
         return SampledSpectra(self.X[rows], self.y[rows], self.image_index[rows], self.point_index[rows])
 
@@ -46,7 +46,7 @@ class SampledSpectra:
         return {"X": self.X, "y": self.y, "image_index": self.image_index, "point_index": self.point_index}
 
     @classmethod
-    def from_arrays(cls, arrays) -> "SampledSpectra":
+    def from_arrays(cls, arrays) -> SampledSpectra:
         return cls(np.asarray(arrays["X"]), np.asarray(arrays["y"]), np.asarray(arrays["image_index"]),
                    np.asarray(arrays["point_index"]))
 

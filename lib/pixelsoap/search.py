@@ -75,8 +75,9 @@ import numbers
 import os
 import traceback
 import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -86,11 +87,35 @@ from .io import atomic_path, write_json
 from .profiles import load_stage_params
 from .reproduce import exit_if_interrupted
 from .search_space import SearchSpace
-from .search_study import (SearchError, best_params, driver_lock, fail_trial, journal_storage, open_study,
-                           quiet_optuna, recover_stale_trials, repair_journal, study_config, study_name, trials_frame)
+from .search_study import (
+    SearchError,
+    best_params,
+    driver_lock,
+    fail_trial,
+    journal_storage,
+    open_study,
+    quiet_optuna,
+    recover_stale_trials,
+    repair_journal,
+    study_config,
+    study_name,
+    trials_frame,
+)
 from .soap import SoapParams
-from .trials import (PARAMS, STREAM_DRAWS, InvalidParameters, _check_seed, _classifier_config, _data_config,
-                     _is_number, check_soap_params, evaluate_trial, evaluate_trials, run_group, spectra_cache_path)
+from .trials import (
+    PARAMS,
+    STREAM_DRAWS,
+    InvalidParameters,
+    _check_seed,
+    _classifier_config,
+    _data_config,
+    _is_number,
+    check_soap_params,
+    evaluate_trial,
+    evaluate_trials,
+    run_group,
+    spectra_cache_path,
+)
 
 __all__ = [
     "PARAMS", "PAPER_N_TRIALS", "SearchSpace", "SearchError", "InvalidParameters", "evaluate_trial",
@@ -147,10 +172,8 @@ def usable_draws(space: SearchSpace | Mapping | None, seed: int, count: int) -> 
         if draw >= 100 * count:
             raise SearchError(f"only {len(out)} of the first {draw} draws of search space "
                               f"{SearchSpace.from_mapping(space).as_dict()} have a GTO basis; {count} were asked")
-        try:
+        with contextlib.suppress(InvalidParameters):
             out.append(check_soap_params(draw_params(space, seed, draw)))
-        except InvalidParameters:
-            pass
         draw += 1
     return out
 
@@ -324,8 +347,8 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
             size = min(group_size, -(-wanted // jobs_left))
             trials = [next_valid_trial() for _ in range(size)]
             future = client.submit(on_worker, run_group, tf_threads, objective, [dict(t.params) for t, _ in trials],
-                                   data, classifier, seed, key=f"soap-trials-{trials[0][0].number}-{uuid.uuid4().hex[:12]}",
-                                   pure=False)
+                                   data, classifier, seed, pure=False,
+                                   key=f"soap-trials-{trials[0][0].number}-{uuid.uuid4().hex[:12]}")
             in_flight[future] = [(t._trial_id, t.number, draw) for t, draw in trials]
             completed.add(future)
         postfix()
@@ -340,7 +363,7 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
             fail_trial(study, trial_id, number, "invalid", str(exc))
             plan.invalid.add(draw)
             n_failed += 1
-        except Exception as exc:  # noqa: BLE001 - recorded, retried, then raised
+        except Exception as exc:
             reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             fail_trial(study, trial_id, number, "error", reason)
             n_failed += 1
@@ -368,7 +391,7 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
                     if not isinstance(results, list) or len(results) != len(trials):
                         raise ValueError(f"a search job must return one result per trial ({len(trials)}), "
                                          f"got {results!r}")
-                except Exception as exc:  # noqa: BLE001 - the whole job failed: each of its trials did
+                except Exception as exc:
                     results = [exc] * len(trials)
                 for i, (trial_id, number, draw) in enumerate(trials):
                     try:
@@ -383,7 +406,8 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
                 future.cancel()
                 for trial_id, number, _ in trials:
                     with contextlib.suppress(Exception):
-                        fail_trial(study, trial_id, number, "stale", f"interrupted: {type(exc).__name__}; its draw is rerun")
+                        fail_trial(study, trial_id, number, "stale",
+                                   f"interrupted: {type(exc).__name__}; its draw is rerun")
             raise
         finally:
             bar.close()

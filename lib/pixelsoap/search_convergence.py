@@ -24,8 +24,9 @@ import argparse
 import json
 import re
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
@@ -159,9 +160,9 @@ def run_study(params: Mapping[str, Any], n_trials: int, budgets: Sequence[tuple[
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .profiles import load_params, load_profile
     from .plots import save_figure
     from .plots.experiment1 import fig10c_ranking_stability
+    from .profiles import load_params, load_profile
 
     parser = argparse.ArgumentParser(description="Ranking of the search's trials against the search budget.")
     parser.add_argument("--profile", help="profile whose search settings to use (default: params.yaml)")

@@ -8,8 +8,9 @@ paper's by default), checks them against what SOAP allows, reads them from a pro
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ class SearchSpace:
             object.__setattr__(self, name, pair)
 
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any] | "SearchSpace" | None) -> "SearchSpace":
+    def from_mapping(cls, mapping: Mapping[str, Any] | SearchSpace | None) -> SearchSpace:
         """Build from a dict such as ``params.yaml``'s ``space`` section; missing keys take the paper's ranges.
 
         Unknown keys are an error (a typo would otherwise search the default range).

@@ -30,12 +30,13 @@ import logging
 import math
 import numbers
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from .datasets import cache_key_part
 from .search_space import SearchSpace
-from .trials import FORMAT_VERSION, PARAMS, _check_seed, _classifier_config, _data_config, _DATA_NOT_KEYED
+from .trials import _DATA_NOT_KEYED, FORMAT_VERSION, PARAMS, _check_seed, _classifier_config, _data_config
 
 __all__ = [
     "SearchError", "study_name", "study_config", "quiet_optuna", "driver_lock", "repair_journal",
@@ -197,7 +198,7 @@ _FRAME_ATTRS = ("final_val_accuracy", "best_epoch", "n_features", "seconds", "sp
                 "spectra_cached")
 
 
-def trials_frame(study, include_stale: bool = False) -> "pd.DataFrame":  # noqa: F821
+def trials_frame(study, include_stale: bool = False) -> pd.DataFrame:  # noqa: F821
     """One row per trial: number, state, draw, r_cut, n_max, l_max, sigma, val_accuracy,
     final_val_accuracy, best_epoch, n_features, seconds, spectra_seconds, train_seconds,
     spectra_cached, fail_kind, fail_reason, datetime_start, datetime_complete.

@@ -21,9 +21,9 @@ import itertools
 import numbers
 import os
 import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -135,7 +135,7 @@ class SoapParams:
         return asdict(self)
 
     @classmethod
-    def from_mapping(cls, mapping: dict) -> "SoapParams":
+    def from_mapping(cls, mapping: dict) -> SoapParams:
         """Build from a dict holding at least r_cut, n_max, l_max and sigma (extra keys ignored)."""
         missing = [k for k in ("r_cut", "n_max", "l_max", "sigma") if k not in mapping]
         if missing:
@@ -409,8 +409,7 @@ def soap_spectra_stream(point_sets: Iterable[np.ndarray], params: SoapParams, *,
 
     with tqdm(total=total, desc=desc, unit="set", disable=not progress) as bar:
         for result in _map_ordered(compute, pieces(), workers, name):
-            for k, start, spectra in result:
-                yield k, start, spectra
+            yield from result
             bar.update(len({k for k, start, _ in result if start == 0}))
 
 

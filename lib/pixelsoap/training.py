@@ -18,11 +18,11 @@ from __future__ import annotations
 import math
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
-
 
 ACTIVATIONS = ("relu", "linear", "softmax")
 LOSSES = ("sparse_categorical_crossentropy", "mse")

@@ -8,11 +8,13 @@ stopping counters, epochs finished) and the array count.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -44,9 +46,8 @@ def save(directory: str | Path, key: str, arrays: Sequence[np.ndarray], host_sta
     """Write the checkpoint atomically; ``host_state`` must be JSON-serialisable."""
     target = Path(directory) / CHECKPOINT_FILE
     meta = json.dumps({"key": key, "n_arrays": len(arrays), "state": host_state})
-    with atomic_path(target) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, meta=np.array(meta), **{f"array_{i}": np.asarray(a) for i, a in enumerate(arrays)})
+    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, meta=np.array(meta), **{f"array_{i}": np.asarray(a) for i, a in enumerate(arrays)})
     return target
 
 
@@ -81,7 +82,5 @@ def remove(directory: str | Path) -> None:
     """Delete the checkpoint file (and the folder when it is left empty)."""
     directory = Path(directory)
     (directory / CHECKPOINT_FILE).unlink(missing_ok=True)
-    try:
+    with contextlib.suppress(OSError):
         directory.rmdir()
-    except OSError:
-        pass

@@ -116,7 +116,8 @@ def _adam(layout, param, grad, m, v, step):
     import jax.numpy as jnp
 
     lr = jnp.float32(layout.learning_rate)
-    alpha = lr * jnp.sqrt(1 - jnp.power(jnp.float32(ADAM_BETA_2), step)) / (1 - jnp.power(jnp.float32(ADAM_BETA_1), step))
+    alpha = (lr * jnp.sqrt(1 - jnp.power(jnp.float32(ADAM_BETA_2), step))
+             / (1 - jnp.power(jnp.float32(ADAM_BETA_1), step)))
     m = m + (grad - m) * (1 - ADAM_BETA_1)
     v = v + (jnp.square(grad) - v) * (1 - ADAM_BETA_2)
     return param - (m * alpha) / (jnp.sqrt(v) + ADAM_EPSILON), m, v

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import training_checkpoint as checkpoint
-from .training import (MLPSpec, TrainResult, TrainSettings, _is_int, batch_plan, epoch_order, init_weights)
+from .training import MLPSpec, TrainResult, TrainSettings, _is_int, batch_plan, epoch_order, init_weights
 from .training_kernels import Layout, epoch_program, keep_where_program, validation_program
 
 VALIDATION_CHUNK_ROWS = 4096
@@ -145,7 +146,8 @@ def train_group(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: Any
     label_dtype = np.int32 if classifier else np.float32
     target_width = None if classifier else widths[-1]
     X_device = jnp.asarray(_stack(X_arrays, x_per_model, widths[0], rows, np.float32))
-    Y_device = None if targets_are_inputs else jnp.asarray(_stack(Y_arrays, y_per_model, target_width, rows, label_dtype))
+    Y_device = (None if targets_are_inputs
+                else jnp.asarray(_stack(Y_arrays, y_per_model, target_width, rows, label_dtype)))
     chunk = min(VALIDATION_CHUNK_ROWS, val_rows)
     val_total = -(-val_rows // chunk) * chunk
     Xv_device = jnp.asarray(_stack(Xv_arrays, xv_per_model, widths[0], val_total, np.float32))
@@ -289,7 +291,7 @@ def train_in_groups(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val:
                                   _members(X_val, members), _members(y_val, members), settings,
                                   [seeds[m] for m in members], progress=progress,
                                   checkpoint_dir=None if checkpoint_dir is None else f"{checkpoint_dir}/group-{index}")
-        except Exception as exc:  # noqa: BLE001 - returned per model when asked
+        except Exception as exc:
             if errors == "raise":
                 raise
             for m in members:

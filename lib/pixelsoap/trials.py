@@ -25,8 +25,9 @@ import math
 import numbers
 import os
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -237,11 +238,12 @@ def evaluate_trials(soap_params: Sequence[Mapping[str, Any]], data: Mapping[str,
         try:
             soap = check_soap_params(params)
             ready.append((index, soap, _trial_inputs(soap, cfg, seed)))
-        except Exception as exc:  # noqa: BLE001 - returned to the driver, which records it per trial
+        except Exception as exc:
             results[index] = exc
     specs = [classifier_spec(inputs["X_train"].shape[1], clf.hidden_units, clf.dropout) for _, _, inputs in ready]
     settings = TrainSettings(clf.learning_rate, clf.batch_size, clf.epochs, clf.patience, "val_accuracy", clf.seed)
-    trained = train_in_groups(specs, *([inp[k] for _, _, inp in ready] for k in ("X_train", "y_train", "X_val", "y_val")),
+    arrays = ([inp[k] for _, _, inp in ready] for k in ("X_train", "y_train", "X_val", "y_val"))
+    trained = train_in_groups(specs, *arrays,
                               settings, [clf.seed] * len(ready), max_waste=max_waste, errors="return",
                               checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir))
     for (index, soap, inputs), (result, seconds, group_size) in zip(ready, trained):
@@ -250,7 +252,7 @@ def evaluate_trials(soap_params: Sequence[Mapping[str, Any]], data: Mapping[str,
                 raise result
             results[index] = {**_score(result.history, soap, inputs, time.perf_counter() - start, seconds),
                               "group_size": group_size}
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             results[index] = exc
     return results
 
@@ -264,7 +266,8 @@ def run_group(objective: Callable | None, soap_params: Sequence[Mapping[str, Any
     if objective is None:
         key = digest("group", json.loads(json.dumps(
             {"params": [dict(p) for p in soap_params],
-             "data": {**{k: v for k, v in data.items() if k != "dataset"}, **cache_key_part(data.get("dataset", "mnist"))},
+             "data": {**{k: v for k, v in data.items() if k != "dataset"},
+                      **cache_key_part(data.get("dataset", "mnist"))},
              "classifier": dict(classifier),
              "seed": int(seed), "format": FORMAT_VERSION}, default=str)))
         folder = paths.cache_dir() / "search-checkpoints" / key
@@ -276,7 +279,7 @@ def run_group(objective: Callable | None, soap_params: Sequence[Mapping[str, Any
         for params in soap_params:
             try:
                 out.append(dict(objective(params, data, classifier, seed)))
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 out.append(exc)
     for entry in out:
         if isinstance(entry, dict):

@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 
 from .basis import gto_basis
-from .soap import SoapParams, descriptor, soap_spectra
 from .expansion_coefficients import coefficients_closed_form
+from .soap import SoapParams, descriptor, soap_spectra
 from .theory import dscribe_neighbour_cutoff, power_spectrum
 
 

@@ -15,8 +15,8 @@ import matplotlib
 if not os.environ.get("MPLBACKEND"):
     matplotlib.use("Agg")
 
-from .. import paths  # noqa: E402
-from ..io import atomic_path  # noqa: E402
+from .. import paths
+from ..io import atomic_path
 
 FORMATS = ("png", "pdf")
 

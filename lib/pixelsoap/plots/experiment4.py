@@ -3,7 +3,7 @@ confusion matrices (Fig. 22).  Each function returns a Figure and writes nothing
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np

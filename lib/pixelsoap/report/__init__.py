@@ -32,18 +32,60 @@ The package, one module per concern (at run time a module imports only those lis
 
 from ..published import entry as published_entry
 from .build import Report, build_and_write, build_report, write_report
-from .files import (PARAMS_FILE, Missing, Sources, dvc_stages, locked_params, stage_of, unavailable_outputs,
-                    unavailable_reason)
+from .files import (
+                    PARAMS_FILE,
+                    Missing,
+                    Sources,
+                    dvc_stages,
+                    locked_params,
+                    stage_of,
+                    unavailable_outputs,
+                    unavailable_reason,
+)
 from .formatting import fmt, fmt_seconds, fmt_tolerance, md_cell, parse_number
 from .query import OPS, Context, RowError, evaluate, parse_path, references, resolve_path, split_ref
-from .render import (NOTEBOOK_TEMPLATE, TEMPLATES, external_resources, render_html, render_markdown,
-                     render_notebook_html, strip_external, swap_in_folder, write_html)
-from .rows import (ROWS_FILE, RowResult, Shown, evaluate_row, evaluate_rows, expand_rows, fill_text,
-                   load_rows)
-from .rows import _fill  # noqa: F401  (the tests fill a row's for_each variables with it)
-from .rules import (DIFFERS, ERROR, MISSING, NO_PUBLISHED, NOT_REPRODUCED, NOT_RUN, OTHER_DATASET, REPRODUCED,
-                    RESULT_VERDICTS, SAME, VERDICT_STYLE, VERDICTS, WITHIN, describe_rule, tolerance, values_equal,
-                    verdict, without_verdicts_on_other_data)
+from .render import (
+                    NOTEBOOK_TEMPLATE,
+                    TEMPLATES,
+                    external_resources,
+                    render_html,
+                    render_markdown,
+                    render_notebook_html,
+                    strip_external,
+                    swap_in_folder,
+                    write_html,
+)
+from .rows import (
+                    ROWS_FILE,
+                    RowResult,
+                    Shown,
+                    _fill,  # noqa: F401  (the tests fill a row's for_each variables with it)
+                    evaluate_row,
+                    evaluate_rows,
+                    expand_rows,
+                    fill_text,
+                    load_rows,
+)
+from .rules import (
+                    DIFFERS,
+                    ERROR,
+                    MISSING,
+                    NO_PUBLISHED,
+                    NOT_REPRODUCED,
+                    NOT_RUN,
+                    OTHER_DATASET,
+                    REPRODUCED,
+                    RESULT_VERDICTS,
+                    SAME,
+                    VERDICT_STYLE,
+                    VERDICTS,
+                    WITHIN,
+                    describe_rule,
+                    tolerance,
+                    values_equal,
+                    verdict,
+                    without_verdicts_on_other_data,
+)
 from .run_info import dvc_stale_stages, figures, infer_profile, notebooks, package_versions, stage_timings
 
 __all__ = [

@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from .. import budget_check, paths
 from ..io import atomic_path
@@ -60,7 +60,7 @@ def build_report(root: str | Path | None = None, rows_file: str | Path | None = 
         groups.setdefault(row.group, []).append(row)
     nbs = notebooks(root, stages, unavailable)
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    now = _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch else _dt.datetime.now(_dt.timezone.utc)
+    now = _dt.datetime.fromtimestamp(int(epoch), _dt.UTC) if epoch else _dt.datetime.now(_dt.UTC)
     profile = infer_profile(root)
     dataset = str((profile["params"] or {}).get("dataset", "mnist")) if isinstance(profile["params"], Mapping) \
         else "mnist"

@@ -8,10 +8,11 @@ verdict, or "not run" / "missing" where a file or a key is not there.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -20,8 +21,7 @@ from ..published import entry as published_entry
 from .files import Missing, Sources
 from .formatting import fmt
 from .query import Context, RowError, evaluate, references
-from .rules import (DIFFERS, ERROR, MISSING, NOT_REPRODUCED, NOT_RUN, VERDICT_STYLE, describe_rule,
-                    verdict)
+from .rules import DIFFERS, ERROR, MISSING, NOT_REPRODUCED, NOT_RUN, VERDICT_STYLE, describe_rule, verdict
 
 ROWS_FILE = Path(__file__).parent.parent / "artifacts.yaml"   # lib/pixelsoap/artifacts.yaml
 

@@ -9,7 +9,8 @@ Markdown symbol.  On a data set other than MNIST no result gets a verdict
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..published import entry as published_entry
 from .formatting import fmt, fmt_tolerance

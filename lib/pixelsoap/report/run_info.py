@@ -8,8 +8,9 @@ import importlib.metadata
 import json
 import platform
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
