@@ -228,3 +228,14 @@ def test_the_dependency_check_follows_lazy_imports():
     found = _stage_modules({"cmd": "python -m pixelsoap.models", "deps": []})
     assert {"models", "training", "training_loop", "training_kernels", ""} <= found
     assert "runner" not in found and "jobs" not in found
+
+
+def test_the_package_docstring_maps_every_module():
+    """lib/pixelsoap/__init__.py's module map names every module and subpackage of the library."""
+    import pixelsoap
+
+    doc = pixelsoap.__doc__
+    modules = {p.stem for p in LIB.glob("*.py") if p.name != "__init__.py"}
+    modules |= {p.parent.name for p in LIB.glob("*/__init__.py")}
+    missing = sorted(m for m in modules if f":mod:`pixelsoap.{m}`" not in doc)
+    assert not missing, f"modules missing from the map in lib/pixelsoap/__init__.py: {missing}"
