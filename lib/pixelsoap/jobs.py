@@ -9,6 +9,10 @@ the same four things, and does them here:
   or a given ``distributed.Client``;
 * :func:`on_worker` -- the function a worker runs: it limits TensorFlow's and
   JAX's threads once per process, then calls the job;
+* :func:`run_each` -- one task per job on such a client, each result handed
+  back as it completes (with a progress bar), for experiments whose jobs are
+  independent (Experiment 3's levels and readings; the search and Experiment 2
+  group their models into tasks themselves);
 * :func:`digest` -- a cache key: the SHA-256 of a JSON payload;
 * :class:`ResultCache` -- one file per finished job under its key, written
   atomically; an unreadable file (truncated, corrupt, another format) is
@@ -25,7 +29,7 @@ import json
 import logging
 import os
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +83,28 @@ def on_worker(compute: Callable, threads: int | None, *args, **kwargs) -> Any:
     """Run ``compute(*args, **kwargs)`` on a worker after :func:`configure_worker` (what jobs submit)."""
     configure_worker(threads)
     return compute(*args, **kwargs)
+
+
+def run_each(jobs: Sequence[Any], compute: Callable, args: tuple, finish: Callable[[Any, Any], None], *,
+             scheduler=None, n_workers: int = 2, tf_threads: int | None = None, progress: bool = True,
+             desc: str = "jobs", n_cached: int = 0) -> None:
+    """Run ``compute(job, *args)`` for every job on Dask, one task each; ``finish(job, result)`` as each completes.
+
+    The client is :func:`dask_client` (``scheduler``, ``n_workers``); each task runs through
+    :func:`on_worker` with ``tf_threads``.  ``finish`` runs in this process, in completion order,
+    so it can cache and keep the result: an interruption loses only the jobs still running.
+    The progress bar (``desc``, unit "job") shows ``n_cached`` as the jobs read from a cache.
+    """
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    with dask_client(scheduler, n_workers) as client, \
+            tqdm(total=len(jobs), desc=desc, unit="job", disable=not progress) as bar:
+        bar.set_postfix(cached=n_cached)
+        futures = {client.submit(on_worker, compute, tf_threads, job, *args, pure=False): job for job in jobs}
+        for future in as_completed(futures):
+            finish(futures[future], future.result())
+            bar.update(1)
 
 
 def digest(kind: str, payload: Any, length: int = 24) -> str:

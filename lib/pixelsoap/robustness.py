@@ -257,22 +257,16 @@ def run_levels(levels: Sequence[float], n_seeds: int, soap: Mapping[str, Any], n
 
 def _drive(todo: list[Job], args: tuple, keys: dict, results: dict, cache, compute: Callable, scheduler,
            n_workers: int, tf_threads: int | None, progress: bool, n_cached: int) -> None:
-    """Submit the jobs in ``todo`` to Dask; cache and store each result as it completes."""
-    from distributed import as_completed
-    from tqdm.auto import tqdm
+    """Run the jobs in ``todo`` on Dask (:func:`pixelsoap.jobs.run_each`); cache and store each result."""
+    from .jobs import run_each
 
-    from .jobs import dask_client, on_worker
+    def finish(job: Job, computed: dict) -> None:
+        result = {**computed, "level": job.level, "seed": job.seed}
+        cache.put(keys[job], result)
+        results[job] = {**result, "cached": False}
 
-    with dask_client(scheduler, n_workers) as client, \
-            tqdm(total=len(todo), desc="Experiment 3", unit="job", disable=not progress) as bar:
-        bar.set_postfix(cached=n_cached)
-        futures = {client.submit(on_worker, compute, tf_threads, job, *args, pure=False): job for job in todo}
-        for future in as_completed(futures):
-            job = futures[future]
-            result = {**future.result(), "level": job.level, "seed": job.seed}
-            cache.put(keys[job], result)
-            results[job] = {**result, "cached": False}
-            bar.update(1)
+    run_each(todo, compute, args, finish, scheduler=scheduler, n_workers=n_workers, tf_threads=tf_threads,
+             progress=progress, desc="Experiment 3", n_cached=n_cached)
 
 
 def baseline_check(table, spectra_folder: str | os.PathLike | None = None,

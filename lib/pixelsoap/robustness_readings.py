@@ -217,23 +217,17 @@ def run_readings(settings: Mapping[str, Any], soap: Mapping[str, Any], seed: int
 
 def _drive(todo: list[ReadingJob], config: dict, keys: dict, results: dict, cache, compute: Callable, scheduler,
            n_workers: int, tf_threads: int | None, progress: bool, n_cached: int) -> None:
-    """Submit ``todo`` to Dask; cache and keep each result as it completes."""
-    from distributed import as_completed
-    from tqdm.auto import tqdm
+    """Run ``todo`` on Dask (:func:`pixelsoap.jobs.run_each`); cache and keep each result."""
+    from .jobs import run_each
 
-    from .jobs import dask_client, on_worker
+    def finish(job: ReadingJob, computed: dict) -> None:
+        result = {**computed, "reading": job.reading, "level": job.level, "seed": job.seed}
+        result["accuracy"] = result["n_correct"] / result["n"]
+        cache.put(keys[job], result)
+        results[job] = {**result, "cached": False}
 
-    with dask_client(scheduler, n_workers) as client, \
-            tqdm(total=len(todo), desc="Experiment 3 readings", unit="job", disable=not progress) as bar:
-        bar.set_postfix(cached=n_cached)
-        futures = {client.submit(on_worker, compute, tf_threads, job, config, pure=False): job for job in todo}
-        for future in as_completed(futures):
-            job = futures[future]
-            result = {**future.result(), "reading": job.reading, "level": job.level, "seed": job.seed}
-            result["accuracy"] = result["n_correct"] / result["n"]
-            cache.put(keys[job], result)
-            results[job] = {**result, "cached": False}
-            bar.update(1)
+    run_each(todo, compute, (config,), finish, scheduler=scheduler, n_workers=n_workers, tf_threads=tf_threads,
+             progress=progress, desc="Experiment 3 readings", n_cached=n_cached)
 
 
 # --------------------------------------------------------------------------- tables and summaries

@@ -1,0 +1,48 @@
+"""pixelsoap.jobs: the Dask machinery every experiment shares."""
+
+import distributed
+import pytest
+
+from pixelsoap import jobs
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
+            distributed.Client(cl) as c:
+        yield c
+
+
+def _power(job, exponent, offset):
+    return job ** exponent + offset
+
+
+def test_run_each_hands_every_result_to_finish_once(client):
+    finished = []
+    jobs.run_each([2, 3, 5, 7], _power, (2, 1), lambda job, result: finished.append((job, result)),
+                  scheduler=client, progress=False)
+    assert sorted(finished) == [(2, 5), (3, 10), (5, 26), (7, 50)]
+
+
+def test_run_each_with_no_jobs_computes_nothing(client):
+    jobs.run_each([], _power, (2, 0), lambda job, result: pytest.fail("nothing to finish"), scheduler=client,
+                  progress=False)
+
+
+def _fail_on_three(job):
+    if job == 3:
+        raise ArithmeticError(f"job {job} failed")
+    return job
+
+
+def test_a_failing_job_stops_the_run_with_its_error(client):
+    finished = {}
+    with pytest.raises(ArithmeticError, match="job 3 failed"):
+        jobs.run_each([3], _fail_on_three, (), finished.__setitem__, scheduler=client, progress=False)
+    assert finished == {}
+
+
+def test_digest_depends_on_kind_and_payload_not_key_order():
+    assert jobs.digest("a", {"x": 1, "y": 2}) == jobs.digest("a", {"y": 2, "x": 1})
+    assert jobs.digest("a", {"x": 1}) != jobs.digest("b", {"x": 1}) != jobs.digest("b", {"x": 2})
+    assert jobs.digest("level", {"x": 1}, length=10).startswith("level-") and len(jobs.digest("k", 1, 10)) == 12
