@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from pixelsoap import SoapParams, image_to_points, images_to_points, load_mnist, soap_spectra_batch
 from pixelsoap.search import usable_draws
 from pixelsoap.soap import soap_spectra_stream

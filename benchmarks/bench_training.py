@@ -31,6 +31,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_soap import machine
+
 from pixelsoap.training import (
     TrainSettings,
     autoencoder_spec,
@@ -87,6 +88,7 @@ def main() -> None:
     parser.add_argument("--keras-epochs", type=int, default=2, help="Keras epochs per measurement (>= 2)")
     args = parser.parse_args()
     import keras
+
     from pixelsoap.autoencoders import build_autoencoder
     from pixelsoap.models import ClassifierConfig, build_classifier
 

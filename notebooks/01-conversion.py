@@ -21,6 +21,7 @@ conversion = _profile["conversion"]
 
 # %%
 import pandas as pd
+
 import pixelsoap as ps
 from pixelsoap import paths
 from pixelsoap.conversion import describe_counts

@@ -28,6 +28,8 @@ import json
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
+
 import pixelsoap as ps
 from pixelsoap import experiment1 as exp1
 from pixelsoap import models, paths, published
@@ -40,7 +42,6 @@ from pixelsoap.plots.models import confusion_matrix_figure, model_diagram, train
 from pixelsoap.selection import easiest_per_digit, first_of_digit, most_ambiguous
 from pixelsoap.spectra import load as load_spectra
 from pixelsoap.training_log import write_history
-from scipy.stats import spearmanr
 
 final_cfg = experiment1["final"]
 out = paths.results_dir() / "experiment1"

@@ -46,6 +46,7 @@ import time
 
 import numpy as np
 import pandas as pd
+
 from pixelsoap import paths
 from pixelsoap.autoencoders import build_autoencoder
 from pixelsoap.compression import CompressionData, correlation_matrix, parse_section

@@ -53,6 +53,7 @@ experiment4 = _profile["experiment4"]
 import time
 
 import pandas as pd
+
 import pixelsoap as ps
 from pixelsoap import experiment4 as e4
 from pixelsoap import invariance_findings as findings

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+
 from pixelsoap import autoencoder_dynamics as dyn
 from pixelsoap import autoencoder_dynamics_claims as claims
 from pixelsoap import autoencoder_dynamics_training as chunks

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+
 from pixelsoap.basis import gto_basis, gto_decay_radii, gto_overlap
 from pixelsoap.theory import gto_radial
 

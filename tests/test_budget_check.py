@@ -6,6 +6,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import yaml
+
 from pixelsoap import budget_check as bc
 from pixelsoap import report
 from pixelsoap.profile_schema import validate_params

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from pixelsoap import cnn
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from pixelsoap.conversion import (
     describe_counts,
     image_to_points,

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from pixelsoap import data, idx_dataset
 from pixelsoap.data import FILE_NAMES, SHA256, MnistDataError, fetch_mnist, load_mnist, parse_idx
 

@@ -5,8 +5,9 @@ import math
 
 import numpy as np
 import pandas as pd
-import pixelsoap as ps
 import pytest
+
+import pixelsoap as ps
 from pixelsoap import experiment1 as exp1
 from pixelsoap import models, published
 from pixelsoap.pixelwise import PixelPredictions

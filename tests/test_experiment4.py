@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import yaml
+
 from pixelsoap import experiment4 as e4
 from pixelsoap import image_transforms as it
 from pixelsoap import invariance_findings as findings

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+
 from pixelsoap import datasets, idx_dataset
 from pixelsoap import fashion_mnist as fm
 from pixelsoap.fashion_mnist import FILE_NAMES, FashionMnistDataError

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from pixelsoap.headline import (
     HEADLINES,
     detail_path,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from pixelsoap import data, fashion_mnist, idx_dataset
 from pixelsoap.idx_dataset import IdxDataError, IdxDataset
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from pixelsoap import image_transforms as it
 from pixelsoap.conversion import image_to_points
 

@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 import pytest
+
 from pixelsoap.io import save_npz, write_json
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from browser import chromium_or_skip, chromium_session
+
 from pixelsoap import paths
 
 ROOT = Path(__file__).resolve().parents[1]

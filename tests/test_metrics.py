@@ -4,6 +4,8 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn import metrics as skm
+
 from pixelsoap.metrics import (
     classification_report,
     confusion_matrix,
@@ -11,7 +13,6 @@ from pixelsoap.metrics import (
     normalise_rows,
     per_class_scores,
 )
-from sklearn import metrics as skm
 
 DIGITS = list(range(10))
 
@@ -132,8 +133,9 @@ def test_most_confused_pairs_finds_six_and_nine():
 
 
 def test_confusion_matrix_figure():
-    import pixelsoap.plots  # noqa: F401  (Agg backend)
     from matplotlib.figure import Figure
+
+    import pixelsoap.plots  # noqa: F401  (Agg backend)
     from pixelsoap.plots.models import confusion_matrix_figure
 
     cn = classification_report(*noisy_labels(5, n=400))["confusion_normalised"]

@@ -257,9 +257,10 @@ def test_configure_threads_in_a_fresh_process():
 # --- diagrams ------------------------------------------------------------------------------------
 
 def test_model_diagram_draws_one_box_per_layer(trained):
-    import pixelsoap.plots  # noqa: F401  (Agg backend)
     from matplotlib.figure import Figure
     from matplotlib.patches import FancyBboxPatch
+
+    import pixelsoap.plots  # noqa: F401  (Agg backend)
     from pixelsoap.plots.models import layer_rows, model_diagram
 
     model = trained[0]

@@ -2,6 +2,7 @@
 
 import pandas as pd
 import pytest
+
 from pixelsoap import paper_cost
 
 

@@ -15,6 +15,7 @@ import nbformat
 import numpy as np
 import pytest
 import yaml
+
 from pixelsoap import paths
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,6 +5,7 @@ import re
 import numpy as np
 import pytest
 from conftest import make_random_images
+
 from pixelsoap import published
 from pixelsoap.conversion import image_to_points
 from pixelsoap.pixelwise import PixelPredictions, accuracy_by_distance, centroid_distances, predict_images

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from pixelsoap.profile_schema import SECTIONS, ProfileError, validate_params
 from pixelsoap.profiles import PROFILES
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import jupytext
 import pytest
 import yaml
+
 from pixelsoap.profiles import PROFILES, load_profile, select_profile
 from pixelsoap.runner import has_parameters_cell
 

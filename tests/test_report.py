@@ -13,6 +13,7 @@ import nbformat
 import pytest
 import yaml
 from browser import check_report_in_browser, chromium_or_skip
+
 from pixelsoap import published, report
 from pixelsoap.report import (
     DIFFERS,

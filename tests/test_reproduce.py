@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from pixelsoap import reproduce
 
 # A stage that starts a worker process (as Dask or joblib would), records both pids, then works

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+
 from pixelsoap import robustness as rb
 from pixelsoap.conversion import image_to_points
 from pixelsoap.sampling import sample_spectra

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
 from pixelsoap import robustness as rb
 from pixelsoap import robustness_reading_jobs as rj
 from pixelsoap import robustness_readings as rr
@@ -239,6 +240,7 @@ def test_best_match_picks_the_reading_constructed_to_match():
     expected = np.hypot(s["ratio_at_1"] - 0.92, min(s["ratio_at_3_9"] - 0.51, s["accuracy_at_3_9"] - 0.51, key=abs))
     assert per["c_rescaled"]["distance"] == pytest.approx(expected)
     import matplotlib.pyplot as plt
+
     from pixelsoap.plots.experiment3 import fig20_readings
 
     fig = fig20_readings(rr.curves(table), PUB, {**rr.READINGS, **rr.CONTROLS}, match["name"])

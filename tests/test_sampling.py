@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from pixelsoap.conversion import image_to_points, points_per_image
 from pixelsoap.sampling import fit_scaler, load_scaler, sample_centers, sample_spectra, save_scaler, split_rows
 from pixelsoap.soap import SoapParams, soap_spectra

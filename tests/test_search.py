@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from pixelsoap import search, search_study, trials
 from pixelsoap.search import (
     InvalidParameters,

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+
 from pixelsoap import search_convergence as sc
 
 

@@ -5,6 +5,7 @@ import pytest
 from ase import Atoms
 from conftest import make_random_images
 from dscribe.descriptors import SOAP
+
 from pixelsoap.conversion import image_to_points
 from pixelsoap.soap import SoapParams, resolve_n_jobs, soap_spectra, soap_spectra_batch
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 from dscribe.descriptors import SOAP
+
 from pixelsoap.conversion import image_to_points, images_to_points
 from pixelsoap.search import usable_draws
 from pixelsoap.soap import SoapParams, soap_spectra, soap_spectra_batch, soap_spectra_stream

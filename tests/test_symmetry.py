@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from pixelsoap.conversion import image_to_points, transform_image
 from pixelsoap.soap import SoapParams, soap_spectra
 from pixelsoap.symmetry import TRANSFORMS, invariance_table, point_correspondence, within_tolerance

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+
 from pixelsoap import expansion_coefficients as C
 from pixelsoap import theory as T
 

@@ -4,6 +4,7 @@ import csv
 import json
 
 import pytest
+
 from pixelsoap.training_log import write_history
 
 

@@ -26,7 +26,7 @@ from .io import write_json
 HEADLINES: dict[str, tuple[str, dict[str, str]]] = {
     "conversion": ("results/conversion/metrics.json", {       # Fig. 7: points per image (mean)
         "points_per_image_train": "points_per_image.train.mean",
-        "points_per_image_test": "points_per_image.test.mean",
+        "images_train": "points_per_image.train.images",
     }),
     "soap": ("results/soap/metrics.json", {                   # largest relative deviations
         "dscribe_max_rel_diff": "closed_form_max_rel_diff",           # Eq. A7 + Eq. 5 against DScribe
