@@ -38,7 +38,7 @@ def test_headlines_read_the_committed_detail_files():
     exp3, exp4 = _read("results/experiment3/metrics.json"), _read("results/experiment4/metrics.json")
     expected = {
         "conversion": {"points_per_image_train": conversion["points_per_image"]["train"]["mean"],
-                       "points_per_image_test": conversion["points_per_image"]["test"]["mean"]},
+                       "images_train": conversion["points_per_image"]["train"]["images"]},
         "soap": {"dscribe_max_rel_diff": soap["closed_form_max_rel_diff"],
                  "invariance_max_rel_diff": soap["invariance_max_rel_diff"],
                  "descriptor_size": soap["descriptor_size"]},
