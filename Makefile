@@ -30,8 +30,9 @@ lint: install
 	$(BIN)/ruff check .
 
 ## test: the lint, then the whole test suite (unit tests, notebooks and the smoke pipeline)
+##   in two pytest-xdist workers: 3 min 39 s against 4 min 44 s in one process on 2 cores (2026-12-06)
 test: install lint
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n auto --maxprocesses 2
 
 ## lab: JupyterLab on the notebooks (py:percent files open as notebooks through jupytext:
 ##   .jupyter/labconfig makes "Jupytext Notebook" their default viewer; tests/test_lab.py runs one)
