@@ -110,6 +110,14 @@ def test_interpolation_in_log_sigma():
     assert np.isnan(rb.crossing(levels, line, -1.0))
 
 
+def test_a_curve_that_never_falls_has_no_decline_and_no_error():
+    levels = np.array([0.0, 0.5, 1.0, 2.0, 4.0])
+    rising = np.array([0.30, 0.31, 0.33, 0.34, 0.40])            # drops per ln sigma all negative
+    found = rb.steepest_decline(levels, rising)
+    assert found["drop_per_ln_sigma"] < 0
+    assert (found["from"], found["to"], found["onset"]) == (1.0, 2.0, 1.0)   # the least rise: 0.01 / ln 2
+
+
 def test_steepest_decline_finds_the_centre_of_the_fall():
     levels = rb.noise_levels()
     steep = rb.steepest_decline(levels, _logistic(levels, centre=1.5))

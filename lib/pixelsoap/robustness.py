@@ -377,6 +377,8 @@ def steepest_decline(levels: Sequence[float], values: Sequence[float]) -> dict[s
     Returns ``from``, ``to`` (levels, pixels), ``at`` (their geometric mean), ``drop_per_ln_sigma``
     (positive: the fall of ``values`` per unit natural log of sigma) and ``onset``: the first level
     from which the fall per unit ln(sigma) reaches half its maximum (the start of the steep part).
+    A curve that never falls (a small run whose accuracy only wanders up) gives its least rise:
+    ``drop_per_ln_sigma`` <= 0 and ``onset`` equal to ``from``.
     """
     levels, values = np.asarray(levels, np.float64), np.asarray(values, np.float64)
     order = np.argsort(levels)
@@ -386,7 +388,7 @@ def steepest_decline(levels: Sequence[float], values: Sequence[float]) -> dict[s
         raise ValueError("need at least two positive levels")
     drop = -np.diff(y) / np.diff(np.log(lv))
     i = int(np.argmax(drop))
-    onset = int(np.flatnonzero(drop >= drop[i] / 2)[0])
+    onset = int(np.flatnonzero(drop >= drop[i] / 2)[0]) if drop[i] > 0 else i
     return {"from": float(lv[i]), "to": float(lv[i + 1]), "at": float(np.sqrt(lv[i] * lv[i + 1])),
             "drop_per_ln_sigma": float(drop[i]), "onset": float(lv[onset])}
 
