@@ -125,8 +125,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: number of trials of the paper's search
-PAPER_N_TRIALS = 168
+#: number of trials of the paper's search (published.yaml)
+PAPER_N_TRIALS = int(published.value("experiment1.search.n_trials"))
 #: trials per Dask job (their classifiers train together, grouped by descriptor size)
 DEFAULT_GROUP_SIZE = 12
 
