@@ -159,7 +159,7 @@ def test_every_published_key_of_the_rows_exists():
     for row, variables in report.expand_rows(spec["rows"], Sources(ROOT)):
         key = row.get("published")
         if key:
-            report.published_entry(report._fill(key, variables))   # raises KeyError if not
+            report.published_entry(report.fill(key, variables))   # raises KeyError if not
 
 
 def test_published_entry_descends_into_values_and_keeps_sections():

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.special import rgamma
 
 from .basis import gto_basis
-from .theory import _as_points, _as_xyz, _check_lm, _check_sigma, density, gto_radial, spherical_harmonic
+from .theory import as_points, as_xyz, check_lm, check_sigma, density, gto_radial, spherical_harmonic
 
 __all__ = [
     "legendre_xi",
@@ -37,7 +37,7 @@ __all__ = [
 # ----------------------------------------------------------------------------
 def legendre_lambda(l: int, m: int) -> float:
     """lambda_lm = 2^l sqrt((2l+1)(l-m)! / (4 pi (l+m)!)) (Eq. A8, as printed), m >= 0."""
-    l, m = _check_lm(l, m)
+    l, m = check_lm(l, m)
     return 2.0 ** l * math.sqrt((2 * l + 1) / (4 * math.pi)
                                 * math.exp(math.lgamma(l - m + 1) - math.lgamma(l + m + 1)))
 
@@ -89,8 +89,8 @@ def solid_harmonic(l: int, m: int, xyz) -> np.ndarray:
 
     xyz : array (..., 3); returns complex128 array (...).
     """
-    l, m = _check_lm(l, m)
-    xyz = _as_xyz(xyz)
+    l, m = check_lm(l, m)
+    xyz = as_xyz(xyz)
     x, y, z = xyz[..., 0], xyz[..., 1], xyz[..., 2]
     R = np.sqrt(x * x + y * y + z * z)
     am = abs(m)
@@ -153,9 +153,9 @@ def coefficients_closed_form(points, center, sigma: float, r_cut: float, n_max: 
     -------
     complex128 array (n_max, l_max + 1, 2 l_max + 1); ``c[n, l, m + l_max]``.
     """
-    pts = _as_points(points)
+    pts = as_points(points)
     ctr = np.asarray(center, dtype=np.float64).reshape(3)
-    s = _check_sigma(sigma)
+    s = check_sigma(sigma)
     alphas, betas = gto_basis(r_cut, n_max, l_max)
     n_max, l_max = int(n_max), int(l_max)
     rel = pts - ctr
@@ -212,9 +212,9 @@ def coefficients_numerical(points, center, sigma: float, r_cut: float, n_max: in
     -------
     complex128 array (n_max, l_max + 1, 2 l_max + 1); ``c[n, l, m + l_max]``.
     """
-    pts = _as_points(points)
+    pts = as_points(points)
     ctr = np.asarray(center, dtype=np.float64).reshape(3)
-    s = _check_sigma(sigma)
+    s = check_sigma(sigma)
     n_max, l_max = int(n_max), int(l_max)
     rel = pts - ctr
     if neighbour_cutoff is not None:

@@ -2,7 +2,7 @@
 that describe their allowed values, and the checks of values a plain type cannot express (grids of
 encoding sizes, search-space ranges, noise levels, angle steps, zoom factors, poolings).
 
-Each check raises a schema error (:func:`_rule`) whose message says what is allowed; the description
+Each check raises a schema error (:func:`rule_error`) whose message says what is allowed; the description
 of a field (:func:`_field`) is the text of its error messages.  Used by :mod:`pixelsoap.profile_schema`
 only; the underscored names are the schema's internals, not an interface of their own.
 """
@@ -19,13 +19,13 @@ from pydantic_core import PydanticCustomError, PydanticUndefined
 ENCODING_MAX = 308
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
     """A section of a profile: strict types (no conversions), no unknown keys, immutable."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
-def _rule(text: str) -> PydanticCustomError:
+def rule_error(text: str) -> PydanticCustomError:
     """A schema error whose message is ``text`` (braces in it are not template fields)."""
     return PydanticCustomError("profile_rule", "{rule}", {"rule": text})
 
@@ -38,17 +38,17 @@ def _field(description: str, default: Any = REQUIRED, **constraints) -> Any:
     return Field(default, description=description, **constraints)
 
 
-def _int(lo: int | None = None, hi: int | None = None, what: str = "", default: Any = REQUIRED) -> Any:
+def int_field(lo: int | None = None, hi: int | None = None, what: str = "", default: Any = REQUIRED) -> Any:
     bound = (f"an int in {lo}..{hi}" if lo is not None and hi is not None else
              f"an int >= {lo}" if lo is not None else "an int")
     return _field(bound + (f", {what}" if what else ""), default, ge=lo, le=hi)
 
 
-def _opt_int(lo: int, what: str = "", default: Any = None) -> Any:
+def optional_int_field(lo: int, what: str = "", default: Any = None) -> Any:
     return _field(f"null or an int >= {lo}" + (f", {what}" if what else ""), default, ge=lo)
 
 
-def _number(gt: float, what: str = "", default: Any = REQUIRED) -> Any:
+def number_field(gt: float, what: str = "", default: Any = REQUIRED) -> Any:
     return _field(f"a finite number > {gt:g}" + (f", {what}" if what else ""), default, gt=gt, allow_inf_nan=False)
 
 
@@ -70,30 +70,31 @@ GRID_ALLOWED = (f"an int in 1..{ENCODING_MAX}, a range {{start, stop, step}} wit
 def _check_range(spec: Mapping) -> None:
     unknown = sorted(set(spec) - {"start", "stop", "step"})
     if unknown:
-        raise _rule(f"unknown range key(s) {', '.join(map(str, unknown))}; allowed: {GRID_ALLOWED}")
+        raise rule_error(f"unknown range key(s) {', '.join(map(str, unknown))}; allowed: {GRID_ALLOWED}")
     start, stop, step = spec.get("start", 1), spec.get("stop", ENCODING_MAX), spec.get("step", 1)
     if not all(_is_int(v) for v in (start, stop, step)):
-        raise _rule(f"range bounds must be ints; allowed: {GRID_ALLOWED}")
+        raise rule_error(f"range bounds must be ints; allowed: {GRID_ALLOWED}")
     if step < 1:
-        raise _rule(f"range step {step} < 1; allowed: {GRID_ALLOWED}")
+        raise rule_error(f"range step {step} < 1; allowed: {GRID_ALLOWED}")
     if start > stop:
-        raise _rule(f"backwards range (start {start} > stop {stop}) would be an empty grid; allowed: {GRID_ALLOWED}")
+        raise rule_error(f"backwards range (start {start} > stop {stop}) would be an empty grid; "
+                         f"allowed: {GRID_ALLOWED}")
     if start < 1 or stop > ENCODING_MAX:
-        raise _rule(f"range {start}..{stop} leaves 1..{ENCODING_MAX}; allowed: {GRID_ALLOWED}")
+        raise rule_error(f"range {start}..{stop} leaves 1..{ENCODING_MAX}; allowed: {GRID_ALLOWED}")
 
 
 def _check_grid(spec: Any) -> Any:
     """Encoding sizes as :func:`pixelsoap.compression.parse_grid` reads them, never empty."""
     items = spec if isinstance(spec, list) else [spec]
     if not items:
-        raise _rule(f"empty grid; allowed: {GRID_ALLOWED}")
+        raise rule_error(f"empty grid; allowed: {GRID_ALLOWED}")
     for item in items:
         if isinstance(item, Mapping):
             _check_range(item)
         elif not _is_int(item):
-            raise _rule(f"{item!r} is not an encoding size; allowed: {GRID_ALLOWED}")
+            raise rule_error(f"{item!r} is not an encoding size; allowed: {GRID_ALLOWED}")
         elif not 1 <= item <= ENCODING_MAX:
-            raise _rule(f"encoding size {item} leaves 1..{ENCODING_MAX}; allowed: {GRID_ALLOWED}")
+            raise rule_error(f"encoding size {item} leaves 1..{ENCODING_MAX}; allowed: {GRID_ALLOWED}")
     return spec
 
 
@@ -115,14 +116,14 @@ def _space_range(name: str):
 
     def check(value: Any) -> Any:
         if not isinstance(value, list) or len(value) != 2:
-            raise _rule(f"not a pair; allowed: {allowed}")
+            raise rule_error(f"not a pair; allowed: {allowed}")
         if not all(_is_int(v) if ints else _is_number(v) for v in value):
-            raise _rule(f"bounds must be {kind}; allowed: {allowed}")
+            raise rule_error(f"bounds must be {kind}; allowed: {allowed}")
         low, high = value
         if low > high:
-            raise _rule(f"backwards range (low {low} > high {high}); allowed: {allowed}")
+            raise rule_error(f"backwards range (low {low} > high {high}); allowed: {allowed}")
         if low < low_limit or (strict and low == low_limit) or (high_limit is not None and high > high_limit):
-            raise _rule(f"out of range; allowed: {allowed}")
+            raise rule_error(f"out of range; allowed: {allowed}")
         return value
 
     return Annotated[Any, AfterValidator(check), Field(description=allowed)]
@@ -139,9 +140,9 @@ VAL_FRACTION = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False,
 JOBS_ALLOWED = "a nonzero int (joblib convention: -1 for all cores)"
 
 
-def _nonzero(value: int) -> int:
+def check_nonzero(value: int) -> int:
     if value == 0:
-        raise _rule(f"0 workers run nothing; allowed: {JOBS_ALLOWED}")
+        raise rule_error(f"0 workers run nothing; allowed: {JOBS_ALLOWED}")
     return value
 
 
@@ -154,13 +155,13 @@ READING_LEVELS_ALLOWED = ("a list of at least two increasing numbers > 0 (pixels
 def _check_reading_levels(value: Any) -> Any:
     """The readings' noise levels (0 is added): :func:`pixelsoap.robustness_readings.parse_readings`."""
     if not isinstance(value, list) or len(value) < 2:
-        raise _rule(f"not a list of two or more levels; allowed: {READING_LEVELS_ALLOWED}")
+        raise rule_error(f"not a list of two or more levels; allowed: {READING_LEVELS_ALLOWED}")
     if not all(_is_number(v) and v > 0 for v in value):
-        raise _rule(f"levels must be finite numbers > 0; allowed: {READING_LEVELS_ALLOWED}")
+        raise rule_error(f"levels must be finite numbers > 0; allowed: {READING_LEVELS_ALLOWED}")
     if any(b <= a for a, b in zip(value, value[1:])):
-        raise _rule(f"levels must increase; allowed: {READING_LEVELS_ALLOWED}")
+        raise rule_error(f"levels must increase; allowed: {READING_LEVELS_ALLOWED}")
     if value[0] > 1.0 or value[-1] < 3.9:
-        raise _rule(f"the levels {value[0]}..{value[-1]} must span 1.0 to 3.9; allowed: {READING_LEVELS_ALLOWED}")
+        raise rule_error(f"the levels {value[0]}..{value[-1]} must span 1.0 to 3.9; allowed: {READING_LEVELS_ALLOWED}")
     return value
 
 
@@ -172,41 +173,41 @@ ReadingLevels = Annotated[Any, AfterValidator(_check_reading_levels), Field(desc
 ANGLE_STEP_ALLOWED = "an int in 1..360 that divides 360 (degrees between test rotations: 15 gives 0, 15, ..., 345)"
 
 
-def _check_angle_step(value: Any) -> Any:
+def check_angle_step(value: Any) -> Any:
     if not _is_int(value) or not 1 <= value <= 360 or 360 % value:
-        raise _rule(f"not a divisor of 360; allowed: {ANGLE_STEP_ALLOWED}")
+        raise rule_error(f"not a divisor of 360; allowed: {ANGLE_STEP_ALLOWED}")
     return value
 
 
 RESCALE_ALLOWED = "a list of zoom factors, each a number in [0.5, 2] other than 1 (0.9, 1.1: +-10 %)"
 
 
-def _check_rescale(value: Any) -> Any:
+def check_rescale(value: Any) -> Any:
     if not isinstance(value, list) or not all(_is_number(v) and 0.5 <= v <= 2 and v != 1 for v in value):
-        raise _rule(f"not a list of factors; allowed: {RESCALE_ALLOWED}")
+        raise rule_error(f"not a list of factors; allowed: {RESCALE_ALLOWED}")
     return value
 
 
 NEAREST_ALLOWED = "a list of angles in degrees, each a finite number (nearest-pixel rotations, a diagnostic)"
 
 
-def _check_nearest(value: Any) -> Any:
+def check_nearest(value: Any) -> Any:
     if not isinstance(value, list) or not all(_is_number(v) for v in value):
-        raise _rule(f"not a list of angles; allowed: {NEAREST_ALLOWED}")
+        raise rule_error(f"not a list of angles; allowed: {NEAREST_ALLOWED}")
     return value
 
 
 POOLINGS_ALLOWED = "a non-empty list of distinct poolings from mean, mean_std"
 
 
-def _check_poolings(value: Any) -> Any:
+def check_poolings(value: Any) -> Any:
     if not isinstance(value, list) or not value or len(set(map(str, value))) != len(value) \
             or not all(v in ("mean", "mean_std") for v in value):
-        raise _rule(f"not a list of poolings; allowed: {POOLINGS_ALLOWED}")
+        raise rule_error(f"not a list of poolings; allowed: {POOLINGS_ALLOWED}")
     return value
 
 
-def _check_filters(value: Any) -> Any:
+def check_filters(value: Any) -> Any:
     if not isinstance(value, list) or len(value) != 2 or not all(_is_int(v) and v >= 1 for v in value):
-        raise _rule("not two channel counts; allowed: a list of two ints >= 1")
+        raise rule_error("not two channel counts; allowed: a list of two ints >= 1")
     return value

@@ -39,18 +39,18 @@ from .profile_fields import (
     NMaxRange,
     RCutRange,
     ReadingLevels,
+    Section,
     SigmaRange,
-    _check_angle_step,
-    _check_filters,
-    _check_nearest,
-    _check_poolings,
-    _check_rescale,
-    _int,
-    _nonzero,
-    _number,
-    _opt_int,
-    _rule,
-    _Section,
+    check_angle_step,
+    check_filters,
+    check_nearest,
+    check_nonzero,
+    check_poolings,
+    check_rescale,
+    int_field,
+    number_field,
+    optional_int_field,
+    rule_error,
 )
 
 __all__ = ["ProfileError", "Profile", "SECTIONS", "validate_params"]
@@ -63,50 +63,50 @@ class ProfileError(ValueError):
 # --------------------------------------------------------------------------- sections
 
 
-class Conversion(_Section):
-    example_digit: int = _int(0, 9, "Fig. 7 shows its first test image")
-    n_images: int = _int(1, what="images in the points-per-image distribution")
+class Conversion(Section):
+    example_digit: int = int_field(0, 9, "Fig. 7 shows its first test image")
+    n_images: int = int_field(1, what="images in the points-per-image distribution")
 
 
-class Soap(_Section):
-    r_cut: float = _number(1, "cutoff radius, pixels")
-    n_max: int = _int(1, 20)
-    l_max: int = _int(0, 20)
-    sigma: float = _number(0, "Gaussian width, pixels")
+class Soap(Section):
+    r_cut: float = number_field(1, "cutoff radius, pixels")
+    n_max: int = int_field(1, 20)
+    l_max: int = int_field(0, 20)
+    sigma: float = number_field(0, "Gaussian width, pixels")
 
 
-class Theory(_Section):
-    grid: int = _int(2, what="points per axis")
-    invariance_digit: int = _int(0, 9)
+class Theory(Section):
+    grid: int = int_field(2, what="points per axis")
+    invariance_digit: int = int_field(0, 9)
 
 
-class Spectra(_Section):
-    n_train: int = _int(10, what="training + validation spectra")
-    n_test: int = _int(1)
+class Spectra(Section):
+    n_train: int = int_field(10, what="training + validation spectra")
+    n_test: int = int_field(1)
     val_fraction: VAL_FRACTION
     split: Annotated[Literal["random", "image"], Field(description="'random' or 'image'")] = "random"
     dtype: Annotated[Literal["float32", "float64"], Field(description="'float32' or 'float64'")] = "float32"
-    chunk_size: int = _int(1, what="images per parallel task", default=500)
-    n_jobs: Annotated[int, AfterValidator(_nonzero), Field(description=JOBS_ALLOWED)] = -1
+    chunk_size: int = int_field(1, what="images per parallel task", default=500)
+    n_jobs: Annotated[int, AfterValidator(check_nonzero), Field(description=JOBS_ALLOWED)] = -1
 
 
-class Classifier(_Section):
+class Classifier(Section):
     """:class:`pixelsoap.models.ClassifierConfig` fields; the seed comes from the profile's seed."""
 
     hidden_units: Annotated[list[Annotated[int, Field(ge=1)]],
                             Field(min_length=1, description="a non-empty list of ints >= 1")] = [256, 256]
     dropout: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False, description="a number in [0, 1)")] = 0.1
-    learning_rate: float = _number(0, default=1e-3)
-    batch_size: int = _int(1, default=128)
-    epochs: int = _int(1, default=300)
-    patience: int | None = _opt_int(1, "null trains every epoch", default=None)
+    learning_rate: float = number_field(0, default=1e-3)
+    batch_size: int = int_field(1, default=128)
+    epochs: int = int_field(1, default=300)
+    patience: int | None = optional_int_field(1, "null trains every epoch", default=None)
 
 
 class SearchClassifier(Classifier):
-    seed: int = _int(0, what="default: the profile's seed", default=None)
+    seed: int = int_field(0, what="default: the profile's seed", default=None)
 
 
-class Space(_Section):
+class Space(Section):
     r_cut: RCutRange = [2, 100]
     n_max: NMaxRange = [2, 11]
     l_max: LMaxRange = [2, 11]
@@ -118,59 +118,59 @@ class Space(_Section):
         if self.integer:
             for name in ("r_cut", "sigma"):
                 if not all(float(v).is_integer() for v in getattr(self, name)):
-                    raise _rule(f"{name} range {getattr(self, name)} needs integer bounds with integer: true")
+                    raise rule_error(f"{name} range {getattr(self, name)} needs integer bounds with integer: true")
         return self
 
 
-class Search(_Section):
-    n_trials: int = _int(1, what="completed trials")
-    n_samples: int = _int(10, what="spectra per trial")
+class Search(Section):
+    n_trials: int = int_field(1, what="completed trials")
+    n_samples: int = int_field(10, what="spectra per trial")
     val_fraction: VAL_FRACTION = 0.2
     space: Space
     classifier: SearchClassifier
 
 
-class Final(_Section):
+class Final(Section):
     classifier: Classifier
 
 
-class Figures(_Section):
-    candidate_images: int = _int(1, what="test images classified pixel by pixel")
+class Figures(Section):
+    candidate_images: int = int_field(1, what="test images classified pixel by pixel")
 
 
-class Dask(_Section):
+class Dask(Section):
     scheduler: Annotated[str | None, Field(min_length=1, description="null or a scheduler address")] = None
-    n_workers: int = _int(1, default=2)
+    n_workers: int = int_field(1, default=2)
 
 
-class Experiment1(_Section):
+class Experiment1(Section):
     search: Search
     final: Final
     figures: Figures
     dask: Dask = Dask()
 
 
-class Deep(_Section):
-    h_m: int = _int(1, what="width of the middle layers")
+class Deep(Section):
+    h_m: int = int_field(1, what="width of the middle layers")
     h_e: Grid
 
 
-class Accuracy(_Section):
+class Accuracy(Section):
     h_e: Grid
-    h_m: int = _int(1, what="the deep autoencoders' h_m", default=2)
+    h_m: int = int_field(1, what="the deep autoencoders' h_m", default=2)
 
 
-class Training(_Section):
+class Training(Section):
     """:class:`pixelsoap.compression.TrainingConfig` fields; the seed comes from the profile's seed."""
 
-    learning_rate: float = _number(0, default=1e-4)
-    batch_size: int = _int(1, default=512)
-    epochs: int = _int(1, default=10_000)
-    patience: int | None = _opt_int(1, "null trains every epoch", default=None)
+    learning_rate: float = number_field(0, default=1e-4)
+    batch_size: int = int_field(1, default=512)
+    epochs: int = int_field(1, default=10_000)
+    patience: int | None = optional_int_field(1, "null trains every epoch", default=None)
 
 
-class Experiment2(_Section):
-    n_train: int | None = _opt_int(10, "null: all training rows", default=None)
+class Experiment2(Section):
+    n_train: int | None = optional_int_field(10, "null: all training rows", default=None)
     linear: Grid
     deep: Annotated[list[Deep], Field(min_length=1, description="a non-empty list of {h_m, h_e}")]
     accuracy: Accuracy
@@ -178,76 +178,77 @@ class Experiment2(_Section):
     classifier: Classifier
 
 
-class Levels(_Section):
-    min: float = _number(0, "pixels", default=0.1)
-    max: float = _number(0, "pixels", default=5.0)
-    steps: int = _int(1, default=20)
+class Levels(Section):
+    min: float = number_field(0, "pixels", default=0.1)
+    max: float = number_field(0, "pixels", default=5.0)
+    steps: int = int_field(1, default=20)
 
     @model_validator(mode="after")
     def _ordered(self):
         if self.min > self.max:
-            raise _rule(f"backwards range (min {self.min} > max {self.max}); allowed: 0 < min <= max")
+            raise rule_error(f"backwards range (min {self.min} > max {self.max}); allowed: 0 < min <= max")
         return self
 
 
-class Readings(_Section):
+class Readings(Section):
     """:func:`pixelsoap.robustness_readings.parse_readings`: the readings of Experiment 3's protocol."""
 
     levels: ReadingLevels = [0.1, 0.25, 0.5, 1.0, 2.0, 3.9, 5.0]
-    n_seeds: int = _int(1, what="repetitions per (reading, level)", default=3)
-    n_samples: int = _int(10, what="test spectra per job of readings (c) and (d)", default=2000)
-    n_train: int = _int(10, what="spectra per classifier of reading (b), before the split", default=8000)
+    n_seeds: int = int_field(1, what="repetitions per (reading, level)", default=3)
+    n_samples: int = int_field(10, what="test spectra per job of readings (c) and (d)", default=2000)
+    n_train: int = int_field(10, what="spectra per classifier of reading (b), before the split", default=8000)
     val_fraction: VAL_FRACTION = 0.2
-    epochs: int = _int(1, what="epochs of reading (b)'s classifiers", default=8)
-    patience: int | None = _opt_int(1, "null trains every epoch", default=None)
+    epochs: int = int_field(1, what="epochs of reading (b)'s classifiers", default=8)
+    patience: int | None = optional_int_field(1, "null trains every epoch", default=None)
 
     @model_validator(mode="after")
     def _both_sides_of_the_split(self):
         n_val = round(self.val_fraction * self.n_train)
         if not 1 <= n_val < self.n_train:
-            raise _rule(f"n_train {self.n_train} x val_fraction {self.val_fraction} leaves {n_val} validation "
+            raise rule_error(f"n_train {self.n_train} x val_fraction {self.val_fraction} leaves {n_val} validation "
                         "rows; allowed: both sides of the split get rows")
         return self
 
 
-class Experiment3(_Section):
+class Experiment3(Section):
     levels: Levels = Levels()
-    n_samples: int = _int(1, what="test spectra per (level, seed)", default=10_000)
-    n_seeds: int = _int(1, default=1)
+    n_samples: int = int_field(1, what="test spectra per (level, seed)", default=10_000)
+    n_seeds: int = int_field(1, default=1)
     readings: Readings = Readings()
 
 
 class ImageClassifier(Classifier):
     """The image-level network on pooled spectra (Fig. 8 architecture); fewer epochs by default."""
 
-    epochs: int = _int(1, default=30)
+    epochs: int = int_field(1, default=30)
 
 
-class Cnn(_Section):
+class Cnn(Section):
     """:class:`pixelsoap.cnn.CnnConfig` fields plus its training images; seeds come from the profile."""
 
-    n_train: int = _int(10, what="upright training images")
-    epochs: int = _int(1, what="passes over the training images")
-    filters: Annotated[Any, AfterValidator(_check_filters), Field(description="a list of two ints >= 1")] = [16, 32]
-    hidden: int = _int(1, what="width of the dense layer", default=64)
-    batch_size: int = _int(1, default=128)
-    learning_rate: float = _number(0, default=1e-3)
+    n_train: int = int_field(10, what="upright training images")
+    epochs: int = int_field(1, what="passes over the training images")
+    filters: Annotated[Any, AfterValidator(check_filters), Field(description="a list of two ints >= 1")] = [16, 32]
+    hidden: int = int_field(1, what="width of the dense layer", default=64)
+    batch_size: int = int_field(1, default=128)
+    learning_rate: float = number_field(0, default=1e-3)
 
 
-class Experiment4(_Section):
+class Experiment4(Section):
     """:func:`pixelsoap.experiment4.parse_section`: the invariance benchmark (beyond the paper)."""
 
-    n_test: int = _int(1, what="test images per transform (MNIST has 10,000)")
-    n_train: int = _int(10, what="training images of the pooled-SOAP image classifier, before the split")
+    n_test: int = int_field(1, what="test images per transform (MNIST has 10,000)")
+    n_train: int = int_field(10, what="training images of the pooled-SOAP image classifier, before the split")
     val_fraction: VAL_FRACTION = 0.2
-    angle_step: Annotated[Any, AfterValidator(_check_angle_step), Field(description=ANGLE_STEP_ALLOWED)]
-    translate_pad: int = _int(0, 14, "pixels of blank border on each side; each image moves by up to that", default=4)
-    rescale: Annotated[Any, AfterValidator(_check_rescale), Field(description=RESCALE_ALLOWED)] = [0.9, 1.1]
-    nearest_angles: Annotated[Any, AfterValidator(_check_nearest), Field(description=NEAREST_ALLOWED)] = []
-    poolings: Annotated[Any, AfterValidator(_check_poolings), Field(description=POOLINGS_ALLOWED)] = ["mean",
+    angle_step: Annotated[Any, AfterValidator(check_angle_step), Field(description=ANGLE_STEP_ALLOWED)]
+    translate_pad: int = int_field(0, 14, "pixels of blank border on each side; each image moves by up to that",
+                                   default=4)
+    rescale: Annotated[Any, AfterValidator(check_rescale), Field(description=RESCALE_ALLOWED)] = [0.9, 1.1]
+    nearest_angles: Annotated[Any, AfterValidator(check_nearest), Field(description=NEAREST_ALLOWED)] = []
+    poolings: Annotated[Any, AfterValidator(check_poolings), Field(description=POOLINGS_ALLOWED)] = ["mean",
                                                                                                        "mean_std"]
-    n_seeds: int = _int(1, what="seeds of the trained image classifier and CNNs", default=1)
-    n_jobs: Annotated[int, AfterValidator(_nonzero), Field(description=JOBS_ALLOWED)] = -1
+    n_seeds: int = int_field(1, what="seeds of the trained image classifier and CNNs", default=1)
+    n_jobs: Annotated[int, AfterValidator(check_nonzero), Field(description=JOBS_ALLOWED)] = -1
     image_classifier: ImageClassifier
     cnn: Cnn
 
@@ -255,15 +256,15 @@ class Experiment4(_Section):
     def _both_sides_of_the_split(self):
         n_val = round(self.val_fraction * self.n_train)
         if not 1 <= n_val < self.n_train:
-            raise _rule(f"n_train {self.n_train} x val_fraction {self.val_fraction} leaves {n_val} validation "
+            raise rule_error(f"n_train {self.n_train} x val_fraction {self.val_fraction} leaves {n_val} validation "
                         "images; allowed: both sides of the split get images")
         return self
 
 
-class Profile(_Section):
+class Profile(Section):
     """A whole profile: every section the stages read."""
 
-    seed: int = _int(0, what="every random stream derives from it")
+    seed: int = int_field(0, what="every random stream derives from it")
     conversion: Conversion
     soap: Soap
     theory: Theory

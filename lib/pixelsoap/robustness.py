@@ -146,7 +146,7 @@ def noisy_spectra(images: np.ndarray, labels: np.ndarray, soap: SoapParams, n_sa
 
 
 @functools.lru_cache(maxsize=2)
-def _classifier(model_path: str, model_hash: str, scaler_path: str, scaler_hash: str):
+def load_classifier(model_path: str, model_hash: str, scaler_path: str, scaler_hash: str):
     """(model, scaler), loaded once per process and file version (the hashes key the memo)."""
     from .models import load_model
     from .sampling import load_scaler
@@ -166,7 +166,7 @@ def evaluate_level(job: Job, seed: int, soap: Mapping[str, Any], n_samples: int,
 
     start = time.perf_counter()
     params = SoapParams.from_mapping(soap)
-    model, scaler = _classifier(str(model_path), model_hash, str(scaler_path), scaler_hash)
+    model, scaler = load_classifier(str(model_path), model_hash, str(scaler_path), scaler_hash)
     images, labels = load_images("test", dataset)
     spectra = noisy_spectra(images, labels, params, n_samples, seed, job)
     X = scaler.transform(spectra.X.astype(np.float64)).astype(np.float32)
@@ -287,7 +287,7 @@ def baseline_check(table, spectra_folder: str | os.PathLike | None = None,
                "n_ours": int(row["n"].iloc[0]) if len(row) else None,
                "baseline_seed_0": float(row["accuracy"].iloc[0]) if len(row) else None}
         if out["applies"]:
-            model, scaler = _classifier(str(model_path or model_file()), "", str(scaler_path or scaler_file()), "")
+            model, scaler = load_classifier(str(model_path or model_file()), "", str(scaler_path or scaler_file()), "")
             X = scaler.transform(f["X"].astype(np.float64)).astype(np.float32)
             from .models import predict_labels
 

@@ -71,7 +71,7 @@ def sample_noisy_spectra(images: np.ndarray, labels: np.ndarray, soap: SoapParam
     Returns a :class:`pixelsoap.sampling.SampledSpectra` (X: (n_samples, d) ``dtype``).
     """
     from .conversion import points_per_image
-    from .sampling import SampledSpectra, _centers_by_image, _scatter_rows, sample_centers
+    from .sampling import SampledSpectra, centers_by_image, sample_centers, scatter_rows
     from .soap import soap_spectra_batch
 
     images, labels = np.asarray(images), np.asarray(labels)
@@ -79,10 +79,10 @@ def sample_noisy_spectra(images: np.ndarray, labels: np.ndarray, soap: SoapParam
     used = np.unique(image_idx)
     gen = np.random.default_rng(noise_rng)
     point_sets = [noisy_points(images[k], sigma_disturbance, gen, axes) for k in used]
-    centers = _centers_by_image(image_idx, point_idx, used)
+    centers = centers_by_image(image_idx, point_idx, used)
     spectra = soap_spectra_batch(point_sets, soap, centers, dtype=dtype, n_jobs=1, progress=False)
     X = np.empty((int(n_samples), soap.size), dtype=dtype)
-    for rows, (cent, spec) in _scatter_rows(np.searchsorted(used, image_idx), point_idx, centers, spectra):
+    for rows, (cent, spec) in scatter_rows(np.searchsorted(used, image_idx), point_idx, centers, spectra):
         X[rows] = spec[np.searchsorted(cent, point_idx[rows])]
     return SampledSpectra(X, labels[image_idx].astype(np.uint8), image_idx, point_idx)
 
@@ -142,7 +142,7 @@ def _clean_model(job: ReadingJob, config: Mapping[str, Any]) -> dict[str, Any]:
     """Readings (c) and (d), and the control: the clean model on noisy test spectra."""
     from .datasets import load_images
 
-    model, clean_scaler = rb._classifier(str(config["model_path"]), config["model_hash"],
+    model, clean_scaler = rb.load_classifier(str(config["model_path"]), config["model_hash"],
                                          str(config["scaler_path"]), config["scaler_hash"])
     images, labels = load_images("test", config.get("dataset", "mnist"))
     spectra = sample_noisy_spectra(images, labels, SoapParams.from_mapping(config["soap"]), config["n_samples"],

@@ -135,18 +135,18 @@ def sample_spectra(images: np.ndarray, labels: np.ndarray, params: SoapParams, n
     image_idx, point_idx = sample_centers(points_per_image(images), n_samples, rng)
     used = np.unique(image_idx)
     point_sets = images_to_points(images[used], sigma_disturbance, noise_rng)
-    centers = _centers_by_image(image_idx, point_idx, used)
+    centers = centers_by_image(image_idx, point_idx, used)
     spectra = soap_spectra_batch(point_sets, params, centers, dtype=dtype, n_jobs=n_jobs,
                                  chunk_size=chunk_size, progress=progress, desc=desc,
                                  checkpoint_dir=checkpoint_dir)
     X = np.empty((n_samples, params.size), dtype=dtype)
     pos = np.searchsorted(used, image_idx)
-    for row_block, (cent, spec) in _scatter_rows(pos, point_idx, centers, spectra):
+    for row_block, (cent, spec) in scatter_rows(pos, point_idx, centers, spectra):
         X[row_block] = spec[np.searchsorted(cent, point_idx[row_block])]
     return SampledSpectra(X, labels[image_idx].astype(np.uint8), image_idx, point_idx)
 
 
-def _centers_by_image(image_idx: np.ndarray, point_idx: np.ndarray, used: np.ndarray) -> list[np.ndarray]:
+def centers_by_image(image_idx: np.ndarray, point_idx: np.ndarray, used: np.ndarray) -> list[np.ndarray]:
     """Sorted unique sampled point indices of each image in ``used`` (fast for large T)."""
     order = np.lexsort((point_idx, image_idx))
     img_sorted, pt_sorted = image_idx[order], point_idx[order]
@@ -155,7 +155,7 @@ def _centers_by_image(image_idx: np.ndarray, point_idx: np.ndarray, used: np.nda
     return [np.unique(pt_sorted[a:b]) for a, b in zip(starts, ends)]
 
 
-def _scatter_rows(pos: np.ndarray, point_idx: np.ndarray, centers: list, spectra: list):
+def scatter_rows(pos: np.ndarray, point_idx: np.ndarray, centers: list, spectra: list):
     """Yield (rows of one image, (its centers, its spectra)) for filling the (T, d) matrix."""
     order = np.argsort(pos, kind="stable")
     bounds = np.flatnonzero(np.diff(pos[order])) + 1

@@ -106,13 +106,13 @@ from .trials import (
     PARAMS,
     STREAM_DRAWS,
     InvalidParameters,
-    _check_seed,
-    _classifier_config,
-    _data_config,
-    _is_number,
+    check_seed,
     check_soap_params,
+    classifier_config,
+    data_config,
     evaluate_trial,
     evaluate_trials,
+    is_number,
     run_group,
     spectra_cache_path,
 )
@@ -159,7 +159,7 @@ def draw_params(space: SearchSpace | Mapping, seed: int, draw: int) -> dict[str,
     space = SearchSpace.from_mapping(space)
     with quiet_optuna():
         study = optuna.create_study(direction="maximize")
-        return dict(_ask_draw(study, space, _check_seed(seed), int(draw)).params)
+        return dict(_ask_draw(study, space, check_seed(seed), int(draw)).params)
 
 
 def usable_draws(space: SearchSpace | Mapping | None, seed: int, count: int) -> list[SoapParams]:
@@ -268,10 +268,10 @@ def run_search(storage_path: str | os.PathLike, n_trials: int, space: SearchSpac
         raise ValueError(f"max_retries must be an int >= 0, got {max_retries!r}")
     if isinstance(group_size, bool) or not isinstance(group_size, numbers.Integral) or group_size < 1:
         raise ValueError(f"group_size must be an int >= 1, got {group_size!r}")
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     space = SearchSpace.from_mapping(space)
-    data = _data_config(data_cfg)
-    classifier = _classifier_config(classifier_cfg, seed)
+    data = data_config(data_cfg)
+    classifier = classifier_config(classifier_cfg, seed)
     max_draws = int(max_draws) if max_draws is not None else 20 * int(n_trials) + 100
     name = study_name(space, data, classifier, seed)
     path = Path(storage_path)
@@ -416,7 +416,7 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
 def _check_result(result: Any) -> None:
     """Raise unless the objective returned a mapping with a finite ``val_accuracy``."""
     value = result.get("val_accuracy") if isinstance(result, Mapping) else None
-    if not _is_number(value):
+    if not is_number(value):
         raise ValueError(f"the objective must return a dict with a finite val_accuracy, got {result!r}")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .trials import PARAMS, _is_number
+from .trials import PARAMS, is_number
 
 __all__ = ["SearchSpace"]
 
@@ -49,7 +49,7 @@ class SearchSpace:
             if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__") or len(value) != 2:
                 raise ValueError(f"{name} range must be a pair [low, high], got {value!r}")
             low, high = value
-            if not (_is_number(low) and _is_number(high)):
+            if not (is_number(low) and is_number(high)):
                 raise ValueError(f"{name} range must hold two finite numbers, got {list(value)!r}")
             if low > high:
                 raise ValueError(f"{name} range is empty: low {low} > high {high}")

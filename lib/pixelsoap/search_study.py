@@ -36,7 +36,7 @@ from typing import Any
 
 from .datasets import cache_key_part
 from .search_space import SearchSpace
-from .trials import _DATA_NOT_KEYED, FORMAT_VERSION, PARAMS, _check_seed, _classifier_config, _data_config
+from .trials import DATA_NOT_KEYED, FORMAT_VERSION, PARAMS, check_seed, classifier_config, data_config
 
 __all__ = [
     "SearchError", "study_name", "study_config", "quiet_optuna", "driver_lock", "repair_journal",
@@ -58,8 +58,8 @@ def study_name(space: SearchSpace | Mapping, data: Mapping, classifier: Mapping,
 
     Raising ``n_trials`` later therefore extends the same study.
     """
-    seed = _check_seed(seed)
-    config = study_config(SearchSpace.from_mapping(space), _data_config(data), _classifier_config(classifier, seed),
+    seed = check_seed(seed)
+    config = study_config(SearchSpace.from_mapping(space), data_config(data), classifier_config(classifier, seed),
                           seed)
     digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
     return f"soap-search-{digest}"
@@ -68,10 +68,10 @@ def study_name(space: SearchSpace | Mapping, data: Mapping, classifier: Mapping,
 def study_config(space: SearchSpace, data: dict, classifier: dict, seed: int) -> dict:
     """What names a study (hashed by :func:`study_name`, stored as the study's ``config`` attribute).
 
-    ``data`` and ``classifier`` are the checked settings of :func:`pixelsoap.trials._data_config`
-    and :func:`pixelsoap.trials._classifier_config`; the data set enters by its cache key part.
+    ``data`` and ``classifier`` are the checked settings of :func:`pixelsoap.trials.data_config`
+    and :func:`pixelsoap.trials.classifier_config`; the data set enters by its cache key part.
     """
-    keyed = {k: v for k, v in data.items() if k not in _DATA_NOT_KEYED and k != "dataset"}
+    keyed = {k: v for k, v in data.items() if k not in DATA_NOT_KEYED and k != "dataset"}
     return {"space": space.as_dict(), "data": {**keyed, **cache_key_part(data.get("dataset", "mnist"))},
             "classifier": classifier, "seed": seed, "format": FORMAT_VERSION}
 

@@ -61,14 +61,14 @@ __all__ = [
 # ----------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------
-def _as_xyz(xyz) -> np.ndarray:
+def as_xyz(xyz) -> np.ndarray:
     arr = np.asarray(xyz, dtype=np.float64)
     if arr.ndim < 1 or arr.shape[-1] != 3:
         raise ValueError(f"expected Cartesian points with a last axis of size 3, got shape {arr.shape}")
     return arr
 
 
-def _as_points(points) -> np.ndarray:
+def as_points(points) -> np.ndarray:
     arr = np.asarray(points, dtype=np.float64)
     if arr.ndim == 1 and arr.size == 3:
         arr = arr[None, :]
@@ -79,14 +79,14 @@ def _as_points(points) -> np.ndarray:
     return arr
 
 
-def _check_sigma(sigma) -> float:
+def check_sigma(sigma) -> float:
     s = float(sigma)
     if not np.isfinite(s) or s <= 0:
         raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
     return s
 
 
-def _check_lm(l, m):
+def check_lm(l, m):
     if int(l) != l or l < 0:
         raise ValueError(f"l must be an integer >= 0, got {l!r}")
     if int(m) != m or abs(m) > l:
@@ -101,7 +101,7 @@ def dscribe_neighbour_cutoff(r_cut: float, sigma: float) -> float:
     the padding distance (``SOAP.get_cutoff_padding``); neighbours with
     distance <= this value (center point included) enter the density.
     """
-    return float(r_cut) + _check_sigma(sigma) * math.sqrt(-2.0 * math.log(DECAY_THRESHOLD))
+    return float(r_cut) + check_sigma(sigma) * math.sqrt(-2.0 * math.log(DECAY_THRESHOLD))
 
 
 # ----------------------------------------------------------------------------
@@ -124,9 +124,9 @@ def density(r, points, sigma: float) -> np.ndarray:
     float64 array (...): the density (unnormalised Gaussians, so each point
     contributes 1 at its own position).
     """
-    r = _as_xyz(r)
+    r = as_xyz(r)
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    s = _check_sigma(sigma)
+    s = check_sigma(sigma)
     out = np.zeros(r.shape[:-1], dtype=np.float64)
     inv = 1.0 / (2.0 * s * s)
     for p in pts:  # N is small in every use here; this keeps memory at one grid
@@ -206,8 +206,8 @@ def spherical_harmonic(l: int, m: int, xyz) -> np.ndarray:
     -------
     complex128 array (...).
     """
-    l, m = _check_lm(l, m)
-    xyz = _as_xyz(xyz)
+    l, m = check_lm(l, m)
+    xyz = as_xyz(xyz)
     _, theta, phi = _angles(xyz)
     return np.asarray(sph_harm_y(l, m, theta, phi), dtype=np.complex128)
 
@@ -228,12 +228,12 @@ def spatial_basis(xyz, n: int, l: int, m: int, r_cut: float, n_max: int, l_max: 
     -------
     complex128 array (...).
     """
-    l, m = _check_lm(l, m)
+    l, m = check_lm(l, m)
     if not 0 <= l <= l_max:
         raise ValueError(f"l={l} must be in 0..l_max={l_max}")
     if int(n) != n or not 0 <= n < n_max:
         raise ValueError(f"n={n!r} must be an integer in 0..n_max-1={n_max - 1}")
-    xyz = _as_xyz(xyz)
+    xyz = as_xyz(xyz)
     r = np.sqrt(np.sum(xyz * xyz, axis=-1))
     alphas, betas = gto_basis(r_cut, n_max, l)  # only degrees 0..l are needed
     g = (betas[l, int(n)][:, None] * (r.reshape(-1)[None, :] ** l)

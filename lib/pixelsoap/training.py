@@ -31,7 +31,7 @@ CLASSIFIER_LOSS = "sparse_categorical_crossentropy"
 VALIDATION_CHUNK_ROWS = 4096
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
@@ -58,7 +58,7 @@ class MLPSpec:
 
     def __post_init__(self) -> None:
         if isinstance(self.widths, (str, bytes)) or not hasattr(self.widths, "__len__") or len(self.widths) < 2 \
-                or not all(_is_int(w) and w > 0 for w in self.widths):
+                or not all(is_int(w) and w > 0 for w in self.widths):
             raise ValueError(f"widths must be >= 2 positive ints (d_in, ..., d_out), got {self.widths!r}")
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
         if isinstance(self.activations, str) or len(self.activations) != len(self.widths) - 1:
@@ -108,7 +108,7 @@ def autoencoder_spec(d: int, h_e: int, h_m: int | None = None) -> MLPSpec:
     """
     if h_m is None:
         return MLPSpec((d, h_e, d), ("linear", "linear"), 0.0, "mse")
-    if not (_is_int(h_m) and h_m > 0):
+    if not (is_int(h_m) and h_m > 0):
         raise ValueError(f"h_m must be a positive int or None, got {h_m!r}")
     return MLPSpec((d, d * h_m, h_e, d * h_m, d), ("relu", "linear", "relu", "linear"), 0.0, "mse")
 
@@ -135,15 +135,15 @@ class TrainSettings:
     def __post_init__(self) -> None:
         if not (_is_real(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a finite float > 0, got {self.learning_rate!r}")
-        if not (_is_int(self.batch_size) and self.batch_size >= 1):
+        if not (is_int(self.batch_size) and self.batch_size >= 1):
             raise ValueError(f"batch_size must be an int >= 1, got {self.batch_size!r}")
-        if not (_is_int(self.epochs) and self.epochs >= 1):
+        if not (is_int(self.epochs) and self.epochs >= 1):
             raise ValueError(f"epochs must be an int >= 1, got {self.epochs!r}")
-        if self.patience is not None and not (_is_int(self.patience) and self.patience >= 0):
+        if self.patience is not None and not (is_int(self.patience) and self.patience >= 0):
             raise ValueError(f"patience must be None or an int >= 0, got {self.patience!r}")
         if self.monitor not in MONITORS:
             raise ValueError(f"monitor must be one of {MONITORS}, got {self.monitor!r}")
-        if not (_is_int(self.seed) and 0 <= self.seed < 2**32):
+        if not (is_int(self.seed) and 0 <= self.seed < 2**32):
             raise ValueError(f"seed must be an int in [0, 2**32), got {self.seed!r}")
 
 
@@ -172,7 +172,7 @@ def configure_threads(n: int | None) -> bool:
     """
     if n is None:
         return True
-    if not (_is_int(n) and n >= 1):
+    if not (is_int(n) and n >= 1):
         raise ValueError(f"thread count must be an int >= 1, got {n!r}")
     if "jax" in sys.modules:
         return False
@@ -303,7 +303,7 @@ def group_by_shape(specs: Sequence[MLPSpec], max_waste: float = 1.25,
     """
     if not (_is_real(max_waste) and max_waste >= 1.0):
         raise ValueError(f"max_waste must be a float >= 1, got {max_waste!r}")
-    if max_models is not None and not (_is_int(max_models) and max_models >= 1):
+    if max_models is not None and not (is_int(max_models) and max_models >= 1):
         raise ValueError(f"max_models must be None or an int >= 1, got {max_models!r}")
     by_structure: dict[tuple, list[int]] = {}
     for index, spec in enumerate(specs):

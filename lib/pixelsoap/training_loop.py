@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import training_checkpoint as checkpoint
-from .training import MLPSpec, TrainResult, TrainSettings, _is_int, batch_plan, epoch_order, init_weights
+from .training import MLPSpec, TrainResult, TrainSettings, batch_plan, epoch_order, init_weights, is_int
 from .training_kernels import Layout, epoch_program, keep_where_program, validation_program
 
 VALIDATION_CHUNK_ROWS = 4096
@@ -74,7 +74,7 @@ def _check_group(specs: Sequence[MLPSpec], settings: TrainSettings, seeds: Any) 
     if settings.monitor == "val_accuracy" and not specs[0].classifier:
         raise ValueError(f"monitor 'val_accuracy' needs classifiers, the loss is {specs[0].loss!r}")
     seeds = [settings.seed + i for i in range(len(specs))] if seeds is None else list(seeds)
-    if len(seeds) != len(specs) or not all(_is_int(s) and 0 <= s < 2**32 for s in seeds):
+    if len(seeds) != len(specs) or not all(is_int(s) and 0 <= s < 2**32 for s in seeds):
         raise ValueError(f"seeds must be {len(specs)} ints in [0, 2**32), got {seeds!r}")
     return [int(s) for s in seeds]
 
@@ -312,7 +312,7 @@ def epoch_seconds(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: A
     between epoch ends after the first (the first includes compilation).  What a run's cost
     estimate should rest on: it does not depend on which models a cache already held.
     """
-    if not (_is_int(epochs) and epochs >= 2):
+    if not (is_int(epochs) and epochs >= 2):
         raise ValueError(f"epochs must be an int >= 2, got {epochs!r}")
     import dataclasses
 

@@ -49,18 +49,18 @@ FORMAT_VERSION = 4  # 3: spectra sampled without replacement; 4: basis tolerance
 _DATA_DEFAULTS = {"n_samples": None, "val_fraction": 0.2, "split": "random", "dtype": "float32",
                   "cache_spectra": True, "dataset": "mnist"}
 #: data settings that do not change results, hence not part of the study's name
-_DATA_NOT_KEYED = ("cache_spectra",)
+DATA_NOT_KEYED = ("cache_spectra",)
 
 
 class InvalidParameters(ValueError):
     """SOAP rejects this parameter set (no usable GTO basis, or DScribe refuses it)."""
 
 
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
 
 
-def _data_config(data: Mapping[str, Any]) -> dict[str, Any]:
+def data_config(data: Mapping[str, Any]) -> dict[str, Any]:
     """Validated data settings of a trial, defaults filled in."""
     if not isinstance(data, Mapping):
         raise ValueError(f"data settings must be a mapping, got {type(data).__name__}")
@@ -75,7 +75,7 @@ def _data_config(data: Mapping[str, Any]) -> dict[str, Any]:
     if cfg["dataset"] not in DATASETS:
         raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {cfg['dataset']!r}")
     v = cfg["val_fraction"]
-    if not _is_number(v) or not 0.0 < float(v) < 1.0:
+    if not is_number(v) or not 0.0 < float(v) < 1.0:
         raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {v!r}")
     cfg["val_fraction"] = float(v)
     if cfg["split"] not in ("random", "image"):
@@ -87,7 +87,7 @@ def _data_config(data: Mapping[str, Any]) -> dict[str, Any]:
     return cfg
 
 
-def _classifier_config(classifier: Mapping[str, Any], seed: int) -> dict[str, Any]:
+def classifier_config(classifier: Mapping[str, Any], seed: int) -> dict[str, Any]:
     """Validated classifier settings as a plain dict; the seed defaults to the search seed."""
     from .models import ClassifierConfig
 
@@ -96,7 +96,7 @@ def _classifier_config(classifier: Mapping[str, Any], seed: int) -> dict[str, An
     return ClassifierConfig.from_mapping({"seed": int(seed), **dict(classifier)}).as_dict()
 
 
-def _check_seed(seed: object) -> int:
+def check_seed(seed: object) -> int:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
     return int(seed)
@@ -198,10 +198,10 @@ def evaluate_trial(soap_params: Mapping[str, Any], data: Mapping[str, Any], clas
     from .models import ClassifierConfig
 
     start = time.perf_counter()
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     soap = check_soap_params(soap_params)
-    cfg = _data_config(data)
-    clf = _classifier_config(classifier, seed)
+    cfg = data_config(data)
+    clf = classifier_config(classifier, seed)
     inputs = _trial_inputs(soap, cfg, seed)
     if trainer is None:
         from .models import train_classifier as trainer
@@ -229,9 +229,9 @@ def evaluate_trials(soap_params: Sequence[Mapping[str, Any]], data: Mapping[str,
     from .training import TrainSettings, classifier_spec, train_in_groups
 
     start = time.perf_counter()
-    seed = _check_seed(seed)
-    cfg = _data_config(data)
-    clf = ClassifierConfig.from_mapping(_classifier_config(classifier, seed))
+    seed = check_seed(seed)
+    cfg = data_config(data)
+    clf = ClassifierConfig.from_mapping(classifier_config(classifier, seed))
     results: list[Any] = [None] * len(soap_params)
     ready: list[tuple[int, SoapParams, dict]] = []
     for index, params in enumerate(soap_params):

@@ -59,10 +59,10 @@ from .rows import (
                     ROWS_FILE,
                     RowResult,
                     Shown,
-                    _fill,  # noqa: F401  (the tests fill a row's for_each variables with it)
                     evaluate_row,
                     evaluate_rows,
                     expand_rows,
+                    fill,  # noqa: F401  (the tests fill a row's for_each variables with it)
                     fill_text,
                     load_rows,
 )

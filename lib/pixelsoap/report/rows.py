@@ -102,7 +102,7 @@ def expand_rows(specs: list[dict], sources: Sources) -> list[tuple[dict, dict]]:
     return out
 
 
-def _fill(text: str, variables: Mapping[str, str]) -> str:
+def fill(text: str, variables: Mapping[str, str]) -> str:
     for name, value in variables.items():
         text = text.replace("{" + name + "}", str(value))
     return text
@@ -112,7 +112,7 @@ def _substitute(obj: Any, variables: Mapping[str, str]) -> Any:
     if not variables:
         return obj
     if isinstance(obj, str):
-        return _fill(obj, variables)
+        return fill(obj, variables)
     if isinstance(obj, list):
         return [_substitute(o, variables) for o in obj]
     if isinstance(obj, Mapping):
