@@ -16,7 +16,8 @@ data, the seconds of one epoch of the engine (training and validation, compilati
 From them it derives what the paper's settings cost on this device: the search (168 trials x 300
 epochs of the classifier), the long run (10,000 epochs of each of its three autoencoders) and
 Experiment 2's linear family (every h_e 1..308, 10,000 epochs, from a fit of the epoch time against
-h_e).  Writes ``device-epochs.json`` and ``device-epochs.txt`` into ``--out`` with the device named.
+h_e), and the largest Experiment 2 grid one night (10 h) trains there.  Writes ``device-epochs.json``
+and ``device-epochs.txt`` into ``--out`` with the device named.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from pixelsoap.training import (
 #: the paper's protocol (published.yaml): search trials and epochs; autoencoder epochs; descriptor size
 PAPER_TRIALS, PAPER_SEARCH_EPOCHS, PAPER_AE_EPOCHS, D = 168, 300, 10_000, 308
 LONG_RUN_H_E = (16, 100, 250)
+NIGHT_HOURS = 10.0
 
 
 def synthetic(rows: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -123,9 +125,16 @@ def main(argv: list[str] | None = None) -> dict:
         "long_run_10000_epochs": PAPER_AE_EPOCHS * sum(linear.values()) * scale / 3600,
         "experiment2_linear_family_10000_epochs": PAPER_AE_EPOCHS * family * scale / 3600,
     }
+    # the largest grid one night (10 h) trains at the paper's 10,000 epochs: how many h_e values, at the
+    # family's mean epoch (linear) or at h_e = 100's (deep h_m = 2, whose cost is mostly its d*h_m layers)
+    night = NIGHT_HOURS * 3600 / (PAPER_AE_EPOCHS * scale)
+    result["night_h_e_values"] = {"linear": night / (family / D),
+                                  "deep_h_m_2": night / result["deep_autoencoder_h_m_2_h_e_100"]}
     emit("estimates at the paper's settings on this device (96,000 rows; linear in rows):")
     for name, hours in result["estimates_hours"].items():
         emit(f"   {name}: {hours:.2f} h")
+    emit(f"one night ({NIGHT_HOURS:g} h) trains, at 10,000 epochs, this many of the 308 h_e values: "
+         + ", ".join(f"{k} {v:.1f}" for k, v in result["night_h_e_values"].items()))
     result["seconds"] = time.perf_counter() - started
     emit(f"# {result['seconds']:.0f} s in all")
     (out / "device-epochs.json").write_text(json.dumps(result, indent=2) + "\n")

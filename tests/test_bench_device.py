@@ -28,6 +28,8 @@ def test_device_benchmark_writes_epochs_and_the_papers_hours_from_them(tmp_path)
     assert hours["search_168_trials_x_300_epochs"] == pytest.approx(168 * 300 * written["classifier"] * scale / 3600)
     long_run = 10_000 * sum(written["linear_autoencoder"].values()) * scale / 3600
     assert hours["long_run_10000_epochs"] == pytest.approx(long_run)
+    deep_night = 10 * 3600 / (10_000 * written["deep_autoencoder_h_m_2_h_e_100"] * scale)
+    assert written["night_h_e_values"]["deep_h_m_2"] == pytest.approx(deep_night)
     text = (tmp_path / "device-epochs.txt").read_text()
     assert "1. classifier" in text and "long_run_10000_epochs" in text
 
