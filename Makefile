@@ -30,7 +30,7 @@ lint: install
 	$(BIN)/ruff check .
 
 ## test: the lint, then the whole test suite (unit tests, notebooks and the smoke pipeline)
-##   in two pytest-xdist workers: 3 min 39 s against 4 min 44 s in one process on 2 cores (2026-12-06)
+##   in two pytest-xdist workers: 3 min 39 s against 4 min 44 s in one process on 2 cores (Rocket Lake, 2026-12-06)
 test: install lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n auto --maxprocesses 2
 
