@@ -30,9 +30,10 @@ lint: install
 	$(BIN)/ruff check .
 
 ## test: the lint, then the whole test suite (unit tests, notebooks and the smoke pipeline)
-##   in two pytest-xdist workers: 3 min 39 s against 4 min 44 s in one process on 2 cores (Rocket Lake, 2026-12-06)
+##   in one process: two pytest-xdist workers were faster (3:39 against 4:44) but ran the smoke
+##   pipeline's search and another test's search on the same data cache at once (its lock refused one)
 test: install lint
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n auto --maxprocesses 2
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
 ## lab: JupyterLab on the notebooks (py:percent files open as notebooks through jupytext:
 ##   .jupyter/labconfig makes "Jupytext Notebook" their default viewer; tests/test_lab.py runs one)
