@@ -33,6 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
+from pixelsoap import published
 from pixelsoap.training import (
     TrainSettings,
     autoencoder_spec,
@@ -42,7 +43,10 @@ from pixelsoap.training import (
 )
 
 #: the paper's protocol (published.yaml): search trials and epochs; autoencoder epochs; descriptor size
-PAPER_TRIALS, PAPER_SEARCH_EPOCHS, PAPER_AE_EPOCHS, D = 168, 300, 10_000, 308
+PAPER_TRIALS = int(published.value("experiment1.search.n_trials"))
+PAPER_SEARCH_EPOCHS = int(published.value("experiment1.search.epochs"))
+PAPER_AE_EPOCHS = int(published.value("experiment2.epochs"))
+D = 308
 LONG_RUN_H_E = (16, 100, 250)
 NIGHT_HOURS = 10.0
 

@@ -30,6 +30,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_device import PAPER_SEARCH_EPOCHS as PAPER_EPOCHS
+from bench_device import PAPER_TRIALS, synthetic
 from bench_soap import machine
 
 from pixelsoap.training import (
@@ -43,16 +45,6 @@ from pixelsoap.training import (
 
 RESULTS = Path(__file__).resolve().parent / "results" / "training-engine.txt"
 AUTOENCODER_CODES = [1, 2, 4, 8, 16, 32, 64, 100, 150, 200, 250, 308]
-#: the paper's search: trials and epochs per trial
-PAPER_TRIALS, PAPER_EPOCHS = 168, 300
-
-
-def synthetic(rows: int, d: int, seed: int):
-    """(rows, d) float32 features in [0, 1) and (rows,) labels 0..9 of a random linear map."""
-    rng = np.random.default_rng(seed)
-    X = rng.random((rows, d), dtype=np.float32)
-    y = (X @ rng.normal(size=(d, 10)).astype(np.float32)).argmax(axis=1).astype(np.int32)
-    return X, y
 
 
 def keras_epoch_seconds(model, X, y, Xv, yv, batch_size: int, epochs: int) -> tuple[float, float]:
