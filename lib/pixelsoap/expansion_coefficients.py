@@ -105,6 +105,14 @@ def solid_harmonic(l: int, m: int, xyz) -> np.ndarray:
     return val
 
 
+def _relative_points(points, center, neighbour_cutoff: float | None) -> np.ndarray:
+    """(p, 3) float64 positions R_p - center of the points within ``neighbour_cutoff`` (all if None)."""
+    rel = as_points(points) - np.asarray(center, dtype=np.float64).reshape(3)
+    if neighbour_cutoff is not None:
+        rel = rel[np.sum(rel * rel, axis=1) <= float(neighbour_cutoff) ** 2]
+    return rel
+
+
 def coefficients_closed_form(points, center, sigma: float, r_cut: float, n_max: int, l_max: int,
                              *, neighbour_cutoff: float | None = None) -> np.ndarray:
     """Closed-form expansion coefficients c_nlm (Eq. A7 with Eqs. A8-A9).
@@ -153,16 +161,11 @@ def coefficients_closed_form(points, center, sigma: float, r_cut: float, n_max: 
     -------
     complex128 array (n_max, l_max + 1, 2 l_max + 1); ``c[n, l, m + l_max]``.
     """
-    pts = as_points(points)
-    ctr = np.asarray(center, dtype=np.float64).reshape(3)
     s = check_sigma(sigma)
     alphas, betas = gto_basis(r_cut, n_max, l_max)
     n_max, l_max = int(n_max), int(l_max)
-    rel = pts - ctr
+    rel = _relative_points(points, center, neighbour_cutoff)
     R2 = np.sum(rel * rel, axis=1)
-    if neighbour_cutoff is not None:
-        keep = float(neighbour_cutoff) ** 2 >= R2
-        rel, R2 = rel[keep], R2[keep]
     c = np.zeros((n_max, l_max + 1, 2 * l_max + 1), dtype=np.complex128)
     if rel.shape[0] == 0:
         return c
@@ -212,13 +215,9 @@ def coefficients_numerical(points, center, sigma: float, r_cut: float, n_max: in
     -------
     complex128 array (n_max, l_max + 1, 2 l_max + 1); ``c[n, l, m + l_max]``.
     """
-    pts = as_points(points)
-    ctr = np.asarray(center, dtype=np.float64).reshape(3)
     s = check_sigma(sigma)
     n_max, l_max = int(n_max), int(l_max)
-    rel = pts - ctr
-    if neighbour_cutoff is not None:
-        rel = rel[np.sum(rel * rel, axis=1) <= float(neighbour_cutoff) ** 2]
+    rel = _relative_points(points, center, neighbour_cutoff)
     c = np.zeros((n_max, l_max + 1, 2 * l_max + 1), dtype=np.complex128)
     if rel.shape[0] == 0:
         return c
