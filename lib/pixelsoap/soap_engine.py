@@ -84,7 +84,7 @@ def engine_constants(r_cut: float, n_max: int, l_max: int, sigma: float) -> Engi
 
 @functools.lru_cache(maxsize=4)
 def _radial_table(r_cut: float, n_max: int, l_max: int, sigma: float) -> np.ndarray:
-    """exp(aOa[l, k] s) for every integer s <= cutoff^2: (rows, (l_max+1) kpad), or (0, 0) if too large.
+    """exp(aOa[l, k] s) for every integer s <= cutoff^2: ((l_max+1) kpad, rows), or (0, 0) if too large.
 
     The table always covers every integer r^2 that can be a neighbour, so its
     values do not depend on the data (the kernel fills it with the same exp it

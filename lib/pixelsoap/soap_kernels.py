@@ -15,11 +15,14 @@ The power spectrum is p[l, n, n'] = pi sqrt(8 / (2l + 1)) sum_m c_nlm c_n'lm
 How the work is organised (the cost is about K (l_max + 1)^2 multiply-adds per
 neighbour, K = n_max padded to a multiple of 4):
 
-* neighbours are handled in blocks of ``BLOCK``; for each block the radial
+* neighbours are handled in blocks of ``BLOCK`` (one block for a whole digit),
+  padded to a multiple of ``LANES`` with weight-0 neighbours whose harmonics are
+  exactly 0, so that no loop has a scalar remainder; for each block the radial
   factors E[l, k, j] = exp(aOa[l, k] r_j^2) and the solid harmonics
   S[lm, j] = r_j^l Y_lm are laid out with the neighbour index innermost, so that
   every loop vectorises over neighbours;
-* E comes from a table indexed by the integer r^2 when every coordinate of the
+* E comes from a table indexed by the integer r^2 (stored one row per (l, k),
+  so that filling E is a vectorised gather) when every coordinate of the
   point set is an integer (clean images: pixels on a lattice, z = floor(I/10)),
   otherwise from a vectorisable exp (:func:`_exp_block`, Cody-Waite reduction
   and a degree-13 Taylor polynomial, relative error below 1e-15); the table is
@@ -41,8 +44,10 @@ import math
 import numba as nb
 import numpy as np
 
-#: neighbours per block (E and S of one block stay in the L1/L2 caches)
-BLOCK = 128
+#: neighbours per block (E and S of one block stay in the L2 cache; a whole MNIST digit fits one block)
+BLOCK = 256
+#: blocks are padded to a multiple of this many neighbours (two AVX2 or one AVX-512 vector)
+LANES = 8
 #: fast-math flags for the contraction (reassociation lets loops vectorise);
 #: the exp keeps strict rounding (only FMA contraction), its range reduction needs it.
 _FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
@@ -85,34 +90,33 @@ def _exp_block(a, r2, out, scratch, n):
 
 @nb.njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
 def radial_table(a_flat, n_rows):
-    """T[s, i] = exp(a_flat[i] * s) for integer squared distances s = 0 .. n_rows - 1.
+    """T[i, s] = exp(a_flat[i] * s) for integer squared distances s = 0 .. n_rows - 1.
 
-    a_flat : (P,) exponents aOa (1/length^2); returns float64 (n_rows, P).
+    a_flat : (P,) exponents aOa (1/length^2); returns float64 (P, n_rows), one row per exponent.
     """
     p = a_flat.shape[0]
     s = np.arange(n_rows).astype(np.float64)
-    col = np.empty(n_rows)
     scratch = np.empty(n_rows)
-    table = np.empty((n_rows, p))
+    table = np.empty((p, n_rows))
     for i in range(p):
-        _exp_block(a_flat[i], s, col, scratch, n_rows)
-        for row in range(n_rows):
-            table[row, i] = col[row]
+        _exp_block(a_flat[i], s, table[i], scratch, n_rows)
     return table
 
 
 @_jit
-def _legendre_block(dx, dy, dz, r2, n, lmax, rec_a, rec_b, Q, cm, sm):
+def _legendre_block(dx, dy, dz, r2, w, n, lmax, rec_a, rec_b, Q, cm, sm):
     """Q[q(l, m), b] (q = l(l+1)/2 + m, m >= 0) and cm[m, b] + i sm[m, b] = (x_b + i y_b)^m, b < n.
 
-    Q holds the modified associated Legendre polynomials of the Cartesian
-    recursion (l - m) Q_l^m = (2l - 1) z Q_{l-1}^m - (l + m - 1) r^2 Q_{l-2}^m, so that
-    r^l Y_lm = norm_lm Q_l^|m| (cm or sm); no square root or division per pair.
+    Q holds w_b times the modified associated Legendre polynomials of the
+    Cartesian recursion (l - m) Q_l^m = (2l - 1) z Q_{l-1}^m - (l + m - 1) r^2 Q_{l-2}^m,
+    so that w_b r^l Y_lm = norm_lm Q_l^|m| (cm or sm); no square root or division
+    per pair.  The weights w (1 for a neighbour, 0 for padding) make every
+    harmonic of a padding lane exactly 0.
     """
     for b in range(n):
         cm[0, b] = 1.0
         sm[0, b] = 0.0
-        Q[0, b] = 1.0
+        Q[0, b] = w[b]
     for m in range(1, lmax + 1):
         for b in range(n):
             cm[m, b] = dx[b] * cm[m - 1, b] - dy[b] * sm[m - 1, b]
@@ -123,6 +127,7 @@ def _legendre_block(dx, dy, dz, r2, n, lmax, rec_a, rec_b, Q, cm, sm):
         diag = -(2.0 * l - 1.0)
         for b in range(n):
             Q[ql + l, b] = diag * Q[qp + l - 1, b]
+        for b in range(n):
             Q[ql + l - 1, b] = -dz[b] * Q[ql + l, b]
         qpp = qp - (l - 1)
         for m in range(l - 1):
@@ -133,33 +138,35 @@ def _legendre_block(dx, dy, dz, r2, n, lmax, rec_a, rec_b, Q, cm, sm):
 
 
 @_jit
-def _harmonic_rows(l, n, norm, Q, cm, sm, S):
-    """S[l + m, b] = r_b^l Y_lm(r_b / |r_b|) for m = -l..l (real orthonormal Y_lm), b < n."""
-    ql = l * (l + 1) // 2
-    f0 = norm[ql]
-    for b in range(n):
-        S[l, b] = f0 * Q[ql, b]
-    for m in range(1, l + 1):
-        f = norm[ql + m]
+def _harmonic_block(lmax, n, norm, Q, cm, sm, S):
+    """S[l^2 + l + m, b] = w_b r_b^l Y_lm(r_b / |r_b|) for every l <= lmax, m = -l..l (real orthonormal), b < n."""
+    for l in range(lmax + 1):
+        ql = l * (l + 1) // 2
+        c0 = l * l + l
+        f0 = norm[ql]
         for b in range(n):
-            t = f * Q[ql + m, b]
-            S[l + m, b] = t * cm[m, b]
-            S[l - m, b] = t * sm[m, b]
+            S[c0, b] = f0 * Q[ql, b]
+        for m in range(1, l + 1):
+            f = norm[ql + m]
+            for b in range(n):
+                t = f * Q[ql + m, b]
+                S[c0 + m, b] = t * cm[m, b]
+                S[c0 - m, b] = t * sm[m, b]
 
 
 @_jit
-def _tile3(E, S, C, c0, k0, m0, n):
-    """C[k0:k0+4, c0+m0:c0+m0+3] += E[k0:k0+4, :n] @ S[m0:m0+3, :n].T (12 accumulators)."""
+def _tile3(E, S, C, k0, lm0, n):
+    """C[k0:k0+4, lm0:lm0+3] += E[k0:k0+4, :n] @ S[lm0:lm0+3, :n].T (12 accumulators)."""
     a00 = 0.0; a01 = 0.0; a02 = 0.0; a10 = 0.0; a11 = 0.0; a12 = 0.0  # noqa: E702
     a20 = 0.0; a21 = 0.0; a22 = 0.0; a30 = 0.0; a31 = 0.0; a32 = 0.0  # noqa: E702
     for b in range(n):
         e0 = E[k0, b]; e1 = E[k0 + 1, b]; e2 = E[k0 + 2, b]; e3 = E[k0 + 3, b]  # noqa: E702
-        s0 = S[m0, b]; s1 = S[m0 + 1, b]; s2 = S[m0 + 2, b]  # noqa: E702
+        s0 = S[lm0, b]; s1 = S[lm0 + 1, b]; s2 = S[lm0 + 2, b]  # noqa: E702
         a00 += e0 * s0; a01 += e0 * s1; a02 += e0 * s2  # noqa: E702
         a10 += e1 * s0; a11 += e1 * s1; a12 += e1 * s2  # noqa: E702
         a20 += e2 * s0; a21 += e2 * s1; a22 += e2 * s2  # noqa: E702
         a30 += e3 * s0; a31 += e3 * s1; a32 += e3 * s2  # noqa: E702
-    lm = c0 + m0
+    lm = lm0
     C[k0, lm] += a00; C[k0, lm + 1] += a01; C[k0, lm + 2] += a02  # noqa: E702
     C[k0 + 1, lm] += a10; C[k0 + 1, lm + 1] += a11; C[k0 + 1, lm + 2] += a12  # noqa: E702
     C[k0 + 2, lm] += a20; C[k0 + 2, lm + 1] += a21; C[k0 + 2, lm + 2] += a22  # noqa: E702
@@ -167,29 +174,31 @@ def _tile3(E, S, C, c0, k0, m0, n):
 
 
 @_jit
-def _tile1(E, S, C, c0, k0, m0, n):
-    """C[k0:k0+4, c0+m0] += E[k0:k0+4, :n] @ S[m0, :n]."""
+def _tile1(E, S, C, k0, lm0, n):
+    """C[k0:k0+4, lm0] += E[k0:k0+4, :n] @ S[lm0, :n]."""
     a0 = 0.0; a1 = 0.0; a2 = 0.0; a3 = 0.0  # noqa: E702
     for b in range(n):
-        s0 = S[m0, b]
+        s0 = S[lm0, b]
         a0 += E[k0, b] * s0; a1 += E[k0 + 1, b] * s0  # noqa: E702
         a2 += E[k0 + 2, b] * s0; a3 += E[k0 + 3, b] * s0  # noqa: E702
-    lm = c0 + m0
-    C[k0, lm] += a0; C[k0 + 1, lm] += a1; C[k0 + 2, lm] += a2; C[k0 + 3, lm] += a3  # noqa: E702
+    C[k0, lm0] += a0; C[k0 + 1, lm0] += a1; C[k0 + 2, lm0] += a2; C[k0 + 3, lm0] += a3  # noqa: E702
 
 
 @_jit
 def _contract(E, S, C, l, n, kpad):
-    """C[k, l*l + m] += sum_b E[k, b] S[m, b] for one degree l over one block of n neighbours."""
+    """C[k, l*l + m] += sum_b E[k, b] S[l*l + m, b] for one degree l over one block of n neighbours.
+
+    E : the (kpad, >= n) radial rows of degree l; S : (nlm, >= n) harmonics of every degree.
+    """
     c0 = l * l
     width = 2 * l + 1
     for k0 in range(0, kpad, 4):
         m0 = 0
         while m0 + 3 <= width:
-            _tile3(E, S, C, c0, k0, m0, n)
+            _tile3(E, S, C, k0, c0 + m0, n)
             m0 += 3
         while m0 < width:
-            _tile1(E, S, C, c0, k0, m0, n)
+            _tile1(E, S, C, k0, c0 + m0, n)
             m0 += 1
 
 
@@ -260,8 +269,8 @@ def spectra_kernel(points, centers, out, cutoff2, aOa, bOa, pref, norm, rec_a, r
     """Power spectra of ``points`` (N, 3) at ``centers`` (M,) int64 into ``out`` (M, d) float64.
 
     aOa : (l_max+1, kpad) exponents, padded columns 0; bOa : (l_max+1, n_max, n_max);
-    pref : (l_max+1,); norm, rec_a, rec_b : harmonic constants; table : (R, (l_max+1) kpad)
-    radial table by integer r^2, or (0, 0) to compute the exponentials;
+    pref : (l_max+1,); norm, rec_a, rec_b : harmonic constants; table : ((l_max+1) kpad, R)
+    radial table by integer r^2 (:func:`radial_table`), or (0, 0) to compute the exponentials;
     cells ... uz : the cell list of :func:`_neighbours` (ignored unless use_cells).
     """
     lmax = aOa.shape[0] - 1
@@ -271,11 +280,12 @@ def spectra_kernel(points, centers, out, cutoff2, aOa, bOa, pref, norm, rec_a, r
     nq = (lmax + 1) * (lmax + 2) // 2
     use_table = table.shape[0] > 0
     nbr = np.empty(points.shape[0], np.int64)
-    dx = np.empty(BLOCK); dy = np.empty(BLOCK); dz = np.empty(BLOCK); r2 = np.empty(BLOCK)  # noqa: E702
+    dx = np.zeros(BLOCK); dy = np.zeros(BLOCK); dz = np.zeros(BLOCK); r2 = np.zeros(BLOCK)  # noqa: E702
+    w = np.zeros(BLOCK)
     scratch = np.empty(BLOCK)
-    E = np.zeros((kpad, BLOCK))
-    rows = np.empty(BLOCK, np.int64)
-    S = np.empty((2 * lmax + 1, BLOCK)); Q = np.empty((nq, BLOCK))  # noqa: E702
+    E = np.zeros(((lmax + 1) * kpad, BLOCK))     # rows k >= n_max stay 0
+    rows = np.zeros(BLOCK, np.int64)
+    S = np.empty((nlm, BLOCK)); Q = np.empty((nq, BLOCK))  # noqa: E702
     cm = np.empty((lmax + 1, BLOCK)); sm = np.empty((lmax + 1, BLOCK))  # noqa: E702
     C = np.empty((kpad, nlm))
     coef = np.zeros((nmax + 3, nlm))
@@ -289,6 +299,7 @@ def spectra_kernel(points, centers, out, cutoff2, aOa, bOa, pref, norm, rec_a, r
         C[:, :] = 0.0
         for start in range(0, count, BLOCK):
             n = min(BLOCK, count - start)
+            npad = (n + LANES - 1) // LANES * LANES
             for b in range(n):
                 j = nbr[start + b]
                 ddx = points[j, 0] - points[ci, 0]
@@ -298,21 +309,26 @@ def spectra_kernel(points, centers, out, cutoff2, aOa, bOa, pref, norm, rec_a, r
                 dy[b] = ddy
                 dz[b] = ddz
                 r2[b] = ddx * ddx + ddy * ddy + ddz * ddz
-            _legendre_block(dx, dy, dz, r2, n, lmax, rec_a, rec_b, Q, cm, sm)
+                w[b] = 1.0
+            for b in range(n, npad):
+                dx[b] = 0.0; dy[b] = 0.0; dz[b] = 0.0; r2[b] = 0.0; w[b] = 0.0  # noqa: E702
+            _legendre_block(dx, dy, dz, r2, w, npad, lmax, rec_a, rec_b, Q, cm, sm)
+            _harmonic_block(lmax, npad, norm, Q, cm, sm, S)
             if use_table:
-                for b in range(n):
+                for b in range(npad):
                     rows[b] = int(r2[b] + 0.5)
-            for l in range(lmax + 1):
-                if use_table:
-                    col = l * kpad
-                    for b in range(n):
-                        for k in range(kpad):
-                            E[k, b] = table[rows[b], col + k]
-                else:
+                for l in range(lmax + 1):
                     for k in range(nmax):
-                        _exp_block(aOa[l, k], r2, E[k], scratch, n)
-                _harmonic_rows(l, n, norm, Q, cm, sm, S)
-                _contract(E, S, C, l, n, kpad)
+                        table_row = table[l * kpad + k]
+                        e_row = E[l * kpad + k]
+                        for b in range(npad):
+                            e_row[b] = table_row[rows[b]]
+            else:
+                for l in range(lmax + 1):
+                    for k in range(nmax):
+                        _exp_block(aOa[l, k], r2, E[l * kpad + k], scratch, npad)
+            for l in range(lmax + 1):
+                _contract(E[l * kpad:(l + 1) * kpad], S, C, l, npad, kpad)
         _power_spectrum(C, bOa_lm, pref, coef, out, t, lmax, nmax)
 
 
@@ -356,7 +372,7 @@ def _power_spectrum(C, bOa_lm, pref, coef, out, t, lmax, nmax):
 
 
 def harmonic_constants(l_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Normalisation and recursion constants of :func:`_solid_block`, each float64 ((l_max+1)(l_max+2)/2,).
+    """Normalisation and recursion constants of :func:`_legendre_block`, each float64 ((l_max+1)(l_max+2)/2,).
 
     norm[q(l, m)] = sqrt((2l+1)/(4 pi) (l-m)!/(l+m)!), times sqrt(2) for m > 0;
     rec_a = (2l-1)/(l-m), rec_b = (l+m-1)/(l-m) for m < l - 1.
