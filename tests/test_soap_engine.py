@@ -98,6 +98,19 @@ def test_cloud_larger_than_any_digit_uses_the_cell_list():
     assert_matches_dscribe(cloud + 0.25, params, centers)
 
 
+@pytest.mark.parametrize("extra", [0, 1, 44])
+def test_more_neighbours_than_one_block(extra):
+    """Every point is a neighbour of every center: BLOCK + extra neighbours, so a second block, padded."""
+    from pixelsoap.soap_kernels import BLOCK
+
+    rng = np.random.default_rng(extra)
+    cloud = rng.random((BLOCK + extra, 3)) * [28, 28, 26]
+    params = SoapParams(40, 4, 5, 2)
+    centers = rng.choice(len(cloud), 12, replace=False)
+    assert_matches_dscribe(cloud, params, centers)                 # off the lattice
+    assert_matches_dscribe(np.floor(cloud), params, centers)       # on the lattice
+
+
 def test_one_point_duplicates_and_far_points():
     assert_matches_dscribe(np.array([[3.0, 4.0, 5.0]]), PAPER)
     dup = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [4.0, 2.0, 0.0], [4.0, 2.0, 0.0]])
