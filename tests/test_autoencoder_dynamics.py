@@ -3,6 +3,7 @@ _training and _claims modules) on tiny data: chunks continue exactly, an interru
 it stopped, and the summary's numbers."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -181,6 +182,18 @@ def test_outputs_are_written_and_state_is_keyed_by_data(tmp_path):
     assert chunks.state_key(4, TRAINING, a) != chunks.state_key(4, TRAINING, b) != chunks.state_key(5, TRAINING, b)
     other_epochs = TRAINING.__class__(**{**TRAINING.as_dict(), "epochs": 9})
     assert chunks.state_key(4, TRAINING, a) == chunks.state_key(4, other_epochs, a)
+
+
+def test_summary_names_state_relative_to_the_project(tmp_path, monkeypatch):
+    """A committed dynamics.json must not carry one machine's absolute paths."""
+    monkeypatch.setenv("PIXELSOAP_ROOT", str(tmp_path))
+    summary = dyn.run(_data(), TRAINING, h_e=[2], epochs=1, chunk=1, progress=False,
+                      cache=tmp_path / "results" / "state", out=tmp_path / "out")
+    (folder,) = summary["state"].values()
+    assert folder.startswith("results/state/linear-dynamics-") and (tmp_path / folder).is_dir()
+    outside = dyn.run(_data(), TRAINING, h_e=[2], epochs=1, chunk=1, progress=False,
+                      cache=tmp_path.parent / f"{tmp_path.name}-elsewhere", out=tmp_path / "out2")
+    assert all(Path(f).is_absolute() for f in outside["state"].values())
 
 
 def test_state_keys_of_saved_runs_stay_the_same():

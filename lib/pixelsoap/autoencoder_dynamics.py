@@ -168,7 +168,7 @@ def run(data, training, h_e: Sequence[int] = DEFAULT_H_E, epochs: int = PAPER_EP
                                                                 "n_val": len(X_val), "d": data.n_features},
             "protocol": {"learning_rate": training.learning_rate, "batch_size": training.batch_size,
                          "seed": training.seed, "early_stopping": None, "chunk": chunk},
-            "state": {str(h): str(folders[h]) for h in h_e}, **dict(extra or {})}
+            "state": {str(h): _shown_path(folders[h]) for h in h_e}, **dict(extra or {})}
     mse_csv = out / "mse.csv"
 
     def write() -> dict[str, Any]:
@@ -204,6 +204,14 @@ def run(data, training, h_e: Sequence[int] = DEFAULT_H_E, epochs: int = PAPER_EP
     finally:
         bar.close()
     return summary
+
+
+def _shown_path(folder: Path) -> str:
+    """``folder`` relative to the project root when inside it (so a committed summary names no machine's paths)."""
+    try:
+        return str(Path(folder).resolve().relative_to(paths.project_root().resolve()))
+    except ValueError:
+        return str(folder)
 
 
 def _terminate(signum, frame) -> None:
