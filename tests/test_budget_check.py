@@ -93,7 +93,7 @@ def test_a_section_added_after_the_check_keeps_it_current_and_a_changed_one_does
     assert bc.label_rows(rows, record, {"experiment1": {"n": 10}}) == {bc.STALE: 1}   # a section removed
 
 
-def test_rows_read_from_a_study_of_its_own_are_not_called_settled():
+def test_rows_read_from_a_study_of_its_own_are_not_called_settled(tmp_path):
     params = {"seed": 0}
     record = {"base_digest": bc.params_digest(params), "base_sections": bc.section_digests(params),
               "base_profile": "default", "date": "d", "rows": {"long": {"verdict": "reproduced", "ours": "1"},
@@ -102,9 +102,20 @@ def test_rows_read_from_a_study_of_its_own_are_not_called_settled():
                                files=["results/experiment2/dynamics.json"])
     mixed = SimpleNamespace(id="mixed", status="reproduced", setting=False, shown=[],
                             files=["results/experiment2/dynamics.json", "results/experiment2/metrics.json"])
-    assert bc.label_rows([long_run, mixed], record, params) == {bc.SETTLED: 1, bc.UNCHECKED: 1}
+    assert bc.label_rows([long_run, mixed], record, params, root=tmp_path) == {bc.SETTLED: 1, bc.UNCHECKED: 1}
     assert long_run.budget == bc.UNCHECKED and "study run on its own" in long_run.budget_detail
     assert mixed.budget == bc.SETTLED
+    # the long run stopped short of the paper's 10,000 epochs: still its own budget, not checked
+    summary = tmp_path / "results" / "experiment2" / "dynamics.json"
+    summary.parent.mkdir(parents=True)
+    summary.write_text(json.dumps({"complete": False, "target_epochs": 10000, "epochs_reached": 9000}))
+    assert bc.label_rows([long_run], record, params, root=tmp_path) == {bc.UNCHECKED: 1}
+    summary.write_text(json.dumps({"complete": True, "target_epochs": 5000}))       # complete, but short
+    assert bc.label_rows([long_run], record, params, root=tmp_path) == {bc.UNCHECKED: 1}
+    # at the paper's own budget, doubling (capped at the paper's values) would rerun it unchanged
+    summary.write_text(json.dumps({"complete": True, "target_epochs": 10000}))
+    assert bc.label_rows([long_run], record, params, root=tmp_path) == {bc.SETTLED: 1}
+    assert "paper's 10,000 epochs" in long_run.budget_detail
 
 
 def test_digest_ignores_key_order():

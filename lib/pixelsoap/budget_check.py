@@ -20,7 +20,11 @@ The report (``python -m pixelsoap.report``) then labels each verdict of the acti
 (:func:`label_rows`): **settled** where the doubled run gives the same verdict, **limited by budget**
 where it does not (with the doubled run's verdict and the budget the claim would need), and says
 so when the record was made for other parameters than the active ones (a section of the
-parameters the check did not have, such as a stage added since, leaves it current).
+parameters the check did not have, such as a stage added since, leaves it current).  Rows read
+only from a study run on its own (:data:`STUDY_FILES`) are not checked, since the doubled run
+reads the same files, unless the study ran at the paper's own budget (the long run at 10,000
+epochs, :func:`study_at_paper_budget`): doubling capped at the paper's values reruns it unchanged,
+so those are settled.
 """
 
 from __future__ import annotations
@@ -171,11 +175,32 @@ def load_record(root: str | Path | None = None) -> dict | None:
     return json.loads(path.read_text())
 
 
-def label_rows(rows: Iterable[Any], record: Mapping[str, Any] | None, active_params: Mapping | None) -> dict:
+def study_at_paper_budget(file: str, root: str | Path | None = None) -> str | None:
+    """Why the study whose output is ``file`` (one of :data:`STUDY_FILES`) ran at the paper's own budget,
+    or None when it did not (or its output is missing).
+
+    Only the long run can get there: complete, at the paper's 10,000 epochs.  The doubled-budget check
+    caps every knob at the paper's value, so doubling such a study would rerun it unchanged.
+    """
+    if file != autoencoder_dynamics.SUMMARY.as_posix():
+        return None
+    try:
+        summary = json.loads((Path(root or paths.project_root()) / file).read_text())
+    except (OSError, ValueError):
+        return None
+    target = summary.get("target_epochs") or 0
+    if summary.get("complete") and target >= autoencoder_dynamics.PAPER_EPOCHS:
+        return f"{file} trained every h_e for the paper's {target:,} epochs"
+    return None
+
+
+def label_rows(rows: Iterable[Any], record: Mapping[str, Any] | None, active_params: Mapping | None,
+               root: str | Path | None = None) -> dict:
     """Attach ``row.budget`` (label) and ``row.budget_detail`` (text) to each judged row.
 
     ``rows``: the report's RowResults (``id``, ``status``, ``setting``); ``record``: :func:`load_record`;
-    ``active_params``: the parameters of the active run.  Returns the counts per label.
+    ``active_params``: the parameters of the active run; ``root``: where the studies' outputs are read
+    (default the project root).  Returns the counts per label.
     """
     counts = {SETTLED: 0, LIMITED: 0, STALE: 0, UNCHECKED: 0}
     current = record is not None and active_params is not None and record_is_current(record, active_params)
@@ -185,7 +210,11 @@ def label_rows(rows: Iterable[Any], record: Mapping[str, Any] | None, active_par
         if row.setting or row.status not in JUDGED:
             continue
         files = list(getattr(row, "files", None) or [])
-        if files and all(f in STUDY_FILES for f in files):
+        at_paper = [study_at_paper_budget(f, root) for f in files]
+        if files and all(f in STUDY_FILES for f in files) and all(at_paper):
+            label, detail = SETTLED, ("at the paper's own budget: " + "; ".join(at_paper) + " (doubling, capped "
+                                      "at the paper's values as the check caps it, would rerun it unchanged)")
+        elif files and all(f in STUDY_FILES for f in files):
             label, detail = UNCHECKED, (f"read from a study run on its own ({', '.join(files)}), which the "
                                         "doubled-budget check does not double: its budget is the study's own")
         elif record is None:
