@@ -324,3 +324,48 @@ def test_importing_does_not_start_jax_and_threads_are_configurable():
     with pytest.raises(ValueError, match="0"):
         configure_threads(0)
     assert Path(training_checkpoint.__file__).name == "training_checkpoint.py"
+
+
+def test_an_interrupted_family_keeps_the_groups_it_finished(data, tmp_path, monkeypatch):
+    """train_in_groups: after an interruption in group 2, a rerun takes group 1's results from disk."""
+    from pixelsoap import training_loop
+
+    X, y, Xv, yv = data
+    specs = [classifier_spec(D, SMALL_HIDDEN, 0.1), classifier_spec(D, (12, 8), 0.1), classifier_spec(D, (9,), 0.1)]
+    settings = TrainSettings(learning_rate=1e-2, batch_size=128, epochs=3, patience=None, monitor="val_loss")
+    groups = [[0, 1], [2]]
+    straight = training_loop.train_in_groups(specs, X, y, Xv, yv, settings, [1, 2, 3], groups=groups)
+    real = training_loop.train_group
+    calls = []
+
+    def interrupting(group_specs, *args, **kwargs):
+        calls.append(len(group_specs))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(group_specs, *args, **kwargs)
+
+    folder = tmp_path / "family"
+    monkeypatch.setattr(training_loop, "train_group", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        training_loop.train_in_groups(specs, X, y, Xv, yv, settings, [1, 2, 3], groups=groups, checkpoint_dir=folder)
+    assert calls == [2, 1] and (folder / "group-0" / training_loop.FINISHED_GROUP).is_dir()
+    calls.clear()
+    monkeypatch.setattr(training_loop, "train_group", lambda s, *a, **k: calls.append(len(s)) or real(s, *a, **k))
+    resumed = training_loop.train_in_groups(specs, X, y, Xv, yv, settings, [1, 2, 3], groups=groups,
+                                            checkpoint_dir=folder)
+    assert calls == [1]                                   # group 0 was not trained again
+    assert not any(folder.rglob("*.npz"))                 # the family is done: nothing left behind
+    for (a, _, size_a), (b, _, size_b) in zip(straight, resumed):
+        assert size_a == size_b and (a.epochs, a.best_epoch) == (b.epochs, b.best_epoch)
+        for wa, wb in zip(a.weights, b.weights):
+            np.testing.assert_array_equal(wa, wb)
+        assert a.history["val_loss"] == b.history["val_loss"]
+    # other seeds are another run: the kept results are not taken for them
+    calls.clear()
+    monkeypatch.setattr(training_loop, "train_group", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        training_loop.train_in_groups(specs, X, y, Xv, yv, settings, [1, 2, 3], groups=groups, checkpoint_dir=folder)
+    calls.clear()
+    monkeypatch.setattr(training_loop, "train_group", lambda s, *a, **k: calls.append(len(s)) or real(s, *a, **k))
+    training_loop.train_in_groups(specs, X, y, Xv, yv, settings, [4, 5, 6], groups=groups, checkpoint_dir=folder)
+    assert calls == [2, 1]

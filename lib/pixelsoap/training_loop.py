@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -105,8 +107,8 @@ def _targets(name, y, X_arrays, x_per_model, specs):
 def train_group(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: Any, y_val: Any,
                 settings: TrainSettings, seeds: Sequence[int] | None = None, *,
                 checkpoint_dir: str | None = None, progress: bool = True,
-                on_epoch_end: Callable[[int, list[dict[str, list[float]]]], bool | None] | None = None
-                ) -> list[TrainResult]:
+                on_epoch_end: Callable[[int, list[dict[str, list[float]]]], bool | None] | None = None,
+                keep_checkpoint: bool = False) -> list[TrainResult]:
     """Train the models ``specs`` together, one compiled JAX call per epoch; one TrainResult each.
 
     X_train : (R, d) float array shared by all models, or a list of M arrays (R, d_m).
@@ -118,7 +120,8 @@ def train_group(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: Any
         initial weights, batch order and dropout masks depend on its seed only.
     checkpoint_dir : with it, the full state is written there after every epoch and a
         rerun with the same specs, settings, seeds and data resumes bit-identically;
-        the checkpoint is removed once training completes.
+        the checkpoint is removed once training completes (unless ``keep_checkpoint``: the
+        caller then removes it, after saving the results elsewhere).
     on_epoch_end : called as on_epoch_end(epochs finished, histories) after the
         epoch's checkpoint; returning True ends training (an exception propagates).
     """
@@ -135,8 +138,7 @@ def train_group(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: Any
                          f"X_val {val_rows}, y_val {Yv_arrays[0].shape[0]}")
     run_key = None
     if checkpoint_dir is not None:
-        run_key = checkpoint.run_key(specs, settings, seeds, X_arrays + Xv_arrays + (
-            [] if targets_are_inputs else Y_arrays + Yv_arrays))
+        run_key = _group_key(specs, settings, seeds, X_arrays, Y_arrays, Xv_arrays, Yv_arrays, targets_are_inputs)
 
     import jax
     import jax.numpy as jnp
@@ -255,9 +257,50 @@ def train_group(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: Any
         history = host["histories"][m]
         results.append(TrainResult(weights=weights, history=history, epochs=len(history.get("loss", [])),
                                    best_epoch=int(host["best_epoch"][m]) + 1))
-    if run_key is not None:
+    if run_key is not None and not keep_checkpoint:
         checkpoint.remove(checkpoint_dir)
     return results
+
+
+def _group_key(specs, settings, seeds, X_arrays, Y_arrays, Xv_arrays, Yv_arrays, targets_are_inputs) -> str:
+    return checkpoint.run_key(specs, settings, seeds, X_arrays + Xv_arrays + (
+        [] if targets_are_inputs else Y_arrays + Yv_arrays))
+
+
+def group_key(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: Any, y_val: Any,
+              settings: TrainSettings, seeds: Sequence[int]) -> str:
+    """The key of :func:`train_group`'s checkpoint for these arguments (specs, settings, seeds and data)."""
+    seeds = _check_group(specs, settings, seeds)
+    in_widths = [s.widths[0] for s in specs]
+    X_arrays, x_per_model = _matrices("X_train", X_train, len(specs), in_widths)
+    Y_arrays, _, targets_are_inputs = _targets("y_train", y_train, X_arrays, x_per_model, specs)
+    Xv_arrays, xv_per_model = _matrices("X_val", X_val, len(specs), in_widths)
+    Yv_arrays, _, _ = _targets("y_val", y_val, Xv_arrays, xv_per_model, specs)
+    return _group_key(specs, settings, seeds, X_arrays, Y_arrays, Xv_arrays, Yv_arrays, targets_are_inputs)
+
+
+#: where a finished group of :func:`train_in_groups` keeps its results until the whole family is done
+FINISHED_GROUP = "finished"
+
+
+def _save_finished(directory: str, key: str, results: Sequence[TrainResult], seconds: float) -> None:
+    arrays = [w for r in results for w in r.weights]
+    host = {"seconds": seconds, "n_weights": [len(r.weights) for r in results],
+            "results": [{"history": r.history, "epochs": r.epochs, "best_epoch": r.best_epoch} for r in results]}
+    checkpoint.save(directory, key, arrays, host)
+
+
+def _load_finished(directory: str, key: str) -> tuple[list[TrainResult], float] | None:
+    saved = checkpoint.load(directory, key)
+    if saved is None:
+        return None
+    arrays, host = saved
+    results, start = [], 0
+    for count, meta in zip(host["n_weights"], host["results"]):
+        results.append(TrainResult(weights=list(arrays[start:start + count]), history=meta["history"],
+                                   epochs=meta["epochs"], best_epoch=meta["best_epoch"]))
+        start += count
+    return results, float(host["seconds"])
 
 
 def _members(data: Any, members: Sequence[int]) -> Any:
@@ -274,7 +317,9 @@ def train_in_groups(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val:
     Arguments as :func:`train_group` (data shared, or one entry per model); the models are split by
     :func:`pixelsoap.training.group_by_shape` (``max_waste``) unless ``groups`` (lists of indices)
     is given.  ``seconds``: the group's wall time shared in proportion to parameter counts.
-    checkpoint_dir : each group keeps its state in ``<checkpoint_dir>/group-<i>`` (resumable).
+    checkpoint_dir : each group keeps its state in ``<checkpoint_dir>/group-<i>`` (resumable), and a
+        finished group its results in ``<checkpoint_dir>/group-<i>/finished`` until every group is done,
+        so an interrupted family resumes without retraining the groups it had finished.
     errors : "raise", or "return": a group that raises gives its exception as each member's result
     (one bad group does not stop the others).
     """
@@ -284,23 +329,40 @@ def train_in_groups(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val:
         raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
     groups = group_by_shape(specs, max_waste) if groups is None else [list(g) for g in groups]
     out: list[Any] = [None] * len(specs)
+    finished_dirs = []
     for index, members in enumerate(groups):
         start = time.perf_counter()
+        args = ([specs[m] for m in members], _members(X_train, members), _members(y_train, members),
+                _members(X_val, members), _members(y_val, members), settings, [seeds[m] for m in members])
+        group_dir = None if checkpoint_dir is None else f"{checkpoint_dir}/group-{index}"
         try:
-            trained = train_group([specs[m] for m in members], _members(X_train, members), _members(y_train, members),
-                                  _members(X_val, members), _members(y_val, members), settings,
-                                  [seeds[m] for m in members], progress=progress,
-                                  checkpoint_dir=None if checkpoint_dir is None else f"{checkpoint_dir}/group-{index}")
+            if group_dir is None:
+                trained, seconds = train_group(*args, progress=progress), None
+            else:
+                key = group_key(*args)
+                finished_dirs.append(f"{group_dir}/{FINISHED_GROUP}")
+                kept = _load_finished(finished_dirs[-1], key)
+                if kept is not None:
+                    trained, seconds = kept
+                else:
+                    trained = train_group(*args, progress=progress, checkpoint_dir=group_dir, keep_checkpoint=True)
+                    seconds = time.perf_counter() - start
+                    _save_finished(finished_dirs[-1], key, trained, seconds)
+                    checkpoint.remove(group_dir)
         except Exception as exc:
             if errors == "raise":
                 raise
             for m in members:
                 out[m] = (exc, 0.0, len(members))
             continue
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start if seconds is None else seconds
         sizes = np.array([specs[m].n_params for m in members], dtype=np.float64)
         for m, result, share in zip(members, trained, sizes / sizes.sum()):
             out[m] = (result, seconds * float(share), len(members))
+    for directory in finished_dirs:                  # the family is done: its caller records the results
+        checkpoint.remove(directory)
+        with contextlib.suppress(OSError):
+            Path(directory).parent.rmdir()
     return out
 
 
