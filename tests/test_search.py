@@ -532,3 +532,36 @@ def test_usable_draws_skip_draws_without_a_basis_and_stop_when_there_is_none():
     assert got == valid
     with pytest.raises(SearchError, match="have a GTO basis; 1 were asked"):
         usable_draws({"r_cut": [2, 3], "n_max": [15, 20]}, 0, 1)
+
+
+def slow_objective(soap, data, classifier, seed):
+    time.sleep(0.4)
+    return fake_objective(soap, data, classifier, seed)
+
+
+def test_the_bar_shows_the_epochs_of_groups_still_training(tmp_path, client, monkeypatch):
+    """While every job is still running, the bar's postfix is refreshed with the groups' checkpointed epochs."""
+    from pixelsoap import search as search_module
+    from pixelsoap import training_checkpoint
+    from pixelsoap.trials import epochs_in_training
+
+    root = tmp_path / "checkpoints"
+    for job, group, epochs in (("job-a", 0, 17), ("job-a", 1, 3), ("job-b", 0, 250)):
+        training_checkpoint.save(root / job / f"group-{group}", "key", [np.zeros(2)], {"epochs_done": epochs})
+    (root / "job-b" / "group-1").mkdir()
+    (root / "job-b" / "group-1" / training_checkpoint.CHECKPOINT_FILE).write_bytes(b"half-written")
+    assert epochs_in_training(root) == [17, 3, 250]        # an unreadable checkpoint is skipped
+    assert epochs_in_training(tmp_path / "none") == []
+
+    shown = []
+    monkeypatch.setattr(search_module, "PROGRESS_SECONDS", 0.05)
+    monkeypatch.setattr(search_module, "epochs_in_training", lambda: [17, 3, 250])
+    import tqdm.auto
+
+    real_set_postfix = tqdm.auto.tqdm.set_postfix
+    monkeypatch.setattr(tqdm.auto.tqdm, "set_postfix",
+                        lambda self, *a, **k: shown.append(dict(k)) or real_set_postfix(self, *a, **k))
+    study = run_search(tmp_path / "s.journal", 2, None, DATA, CLASSIFIER, 0, scheduler=client,
+                       objective=slow_objective, progress=True, tf_threads=None, group_size=1)
+    assert len(completed(study)) == 2
+    assert any(k.get("epochs") == "17,3,250" for k in shown)

@@ -110,6 +110,7 @@ from .trials import (
     check_soap_params,
     classifier_config,
     data_config,
+    epochs_in_training,
     evaluate_trial,
     evaluate_trials,
     is_number,
@@ -129,6 +130,8 @@ log = logging.getLogger(__name__)
 PAPER_N_TRIALS = int(published.value("experiment1.search.n_trials"))
 #: trials per Dask job (their classifiers train together, grouped by descriptor size)
 DEFAULT_GROUP_SIZE = 12
+#: seconds between refreshes of the bar's epochs while every job is still training
+PROGRESS_SECONDS = 20.0
 
 
 # --------------------------------------------------------------------------- draws
@@ -302,6 +305,7 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
     Trials go to Dask in jobs of up to ``group_size`` (:func:`pixelsoap.trials.run_group`); at most
     ``n_workers`` jobs are in flight, and each job's trials are told as soon as it returns.
     """
+    import distributed
     from distributed import as_completed
     from tqdm.auto import tqdm
 
@@ -318,7 +322,9 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
         return sum(len(trials) for trials in in_flight.values())
 
     def postfix() -> None:
-        bar.set_postfix(best=f"{max(best):.4f}" if best else "-", failed=n_failed, running=running())
+        epochs = epochs_in_training() if progress else []
+        bar.set_postfix(best=f"{max(best):.4f}" if best else "-", failed=n_failed, running=running(),
+                        **({"epochs": ",".join(map(str, epochs))} if epochs else {}))
 
     def next_valid_trial():
         nonlocal n_failed
@@ -384,6 +390,12 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
         try:
             fill(client)
             while in_flight:
+                while not completed.has_ready():
+                    try:
+                        distributed.wait(list(in_flight), timeout=PROGRESS_SECONDS, return_when="FIRST_COMPLETED")
+                        break                      # a job is done: as_completed hands it over next
+                    except TimeoutError:
+                        postfix()                  # a job can train for hours: show its groups' epochs
                 future = next(completed)
                 trials = in_flight.pop(future)
                 try:

@@ -270,7 +270,7 @@ def run_group(objective: Callable | None, soap_params: Sequence[Mapping[str, Any
                       **cache_key_part(data.get("dataset", "mnist"))},
              "classifier": dict(classifier),
              "seed": int(seed), "format": FORMAT_VERSION}, default=str)))
-        folder = paths.cache_dir() / "search-checkpoints" / key
+        folder = checkpoint_root() / key
         out = evaluate_trials(soap_params, data, classifier, seed, checkpoint_dir=folder)
         with contextlib.suppress(OSError):  # the groups removed their checkpoints when done
             folder.rmdir()
@@ -285,3 +285,23 @@ def run_group(objective: Callable | None, soap_params: Sequence[Mapping[str, Any
         if isinstance(entry, dict):
             entry.setdefault("worker_pid", os.getpid())
     return out
+
+
+def checkpoint_root() -> Path:
+    """Where the search's jobs keep their training checkpoints: ``<cache>/search-checkpoints/<job>/group-<i>``."""
+    return paths.cache_dir() / "search-checkpoints"
+
+
+def epochs_in_training(root: str | Path | None = None) -> list[int]:
+    """Epochs finished by each group of trials training now, read from their checkpoints under ``root``
+    (default :func:`checkpoint_root`; only jobs whose workers share this machine's cache are seen)."""
+    from .training_checkpoint import CHECKPOINT_FILE
+
+    epochs = []
+    for path in sorted(Path(root or checkpoint_root()).glob(f"*/group-*/{CHECKPOINT_FILE}")):
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                epochs.append(int(json.loads(str(stored["meta"]))["state"]["epochs_done"]))
+        except (*UNREADABLE, KeyError):    # replaced or removed while read: the next poll sees it
+            continue
+    return epochs
