@@ -210,13 +210,15 @@ def label_rows(rows: Iterable[Any], record: Mapping[str, Any] | None, active_par
         if row.setting or row.status not in JUDGED:
             continue
         files = list(getattr(row, "files", None) or [])
-        at_paper = [study_at_paper_budget(f, root) for f in files]
-        if files and all(f in STUDY_FILES for f in files) and all(at_paper):
-            label, detail = SETTLED, ("at the paper's own budget: " + "; ".join(at_paper) + " (doubling, capped "
-                                      "at the paper's values as the check caps it, would rerun it unchanged)")
-        elif files and all(f in STUDY_FILES for f in files):
-            label, detail = UNCHECKED, (f"read from a study run on its own ({', '.join(files)}), which the "
-                                        "doubled-budget check does not double: its budget is the study's own")
+        if files and all(f in STUDY_FILES for f in files):
+            at_paper = [study_at_paper_budget(f, root) for f in files]
+            if all(at_paper):
+                label, detail = SETTLED, ("at the paper's own budget: " + "; ".join(at_paper) + " (doubling, "
+                                          "capped at the paper's values as the check caps it, would rerun it "
+                                          "unchanged)")
+            else:
+                label, detail = UNCHECKED, (f"read from a study run on its own ({', '.join(files)}), which the "
+                                            "doubled-budget check does not double: its budget is the study's own")
         elif record is None:
             label, detail = UNCHECKED, "no doubled-budget check on record (python -m pixelsoap.budget_check)"
         elif not current:

@@ -321,8 +321,9 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
     def running() -> int:
         return sum(len(trials) for trials in in_flight.values())
 
+    epochs: list[int] = []      # of the groups still training, read at each refresh below
+
     def postfix() -> None:
-        epochs = epochs_in_training() if progress else []
         bar.set_postfix(best=f"{max(best):.4f}" if best else "-", failed=n_failed, running=running(),
                         **({"epochs": ",".join(map(str, epochs))} if epochs else {}))
 
@@ -394,8 +395,9 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
                     try:
                         distributed.wait(list(in_flight), timeout=PROGRESS_SECONDS, return_when="FIRST_COMPLETED")
                         break                      # a job is done: as_completed hands it over next
-                    except TimeoutError:
-                        postfix()                  # a job can train for hours: show its groups' epochs
+                    except TimeoutError:          # a job can train for hours: show its groups' epochs
+                        epochs[:] = epochs_in_training() if progress else []
+                        postfix()
                 future = next(completed)
                 trials = in_flight.pop(future)
                 try:
