@@ -326,8 +326,19 @@ def test_importing_does_not_start_jax_and_threads_are_configurable():
     assert Path(training_checkpoint.__file__).name == "training_checkpoint.py"
 
 
+def test_restored_seconds_are_those_of_the_epochs_not_trained_again():
+    from pixelsoap.training_loop import TrainResult, _restored_seconds
+
+    def result(seconds):
+        return TrainResult(weights=[], history={"epoch_seconds": seconds}, epochs=len(seconds), best_epoch=1)
+
+    group = [result([1.0, 2.0, 4.0, 8.0]), result([1.0, 2.0])]    # the second model stopped early
+    assert _restored_seconds(group, 1) == 7.0                      # the last epoch was trained now
+    assert _restored_seconds(group, 0) == 15.0 and _restored_seconds(group, 4) == 0.0
+
+
 def test_an_interrupted_family_keeps_the_groups_it_finished(data, tmp_path, monkeypatch):
-    """train_in_groups: after an interruption in group 2, a rerun takes group 1's results from disk."""
+    """train_in_groups: after an interruption in group 2, a rerun restores group 1 and trains no epoch of it."""
     from pixelsoap import training_loop
 
     X, y, Xv, yv = data
@@ -336,36 +347,52 @@ def test_an_interrupted_family_keeps_the_groups_it_finished(data, tmp_path, monk
     groups = [[0, 1], [2]]
     straight = training_loop.train_in_groups(specs, X, y, Xv, yv, settings, [1, 2, 3], groups=groups)
     real = training_loop.train_group
-    calls = []
+    trained = []                                          # epochs trained per train_group call
+
+    def counting(group_specs, *args, on_epoch_end=None, **kwargs):
+        trained.append(0)
+
+        def count(done, histories):
+            trained[-1] += 1
+            return on_epoch_end(done, histories) if on_epoch_end else None
+        return real(group_specs, *args, on_epoch_end=count, **kwargs)
 
     def interrupting(group_specs, *args, **kwargs):
-        calls.append(len(group_specs))
-        if len(calls) == 2:
+        if len(trained) == 1:
             raise KeyboardInterrupt
-        return real(group_specs, *args, **kwargs)
+        return counting(group_specs, *args, **kwargs)
 
     folder = tmp_path / "family"
     monkeypatch.setattr(training_loop, "train_group", interrupting)
     with pytest.raises(KeyboardInterrupt):
         training_loop.train_in_groups(specs, X, y, Xv, yv, settings, [1, 2, 3], groups=groups, checkpoint_dir=folder)
-    assert calls == [2, 1] and (folder / "group-0" / training_loop.FINISHED_GROUP).is_dir()
-    calls.clear()
-    monkeypatch.setattr(training_loop, "train_group", lambda s, *a, **k: calls.append(len(s)) or real(s, *a, **k))
+    assert trained == [3] and any((folder / "group-0").glob("*.npz"))
+    # say group 0's epochs took 100 s each: its restored results must count them
+    with np.load(folder / "group-0" / training_checkpoint.CHECKPOINT_FILE) as stored:
+        meta = json.loads(str(stored["meta"]))
+        arrays = [stored[f"array_{i}"] for i in range(meta["n_arrays"])]
+    for history in meta["state"]["histories"]:
+        history["epoch_seconds"] = [100.0] * len(history["epoch_seconds"])
+    training_checkpoint.save(folder / "group-0", meta["key"], arrays, meta["state"])
+    trained.clear()
+    monkeypatch.setattr(training_loop, "train_group", counting)
     resumed = training_loop.train_in_groups(specs, X, y, Xv, yv, settings, [1, 2, 3], groups=groups,
                                             checkpoint_dir=folder)
-    assert calls == [1]                                   # group 0 was not trained again
+    assert trained == [0, 3]                              # group 0 restored, not trained again
     assert not any(folder.rglob("*.npz"))                 # the family is done: nothing left behind
     for (a, _, size_a), (b, _, size_b) in zip(straight, resumed):
         assert size_a == size_b and (a.epochs, a.best_epoch) == (b.epochs, b.best_epoch)
         for wa, wb in zip(a.weights, b.weights):
             np.testing.assert_array_equal(wa, wb)
         assert a.history["val_loss"] == b.history["val_loss"]
-    # other seeds are another run: the kept results are not taken for them
-    calls.clear()
+    assert resumed[0][1] + resumed[1][1] >= 300.0         # group 0's restored epochs are counted
+    assert resumed[2][1] < 300.0
+    # other seeds are another run: the kept state is not taken for them
+    trained.clear()
     monkeypatch.setattr(training_loop, "train_group", interrupting)
     with pytest.raises(KeyboardInterrupt):
         training_loop.train_in_groups(specs, X, y, Xv, yv, settings, [1, 2, 3], groups=groups, checkpoint_dir=folder)
-    calls.clear()
-    monkeypatch.setattr(training_loop, "train_group", lambda s, *a, **k: calls.append(len(s)) or real(s, *a, **k))
+    trained.clear()
+    monkeypatch.setattr(training_loop, "train_group", counting)
     training_loop.train_in_groups(specs, X, y, Xv, yv, settings, [4, 5, 6], groups=groups, checkpoint_dir=folder)
-    assert calls == [2, 1]
+    assert trained == [3, 3]

@@ -78,6 +78,19 @@ def load(directory: str | Path, key: str) -> tuple[list[np.ndarray], dict[str, A
     return arrays, meta["state"]
 
 
+def read_host_state(path: str | Path) -> dict[str, Any] | None:
+    """The host-side state (histories, epochs finished, ...) of the checkpoint file ``path``, whatever its key.
+
+    For watching a run from outside it: nothing is checked, deleted or set aside, and a file
+    that is missing, unreadable or being replaced gives None.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return json.loads(str(stored["meta"]))["state"]
+    except UNREADABLE:
+        return None
+
+
 def remove(directory: str | Path) -> None:
     """Delete the checkpoint file (and the folder when it is left empty)."""
     directory = Path(directory)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -267,40 +265,15 @@ def _group_key(specs, settings, seeds, X_arrays, Y_arrays, Xv_arrays, Yv_arrays,
         [] if targets_are_inputs else Y_arrays + Yv_arrays))
 
 
-def group_key(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: Any, y_val: Any,
-              settings: TrainSettings, seeds: Sequence[int]) -> str:
-    """The key of :func:`train_group`'s checkpoint for these arguments (specs, settings, seeds and data)."""
-    seeds = _check_group(specs, settings, seeds)
-    in_widths = [s.widths[0] for s in specs]
-    X_arrays, x_per_model = _matrices("X_train", X_train, len(specs), in_widths)
-    Y_arrays, _, targets_are_inputs = _targets("y_train", y_train, X_arrays, x_per_model, specs)
-    Xv_arrays, xv_per_model = _matrices("X_val", X_val, len(specs), in_widths)
-    Yv_arrays, _, _ = _targets("y_val", y_val, Xv_arrays, xv_per_model, specs)
-    return _group_key(specs, settings, seeds, X_arrays, Y_arrays, Xv_arrays, Yv_arrays, targets_are_inputs)
+def _appender(done_epochs: list[int]) -> Callable[[int, Any], None]:
+    """An on_epoch_end for train_group that records each epoch it trains in ``done_epochs``."""
+    return lambda done, histories: done_epochs.append(done)
 
 
-#: where a finished group of :func:`train_in_groups` keeps its results until the whole family is done
-FINISHED_GROUP = "finished"
-
-
-def _save_finished(directory: str, key: str, results: Sequence[TrainResult], seconds: float) -> None:
-    arrays = [w for r in results for w in r.weights]
-    host = {"seconds": seconds, "n_weights": [len(r.weights) for r in results],
-            "results": [{"history": r.history, "epochs": r.epochs, "best_epoch": r.best_epoch} for r in results]}
-    checkpoint.save(directory, key, arrays, host)
-
-
-def _load_finished(directory: str, key: str) -> tuple[list[TrainResult], float] | None:
-    saved = checkpoint.load(directory, key)
-    if saved is None:
-        return None
-    arrays, host = saved
-    results, start = [], 0
-    for count, meta in zip(host["n_weights"], host["results"]):
-        results.append(TrainResult(weights=list(arrays[start:start + count]), history=meta["history"],
-                                   epochs=meta["epochs"], best_epoch=meta["best_epoch"]))
-        start += count
-    return results, float(host["seconds"])
+def _restored_seconds(results: Sequence[TrainResult], epochs_now: int) -> float:
+    """Recorded seconds of the epochs a group took from its checkpoint (all but the last ``epochs_now``)."""
+    longest = max((r.history.get("epoch_seconds", []) for r in results), key=len, default=[])
+    return float(sum(longest[:max(0, len(longest) - epochs_now)]))
 
 
 def _members(data: Any, members: Sequence[int]) -> Any:
@@ -316,10 +289,11 @@ def train_in_groups(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val:
 
     Arguments as :func:`train_group` (data shared, or one entry per model); the models are split by
     :func:`pixelsoap.training.group_by_shape` (``max_waste``) unless ``groups`` (lists of indices)
-    is given.  ``seconds``: the group's wall time shared in proportion to parameter counts.
-    checkpoint_dir : each group keeps its state in ``<checkpoint_dir>/group-<i>`` (resumable), and a
-        finished group its results in ``<checkpoint_dir>/group-<i>/finished`` until every group is done,
-        so an interrupted family resumes without retraining the groups it had finished.
+    is given.  ``seconds``: the group's wall time (a resumed group's: this call's plus the recorded
+    seconds of the epochs it restored) shared in proportion to parameter counts.
+    checkpoint_dir : each group keeps its state in ``<checkpoint_dir>/group-<i>`` (resumable), a finished
+        group included, until every group is done; so an interrupted family resumes without retraining
+        the groups it had finished (a finished group is restored with zero epochs left).
     errors : "raise", or "return": a group that raises gives its exception as each member's result
     (one bad group does not stop the others).
     """
@@ -329,40 +303,30 @@ def train_in_groups(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val:
         raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
     groups = group_by_shape(specs, max_waste) if groups is None else [list(g) for g in groups]
     out: list[Any] = [None] * len(specs)
-    finished_dirs = []
+    group_dirs = []
     for index, members in enumerate(groups):
         start = time.perf_counter()
         args = ([specs[m] for m in members], _members(X_train, members), _members(y_train, members),
                 _members(X_val, members), _members(y_val, members), settings, [seeds[m] for m in members])
-        group_dir = None if checkpoint_dir is None else f"{checkpoint_dir}/group-{index}"
+        kept = {}
+        if checkpoint_dir is not None:
+            group_dirs.append(f"{checkpoint_dir}/group-{index}")
+            kept = dict(checkpoint_dir=group_dirs[-1], keep_checkpoint=True)
+        epochs_now: list[int] = []
         try:
-            if group_dir is None:
-                trained, seconds = train_group(*args, progress=progress), None
-            else:
-                key = group_key(*args)
-                finished_dirs.append(f"{group_dir}/{FINISHED_GROUP}")
-                kept = _load_finished(finished_dirs[-1], key)
-                if kept is not None:
-                    trained, seconds = kept
-                else:
-                    trained = train_group(*args, progress=progress, checkpoint_dir=group_dir, keep_checkpoint=True)
-                    seconds = time.perf_counter() - start
-                    _save_finished(finished_dirs[-1], key, trained, seconds)
-                    checkpoint.remove(group_dir)
+            trained = train_group(*args, progress=progress, on_epoch_end=_appender(epochs_now), **kept)
         except Exception as exc:
             if errors == "raise":
                 raise
             for m in members:
                 out[m] = (exc, 0.0, len(members))
             continue
-        seconds = time.perf_counter() - start if seconds is None else seconds
+        seconds = time.perf_counter() - start + _restored_seconds(trained, len(epochs_now))
         sizes = np.array([specs[m].n_params for m in members], dtype=np.float64)
         for m, result, share in zip(members, trained, sizes / sizes.sum()):
             out[m] = (result, seconds * float(share), len(members))
-    for directory in finished_dirs:                  # the family is done: its caller records the results
+    for directory in group_dirs:                     # the family is done: its caller records the results
         checkpoint.remove(directory)
-        with contextlib.suppress(OSError):
-            Path(directory).parent.rmdir()
     return out
 
 

@@ -293,15 +293,15 @@ def checkpoint_root() -> Path:
 
 
 def epochs_in_training(root: str | Path | None = None) -> list[int]:
-    """Epochs finished by each group of trials training now, read from their checkpoints under ``root``
-    (default :func:`checkpoint_root`; only jobs whose workers share this machine's cache are seen)."""
-    from .training_checkpoint import CHECKPOINT_FILE
+    """Epochs finished by each group of trials whose family is still training, read from their checkpoints
+    under ``root`` (default :func:`checkpoint_root`; only jobs whose workers share this machine's cache
+    are seen).  A group already done keeps its checkpoint, and shows its last epoch, until its family is.
+    """
+    from .training_checkpoint import CHECKPOINT_FILE, read_host_state
 
     epochs = []
     for path in sorted(Path(root or checkpoint_root()).glob(f"*/group-*/{CHECKPOINT_FILE}")):
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                epochs.append(int(json.loads(str(stored["meta"]))["state"]["epochs_done"]))
-        except (*UNREADABLE, KeyError):    # replaced or removed while read: the next poll sees it
-            continue
+        state = read_host_state(path)    # None when replaced or removed while read: the next poll sees it
+        if state is not None and "epochs_done" in state:
+            epochs.append(int(state["epochs_done"]))
     return epochs
