@@ -17,7 +17,7 @@ from dscribe.descriptors import SOAP
 from pixelsoap.conversion import image_to_points, images_to_points
 from pixelsoap.search import usable_draws
 from pixelsoap.soap import SoapParams, soap_spectra, soap_spectra_batch, soap_spectra_stream
-from pixelsoap.soap_engine import PreparedSet
+from pixelsoap.soap_engine import ENGINE_BYTES_PER_POINT, PreparedSet
 
 PAPER = SoapParams(63, 7, 10, 3)
 RTOL = 1e-8
@@ -140,7 +140,7 @@ def test_two_points_1e9_apart_cost_nothing_in_our_engine_and_are_refused_for_dsc
     spectra = soap_spectra(far, SoapParams(3, 2, 2, 1))
     assert time.perf_counter() - start < 1.0                         # measured: under 1 ms
     np.testing.assert_array_equal(spectra[0], spectra[1])
-    assert estimate_set_memory(far, 3.0) == 320                       # 160 bytes a point, extent ignored
+    assert estimate_set_memory(far, 3.0) == 2 * ENGINE_BYTES_PER_POINT  # per point, extent ignored
     # DScribe's cell list spans the bounding box (1e4 apart on every axis exhausted 24 GB): refused before work
     monkeypatch.setenv("PIXELSOAP_MAX_OUTPUT_BYTES", str(2**30))
     with pytest.raises(MemoryError, match=r"2 points spanning .* need an estimated [\d,]+ bytes \(1\.\d+e\+03 GiB\) in "
@@ -149,10 +149,11 @@ def test_two_points_1e9_apart_cost_nothing_in_our_engine_and_are_refused_for_dsc
 
 
 def test_a_point_set_beyond_the_memory_bound_is_refused_before_work(monkeypatch):
-    monkeypatch.setenv("PIXELSOAP_MAX_OUTPUT_BYTES", str(160 * 1000))
+    monkeypatch.setenv("PIXELSOAP_MAX_OUTPUT_BYTES", str(ENGINE_BYTES_PER_POINT * 1000))
     big = np.zeros((1001, 3))
-    with pytest.raises(MemoryError, match=r"1,001 points .* estimated 160,160 bytes .* in the pixelsoap engine, "
-                                          r"more than the 160,000 bytes .* allowed \(at most 1,000 points"):
+    with pytest.raises(MemoryError, match=rf"1,001 points .* estimated {ENGINE_BYTES_PER_POINT * 1001:,} bytes .* in "
+                                          rf"the pixelsoap engine, more than the {ENGINE_BYTES_PER_POINT * 1000:,} "
+                                          r"bytes .* allowed \(at most 1,000 points"):
         soap_spectra(big, PAPER, [0])
     with pytest.raises(MemoryError, match="point set 1: 1,001 points"):
         soap_spectra_batch([big[:5], big], PAPER, [[0], [0]], progress=False)

@@ -26,9 +26,10 @@ MAX_TABLE_BYTES = 64 * 2**20
 ALL_PAIRS_MAX_POINTS = 2048
 #: default cap on the memory one call may allocate for its output, as a fraction of physical memory
 OUTPUT_MEMORY_FRACTION = 0.25
-#: working memory of our engine per point of a set (coordinates, cell list, its sort and ranks,
-#: one neighbour buffer): it grows with the number of points only, never with their extent
-ENGINE_BYTES_PER_POINT = 160
+#: working memory of our engine per point of a set (coordinates and their columns, cell list, its
+#: sort and ranks, one neighbour buffer, the neighbours' displacements, squared distances and weights):
+#: it grows with the number of points only, never with their extent
+ENGINE_BYTES_PER_POINT = 224
 #: DScribe's memory per cell of its cell list, which spans the set's bounding box in cubes of side
 #: r_cut (measured: two points 1e6 apart on one axis, r_cut 5, take 33 MB more than 1e5 apart;
 #: two points 1e4 apart on every axis, 8e9 cells, exhausted 24 GB)

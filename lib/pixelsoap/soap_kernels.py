@@ -224,23 +224,18 @@ def _keep_if_near(points, j, cx, cy, cz, cutoff2, out, count):
 
 
 @_jit
-def _neighbours(points, ci, cutoff2, use_cells, cells, order, keys, ux, uy, uz, out):
-    """Indices of the points within sqrt(cutoff2) of points[ci] (itself included), in a fixed order.
+def _cell_neighbours(points, ci, cutoff2, cells, order, keys, ux, uy, uz, out):
+    """Indices of the points within sqrt(cutoff2) of points[ci] (itself included), from a cell list.
 
-    Without cells: every point, in index order.  With cells (cubes of side the
-    cutoff; ``cells`` (N, 3) int64 cell coordinates, ``ux, uy, uz`` their sorted
-    distinct values, ``keys`` the sorted keys (rank_x ny + rank_y) nz + rank_z of
-    the points in ``order``): the 27 cells around the center's, cell by cell.
-    Writes into out (N,) and returns the count.
+    Cells are cubes of side the cutoff; ``cells`` (N, 3) int64 cell coordinates, ``ux, uy, uz``
+    their sorted distinct values, ``keys`` the sorted keys (rank_x ny + rank_y) nz + rank_z of
+    the points in ``order``.  The 27 cells around the center's are read cell by cell, a fixed
+    order.  Writes into out (N,) and returns the count.
     """
     cx = points[ci, 0]
     cy = points[ci, 1]
     cz = points[ci, 2]
     count = 0
-    if not use_cells:
-        for j in range(points.shape[0]):
-            count = _keep_if_near(points, j, cx, cy, cz, cutoff2, out, count)
-        return count
     ny = uy.shape[0]
     nz = uz.shape[0]
     for ox in range(-1, 2):
@@ -264,6 +259,48 @@ def _neighbours(points, ci, cutoff2, use_cells, cells, order, keys, ux, uy, uz, 
 
 
 @_jit
+def _displacements(xs, ys, zs, ci, cutoff2, use_cells, points, cells, order, keys, ux, uy, uz, nbr,
+                   dx, dy, dz, r2, w):
+    """Displacements from the point ci of its neighbours (every point within sqrt(cutoff2), itself
+    included) into dx, dy, dz (length units), r2 = dx^2 + dy^2 + dz^2 and w = 1; then zeros of weight
+    0 up to the next multiple of ``LANES``.  Returns the neighbour count.
+
+    xs, ys, zs : (N,) the coordinate columns of points (N, 3); dx ... w : (>= N + LANES,).
+    Without cells the neighbours are in index order: every point's displacement in one
+    vectorised pass, then those within the cutoff kept.  With cells (``use_cells``; ``cells``
+    ... ``uz`` as in :func:`_cell_neighbours`, ``nbr`` (N,) int64 scratch) in cell order.
+    """
+    cx = xs[ci]
+    cy = ys[ci]
+    cz = zs[ci]
+    if use_cells:
+        count = _cell_neighbours(points, ci, cutoff2, cells, order, keys, ux, uy, uz, nbr)
+        for b in range(count):
+            j = nbr[b]
+            dx[b] = xs[j] - cx
+            dy[b] = ys[j] - cy
+            dz[b] = zs[j] - cz
+    else:
+        for j in range(xs.shape[0]):
+            dx[j] = xs[j] - cx
+            dy[j] = ys[j] - cy
+            dz[j] = zs[j] - cz
+        count = 0
+        for j in range(xs.shape[0]):
+            if dx[j] * dx[j] + dy[j] * dy[j] + dz[j] * dz[j] <= cutoff2:
+                dx[count] = dx[j]
+                dy[count] = dy[j]
+                dz[count] = dz[j]
+                count += 1
+    for b in range(count):
+        r2[b] = dx[b] * dx[b] + dy[b] * dy[b] + dz[b] * dz[b]
+        w[b] = 1.0
+    for b in range(count, (count + LANES - 1) // LANES * LANES):
+        dx[b] = 0.0; dy[b] = 0.0; dz[b] = 0.0; r2[b] = 0.0; w[b] = 0.0  # noqa: E702
+    return count
+
+
+@_jit
 def spectra_kernel(points, centers, out, cutoff2, aOa, bOa, pref, norm, rec_a, rec_b, table,
                    use_cells, cells, order, keys, ux, uy, uz):
     """Power spectra of ``points`` (N, 3) at ``centers`` (M,) int64 into ``out`` (M, d) float64.
@@ -271,7 +308,7 @@ def spectra_kernel(points, centers, out, cutoff2, aOa, bOa, pref, norm, rec_a, r
     aOa : (l_max+1, kpad) exponents, padded columns 0; bOa : (l_max+1, n_max, n_max);
     pref : (l_max+1,); norm, rec_a, rec_b : harmonic constants; table : ((l_max+1) kpad, R)
     radial table by integer r^2 (:func:`radial_table`), or (0, 0) to compute the exponentials;
-    cells ... uz : the cell list of :func:`_neighbours` (ignored unless use_cells).
+    cells ... uz : the cell list of :func:`_cell_neighbours` (ignored unless use_cells).
     """
     lmax = aOa.shape[0] - 1
     kpad = aOa.shape[1]
@@ -280,8 +317,10 @@ def spectra_kernel(points, centers, out, cutoff2, aOa, bOa, pref, norm, rec_a, r
     nq = (lmax + 1) * (lmax + 2) // 2
     use_table = table.shape[0] > 0
     nbr = np.empty(points.shape[0], np.int64)
-    dx = np.zeros(BLOCK); dy = np.zeros(BLOCK); dz = np.zeros(BLOCK); r2 = np.zeros(BLOCK)  # noqa: E702
-    w = np.zeros(BLOCK)
+    size = points.shape[0] + LANES
+    dx_all = np.zeros(size); dy_all = np.zeros(size); dz_all = np.zeros(size)  # noqa: E702
+    r2_all = np.zeros(size); w_all = np.zeros(size)  # noqa: E702
+    xs = points[:, 0].copy(); ys = points[:, 1].copy(); zs = points[:, 2].copy()  # noqa: E702
     scratch = np.empty(BLOCK)
     E = np.zeros(((lmax + 1) * kpad, BLOCK))     # rows k >= n_max stay 0
     rows = np.zeros(BLOCK, np.int64)
@@ -295,23 +334,14 @@ def spectra_kernel(points, centers, out, cutoff2, aOa, bOa, pref, norm, rec_a, r
             bOa_lm[:, :, lm] = bOa[l]
     for t in range(centers.shape[0]):
         ci = centers[t]
-        count = _neighbours(points, ci, cutoff2, use_cells, cells, order, keys, ux, uy, uz, nbr)
+        count = _displacements(xs, ys, zs, ci, cutoff2, use_cells, points, cells, order, keys, ux, uy, uz, nbr,
+                               dx_all, dy_all, dz_all, r2_all, w_all)
         C[:, :] = 0.0
         for start in range(0, count, BLOCK):
-            n = min(BLOCK, count - start)
-            npad = (n + LANES - 1) // LANES * LANES
-            for b in range(n):
-                j = nbr[start + b]
-                ddx = points[j, 0] - points[ci, 0]
-                ddy = points[j, 1] - points[ci, 1]
-                ddz = points[j, 2] - points[ci, 2]
-                dx[b] = ddx
-                dy[b] = ddy
-                dz[b] = ddz
-                r2[b] = ddx * ddx + ddy * ddy + ddz * ddz
-                w[b] = 1.0
-            for b in range(n, npad):
-                dx[b] = 0.0; dy[b] = 0.0; dz[b] = 0.0; r2[b] = 0.0; w[b] = 0.0  # noqa: E702
+            stop = start + (min(BLOCK, count - start) + LANES - 1) // LANES * LANES
+            npad = stop - start
+            dx = dx_all[start:stop]; dy = dy_all[start:stop]; dz = dz_all[start:stop]  # noqa: E702
+            r2 = r2_all[start:stop]; w = w_all[start:stop]  # noqa: E702
             _legendre_block(dx, dy, dz, r2, w, npad, lmax, rec_a, rec_b, Q, cm, sm)
             _harmonic_block(lmax, npad, norm, Q, cm, sm, S)
             if use_table:
