@@ -15,6 +15,8 @@ The power spectrum is p[l, n, n'] = pi sqrt(8 / (2l + 1)) sum_m c_nlm c_n'lm
 How the work is organised (the cost is about K (l_max + 1)^2 multiply-adds per
 neighbour, K = n_max padded to a multiple of 4):
 
+* the displacements of a center's neighbours come from one vectorised pass over
+  the coordinate columns (:func:`_displacements`; a cell list for large sparse sets);
 * neighbours are handled in blocks of ``BLOCK`` (one block for a whole digit),
   padded to a multiple of ``LANES`` with weight-0 neighbours whose harmonics are
   exactly 0, so that no loop has a scalar remainder; for each block the radial
