@@ -359,11 +359,12 @@ def test_an_interrupted_family_resumes_from_its_checkpoint(tmp_path, monkeypatch
     straight = train_autoencoders(data, models, config)
     real_train_group, epochs_run = training.train_group, []
 
-    def interrupted(*args, **kwargs):
+    def interrupted(*args, on_epoch_end=None, **kwargs):
         def stop(done, histories):
             epochs_run.append(done)
             if done == 1 and len(epochs_run) == 1:
                 raise KeyboardInterrupt("simulated")
+            return on_epoch_end(done, histories) if on_epoch_end else None
         return real_train_group(*args, **kwargs, on_epoch_end=stop)
 
     monkeypatch.setattr(training, "train_group", interrupted)
