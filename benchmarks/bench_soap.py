@@ -64,7 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--images-per-set", type=int, default=20)
-    parser.add_argument("--noise-images", type=int, default=100)
+    parser.add_argument("--noise-images", type=int, default=300)  # 100: runs of 0.3 s, too short
     parser.add_argument("--stream-images", type=int, default=70000)
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
