@@ -285,20 +285,22 @@ def _displacements(xs, ys, zs, ci, cutoff2, use_cells, points, cells, order, key
             dx[b] = xs[j] - cx
             dy[b] = ys[j] - cy
             dz[b] = zs[j] - cz
+            r2[b] = dx[b] * dx[b] + dy[b] * dy[b] + dz[b] * dz[b]
     else:
         for j in range(xs.shape[0]):
             dx[j] = xs[j] - cx
             dy[j] = ys[j] - cy
             dz[j] = zs[j] - cz
+            r2[j] = dx[j] * dx[j] + dy[j] * dy[j] + dz[j] * dz[j]
         count = 0
         for j in range(xs.shape[0]):
-            if dx[j] * dx[j] + dy[j] * dy[j] + dz[j] * dz[j] <= cutoff2:
+            if r2[j] <= cutoff2:
                 dx[count] = dx[j]
                 dy[count] = dy[j]
                 dz[count] = dz[j]
+                r2[count] = r2[j]
                 count += 1
     for b in range(count):
-        r2[b] = dx[b] * dx[b] + dy[b] * dy[b] + dz[b] * dz[b]
         w[b] = 1.0
     for b in range(count, (count + LANES - 1) // LANES * LANES):
         dx[b] = 0.0; dy[b] = 0.0; dz[b] = 0.0; r2[b] = 0.0; w[b] = 0.0  # noqa: E702

@@ -136,7 +136,8 @@ def train_group(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: Any
                          f"X_val {val_rows}, y_val {Yv_arrays[0].shape[0]}")
     run_key = None
     if checkpoint_dir is not None:
-        run_key = _group_key(specs, settings, seeds, X_arrays, Y_arrays, Xv_arrays, Yv_arrays, targets_are_inputs)
+        run_key = checkpoint.run_key(specs, settings, seeds, X_arrays + Xv_arrays + (
+            [] if targets_are_inputs else Y_arrays + Yv_arrays))
 
     import jax
     import jax.numpy as jnp
@@ -258,11 +259,6 @@ def train_group(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: Any
     if run_key is not None and not keep_checkpoint:
         checkpoint.remove(checkpoint_dir)
     return results
-
-
-def _group_key(specs, settings, seeds, X_arrays, Y_arrays, Xv_arrays, Yv_arrays, targets_are_inputs) -> str:
-    return checkpoint.run_key(specs, settings, seeds, X_arrays + Xv_arrays + (
-        [] if targets_are_inputs else Y_arrays + Yv_arrays))
 
 
 def _appender(done_epochs: list[int]) -> Callable[[int, Any], None]:
