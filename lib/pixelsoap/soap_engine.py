@@ -41,13 +41,23 @@ class EngineConstants:
     """Everything the kernel needs for one parameter set (arrays float64).
 
     cutoff : DScribe's neighbour distance r_cut + sigma sqrt(-2 ln 1e-3) (length units).
-    aOa : (l_max+1, kpad) Gaussian exponents (1/length^2), kpad = n_max padded to a multiple of 4 (zeros).
+    aOa : (l_max+1, n_max) Gaussian exponents (1/length^2).
+    exponents : (l_max n_max + kpad,) aOa's rows one after the other, then zeros: the exponents
+    of the kernel's radial row of one neighbour off the lattice (kpad = n_max padded to whole
+    vectors, 4, 8, 16 or 24: the contraction reads kpad values from the start of each degree).
+    table_exponents : ((l_max+1) kpad,) the same, each degree padded to kpad with zeros: the radial
+    table's row (degrees start on whole vectors, measured 1.1x faster; it costs the exps off the
+    lattice nothing).
+    lanes : (vector width, vectors per degree) of :func:`.soap_vector_kernels.lanes_for`.
     bOa : (l_max+1, n_max, n_max) primitive-to-basis factors, (2 pi sigma^2)^(3/2) included.
     pref : (l_max+1,) pi sqrt(8/(2l+1)); norm, rec_a, rec_b : real solid-harmonic constants.
     """
 
     cutoff: float
     aOa: np.ndarray
+    exponents: np.ndarray
+    table_exponents: np.ndarray
+    lanes: tuple[int, int]
     bOa: np.ndarray
     pref: np.ndarray
     norm: np.ndarray
@@ -67,25 +77,39 @@ class EngineConstants:
 @functools.lru_cache(maxsize=16)
 def engine_constants(r_cut: float, n_max: int, l_max: int, sigma: float) -> EngineConstants:
     """Kernel constants for the GTO basis of Algorithm A1 (bit-identical to DScribe's alphas and betas)."""
+    from .soap_vector_kernels import MAX_L_MAX, lanes_for
     from .soap_kernels import harmonic_constants
 
+    if not 0 <= l_max <= MAX_L_MAX:
+        raise ValueError(f"l_max={l_max!r} is outside 0..{MAX_L_MAX}")
+    width, vectors = lanes_for(n_max)
     alphas, betas = gto_basis(r_cut, n_max, l_max)
     two_s2 = 2.0 * sigma * sigma
     q = 1.0 + two_s2 * alphas                                        # (l, k)
-    kpad = (n_max + 3) // 4 * 4
-    aOa = np.zeros((l_max + 1, kpad))
-    aOa[:, :n_max] = -alphas / q
+    aOa = -alphas / q
+    kpad = width * vectors
+    exponents, table_exponents = (_exponent_row(aOa, stride, kpad) for stride in (n_max, kpad))
     degrees = np.arange(l_max + 1)[:, None]
     bOa = (math.pi * two_s2) ** 1.5 * betas * (q ** (-(degrees + 1.5)))[:, None, :]
     pref = np.pi * np.sqrt(8.0 / (2.0 * np.arange(l_max + 1) + 1.0))
     cutoff = float(r_cut) + float(sigma) * math.sqrt(-2.0 * math.log(DECAY_THRESHOLD))
     norm, rec_a, rec_b = harmonic_constants(l_max)
-    return EngineConstants(cutoff, aOa, np.ascontiguousarray(bOa), pref, norm, rec_a, rec_b)
+    return EngineConstants(cutoff, aOa, exponents, table_exponents, (width, vectors), np.ascontiguousarray(bOa), pref,
+                           norm, rec_a, rec_b)
+
+
+def _exponent_row(aOa: np.ndarray, stride: int, kpad: int) -> np.ndarray:
+    """aOa (l_max+1, n_max) laid out with degree l at l stride, zeros elsewhere: (l_max stride + kpad,)."""
+    l_max, n_max = aOa.shape[0] - 1, aOa.shape[1]
+    row = np.zeros(l_max * stride + kpad)
+    for l in range(l_max + 1):
+        row[l * stride:l * stride + n_max] = aOa[l]
+    return row
 
 
 @functools.lru_cache(maxsize=4)
 def _radial_table(r_cut: float, n_max: int, l_max: int, sigma: float) -> np.ndarray:
-    """exp(aOa[l, k] s) for every integer s <= cutoff^2: ((l_max+1) kpad, rows), or (0, 0) if too large.
+    """exp(table_exponents[q] s) for every integer s <= cutoff^2: (rows, Q), or (0, 0) if too large.
 
     The table always covers every integer r^2 that can be a neighbour, so its
     values do not depend on the data (the kernel fills it with the same exp it
@@ -95,9 +119,9 @@ def _radial_table(r_cut: float, n_max: int, l_max: int, sigma: float) -> np.ndar
 
     const = engine_constants(r_cut, n_max, l_max, sigma)
     rows = int(math.floor(const.cutoff2)) + 1
-    if rows * const.aOa.size * 8 > MAX_TABLE_BYTES:
+    if rows * const.table_exponents.size * 8 > MAX_TABLE_BYTES:
         return np.zeros((0, 0))
-    return radial_table(np.ascontiguousarray(const.aOa.ravel()), rows)
+    return radial_table(const.table_exponents, rows)
 
 
 def on_lattice(points: np.ndarray) -> bool:
@@ -145,7 +169,8 @@ class PreparedSet:
         if len(centers):
             c = self.const
             spectra_kernel(self.points, np.ascontiguousarray(centers, dtype=np.int64), out, c.cutoff2,
-                           c.aOa, c.bOa, c.pref, c.norm, c.rec_a, c.rec_b, self.table, self.use_cells,
+                           c.exponents, *c.lanes, c.bOa, c.pref, c.norm, c.rec_a, c.rec_b, self.table,
+                           self.use_cells,
                            *self.cells)
         return out
 

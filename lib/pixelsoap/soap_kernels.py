@@ -13,25 +13,25 @@ The power spectrum is p[l, n, n'] = pi sqrt(8 / (2l + 1)) sum_m c_nlm c_n'lm
 (Eq. 5), in DScribe's order (l, then n, then n' >= n).
 
 How the work is organised (the cost is about K (l_max + 1)^2 multiply-adds per
-neighbour, K = n_max padded to a multiple of 4):
+neighbour, K = n_max padded to whole vectors, 4, 8, 16 or 24):
 
 * the displacements of a center's neighbours come from one vectorised pass over
   the coordinate columns (:func:`_displacements`; a cell list for large sparse sets);
-* neighbours are handled in blocks of ``BLOCK`` (one block for a whole digit),
-  padded to a multiple of ``LANES`` with weight-0 neighbours whose harmonics are
-  exactly 0, so that no loop has a scalar remainder; for each block the radial
-  factors E[l, k, j] = exp(aOa[l, k] r_j^2) and the solid harmonics
-  S[lm, j] = r_j^l Y_lm are laid out with the neighbour index innermost, so that
-  every loop vectorises over neighbours;
-* E comes from a table indexed by the integer r^2 (stored one row per (l, k),
-  so that filling E is a vectorised gather) when every coordinate of the
-  point set is an integer (clean images: pixels on a lattice, z = floor(I/10)),
-  otherwise from a vectorisable exp (:func:`_exp_block`, reduction by ln2/64 with
-  a table of 2^(j/64) and a degree-6 Taylor polynomial, within 3 ulp); the table is
-  filled by the same function, so both paths give the same values;
-* S comes from the Cartesian recursion of the modified associated Legendre
+* neighbours are handled in blocks of ``BLOCK`` (one block for a whole digit);
+  the solid harmonics S[lm, j] = r_j^l Y_lm are computed with the neighbour index
+  innermost, padded to a multiple of ``LANES`` with weight-0 neighbours whose
+  harmonics are exactly 0, so that every loop vectorises over neighbours; they
+  come from the Cartesian recursion of the modified associated Legendre
   polynomials (the one sphericart uses), no square root or division per pair;
-* the contraction sum_j E[l, k, j] S[lm, j] runs in register tiles of 4 k x 3 lm.
+* the radial factors E[j, l, k] = exp(aOa[l, k] r_j^2) are one row per neighbour:
+  when every coordinate of the point set is an integer (clean images: pixels on
+  a lattice, z = floor(I/10)) the row of a table indexed by the integer r^2,
+  otherwise computed by a vectorisable exp (:func:`_radial_rows`, reduction by
+  ln2/64 with a table of 2^(j/64) and a degree-6 Taylor polynomial, within 3 ulp);
+  the table is filled by the same code (:func:`_radial_rows`), so both paths give
+  the same values;
+* the contraction C[lm, k] = sum_j E[j, l, k] S[lm, j] runs with vectors along k
+  and accumulators in registers (:mod:`.soap_vector_kernels`, LLVM vector code).
 
 Everything is float64: at r_cut = 63 the basis overlap matrix has reciprocal
 condition near 1e-32 and float32 spectra are wrong.  Each center is computed
@@ -45,6 +45,11 @@ import math
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.core.extending import intrinsic
+
+from .soap_vector_kernels import contract_block, power_spectrum_row
 
 #: neighbours per block (E and S of one block stay in the L2 cache; a whole MNIST digit fits one block)
 BLOCK = 256
@@ -64,47 +69,55 @@ _SHIFTER_BITS = int(np.array([_SHIFTER]).view(np.int64)[0])
 _jit = nb.njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
 
 
-@nb.njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def _exp_block(a, r2, out, scratch, n):
-    """out[:n] = exp(a * r2[:n]) for a * r2 <= 0; arguments below -708 give exp(-708) ~ 3e-308.
+@intrinsic
+def _bits_of(typingctx, x):
+    """The IEEE-754 bits of a float64, as an int64."""
+    return types.int64(types.float64), lambda context, builder, sig, args: builder.bitcast(args[0], ir.IntType(64))
 
-    a : float (1/length^2), r2 : (>= n,) squared distances; out, scratch : (>= n,) float64.
-    exp(v) = 2^q 2^(j/64) exp(r) with v = (64 q + j) ln2/64 + r (Cody-Waite, two-part ln2/64),
-    |r| <= ln2/128, exp(r) by its degree-6 Taylor polynomial (truncation below 3e-20); the three
-    loops vectorise (the integer q + j is read from the low mantissa bits of a shifted double).
-    """
-    for b in range(n):
-        v = a * r2[b]
-        if v < -708.0:
-            v = -708.0
-        t = v * (64.0 * _LOG2E) + _SHIFTER
-        k = t - _SHIFTER
-        r = v - k * (_LN2_HI / 64.0) - k * (_LN2_LO / 64.0)
-        rr = r * r
-        high = (1.0 / 24.0 + r * (1.0 / 120.0)) + rr * (1.0 / 720.0)
-        out[b] = (1.0 + r) + rr * ((0.5 + r * (1.0 / 6.0)) + rr * high)
-        scratch[b] = t
-    bits = scratch.view(np.int64)
-    for b in range(n):
-        k64 = bits[b] - _SHIFTER_BITS
-        out[b] *= _EXP2_SIXTYFOURTHS[k64 & 63]
-        bits[b] = ((k64 >> 6) + 1023) << 52
-    for b in range(n):
-        out[b] *= scratch[b]
+
+@intrinsic
+def _float_of(typingctx, bits):
+    """The float64 whose IEEE-754 bits are the int64 ``bits``."""
+    return types.float64(types.int64), lambda context, builder, sig, args: builder.bitcast(args[0], ir.DoubleType())
 
 
 @nb.njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def radial_table(a_flat, n_rows):
-    """T[i, s] = exp(a_flat[i] * s) for integer squared distances s = 0 .. n_rows - 1.
+def _radial_rows(exponents, r2, n, out):
+    """out[b, q] = exp(exponents[q] r2[b]) for b < n: one row of radial factors per squared distance.
 
-    a_flat : (P,) exponents aOa (1/length^2); returns float64 (P, n_rows), one row per exponent.
+    exponents : (Q,) (1/length^2) <= 0; r2 : (>= n,) squared distances; out : (>= n, Q) float64.
+    Arguments below -708 give exp(-708) ~ 3e-308.  exp(v) = 2^i 2^(j/64) exp(r) with
+    v = (64 i + j) ln2/64 + r (Cody-Waite, two-part ln2/64), |r| <= ln2/128, exp(r) by its
+    degree-6 Taylor polynomial (truncation below 3e-20): within 3 ulp.  The loop over q
+    vectorises (64 i + j is read from the low mantissa bits of a shifted double).
     """
-    p = a_flat.shape[0]
+    q_len = exponents.shape[0]
+    for b in range(n):
+        rb = r2[b]
+        for q in range(q_len):
+            v = exponents[q] * rb
+            if v < -708.0:
+                v = -708.0
+            t = v * (64.0 * _LOG2E) + _SHIFTER
+            k = t - _SHIFTER
+            r = v - k * (_LN2_HI / 64.0) - k * (_LN2_LO / 64.0)
+            rr = r * r
+            high = (1.0 / 24.0 + r * (1.0 / 120.0)) + rr * (1.0 / 720.0)
+            poly = (1.0 + r) + rr * ((0.5 + r * (1.0 / 6.0)) + rr * high)
+            k64 = _bits_of(t) - _SHIFTER_BITS
+            out[b, q] = poly * _EXP2_SIXTYFOURTHS[k64 & 63] * _float_of(((k64 >> 6) + 1023) << 52)
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def radial_table(exponents, n_rows):
+    """T[s, q] = exp(exponents[q] * s) for integer squared distances s = 0 .. n_rows - 1.
+
+    exponents : (Q,) the radial row's exponents (1/length^2); returns float64 (n_rows, Q), one row
+    per r^2, filled by the same code as the rows computed off the lattice.
+    """
     s = np.arange(n_rows).astype(np.float64)
-    scratch = np.empty(n_rows)
-    table = np.empty((p, n_rows))
-    for i in range(p):
-        _exp_block(a_flat[i], s, table[i], scratch, n_rows)
+    table = np.empty((n_rows, exponents.shape[0]))
+    _radial_rows(exponents, s, n_rows, table)
     return table
 
 
@@ -157,54 +170,6 @@ def _harmonic_block(lmax, n, norm, Q, cm, sm, S):
                 t = f * Q[ql + m, b]
                 S[c0 + m, b] = t * cm[m, b]
                 S[c0 - m, b] = t * sm[m, b]
-
-
-@_jit
-def _tile3(E, S, C, k0, lm0, n):
-    """C[k0:k0+4, lm0:lm0+3] += E[k0:k0+4, :n] @ S[lm0:lm0+3, :n].T (12 accumulators)."""
-    a00 = 0.0; a01 = 0.0; a02 = 0.0; a10 = 0.0; a11 = 0.0; a12 = 0.0  # noqa: E702
-    a20 = 0.0; a21 = 0.0; a22 = 0.0; a30 = 0.0; a31 = 0.0; a32 = 0.0  # noqa: E702
-    for b in range(n):
-        e0 = E[k0, b]; e1 = E[k0 + 1, b]; e2 = E[k0 + 2, b]; e3 = E[k0 + 3, b]  # noqa: E702
-        s0 = S[lm0, b]; s1 = S[lm0 + 1, b]; s2 = S[lm0 + 2, b]  # noqa: E702
-        a00 += e0 * s0; a01 += e0 * s1; a02 += e0 * s2  # noqa: E702
-        a10 += e1 * s0; a11 += e1 * s1; a12 += e1 * s2  # noqa: E702
-        a20 += e2 * s0; a21 += e2 * s1; a22 += e2 * s2  # noqa: E702
-        a30 += e3 * s0; a31 += e3 * s1; a32 += e3 * s2  # noqa: E702
-    lm = lm0
-    C[k0, lm] += a00; C[k0, lm + 1] += a01; C[k0, lm + 2] += a02  # noqa: E702
-    C[k0 + 1, lm] += a10; C[k0 + 1, lm + 1] += a11; C[k0 + 1, lm + 2] += a12  # noqa: E702
-    C[k0 + 2, lm] += a20; C[k0 + 2, lm + 1] += a21; C[k0 + 2, lm + 2] += a22  # noqa: E702
-    C[k0 + 3, lm] += a30; C[k0 + 3, lm + 1] += a31; C[k0 + 3, lm + 2] += a32  # noqa: E702
-
-
-@_jit
-def _tile1(E, S, C, k0, lm0, n):
-    """C[k0:k0+4, lm0] += E[k0:k0+4, :n] @ S[lm0, :n]."""
-    a0 = 0.0; a1 = 0.0; a2 = 0.0; a3 = 0.0  # noqa: E702
-    for b in range(n):
-        s0 = S[lm0, b]
-        a0 += E[k0, b] * s0; a1 += E[k0 + 1, b] * s0  # noqa: E702
-        a2 += E[k0 + 2, b] * s0; a3 += E[k0 + 3, b] * s0  # noqa: E702
-    C[k0, lm0] += a0; C[k0 + 1, lm0] += a1; C[k0 + 2, lm0] += a2; C[k0 + 3, lm0] += a3  # noqa: E702
-
-
-@_jit
-def _contract(E, S, C, l, n, kpad):
-    """C[k, l*l + m] += sum_b E[k, b] S[l*l + m, b] for one degree l over one block of n neighbours.
-
-    E : the (kpad, >= n) radial rows of degree l; S : (nlm, >= n) harmonics of every degree.
-    """
-    c0 = l * l
-    width = 2 * l + 1
-    for k0 in range(0, kpad, 4):
-        m0 = 0
-        while m0 + 3 <= width:
-            _tile3(E, S, C, k0, c0 + m0, n)
-            m0 += 3
-        while m0 < width:
-            _tile1(E, S, C, k0, c0 + m0, n)
-            m0 += 1
 
 
 @_jit
@@ -308,104 +273,61 @@ def _displacements(xs, ys, zs, ci, cutoff2, use_cells, points, cells, order, key
 
 
 @_jit
-def spectra_kernel(points, centers, out, cutoff2, aOa, bOa, pref, norm, rec_a, rec_b, table,
+def spectra_kernel(points, centers, out, cutoff2, exponents, vw, kv, bOa, pref, norm, rec_a, rec_b, table,
                    use_cells, cells, order, keys, ux, uy, uz):
     """Power spectra of ``points`` (N, 3) at ``centers`` (M,) int64 into ``out`` (M, d) float64.
 
-    aOa : (l_max+1, kpad) exponents, padded columns 0; bOa : (l_max+1, n_max, n_max);
-    pref : (l_max+1,); norm, rec_a, rec_b : harmonic constants; table : ((l_max+1) kpad, R)
-    radial table by integer r^2 (:func:`radial_table`), or (0, 0) to compute the exponentials;
-    cells ... uz : the cell list of :func:`_cell_neighbours` (ignored unless use_cells).
+    exponents : (l_max n_max + kpad,) the exponents of a radial row off the lattice, aOa[l, k] at
+    l n_max + k, zeros after; vw, kv : the vector width and vectors per degree of
+    :func:`.soap_vector_kernels.lanes_for`, kpad = vw kv; bOa : (l_max+1, n_max, n_max);
+    pref : (l_max+1,); norm, rec_a, rec_b : harmonic constants; table : (R, (l_max+1) kpad) radial
+    rows by integer r^2, degree l at l kpad (:func:`radial_table`), or (0, 0) to compute the
+    exponentials; cells ... uz : the cell list of :func:`_cell_neighbours` (ignored unless use_cells).
     """
-    lmax = aOa.shape[0] - 1
-    kpad = aOa.shape[1]
+    lmax = bOa.shape[0] - 1
     nmax = bOa.shape[1]
+    kpad = vw * kv
     nlm = (lmax + 1) * (lmax + 1)
     nq = (lmax + 1) * (lmax + 2) // 2
     use_table = table.shape[0] > 0
+    degree_stride = kpad if use_table else nmax
     nbr = np.empty(points.shape[0], np.int64)
     size = points.shape[0] + LANES
     dx_all = np.zeros(size); dy_all = np.zeros(size); dz_all = np.zeros(size)  # noqa: E702
     r2_all = np.zeros(size); w_all = np.zeros(size)  # noqa: E702
     xs = points[:, 0].copy(); ys = points[:, 1].copy(); zs = points[:, 2].copy()  # noqa: E702
-    scratch = np.empty(BLOCK)
-    E = np.zeros(((lmax + 1) * kpad, BLOCK))     # rows k >= n_max stay 0
-    rows = np.zeros(BLOCK, np.int64)
+    rows = np.arange(BLOCK)                       # off the lattice: neighbour b reads row b of E
+    E = np.empty((0, exponents.size)) if use_table else np.empty((BLOCK, exponents.size))
+    radial = table if use_table else E
     S = np.empty((nlm, BLOCK)); Q = np.empty((nq, BLOCK))  # noqa: E702
     cm = np.empty((lmax + 1, BLOCK)); sm = np.empty((lmax + 1, BLOCK))  # noqa: E702
-    C = np.empty((kpad, nlm))
-    coef = np.zeros((nmax + 3, nlm))
-    bOa_lm = np.empty((nmax, nmax, nlm))
+    C = np.empty((nlm, kpad))
+    coef = np.empty((nlm, kpad))
+    bOaT = np.zeros((lmax + 1, nmax, kpad))
     for l in range(lmax + 1):
-        for lm in range(l * l, (l + 1) * (l + 1)):
-            bOa_lm[:, :, lm] = bOa[l]
+        for a in range(nmax):
+            for k in range(nmax):
+                bOaT[l, k, a] = bOa[l, a, k]
     for t in range(centers.shape[0]):
         ci = centers[t]
         count = _displacements(xs, ys, zs, ci, cutoff2, use_cells, points, cells, order, keys, ux, uy, uz, nbr,
                                dx_all, dy_all, dz_all, r2_all, w_all)
         C[:, :] = 0.0
         for start in range(0, count, BLOCK):
-            stop = start + (min(BLOCK, count - start) + LANES - 1) // LANES * LANES
+            n = min(BLOCK, count - start)
+            stop = start + (n + LANES - 1) // LANES * LANES
             npad = stop - start
             dx = dx_all[start:stop]; dy = dy_all[start:stop]; dz = dz_all[start:stop]  # noqa: E702
             r2 = r2_all[start:stop]; w = w_all[start:stop]  # noqa: E702
             _legendre_block(dx, dy, dz, r2, w, npad, lmax, rec_a, rec_b, Q, cm, sm)
             _harmonic_block(lmax, npad, norm, Q, cm, sm, S)
             if use_table:
-                for b in range(npad):
+                for b in range(n):
                     rows[b] = int(r2[b] + 0.5)
-                for l in range(lmax + 1):
-                    for k in range(nmax):
-                        table_row = table[l * kpad + k]
-                        e_row = E[l * kpad + k]
-                        for b in range(npad):
-                            e_row[b] = table_row[rows[b]]
             else:
-                for l in range(lmax + 1):
-                    for k in range(nmax):
-                        _exp_block(aOa[l, k], r2, E[l * kpad + k], scratch, npad)
-            for l in range(lmax + 1):
-                _contract(E[l * kpad:(l + 1) * kpad], S, C, l, npad, kpad)
-        _power_spectrum(C, bOa_lm, pref, coef, out, t, lmax, nmax)
-
-
-@_jit
-def _power_spectrum(C, bOa_lm, pref, coef, out, t, lmax, nmax):
-    """out[t] = pref[l] sum_m c[n, lm] c[n', lm] in DScribe's order (l, then n, then n' >= n).
-
-    C : (kpad, nlm) primitive sums; bOa_lm : (n_max, n_max, nlm) = bOa[l(lm), n, k] spread over
-    lm, so that c = bOa C runs along the whole lm axis; coef : (n_max + 3, nlm) scratch whose
-    rows past n_max stay zero.  Four n' at a time: the short sums over m are latency-bound.
-    """
-    nlm = C.shape[1]
-    for a in range(nmax):
-        for lm in range(nlm):
-            coef[a, lm] = 0.0
-        for k in range(nmax):
-            for lm in range(nlm):
-                coef[a, lm] += bOa_lm[a, k, lm] * C[k, lm]
-    npairs = nmax * (nmax + 1) // 2
-    for l in range(lmax + 1):
-        lo = l * l
-        hi = lo + 2 * l + 1
-        base = l * npairs
-        row = 0
-        for a in range(nmax):
-            for a2 in range(a, nmax, 4):
-                s0 = 0.0; s1 = 0.0; s2 = 0.0; s3 = 0.0  # noqa: E702
-                for lm in range(lo, hi):
-                    v = coef[a, lm]
-                    s0 += v * coef[a2, lm]; s1 += v * coef[a2 + 1, lm]  # noqa: E702
-                    s2 += v * coef[a2 + 2, lm]; s3 += v * coef[a2 + 3, lm]  # noqa: E702
-                o = base + row + a2 - a
-                out[t, o] = pref[l] * s0
-                if a2 + 1 < nmax:
-                    out[t, o + 1] = pref[l] * s1
-                if a2 + 2 < nmax:
-                    out[t, o + 2] = pref[l] * s2
-                if a2 + 3 < nmax:
-                    out[t, o + 3] = pref[l] * s3
-            row += nmax - a
+                _radial_rows(exponents, r2, n, E)
+            contract_block(radial, rows, S, C, lmax, degree_stride, vw, kv, n)
+        power_spectrum_row(C, bOaT, pref, coef, out, t, lmax, nmax, vw, kv)
 
 
 def harmonic_constants(l_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
