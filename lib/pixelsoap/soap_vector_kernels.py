@@ -284,3 +284,89 @@ def power_spectrum_row(typingctx, C, bOaT, pref, coef, out, t, lmax, nmax, vw, k
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+#: neighbours per vector in :func:`solid_harmonics` (the kernel pads blocks to a multiple of it)
+HARMONIC_LANES = 8
+
+
+def _emit_solid_harmonics(builder, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, rec_b, Q, cs, S, s_stride):
+    """IR of :func:`solid_harmonics`: 8 neighbours per vector, the recursions in runtime loops over l and m."""
+    v = _VectorIR(builder, HARMONIC_LANES)
+    const = v.const
+    lanes = const(HARMONIC_LANES)
+    one = const(1)
+    two = const(2)
+
+    def splat_scalar(value):
+        undef = ir.Constant(v.type, ir.Undefined)
+        first = builder.insert_element(undef, value, ir.Constant(_I32, 0))
+        return builder.shuffle_vector(first, undef, ir.Constant(ir.VectorType(_I32, HARMONIC_LANES), [0] * 8))
+
+    def row(base, index):
+        """The 8-lane scratch row ``index`` of Q or cs (rows of HARMONIC_LANES float64)."""
+        return base, builder.mul(index, lanes)
+
+    with cgutils.for_range_slice(builder, const(0), npad, lanes) as (b0, _):
+        x, y, z, rr, weight = (v.load(a, b0) for a in (dx, dy, dz, r2, w))
+        # cs rows 2m, 2m + 1: Re and Im of (x + i y)^m
+        v.store(splat_scalar(ir.Constant(ir.DoubleType(), 1.0)), *row(cs, const(0)))
+        v.store(v.zeros, *row(cs, one))
+        with cgutils.for_range_slice(builder, one, builder.add(lmax, one), one) as (m, _):
+            previous = builder.mul(builder.sub(m, one), two)
+            c = v.load(*row(cs, previous))
+            s = v.load(*row(cs, builder.add(previous, one)))
+            v.store(builder.fsub(builder.fmul(x, c), builder.fmul(y, s)), *row(cs, builder.mul(m, two)))
+            v.store(builder.fadd(builder.fmul(x, s), builder.fmul(y, c)), *row(cs, builder.add(builder.mul(m, two), one)))
+        v.store(weight, *row(Q, const(0)))
+        v.store(builder.fmul(v.splat(norm, const(0)), weight), S, b0)
+        with cgutils.for_range_slice(builder, one, builder.add(lmax, one), one) as (l, _):
+            ql = builder.sdiv(builder.mul(l, builder.add(l, one)), two)
+            qp = builder.sub(ql, l)
+            qpp = builder.add(builder.sub(qp, l), one)
+            diag = splat_scalar(builder.sitofp(builder.sub(one, builder.mul(l, two)), ir.DoubleType()))
+            top = builder.fmul(diag, v.load(*row(Q, builder.add(qp, builder.sub(l, one)))))
+            v.store(top, *row(Q, builder.add(ql, l)))
+            v.store(builder.fmul(builder.fneg(z), top), *row(Q, builder.sub(builder.add(ql, l), one)))
+            with cgutils.for_range(builder, builder.sub(l, one)) as order:
+                m = order.index
+                q = builder.add(ql, m)
+                a = builder.fmul(builder.fmul(v.splat(rec_a, q), z), v.load(*row(Q, builder.add(qp, m))))
+                b = builder.fmul(builder.fmul(v.splat(rec_b, q), rr), v.load(*row(Q, builder.add(qpp, m))))
+                v.store(builder.fsub(a, b), *row(Q, q))
+            centre = builder.add(builder.mul(l, l), l)
+            v.store(builder.fmul(v.splat(norm, ql), v.load(*row(Q, ql))), S,
+                    builder.add(builder.mul(centre, s_stride), b0))
+            with cgutils.for_range_slice(builder, one, builder.add(l, one), one) as (m, _):
+                q = builder.add(ql, m)
+                t = builder.fmul(v.splat(norm, q), v.load(*row(Q, q)))
+                c = v.load(*row(cs, builder.mul(m, two)))
+                s = v.load(*row(cs, builder.add(builder.mul(m, two), one)))
+                v.store(builder.fmul(t, c), S, builder.add(builder.mul(builder.add(centre, m), s_stride), b0))
+                v.store(builder.fmul(t, s), S, builder.add(builder.mul(builder.sub(centre, m), s_stride), b0))
+
+
+@intrinsic
+def solid_harmonics(typingctx, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, rec_b, Q, cs, S):
+    """S[l^2 + l + m, b] = w_b r_b^l Y_lm(r_b / |r_b|) for l <= lmax, m = -l..l, b < npad (a multiple of 8).
+
+    dx, dy, dz, r2, w : (>= npad,) float64 displacements (length units), their squared norms and the
+    weights (1 for a neighbour, 0 for padding, whose harmonics are then exactly 0).  Q holds w_b times
+    the modified associated Legendre polynomials of the Cartesian recursion
+    (l - m) Q_l^m = (2l - 1) z Q_{l-1}^m - (l + m - 1) r^2 Q_{l-2}^m, Q_l^l = -(2l - 1) Q_{l-1}^{l-1},
+    Q_l^{l-1} = -z Q_l^l, so that w_b r^l Y_lm = norm_lm Q_l^|m| Re or Im (x + i y)^|m|: no square
+    root or division per pair.  norm, rec_a, rec_b : ((lmax+1)(lmax+2)/2,) from
+    :func:`pixelsoap.soap_kernels.harmonic_constants`; Q : ((lmax+1)(lmax+2)/2 x 8,), cs : (2 (lmax+1) x 8,)
+    float64 scratch; S : ((lmax+1)^2, >= npad).  Eight neighbours go through the recursions together, as
+    one vector, with everything but S in L1.
+    """
+    sig = types.none(dx, dy, dz, r2, w, npad, lmax, norm, rec_a, rec_b, Q, cs, S)
+
+    def codegen(context, builder, signature, args):
+        data = [context.make_array(ty)(context, builder, a).data if isinstance(ty, types.Array) else a
+                for ty, a in zip(signature.args, args)]
+        s_stride = builder.extract_value(context.make_array(signature.args[12])(context, builder, args[12]).shape, 1)
+        _emit_solid_harmonics(builder, *data, s_stride)
+        return context.get_dummy_value()
+
+    return sig, codegen
