@@ -45,9 +45,10 @@ class EngineConstants:
     exponents : (l_max n_max + kpad,) aOa's rows one after the other, then zeros: the exponents
     of the kernel's radial row of one neighbour off the lattice (kpad = n_max padded to whole
     vectors, 4, 8, 16 or 24: the contraction reads kpad values from the start of each degree).
-    table_exponents : ((l_max+1) kpad,) the same, each degree padded to kpad with zeros: the radial
-    table's row (degrees start on whole vectors, measured 1.1x faster; it costs the exps off the
-    lattice nothing).
+    table_exponents : ((l_max+1) kpad rounded up to a multiple of 8,) the same, each degree padded to
+    kpad with zeros: the radial table's row (degrees start on whole vectors, measured 1.1x faster).
+    near_table_degree : Taylor degree of exp(aOa delta) for |delta| <= 1/2, or None when |aOa| is too
+    large (sigma small) for :func:`.soap_vector_kernels.rows_near_table`.
     lanes : (vector width, vectors per degree) of :func:`.soap_vector_kernels.lanes_for`.
     bOa : (l_max+1, n_max, n_max) primitive-to-basis factors, (2 pi sigma^2)^(3/2) included.
     pref : (l_max+1,) pi sqrt(8/(2l+1)); norm, rec_a, rec_b : real solid-harmonic constants.
@@ -57,6 +58,7 @@ class EngineConstants:
     aOa: np.ndarray
     exponents: np.ndarray
     table_exponents: np.ndarray
+    near_table_degree: int | None
     lanes: tuple[int, int]
     bOa: np.ndarray
     pref: np.ndarray
@@ -77,7 +79,7 @@ class EngineConstants:
 @functools.lru_cache(maxsize=16)
 def engine_constants(r_cut: float, n_max: int, l_max: int, sigma: float) -> EngineConstants:
     """Kernel constants for the GTO basis of Algorithm A1 (bit-identical to DScribe's alphas and betas)."""
-    from .soap_vector_kernels import MAX_L_MAX, lanes_for
+    from .soap_vector_kernels import MAX_L_MAX, lanes_for, near_table_degree
     from .soap_kernels import harmonic_constants
 
     if not 0 <= l_max <= MAX_L_MAX:
@@ -88,14 +90,16 @@ def engine_constants(r_cut: float, n_max: int, l_max: int, sigma: float) -> Engi
     q = 1.0 + two_s2 * alphas                                        # (l, k)
     aOa = -alphas / q
     kpad = width * vectors
-    exponents, table_exponents = (_exponent_row(aOa, stride, kpad) for stride in (n_max, kpad))
+    exponents = _exponent_row(aOa, n_max, kpad)
+    table_exponents = _exponent_row(aOa, kpad, kpad)
+    table_exponents = np.concatenate([table_exponents, np.zeros(-len(table_exponents) % 8)])
     degrees = np.arange(l_max + 1)[:, None]
     bOa = (math.pi * two_s2) ** 1.5 * betas * (q ** (-(degrees + 1.5)))[:, None, :]
     pref = np.pi * np.sqrt(8.0 / (2.0 * np.arange(l_max + 1) + 1.0))
     cutoff = float(r_cut) + float(sigma) * math.sqrt(-2.0 * math.log(DECAY_THRESHOLD))
     norm, rec_a, rec_b = harmonic_constants(l_max)
-    return EngineConstants(cutoff, aOa, exponents, table_exponents, (width, vectors), np.ascontiguousarray(bOa), pref,
-                           norm, rec_a, rec_b)
+    return EngineConstants(cutoff, aOa, exponents, table_exponents, near_table_degree(np.abs(aOa).max()),
+                           (width, vectors), np.ascontiguousarray(bOa), pref, norm, rec_a, rec_b)
 
 
 def _exponent_row(aOa: np.ndarray, stride: int, kpad: int) -> np.ndarray:
@@ -109,16 +113,16 @@ def _exponent_row(aOa: np.ndarray, stride: int, kpad: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def _radial_table(r_cut: float, n_max: int, l_max: int, sigma: float) -> np.ndarray:
-    """exp(table_exponents[q] s) for every integer s <= cutoff^2: (rows, Q), or (0, 0) if too large.
+    """exp(table_exponents[q] s) for every integer s <= cutoff^2 + 1: (rows, Q), or (0, 0) if too large.
 
-    The table always covers every integer r^2 that can be a neighbour, so its
-    values do not depend on the data (the kernel fills it with the same exp it
-    uses off the lattice).
+    The table always covers every integer r^2 that can be a neighbour, and the
+    integer nearest any r^2 <= cutoff^2, so its values do not depend on the data
+    (the kernel fills it with the same exp it uses off the lattice).
     """
     from .soap_kernels import radial_table
 
     const = engine_constants(r_cut, n_max, l_max, sigma)
-    rows = int(math.floor(const.cutoff2)) + 1
+    rows = int(math.floor(const.cutoff2)) + 2
     if rows * const.table_exponents.size * 8 > MAX_TABLE_BYTES:
         return np.zeros((0, 0))
     return radial_table(const.table_exponents, rows)
@@ -148,6 +152,11 @@ _NO_CELLS = (np.zeros((0, 3), np.int64), np.zeros(0, np.int64), np.zeros(0, np.i
              np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
+#: how the kernel gets each neighbour's radial row: the table's row of the integer r^2 (points on the
+#: lattice), that row times the Taylor polynomial of exp(aOa (r^2 - s)) (off the lattice), or exps
+RADIAL_TABLE, RADIAL_NEAR_TABLE, RADIAL_EXP = 0, 1, 2
+
+
 class PreparedSet:
     """One point set made ready for the kernel: the neighbour search and radial path are chosen once."""
 
@@ -155,7 +164,14 @@ class PreparedSet:
         self.points = np.ascontiguousarray(points, dtype=np.float64)
         self.const = engine_constants(r_cut, n_max, l_max, sigma)
         key = (r_cut, n_max, l_max, sigma)
-        self.table = _radial_table(*key) if on_lattice(self.points) else np.zeros((0, 0))
+        table = _radial_table(*key)
+        if table.size and on_lattice(self.points):
+            self.radial_mode = RADIAL_TABLE
+        elif table.size and self.const.near_table_degree is not None:
+            self.radial_mode = RADIAL_NEAR_TABLE
+        else:
+            self.radial_mode, table = RADIAL_EXP, np.zeros((0, 0))
+        self.table = table
         extent = np.ptp(self.points, axis=0) if len(self.points) else np.zeros(3)
         self.use_cells = bool(len(self.points) > ALL_PAIRS_MAX_POINTS and np.max(extent) > 3 * self.const.cutoff)
         self.cells = _cell_list(self.points, self.const.cutoff) if self.use_cells else _NO_CELLS
@@ -169,8 +185,8 @@ class PreparedSet:
         if len(centers):
             c = self.const
             spectra_kernel(self.points, np.ascontiguousarray(centers, dtype=np.int64), out, c.cutoff2,
-                           c.exponents, *c.lanes, c.bOa, c.pref, c.norm, c.rec_a, c.rec_b, self.table,
-                           self.use_cells,
+                           c.exponents, c.table_exponents, *c.lanes, c.bOa, c.pref, c.norm, c.rec_a, c.rec_b,
+                           self.table, self.radial_mode, c.near_table_degree or 0, self.use_cells,
                            *self.cells)
         return out
 

@@ -57,7 +57,8 @@ from llvmlite import ir
 from numba.core import types
 from numba.core.extending import intrinsic
 
-from .soap_vector_kernels import HARMONIC_LANES, contract_block, power_spectrum_row, solid_harmonics
+from .soap_vector_kernels import (HARMONIC_LANES, contract_block, power_spectrum_row, rows_near_table,
+                                  solid_harmonics)
 
 #: neighbours per block (E and S of one block stay in the L2 cache; a whole MNIST digit fits one block)
 BLOCK = 256
@@ -230,33 +231,36 @@ def _displacements(xs, ys, zs, ci, cutoff2, use_cells, points, cells, order, key
 
 
 @_jit
-def spectra_kernel(points, centers, out, cutoff2, exponents, vw, kv, bOa, pref, norm, rec_a, rec_b, table,
-                   use_cells, cells, order, keys, ux, uy, uz):
+def spectra_kernel(points, centers, out, cutoff2, exponents, table_exponents, vw, kv, bOa, pref, norm, rec_a, rec_b,
+                   table, radial_mode, degree, use_cells, cells, order, keys, ux, uy, uz):
     """Power spectra of ``points`` (N, 3) at ``centers`` (M,) int64 into ``out`` (M, d) float64.
 
-    exponents : (l_max n_max + kpad,) the exponents of a radial row off the lattice, aOa[l, k] at
-    l n_max + k, zeros after; vw, kv : the vector width and vectors per degree of
-    :func:`.soap_vector_kernels.lanes_for`, kpad = vw kv; bOa : (l_max+1, n_max, n_max);
-    pref : (l_max+1,); norm, rec_a, rec_b : harmonic constants; table : (R, (l_max+1) kpad) radial
-    rows by integer r^2, degree l at l kpad (:func:`radial_table`), or (0, 0) to compute the
-    exponentials; cells ... uz : the cell list of :func:`_cell_neighbours` (ignored unless use_cells).
+    exponents : (l_max n_max + kpad,) the exponents of a radial row computed by exps, aOa[l, k] at
+    l n_max + k, zeros after; table_exponents : (Q,) the table's, degree l at l kpad; vw, kv : the
+    vector width and vectors per degree of :func:`.soap_vector_kernels.lanes_for`, kpad = vw kv;
+    bOa : (l_max+1, n_max, n_max); pref : (l_max+1,); norm, rec_a, rec_b : harmonic constants;
+    table : (R, Q) radial rows by integer r^2 (:func:`radial_table`), or (0, 0); radial_mode : 0 the
+    table's rows (points on the lattice), 1 the table's rows times exp(aOa (r^2 - s)) by its Taylor
+    polynomial of ``degree`` (:func:`.soap_vector_kernels.rows_near_table`), 2 exps
+    (:func:`_radial_rows`); cells ... uz : the cell list of :func:`_cell_neighbours` (ignored unless
+    use_cells).
     """
     lmax = bOa.shape[0] - 1
     nmax = bOa.shape[1]
     kpad = vw * kv
     nlm = (lmax + 1) * (lmax + 1)
     nq = (lmax + 1) * (lmax + 2) // 2
-    use_table = table.shape[0] > 0
-    degree_stride = kpad if use_table else nmax
+    degree_stride = nmax if radial_mode == 2 else kpad
     nbr = np.empty(points.shape[0], np.int64)
     size = points.shape[0] + LANES
     dx_all = np.zeros(size); dy_all = np.zeros(size); dz_all = np.zeros(size)  # noqa: E702
     r2_all = np.zeros(size); w_all = np.zeros(size)  # noqa: E702
     xs = points[:, 0].copy(); ys = points[:, 1].copy(); zs = points[:, 2].copy()  # noqa: E702
-    rows = np.arange(BLOCK)                       # off the lattice: neighbour b reads row b of E
-    E = np.empty((0, exponents.size)) if use_table else np.empty((BLOCK, exponents.size))
-    radial = table if use_table else E
-    S = np.empty((nlm, BLOCK + LANES))            # rows 2 KiB apart would share a few L1 sets
+    rows = np.arange(BLOCK)                       # neighbour b reads row b of E, or of the table
+    table_rows = np.zeros(BLOCK, np.int64); delta = np.zeros(BLOCK)  # noqa: E702
+    E = np.empty((BLOCK, table.shape[1] if radial_mode == 1 else exponents.size))
+    radial = table if radial_mode == 0 else E
+    S = np.empty((BLOCK // HARMONIC_LANES, nlm, HARMONIC_LANES))   # 8 neighbours' harmonics, one lm after another
     Qv = np.empty(nq * HARMONIC_LANES); cs = np.empty(2 * (lmax + 1) * HARMONIC_LANES)  # noqa: E702
     C = np.empty((nlm, kpad))
     coef = np.empty((nlm, kpad))
@@ -277,9 +281,14 @@ def spectra_kernel(points, centers, out, cutoff2, exponents, vw, kv, bOa, pref, 
             dx = dx_all[start:stop]; dy = dy_all[start:stop]; dz = dz_all[start:stop]  # noqa: E702
             r2 = r2_all[start:stop]; w = w_all[start:stop]  # noqa: E702
             solid_harmonics(dx, dy, dz, r2, w, npad, lmax, norm, rec_a, rec_b, Qv, cs, S)
-            if use_table:
+            if radial_mode == 0:
                 for b in range(n):
                     rows[b] = int(r2[b] + 0.5)
+            elif radial_mode == 1:
+                for b in range(n):
+                    table_rows[b] = int(r2[b] + 0.5)
+                    delta[b] = r2[b] - table_rows[b]
+                rows_near_table(table, table_rows, delta, table_exponents, n, degree, E)
             else:
                 _radial_rows(exponents, r2, n, E)
             contract_block(radial, rows, S, C, lmax, degree_stride, vw, kv, n)

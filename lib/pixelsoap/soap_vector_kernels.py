@@ -39,6 +39,11 @@ MIN_CHAINS = 8
 MAX_N_MAX = 24
 MAX_L_MAX = 20
 
+#: neighbours per vector in :func:`solid_harmonics` (the kernel pads blocks to a multiple of it); the
+#: harmonics are stored as S[b // 8, lm, b % 8], so that the orders one contraction chunk broadcasts
+#: for one neighbour lie 64 bytes apart, at constant offsets from one address
+HARMONIC_LANES = 8
+
 _I64 = ir.IntType(64)
 _I32 = ir.IntType(32)
 
@@ -113,6 +118,13 @@ class _VectorIR:
         one = self.builder.insert_element(undef, scalar, ir.Constant(_I32, 0))
         return self.builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(_I32, self.width), [0] * self.width))
 
+    def splat_constant(self, value: float):
+        return ir.Constant(self.type, [value] * self.width)
+
+    def fma(self, a, b, c):
+        """a * b + c, rounded once."""
+        return self.builder.call(self._fma, [a, b, c])
+
     def fma_into(self, cell, a, b):
         """*cell += a * b, the accumulator ``cell`` an alloca (LLVM keeps it in a register)."""
         self.builder.store(self.builder.call(self._fma, [a, b, self.builder.load(cell)]), cell)
@@ -124,7 +136,7 @@ class _VectorIR:
         return cells
 
 
-def _emit_chunk(builder, vw, kv, w, radial, row_length, rows, harmonics, s_stride, coeffs, l, m0, degree_stride, n):
+def _emit_chunk(builder, vw, kv, w, radial, row_length, rows, harmonics, nlm, coeffs, l, m0, degree_stride, n):
     """IR for one chunk: accumulators in allocas (promoted to registers by LLVM), loads, FMAs, the add into C."""
     v = _VectorIR(builder, vw)
     const = v.const
@@ -132,7 +144,8 @@ def _emit_chunk(builder, vw, kv, w, radial, row_length, rows, harmonics, s_strid
     streams = max(1, -(-MIN_CHAINS // (w * kv)))
     acc = [[v.accumulators(kv) for _ in range(w)] for _ in range(streams)]
     lm0 = builder.add(builder.mul(l, l), m0)
-    s_rows = [builder.mul(builder.add(lm0, const(j)), s_stride) for j in range(w)]
+    lm0_offset = builder.mul(lm0, const(HARMONIC_LANES))
+    lane_mask = const(HARMONIC_LANES - 1)
     degree_offset = builder.mul(l, degree_stride)
     per_stream = builder.sdiv(n, const(streams))
 
@@ -140,8 +153,10 @@ def _emit_chunk(builder, vw, kv, w, radial, row_length, rows, harmonics, s_strid
         row = builder.load(builder.gep(rows, [b]))
         start = builder.add(builder.mul(row, row_length), degree_offset)
         e = [v.load(radial, builder.add(start, const(q * vw))) for q in range(kv)]
+        lane = builder.and_(b, lane_mask)
+        first = builder.add(builder.add(builder.mul(builder.sub(b, lane), nlm), lane), lm0_offset)
         for j in range(w):
-            s = v.splat(harmonics, builder.add(s_rows[j], b))
+            s = v.splat(harmonics, builder.add(first, const(j * HARMONIC_LANES)))
             for q in range(kv):
                 v.fma_into(acc[p][j][q], e[q], s)
 
@@ -175,7 +190,7 @@ def contract_chunk(typingctx, radial, rows, S, C, l, m0, w, stride, vw, kv, n):
         radial_a, rows_a, s_a, c_a = arrays
         l_, m0_, w_, degree_stride, vw_, kv_, n_ = args[4:]
         row_length = builder.extract_value(radial_a.shape, 1)
-        s_stride = builder.extract_value(s_a.shape, 1)
+        nlm = builder.extract_value(s_a.shape, 1)
         key = builder.add(builder.mul(builder.add(builder.mul(w_, ir.Constant(_I64, 100)), vw_),
                                       ir.Constant(_I64, 10)), kv_)
         end = builder.function.append_basic_block("contract.end")
@@ -184,7 +199,7 @@ def contract_chunk(typingctx, radial, rows, S, C, l, m0, w, stride, vw, kv, n):
             block = builder.function.append_basic_block(f"contract.{vw}.{kv}.{w}")
             switch.add_case(ir.Constant(_I64, _variant_key(vw, kv, w)), block)
             builder.position_at_end(block)
-            _emit_chunk(builder, vw, kv, w, radial_a.data, row_length, rows_a.data, s_a.data, s_stride, c_a.data,
+            _emit_chunk(builder, vw, kv, w, radial_a.data, row_length, rows_a.data, s_a.data, nlm, c_a.data,
                         l_, m0_, degree_stride, n_)
             builder.branch(end)
         builder.position_at_end(end)
@@ -286,11 +301,7 @@ def power_spectrum_row(typingctx, C, bOaT, pref, coef, out, t, lmax, nmax, vw, k
     return sig, codegen
 
 
-#: neighbours per vector in :func:`solid_harmonics` (the kernel pads blocks to a multiple of it)
-HARMONIC_LANES = 8
-
-
-def _emit_solid_harmonics(builder, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, rec_b, Q, cs, S, s_stride):
+def _emit_solid_harmonics(builder, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, rec_b, Q, cs, S, nlm):
     """IR of :func:`solid_harmonics`: 8 neighbours per vector, the recursions in runtime loops over l and m."""
     v = _VectorIR(builder, HARMONIC_LANES)
     const = v.const
@@ -309,6 +320,11 @@ def _emit_solid_harmonics(builder, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, r
 
     with cgutils.for_range_slice(builder, const(0), npad, lanes) as (b0, _):
         x, y, z, rr, weight = (v.load(a, b0) for a in (dx, dy, dz, r2, w))
+        block = builder.mul(b0, nlm)             # S[b0 / 8, lm, :] starts at (b0 / 8) nlm 8 + 8 lm
+
+        def s_at(lm):
+            return builder.add(block, builder.mul(lm, lanes))
+
         # cs rows 2m, 2m + 1: Re and Im of (x + i y)^m
         v.store(splat_scalar(ir.Constant(ir.DoubleType(), 1.0)), *row(cs, const(0)))
         v.store(v.zeros, *row(cs, one))
@@ -319,7 +335,7 @@ def _emit_solid_harmonics(builder, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, r
             v.store(builder.fsub(builder.fmul(x, c), builder.fmul(y, s)), *row(cs, builder.mul(m, two)))
             v.store(builder.fadd(builder.fmul(x, s), builder.fmul(y, c)), *row(cs, builder.add(builder.mul(m, two), one)))
         v.store(weight, *row(Q, const(0)))
-        v.store(builder.fmul(v.splat(norm, const(0)), weight), S, b0)
+        v.store(builder.fmul(v.splat(norm, const(0)), weight), S, s_at(const(0)))
         with cgutils.for_range_slice(builder, one, builder.add(lmax, one), one) as (l, _):
             ql = builder.sdiv(builder.mul(l, builder.add(l, one)), two)
             qp = builder.sub(ql, l)
@@ -335,15 +351,14 @@ def _emit_solid_harmonics(builder, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, r
                 b = builder.fmul(builder.fmul(v.splat(rec_b, q), rr), v.load(*row(Q, builder.add(qpp, m))))
                 v.store(builder.fsub(a, b), *row(Q, q))
             centre = builder.add(builder.mul(l, l), l)
-            v.store(builder.fmul(v.splat(norm, ql), v.load(*row(Q, ql))), S,
-                    builder.add(builder.mul(centre, s_stride), b0))
+            v.store(builder.fmul(v.splat(norm, ql), v.load(*row(Q, ql))), S, s_at(centre))
             with cgutils.for_range_slice(builder, one, builder.add(l, one), one) as (m, _):
                 q = builder.add(ql, m)
                 t = builder.fmul(v.splat(norm, q), v.load(*row(Q, q)))
                 c = v.load(*row(cs, builder.mul(m, two)))
                 s = v.load(*row(cs, builder.add(builder.mul(m, two), one)))
-                v.store(builder.fmul(t, c), S, builder.add(builder.mul(builder.add(centre, m), s_stride), b0))
-                v.store(builder.fmul(t, s), S, builder.add(builder.mul(builder.sub(centre, m), s_stride), b0))
+                v.store(builder.fmul(t, c), S, s_at(builder.add(centre, m)))
+                v.store(builder.fmul(t, s), S, s_at(builder.sub(centre, m)))
 
 
 @intrinsic
@@ -365,8 +380,76 @@ def solid_harmonics(typingctx, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, rec_b
     def codegen(context, builder, signature, args):
         data = [context.make_array(ty)(context, builder, a).data if isinstance(ty, types.Array) else a
                 for ty, a in zip(signature.args, args)]
-        s_stride = builder.extract_value(context.make_array(signature.args[12])(context, builder, args[12]).shape, 1)
-        _emit_solid_harmonics(builder, *data, s_stride)
+        nlm = builder.extract_value(context.make_array(signature.args[12])(context, builder, args[12]).shape, 1)
+        _emit_solid_harmonics(builder, *data, nlm)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+#: largest Taylor degree of :func:`rows_near_table` (beyond it, exps are computed in full)
+MAX_NEAR_TABLE_DEGREE = 13
+
+
+def near_table_degree(largest_exponent: float) -> int | None:
+    """Taylor degree d of exp(x) for |x| <= largest_exponent / 2 within 2^-54, or None past MAX_NEAR_TABLE_DEGREE.
+
+    largest_exponent : max |aOa| (1/length^2); x = aOa (r^2 - s) with s the nearest integer to r^2.
+    """
+    x = 0.5 * abs(float(largest_exponent))
+    term = 1.0
+    for d in range(1, MAX_NEAR_TABLE_DEGREE + 1):
+        term *= x / d
+        if term * x / (d + 1) <= 2.0**-54:
+            return d
+    return None
+
+
+def _emit_rows_near_table(builder, degree, table, row_length, rows, delta, exponents, n, out):
+    v = _VectorIR(builder, 8)
+    const = v.const
+    factorials = [1.0]
+    for i in range(1, degree + 1):
+        factorials.append(factorials[-1] * i)
+    coefficients = [v.splat_constant(1.0 / f) for f in factorials]
+    with cgutils.for_range(builder, n) as neighbour:
+        b = neighbour.index
+        d = v.splat(delta, b)
+        source = builder.mul(builder.load(builder.gep(rows, [b])), row_length)
+        target = builder.mul(b, row_length)
+        with cgutils.for_range_slice(builder, const(0), row_length, const(8)) as (q, _):
+            x = builder.fmul(v.load(exponents, q), d)
+            p = coefficients[degree]
+            for i in range(degree - 1, -1, -1):
+                p = v.fma(p, x, coefficients[i])
+            v.store(builder.fmul(v.load(table, builder.add(source, q)), p), out, builder.add(target, q))
+
+
+@intrinsic
+def rows_near_table(typingctx, table, rows, delta, exponents, n, degree, out):
+    """out[b, :] = table[rows[b], :] * exp(exponents * delta[b]) for b < n: radial rows off the lattice.
+
+    exp(a r^2) = exp(a s) exp(a (r^2 - s)) with s = rows[b] the integer nearest r^2 (its row of the
+    table) and |delta| <= 1/2, the second factor by its Taylor polynomial of ``degree``
+    (:func:`near_table_degree`): no gather, no range reduction, a table row read in order.
+    table : (R, Q), Q a multiple of 8; rows : (>= n,) int64; delta : (>= n,); exponents : (Q,) the
+    table's exponents (1/length^2); out : (>= n, Q) float64.  1 <= degree <= MAX_NEAR_TABLE_DEGREE.
+    """
+    sig = types.none(table, rows, delta, exponents, n, degree, out)
+
+    def codegen(context, builder, signature, args):
+        arrays = {i: context.make_array(signature.args[i])(context, builder, args[i]) for i in (0, 1, 2, 3, 6)}
+        row_length = builder.extract_value(arrays[0].shape, 1)
+        end = builder.function.append_basic_block("near.end")
+        switch = builder.switch(args[5], end)
+        for degree in range(1, MAX_NEAR_TABLE_DEGREE + 1):
+            block = builder.function.append_basic_block(f"near.{degree}")
+            switch.add_case(ir.Constant(_I64, degree), block)
+            builder.position_at_end(block)
+            _emit_rows_near_table(builder, degree, arrays[0].data, row_length, arrays[1].data, arrays[2].data,
+                                  arrays[3].data, args[4], arrays[6].data)
+            builder.branch(end)
+        builder.position_at_end(end)
         return context.get_dummy_value()
 
     return sig, codegen
