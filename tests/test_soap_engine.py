@@ -275,3 +275,60 @@ def test_every_vector_layout_of_the_kernels(n_max):
         params = SoapParams(100, n_max, l_max, 3)
         assert_matches_dscribe(cloud, params, centers=range(0, 40, 5))
         assert_matches_dscribe(np.floor(cloud), params, centers=range(0, 40, 5))
+
+
+def test_the_radial_path_follows_the_points_and_every_path_matches_dscribe(monkeypatch):
+    """On the lattice: the table's rows; off it: the table's rows times a Taylor polynomial; for a
+    narrow sigma (|aOa| up to 1/(2 sigma^2) makes the polynomial too long) or a table past
+    MAX_TABLE_BYTES: exps."""
+    from pixelsoap import soap_engine
+    from pixelsoap.soap_engine import RADIAL_EXP, RADIAL_NEAR_TABLE, RADIAL_TABLE
+
+    rng = np.random.default_rng(11)
+    cloud = rng.random((30, 3)) * [28, 28, 26]
+    for points, params, mode in ((np.floor(cloud), PAPER, RADIAL_TABLE), (cloud, PAPER, RADIAL_NEAR_TABLE),
+                                 (cloud, SoapParams(20, 5, 6, 0.4), RADIAL_EXP)):
+        assert PreparedSet(points, *params.as_dict().values()).radial_mode == mode
+        assert_matches_dscribe(points, params)
+    monkeypatch.setattr(soap_engine, "MAX_TABLE_BYTES", 1000)
+    soap_engine._radial_table.cache_clear()
+    try:
+        params = SoapParams(10, 4, 3, 1.5)
+        assert PreparedSet(np.floor(cloud), *params.as_dict().values()).radial_mode == RADIAL_EXP
+        assert_matches_dscribe(np.floor(cloud), params)
+    finally:
+        soap_engine._radial_table.cache_clear()
+
+
+@pytest.mark.parametrize("sigma", [1.0, 3.0, 10.0])
+def test_radial_rows_near_the_table_are_as_accurate_as_the_exps(sigma):
+    """rows_near_table (the table's row of the nearest integer r^2 times a Taylor polynomial) and the
+    exps of _radial_rows against exp(aOa r^2) in extended precision, for the exponents of the search
+    space's sigma: both within 4 ulp plus what rounding the argument aOa r^2 to float64 costs."""
+    import numba
+
+    from pixelsoap.soap_engine import _radial_table, engine_constants
+    from pixelsoap.soap_kernels import _radial_rows
+    from pixelsoap.soap_vector_kernels import rows_near_table
+
+    @numba.njit
+    def near(table, rows, delta, exponents, n, degree, out):
+        rows_near_table(table, rows, delta, exponents, n, degree, out)
+
+    const = engine_constants(63, 7, 10, sigma)
+    table = _radial_table(63, 7, 10, sigma)
+    rng = np.random.default_rng(5)
+    r2 = np.concatenate([rng.random(400) * const.cutoff2, [0.0, 0.49, 0.5, const.cutoff2]])
+    rows = np.floor(r2 + 0.5).astype(np.int64)
+    out, direct = np.empty((len(r2), table.shape[1])), np.empty((len(r2), table.shape[1]))
+    near(table, rows, r2 - rows, const.table_exponents, len(r2), const.near_table_degree, out)
+    _radial_rows(const.table_exponents, r2, len(r2), direct)
+    argument = const.table_exponents[None, :].astype(np.longdouble) * r2[:, None].astype(np.longdouble)
+    exact = np.exp(argument)
+    bound = 4.0 + np.abs(argument).astype(np.float64)
+    normal = argument >= -700                     # below -708 both give about exp(-708), 3e-308, not 0
+    assert normal.mean() > 0.5
+    for values in (out, direct):
+        ulps = np.abs(values - exact).astype(np.float64) / np.spacing(exact.astype(np.float64))
+        assert (ulps[normal] <= bound[normal]).all(), (ulps / bound)[normal].max()
+        assert (values[argument < -708] < 1e-307).all()
