@@ -49,16 +49,13 @@ bit-identical spectra whatever the chunking or the number of threads.
 
 from __future__ import annotations
 
-import math
-
 import numba as nb
 import numpy as np
 from llvmlite import ir
 from numba.core import types
 from numba.core.extending import intrinsic
 
-from .soap_vector_kernels import (HARMONIC_LANES, contract_block, power_spectrum_row, rows_near_table,
-                                  solid_harmonics)
+from .soap_vector_kernels import HARMONIC_LANES, contract_block, power_spectrum_row, rows_near_table, solid_harmonics
 
 #: neighbours per block (E and S of one block stay in the L2 cache; a whole MNIST digit fits one block)
 BLOCK = 256
@@ -293,24 +290,3 @@ def spectra_kernel(points, centers, out, cutoff2, exponents, table_exponents, vw
                 _radial_rows(exponents, r2, n, E)
             contract_block(radial, rows, S, C, lmax, degree_stride, vw, kv, n)
         power_spectrum_row(C, bOaT, pref, coef, out, t, lmax, nmax, vw, kv)
-
-
-def harmonic_constants(l_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Normalisation and recursion constants of :func:`.soap_vector_kernels.solid_harmonics`, each float64
-    ((l_max+1)(l_max+2)/2,).
-
-    norm[q(l, m)] = sqrt((2l+1)/(4 pi) (l-m)!/(l+m)!), times sqrt(2) for m > 0;
-    rec_a = (2l-1)/(l-m), rec_b = (l+m-1)/(l-m) for m < l - 1.
-    """
-    nq = (l_max + 1) * (l_max + 2) // 2
-    norm, rec_a, rec_b = np.zeros(nq), np.zeros(nq), np.zeros(nq)
-    for l in range(l_max + 1):
-        for m in range(l + 1):
-            q = l * (l + 1) // 2 + m
-            norm[q] = math.sqrt((2 * l + 1) / (4 * math.pi) * math.factorial(l - m) / math.factorial(l + m))
-            if m:
-                norm[q] *= math.sqrt(2.0)
-            if m < l - 1:
-                rec_a[q] = (2 * l - 1) / (l - m)
-                rec_b[q] = (l + m - 1) / (l - m)
-    return norm, rec_a, rec_b

@@ -1,31 +1,42 @@
-"""The contraction of SOAP's engine, written as LLVM vector code: C[lm, k] += sum_b E[b, l, k] S[lm, b].
+"""The SOAP engine's inner loops as LLVM vector code: harmonics, radial rows, contraction, power spectrum.
 
-For one center, with b its neighbours, E[b, l, k] = exp(aOa[l, k] r_b^2) the
-radial factors (one row per neighbour, degree after degree, n_max values each) and S[lm, b] = r_b^l Y_lm the solid harmonics, the primitive
-sums C[lm, k] = sum_b E[b, l(lm), k] S[lm, b] are nearly all of SOAP's
-arithmetic: (l_max + 1)^2 n_max multiply-adds per neighbour.
+Numba does not vectorise these from scalar code (measured: the contraction with
+vectors along k ran 2.5x slower than the neighbour-vectorised tiles it replaced,
+and the power spectrum's short loops stayed scalar), so each is an ``@intrinsic``
+that emits LLVM IR with explicit vectors of float64, compiled by Numba into the
+kernel of :mod:`.soap_kernels` that calls it.  Any LLVM target runs it: vectors
+wider than the machine's are split by LLVM.
 
-They are computed with vectors along k: for each neighbour, the row
-E[b, l, 0:kpad] is one vector load (straight from the radial table's row of
-r_b^2 for points on the lattice, so no gather; rows hold kpad values per degree,
-or n_max, and then the kpad - n_max values read past degree l belong to the next
-degree or to the row's padding and land in columns of C that the power spectrum
-never reads), each S[lm, b] is broadcast,
-and every lm of a chunk of one degree keeps its accumulator vectors in
-registers for the whole loop over neighbours; no horizontal sum is needed.
-Numba does not vectorise this from scalar code (measured: 2.5x slower than
-the neighbour-vectorised tiles it replaces), so :func:`contract_chunk` emits
-the loops as LLVM IR, one variant per (vector width, vectors per row, chunk
-width) known at compile time, chosen by a switch at run time.  Measured on one
-core at the paper's parameters (152 neighbours): 5.6 us per center against
-13.0 us for the gather and tiles it replaces.
+* :func:`solid_harmonics`: S[b // 8, lm, b % 8] = r_b^l Y_lm for eight neighbours
+  at a time, one vector, through the Cartesian Legendre recursion (straight-line
+  code for l_max <= UNROLLED_L_MAX, loops beyond).
+* :func:`rows_near_table`: off the lattice, a neighbour's radial row
+  E[b, l, k] = exp(aOa[l, k] r_b^2) is the radial table's row of the integer
+  nearest r_b^2 times the Taylor polynomial of exp(aOa (r_b^2 - s)).
+* :func:`contract_block`: C[lm, k] = sum_b E[b, l(lm), k] S[lm, b], nearly all of
+  SOAP's arithmetic ((l_max + 1)^2 n_max multiply-adds per neighbour), with vectors
+  along k: for each neighbour the row E[b, l, 0:kpad] is one vector load (straight
+  from the table's row on the lattice: no gather), each S[lm, b] is broadcast, and
+  every lm of a chunk of one degree keeps its accumulators in registers for the
+  whole loop over neighbours; no horizontal sum.  Rows hold kpad values per degree,
+  or n_max, and then the kpad - n_max values read past degree l belong to the next
+  degree or to the row's padding and land in columns of C that the power spectrum
+  never reads.
+* :func:`power_spectrum_row`: c = bOa C and p[l, n, n'] = pref[l] sum_m c c with
+  vectors along n'.
 
-Any LLVM target runs it: vectors wider than the machine's are split by LLVM.
+Variants known at compile time (vector width, vectors per row, chunk width,
+Taylor degree, l_max) are chosen by a switch at run time.  Numba's cache does
+not see edits to this file: after changing it, delete the ``*.nbi``/``*.nbc``
+files of ``soap_kernels`` under ``__pycache__`` (a fresh checkout has none).
 """
 
 from __future__ import annotations
 
+import math
+
 import numba as nb
+import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.extending import intrinsic
@@ -301,6 +312,54 @@ def power_spectrum_row(typingctx, C, bOaT, pref, coef, out, t, lmax, nmax, vw, k
     return sig, codegen
 
 
+#: l_max up to which :func:`solid_harmonics` runs straight-line code (larger ones run loops)
+UNROLLED_L_MAX = 12
+
+
+def _emit_solid_harmonics_unrolled(builder, lmax, dx, dy, dz, r2, w, npad, S, nlm):
+    """IR of :func:`solid_harmonics` for one l_max: the same operations in the same order as
+    :func:`_emit_solid_harmonics`, with every index and constant known, so no index arithmetic,
+    no constant loads and no scratch rows (1.14x on the whole kernel at the paper's parameters).
+    Under the calling kernel's fast-math flags LLVM folds and fuses the known constants, so the
+    last bits can differ from the loops' (by 1e-15 of the largest value in the spectra)."""
+    v = _VectorIR(builder, HARMONIC_LANES)
+    const = v.const
+    norm, rec_a, rec_b = harmonic_constants(lmax)
+
+    def splat(value):
+        return v.splat_constant(float(value))
+
+    with cgutils.for_range_slice(builder, const(0), npad, const(HARMONIC_LANES)) as (b0, _):
+        x, y, z, rr, weight = (v.load(a, b0) for a in (dx, dy, dz, r2, w))
+        block = builder.mul(b0, nlm)
+
+        def store(value, lm):
+            v.store(value, S, builder.add(block, const(lm * HARMONIC_LANES)))
+
+        cos, sin = [splat(1.0)], [v.zeros]
+        for _ in range(lmax):
+            c, s = cos[-1], sin[-1]
+            cos.append(builder.fsub(builder.fmul(x, c), builder.fmul(y, s)))
+            sin.append(builder.fadd(builder.fmul(x, s), builder.fmul(y, c)))
+        Q = {(0, 0): weight}
+        store(builder.fmul(splat(norm[0]), weight), 0)
+        neg_z = builder.fneg(z)
+        for l in range(1, lmax + 1):
+            ql = l * (l + 1) // 2
+            Q[l, l] = builder.fmul(splat(1 - 2 * l), Q[l - 1, l - 1])
+            Q[l, l - 1] = builder.fmul(neg_z, Q[l, l])
+            for m in range(l - 1):
+                a = builder.fmul(builder.fmul(splat(rec_a[ql + m]), z), Q[l - 1, m])
+                b = builder.fmul(builder.fmul(splat(rec_b[ql + m]), rr), Q[l - 2, m])
+                Q[l, m] = builder.fsub(a, b)
+            centre = l * l + l
+            store(builder.fmul(splat(norm[ql]), Q[l, 0]), centre)
+            for m in range(1, l + 1):
+                t = builder.fmul(splat(norm[ql + m]), Q[l, m])
+                store(builder.fmul(t, cos[m]), centre + m)
+                store(builder.fmul(t, sin[m]), centre - m)
+
+
 def _emit_solid_harmonics(builder, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, rec_b, Q, cs, S, nlm):
     """IR of :func:`solid_harmonics`: 8 neighbours per vector, the recursions in runtime loops over l and m."""
     v = _VectorIR(builder, HARMONIC_LANES)
@@ -333,7 +392,8 @@ def _emit_solid_harmonics(builder, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, r
             c = v.load(*row(cs, previous))
             s = v.load(*row(cs, builder.add(previous, one)))
             v.store(builder.fsub(builder.fmul(x, c), builder.fmul(y, s)), *row(cs, builder.mul(m, two)))
-            v.store(builder.fadd(builder.fmul(x, s), builder.fmul(y, c)), *row(cs, builder.add(builder.mul(m, two), one)))
+            odd = builder.add(builder.mul(m, two), one)
+            v.store(builder.fadd(builder.fmul(x, s), builder.fmul(y, c)), *row(cs, odd))
         v.store(weight, *row(Q, const(0)))
         v.store(builder.fmul(v.splat(norm, const(0)), weight), S, s_at(const(0)))
         with cgutils.for_range_slice(builder, one, builder.add(lmax, one), one) as (l, _):
@@ -371,7 +431,7 @@ def solid_harmonics(typingctx, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, rec_b
     (l - m) Q_l^m = (2l - 1) z Q_{l-1}^m - (l + m - 1) r^2 Q_{l-2}^m, Q_l^l = -(2l - 1) Q_{l-1}^{l-1},
     Q_l^{l-1} = -z Q_l^l, so that w_b r^l Y_lm = norm_lm Q_l^|m| Re or Im (x + i y)^|m|: no square
     root or division per pair.  norm, rec_a, rec_b : ((lmax+1)(lmax+2)/2,) from
-    :func:`pixelsoap.soap_kernels.harmonic_constants`; Q : ((lmax+1)(lmax+2)/2 x 8,), cs : (2 (lmax+1) x 8,)
+    :func:`harmonic_constants`; Q : ((lmax+1)(lmax+2)/2 x 8,), cs : (2 (lmax+1) x 8,)
     float64 scratch; S : ((lmax+1)^2, >= npad).  Eight neighbours go through the recursions together, as
     one vector, with everything but S in L1.
     """
@@ -381,7 +441,20 @@ def solid_harmonics(typingctx, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, rec_b
         data = [context.make_array(ty)(context, builder, a).data if isinstance(ty, types.Array) else a
                 for ty, a in zip(signature.args, args)]
         nlm = builder.extract_value(context.make_array(signature.args[12])(context, builder, args[12]).shape, 1)
+        dx, dy, dz, r2, w, npad, lmax = data[:7]
+        looped = builder.function.append_basic_block("harmonics.loops")
+        end = builder.function.append_basic_block("harmonics.end")
+        switch = builder.switch(lmax, looped)
+        for degree in range(UNROLLED_L_MAX + 1):
+            block = builder.function.append_basic_block(f"harmonics.{degree}")
+            switch.add_case(ir.Constant(_I64, degree), block)
+            builder.position_at_end(block)
+            _emit_solid_harmonics_unrolled(builder, degree, dx, dy, dz, r2, w, npad, data[12], nlm)
+            builder.branch(end)
+        builder.position_at_end(looped)
         _emit_solid_harmonics(builder, *data, nlm)
+        builder.branch(end)
+        builder.position_at_end(end)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -453,3 +526,24 @@ def rows_near_table(typingctx, table, rows, delta, exponents, n, degree, out):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def harmonic_constants(l_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Normalisation and recursion constants of :func:`solid_harmonics`, each float64
+    ((l_max+1)(l_max+2)/2,).
+
+    norm[q(l, m)] = sqrt((2l+1)/(4 pi) (l-m)!/(l+m)!), times sqrt(2) for m > 0;
+    rec_a = (2l-1)/(l-m), rec_b = (l+m-1)/(l-m) for m < l - 1.
+    """
+    nq = (l_max + 1) * (l_max + 2) // 2
+    norm, rec_a, rec_b = np.zeros(nq), np.zeros(nq), np.zeros(nq)
+    for l in range(l_max + 1):
+        for m in range(l + 1):
+            q = l * (l + 1) // 2 + m
+            norm[q] = math.sqrt((2 * l + 1) / (4 * math.pi) * math.factorial(l - m) / math.factorial(l + m))
+            if m:
+                norm[q] *= math.sqrt(2.0)
+            if m < l - 1:
+                rec_a[q] = (2 * l - 1) / (l - m)
+                rec_b[q] = (l + m - 1) / (l - m)
+    return norm, rec_a, rec_b
