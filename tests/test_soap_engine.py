@@ -278,16 +278,21 @@ def test_every_vector_layout_of_the_kernels(n_max):
 
 
 def test_the_radial_path_follows_the_points_and_every_path_matches_dscribe(monkeypatch):
-    """On the lattice: the table's rows; off it: the table's rows times a Taylor polynomial; for a
-    narrow sigma (|aOa| up to 1/(2 sigma^2) makes the polynomial too long) or a table past
-    MAX_TABLE_BYTES: exps."""
+    """On the lattice: the table's rows; off it: the table's rows times a Taylor polynomial (in the
+    contraction's registers up to FUSED_NEAR_DEGREE, as rows before it beyond); for a narrow sigma
+    (|aOa| up to 1/(2 sigma^2) makes the polynomial too long) or a table past MAX_TABLE_BYTES: exps."""
     from pixelsoap import soap_engine
-    from pixelsoap.soap_engine import RADIAL_EXP, RADIAL_NEAR_TABLE, RADIAL_TABLE
+    from pixelsoap.soap_engine import RADIAL_EXP, RADIAL_NEAR_TABLE, RADIAL_TABLE, engine_constants
+    from pixelsoap.soap_vector_kernels import FUSED_NEAR_DEGREE
 
+    wide_sigma = SoapParams(20, 5, 6, 1.0)
+    assert engine_constants(*PAPER.as_dict().values()).near_table_degree <= FUSED_NEAR_DEGREE
+    assert engine_constants(*wide_sigma.as_dict().values()).near_table_degree > FUSED_NEAR_DEGREE
     rng = np.random.default_rng(11)
     cloud = rng.random((30, 3)) * [28, 28, 26]
+    narrow_sigma = SoapParams(20, 5, 6, 0.4)
     for points, params, mode in ((np.floor(cloud), PAPER, RADIAL_TABLE), (cloud, PAPER, RADIAL_NEAR_TABLE),
-                                 (cloud, SoapParams(20, 5, 6, 0.4), RADIAL_EXP)):
+                                 (cloud, wide_sigma, RADIAL_NEAR_TABLE), (cloud, narrow_sigma, RADIAL_EXP)):
         assert PreparedSet(points, *params.as_dict().values()).radial_mode == mode
         assert_matches_dscribe(points, params)
     monkeypatch.setattr(soap_engine, "MAX_TABLE_BYTES", 1000)

@@ -55,7 +55,14 @@ from llvmlite import ir
 from numba.core import types
 from numba.core.extending import intrinsic
 
-from .soap_vector_kernels import HARMONIC_LANES, contract_block, power_spectrum_row, rows_near_table, solid_harmonics
+from .soap_vector_kernels import (
+    FUSED_NEAR_DEGREE,
+    HARMONIC_LANES,
+    contract_block,
+    power_spectrum_row,
+    rows_near_table,
+    solid_harmonics,
+)
 
 #: neighbours per block (E and S of one block stay in the L2 cache; a whole MNIST digit fits one block)
 BLOCK = 256
@@ -248,6 +255,7 @@ def spectra_kernel(points, centers, out, cutoff2, exponents, table_exponents, vw
     nlm = (lmax + 1) * (lmax + 1)
     nq = (lmax + 1) * (lmax + 2) // 2
     degree_stride = nmax if radial_mode == 2 else kpad
+    fused = radial_mode == 1 and degree <= FUSED_NEAR_DEGREE     # rows near the table made in registers
     nbr = np.empty(points.shape[0], np.int64)
     size = points.shape[0] + LANES
     dx_all = np.zeros(size); dy_all = np.zeros(size); dz_all = np.zeros(size)  # noqa: E702
@@ -285,8 +293,11 @@ def spectra_kernel(points, centers, out, cutoff2, exponents, table_exponents, vw
                 for b in range(n):
                     table_rows[b] = int(r2[b] + 0.5)
                     delta[b] = r2[b] - table_rows[b]
+                if fused:
+                    contract_block(table, table_rows, S, C, lmax, kpad, vw, kv, n, table_exponents, delta, 1)
+                    continue
                 rows_near_table(table, table_rows, delta, table_exponents, n, degree, E)
             else:
                 _radial_rows(exponents, r2, n, E)
-            contract_block(radial, rows, S, C, lmax, degree_stride, vw, kv, n)
+            contract_block(radial, rows, S, C, lmax, degree_stride, vw, kv, n, table_exponents, delta, 0)
         power_spectrum_row(C, bOaT, pref, coef, out, t, lmax, nmax, vw, kv)

@@ -147,8 +147,13 @@ class _VectorIR:
         return cells
 
 
-def _emit_chunk(builder, vw, kv, w, radial, row_length, rows, harmonics, nlm, coeffs, l, m0, degree_stride, n):
-    """IR for one chunk: accumulators in allocas (promoted to registers by LLVM), loads, FMAs, the add into C."""
+def _emit_chunk(builder, vw, kv, w, radial, row_length, rows, harmonics, nlm, coeffs, l, m0, degree_stride, n,
+                near=None):
+    """IR for one chunk: accumulators in allocas (promoted to registers by LLVM), loads, FMAs, the add into C.
+
+    ``near`` = (exponents, delta): each radial vector is the table's times the Taylor polynomial of
+    degree FUSED_NEAR_DEGREE of exp(exponents * delta[b]) (:func:`rows_near_table`, fused).
+    """
     v = _VectorIR(builder, vw)
     const = v.const
     kpad = vw * kv
@@ -159,11 +164,17 @@ def _emit_chunk(builder, vw, kv, w, radial, row_length, rows, harmonics, nlm, co
     lane_mask = const(HARMONIC_LANES - 1)
     degree_offset = builder.mul(l, degree_stride)
     per_stream = builder.sdiv(n, const(streams))
+    if near is not None:
+        exponents = [v.load(near[0], builder.add(degree_offset, const(q * vw))) for q in range(kv)]
 
     def neighbour(p, b):
         row = builder.load(builder.gep(rows, [b]))
         start = builder.add(builder.mul(row, row_length), degree_offset)
         e = [v.load(radial, builder.add(start, const(q * vw))) for q in range(kv)]
+        if near is not None:
+            d = v.splat(near[1], b)
+            e = [builder.fmul(e[q], _taylor_exp(v, builder.fmul(exponents[q], d), FUSED_NEAR_DEGREE))
+                 for q in range(kv)]
         lane = builder.and_(b, lane_mask)
         first = builder.add(builder.add(builder.mul(builder.sub(b, lane), nlm), lane), lm0_offset)
         for j in range(w):
@@ -187,32 +198,37 @@ def _emit_chunk(builder, vw, kv, w, radial, row_length, rows, harmonics, nlm, co
 
 
 @intrinsic
-def contract_chunk(typingctx, radial, rows, S, C, l, m0, w, stride, vw, kv, n):
+def contract_chunk(typingctx, radial, rows, S, C, l, m0, w, stride, vw, kv, n, exponents, delta, fused):
     """C[l^2 + m0 + j, :] += sum_{b < n} radial[rows[b], l stride : l stride + kpad] * S[l^2 + m0 + j, b], j < w.
 
     radial : (R, l_max stride + kpad), rows : (>= n,) int64, S : (>= (l_max + 1)^2, >= n),
     C : ((l_max + 1)^2, kpad), all C-contiguous; kpad = vw kv with (vw, kv, w) one of VARIANTS
-    (others do nothing).
+    (others do nothing).  fused = 1: radial[rows[b], i] is multiplied by exp(exponents[i] delta[b])
+    (its Taylor polynomial, :func:`rows_near_table` done in registers).
     """
-    sig = types.none(radial, rows, S, C, l, m0, w, stride, vw, kv, n)
+    sig = types.none(radial, rows, S, C, l, m0, w, stride, vw, kv, n, exponents, delta, fused)
 
     def codegen(context, builder, signature, args):
         arrays = [context.make_array(t)(context, builder, a) for t, a in zip(signature.args[:4], args[:4])]
         radial_a, rows_a, s_a, c_a = arrays
-        l_, m0_, w_, degree_stride, vw_, kv_, n_ = args[4:]
+        l_, m0_, w_, degree_stride, vw_, kv_, n_ = args[4:11]
+        near = tuple(context.make_array(ty)(context, builder, a).data
+                     for ty, a in zip(signature.args[11:13], args[11:13]))
         row_length = builder.extract_value(radial_a.shape, 1)
         nlm = builder.extract_value(s_a.shape, 1)
         key = builder.add(builder.mul(builder.add(builder.mul(w_, ir.Constant(_I64, 100)), vw_),
                                       ir.Constant(_I64, 10)), kv_)
+        key = builder.add(builder.mul(key, ir.Constant(_I64, 2)), args[13])
         end = builder.function.append_basic_block("contract.end")
         switch = builder.switch(key, end)
         for vw, kv, w in VARIANTS:
-            block = builder.function.append_basic_block(f"contract.{vw}.{kv}.{w}")
-            switch.add_case(ir.Constant(_I64, _variant_key(vw, kv, w)), block)
-            builder.position_at_end(block)
-            _emit_chunk(builder, vw, kv, w, radial_a.data, row_length, rows_a.data, s_a.data, nlm, c_a.data,
-                        l_, m0_, degree_stride, n_)
-            builder.branch(end)
+            for fused in (0, 1):
+                block = builder.function.append_basic_block(f"contract.{vw}.{kv}.{w}.{fused}")
+                switch.add_case(ir.Constant(_I64, 2 * _variant_key(vw, kv, w) + fused), block)
+                builder.position_at_end(block)
+                _emit_chunk(builder, vw, kv, w, radial_a.data, row_length, rows_a.data, s_a.data, nlm, c_a.data,
+                            l_, m0_, degree_stride, n_, near if fused else None)
+                builder.branch(end)
         builder.position_at_end(end)
         return context.get_dummy_value()
 
@@ -220,13 +236,15 @@ def contract_chunk(typingctx, radial, rows, S, C, l, m0, w, stride, vw, kv, n):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def contract_block(radial, rows, S, C, lmax, stride, vw, kv, n):
+def contract_block(radial, rows, S, C, lmax, stride, vw, kv, n, exponents, delta, fused):
     """C[lm, :] += sum_{b < n} radial[rows[b], l stride : l stride + kpad] * S[lm, b] for every lm of l <= lmax.
 
     radial : (R, lmax stride + kpad) radial factors, one row per distinct r^2 (the table) or per
     neighbour, stride (n_max or kpad) values per degree, finite throughout;
-    rows : (>= n,) int64 the row of each neighbour; S : ((lmax + 1)^2, >= n) solid harmonics;
-    C : ((lmax + 1)^2, kpad) float64 primitive sums, kpad = vw kv (:func:`lanes_for`).
+    rows : (>= n,) int64 the row of each neighbour; S : (blocks, (lmax + 1)^2, 8) solid harmonics
+    (:func:`solid_harmonics`); C : ((lmax + 1)^2, kpad) float64 primitive sums, kpad = vw kv
+    (:func:`lanes_for`).  fused = 1: each radial value is multiplied by the Taylor polynomial
+    (degree FUSED_NEAR_DEGREE) of exp(exponents[i] delta[b]), the table's rows read near r^2.
     """
     most = MAX_ACCUMULATORS // kv
     for l in range(lmax + 1):
@@ -234,7 +252,8 @@ def contract_block(radial, rows, S, C, lmax, stride, vw, kv, n):
         parts = (width + most - 1) // most
         base = (width + parts - 1) // parts
         for m0 in range(0, width, base):
-            contract_chunk(radial, rows, S, C, l, m0, min(base, width - m0), stride, vw, kv, n)
+            contract_chunk(radial, rows, S, C, l, m0, min(base, width - m0), stride, vw, kv, n, exponents, delta,
+                           fused)
 
 
 #: every (vector width, vectors per row) of :func:`lanes_for`
@@ -478,23 +497,31 @@ def near_table_degree(largest_exponent: float) -> int | None:
     return None
 
 
-def _emit_rows_near_table(builder, degree, table, row_length, rows, delta, exponents, n, out):
-    v = _VectorIR(builder, 8)
-    const = v.const
+#: Taylor degree of the contraction's fused rows near the table (used where near_table_degree <= it)
+FUSED_NEAR_DEGREE = 8
+
+
+def _taylor_exp(v, x, degree):
+    """sum_{i <= degree} x^i / i! by Horner's rule (vectors of ``v``)."""
     factorials = [1.0]
     for i in range(1, degree + 1):
         factorials.append(factorials[-1] * i)
-    coefficients = [v.splat_constant(1.0 / f) for f in factorials]
+    p = v.splat_constant(1.0 / factorials[degree])
+    for i in range(degree - 1, -1, -1):
+        p = v.fma(p, x, v.splat_constant(1.0 / factorials[i]))
+    return p
+
+
+def _emit_rows_near_table(builder, degree, table, row_length, rows, delta, exponents, n, out):
+    v = _VectorIR(builder, 8)
+    const = v.const
     with cgutils.for_range(builder, n) as neighbour:
         b = neighbour.index
         d = v.splat(delta, b)
         source = builder.mul(builder.load(builder.gep(rows, [b])), row_length)
         target = builder.mul(b, row_length)
         with cgutils.for_range_slice(builder, const(0), row_length, const(8)) as (q, _):
-            x = builder.fmul(v.load(exponents, q), d)
-            p = coefficients[degree]
-            for i in range(degree - 1, -1, -1):
-                p = v.fma(p, x, coefficients[i])
+            p = _taylor_exp(v, builder.fmul(v.load(exponents, q), d), degree)
             v.store(builder.fmul(v.load(table, builder.add(source, q)), p), out, builder.add(target, q))
 
 
