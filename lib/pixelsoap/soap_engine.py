@@ -79,7 +79,8 @@ class EngineConstants:
 @functools.lru_cache(maxsize=16)
 def engine_constants(r_cut: float, n_max: int, l_max: int, sigma: float) -> EngineConstants:
     """Kernel constants for the GTO basis of Algorithm A1 (bit-identical to DScribe's alphas and betas)."""
-    from .soap_vector_kernels import MAX_L_MAX, harmonic_constants, lanes_for, near_table_degree
+    from .soap_vector_kernels import MAX_L_MAX, lanes_for, near_table_degree
+    from .solid_harmonics import harmonic_constants
 
     if not 0 <= l_max <= MAX_L_MAX:
         raise ValueError(f"l_max={l_max!r} is outside 0..{MAX_L_MAX}")

@@ -23,7 +23,7 @@ neighbour, K = n_max padded to whole vectors, 4, 8, 16 or 24):
   ``LANES`` with weight-0 neighbours whose harmonics are exactly 0; they come
   from the Cartesian recursion of the modified associated Legendre polynomials
   (the one sphericart uses), no square root or division per pair
-  (:func:`.soap_vector_kernels.solid_harmonics`);
+  (:func:`.solid_harmonics.solid_harmonics`);
 * the radial factors E[j, l, k] = exp(aOa[l, k] r_j^2) are one row per neighbour:
   when every coordinate of the point set is an integer (clean images: pixels on
   a lattice, z = floor(I/10)) the row of a table indexed by the integer r^2,
@@ -55,14 +55,8 @@ from llvmlite import ir
 from numba.core import types
 from numba.core.extending import intrinsic
 
-from .soap_vector_kernels import (
-    FUSED_NEAR_DEGREE,
-    HARMONIC_LANES,
-    contract_block,
-    power_spectrum_row,
-    rows_near_table,
-    solid_harmonics,
-)
+from .soap_vector_kernels import FUSED_NEAR_DEGREE, contract_block, power_spectrum_row, rows_near_table
+from .solid_harmonics import HARMONIC_LANES, solid_harmonics
 
 #: neighbours per block (E and S of one block stay in the L2 cache; a whole MNIST digit fits one block)
 BLOCK = 256

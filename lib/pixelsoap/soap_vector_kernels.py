@@ -1,45 +1,43 @@
-"""The SOAP engine's inner loops as LLVM vector code: harmonics, radial rows, contraction, power spectrum.
+"""The SOAP engine's inner loops after the harmonics, as LLVM vector code: radial rows, contraction, spectrum.
 
 Numba does not vectorise these from scalar code (measured: the contraction with
 vectors along k ran 2.5x slower than the neighbour-vectorised tiles it replaced,
 and the power spectrum's short loops stayed scalar), so each is an ``@intrinsic``
-that emits LLVM IR with explicit vectors of float64, compiled by Numba into the
-kernel of :mod:`.soap_kernels` that calls it.  Any LLVM target runs it: vectors
-wider than the machine's are split by LLVM.
+that emits LLVM IR with explicit vectors of float64 (:mod:`.llvm_vectors`),
+compiled by Numba into the kernel of :mod:`.soap_kernels` that calls it.  Any LLVM
+target runs it: vectors wider than the machine's are split by LLVM.
 
-* :func:`solid_harmonics`: S[b // 8, lm, b % 8] = r_b^l Y_lm for eight neighbours
-  at a time, one vector, through the Cartesian Legendre recursion (straight-line
-  code for l_max <= UNROLLED_L_MAX, loops beyond).
 * :func:`rows_near_table`: off the lattice, a neighbour's radial row
   E[b, l, k] = exp(aOa[l, k] r_b^2) is the radial table's row of the integer
   nearest r_b^2 times the Taylor polynomial of exp(aOa (r_b^2 - s)).
 * :func:`contract_block`: C[lm, k] = sum_b E[b, l(lm), k] S[lm, b], nearly all of
   SOAP's arithmetic ((l_max + 1)^2 n_max multiply-adds per neighbour), with vectors
   along k: for each neighbour the row E[b, l, 0:kpad] is one vector load (straight
-  from the table's row on the lattice: no gather), each S[lm, b] is broadcast, and
-  every lm of a chunk of one degree keeps its accumulators in registers for the
-  whole loop over neighbours; no horizontal sum.  Rows hold kpad values per degree,
-  or n_max, and then the kpad - n_max values read past degree l belong to the next
-  degree or to the row's padding and land in columns of C that the power spectrum
-  never reads.
+  from the table's row on the lattice: no gather; near it, times the Taylor
+  polynomial made in registers), each S[lm, b] (:mod:`.solid_harmonics`) is
+  broadcast, and every lm of a chunk of one degree keeps its accumulators in
+  registers for the whole loop over neighbours; no horizontal sum.  Rows hold kpad
+  values per degree, or n_max, and then the kpad - n_max values read past degree l
+  belong to the next degree or to the row's padding and land in columns of C that
+  the power spectrum never reads.
 * :func:`power_spectrum_row`: c = bOa C and p[l, n, n'] = pref[l] sum_m c c with
   vectors along n'.
 
 Variants known at compile time (vector width, vectors per row, chunk width,
-Taylor degree, l_max) are chosen by a switch at run time.  Numba's cache does
-not see edits to this file: after changing it, delete the ``*.nbi``/``*.nbc``
-files of ``soap_kernels`` under ``__pycache__`` (a fresh checkout has none).
+Taylor degree) are chosen by a switch at run time.  Numba's cache does not see
+edits to this file: after changing it, delete the ``*.nbi``/``*.nbc`` files of
+``soap_kernels`` under ``__pycache__`` (a fresh checkout has none).
 """
 
 from __future__ import annotations
 
-import math
-
 import numba as nb
-import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.extending import intrinsic
+
+from .llvm_vectors import I64, VectorIR, taylor_exp
+from .solid_harmonics import HARMONIC_LANES
 
 #: accumulator vectors per chunk (AVX-512 has 32 vector registers; 24 measured fastest of 16 and 24)
 MAX_ACCUMULATORS = 24
@@ -49,14 +47,6 @@ MIN_CHAINS = 8
 #: largest n_max and l_max the variants are emitted for (SoapParams allows up to 20 and 20)
 MAX_N_MAX = 24
 MAX_L_MAX = 20
-
-#: neighbours per vector in :func:`solid_harmonics` (the kernel pads blocks to a multiple of it); the
-#: harmonics are stored as S[b // 8, lm, b % 8], so that the orders one contraction chunk broadcasts
-#: for one neighbour lie 64 bytes apart, at constant offsets from one address
-HARMONIC_LANES = 8
-
-_I64 = ir.IntType(64)
-_I32 = ir.IntType(32)
 
 
 def lanes_for(n_max: int) -> tuple[int, int]:
@@ -98,55 +88,6 @@ def _variant_key(width: int, vectors: int, chunk: int) -> int:
     return (chunk * 100 + width) * 10 + vectors
 
 
-class _VectorIR:
-    """IR building helpers for vectors of ``width`` float64 (constants and offsets are int64)."""
-
-    def __init__(self, builder, width: int) -> None:
-        self.builder = builder
-        self.width = width
-        self.type = ir.VectorType(ir.DoubleType(), width)
-        self.zeros = ir.Constant(self.type, [0.0] * width)
-        self._fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(self.type, [self.type] * 3),
-                                                   f"llvm.fma.v{width}f64")
-
-    @staticmethod
-    def const(value: int):
-        return ir.Constant(_I64, value)
-
-    def load(self, base, offset):
-        """The vector of float64 at base + offset (elements; any alignment of 8 bytes)."""
-        pointer = self.builder.bitcast(self.builder.gep(base, [offset]), self.type.as_pointer())
-        return self.builder.load(pointer, align=8)
-
-    def store(self, value, base, offset):
-        pointer = self.builder.bitcast(self.builder.gep(base, [offset]), self.type.as_pointer())
-        self.builder.store(value, pointer, align=8)
-
-    def splat(self, base, offset):
-        """The float64 at base + offset in every lane."""
-        undef = ir.Constant(self.type, ir.Undefined)
-        scalar = self.builder.load(self.builder.gep(base, [offset]))
-        one = self.builder.insert_element(undef, scalar, ir.Constant(_I32, 0))
-        return self.builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(_I32, self.width), [0] * self.width))
-
-    def splat_constant(self, value: float):
-        return ir.Constant(self.type, [value] * self.width)
-
-    def fma(self, a, b, c):
-        """a * b + c, rounded once."""
-        return self.builder.call(self._fma, [a, b, c])
-
-    def fma_into(self, cell, a, b):
-        """*cell += a * b, the accumulator ``cell`` an alloca (LLVM keeps it in a register)."""
-        self.builder.store(self.builder.call(self._fma, [a, b, self.builder.load(cell)]), cell)
-
-    def accumulators(self, count: int) -> list:
-        cells = [cgutils.alloca_once(self.builder, self.type) for _ in range(count)]
-        for cell in cells:
-            self.builder.store(self.zeros, cell)
-        return cells
-
-
 def _emit_chunk(builder, vw, kv, w, radial, row_length, rows, harmonics, nlm, coeffs, l, m0, degree_stride, n,
                 near=None):
     """IR for one chunk: accumulators in allocas (promoted to registers by LLVM), loads, FMAs, the add into C.
@@ -154,7 +95,7 @@ def _emit_chunk(builder, vw, kv, w, radial, row_length, rows, harmonics, nlm, co
     ``near`` = (exponents, delta): each radial vector is the table's times the Taylor polynomial of
     degree FUSED_NEAR_DEGREE of exp(exponents * delta[b]) (:func:`rows_near_table`, fused).
     """
-    v = _VectorIR(builder, vw)
+    v = VectorIR(builder, vw)
     const = v.const
     kpad = vw * kv
     streams = max(1, -(-MIN_CHAINS // (w * kv)))
@@ -173,7 +114,7 @@ def _emit_chunk(builder, vw, kv, w, radial, row_length, rows, harmonics, nlm, co
         e = [v.load(radial, builder.add(start, const(q * vw))) for q in range(kv)]
         if near is not None:
             d = v.splat(near[1], b)
-            e = [builder.fmul(e[q], _taylor_exp(v, builder.fmul(exponents[q], d), FUSED_NEAR_DEGREE))
+            e = [builder.fmul(e[q], taylor_exp(v, builder.fmul(exponents[q], d), FUSED_NEAR_DEGREE))
                  for q in range(kv)]
         lane = builder.and_(b, lane_mask)
         first = builder.add(builder.add(builder.mul(builder.sub(b, lane), nlm), lane), lm0_offset)
@@ -216,15 +157,15 @@ def contract_chunk(typingctx, radial, rows, S, C, l, m0, w, stride, vw, kv, n, e
                      for ty, a in zip(signature.args[11:13], args[11:13]))
         row_length = builder.extract_value(radial_a.shape, 1)
         nlm = builder.extract_value(s_a.shape, 1)
-        key = builder.add(builder.mul(builder.add(builder.mul(w_, ir.Constant(_I64, 100)), vw_),
-                                      ir.Constant(_I64, 10)), kv_)
-        key = builder.add(builder.mul(key, ir.Constant(_I64, 2)), args[13])
+        key = builder.add(builder.mul(builder.add(builder.mul(w_, ir.Constant(I64, 100)), vw_),
+                                      ir.Constant(I64, 10)), kv_)
+        key = builder.add(builder.mul(key, ir.Constant(I64, 2)), args[13])
         end = builder.function.append_basic_block("contract.end")
         switch = builder.switch(key, end)
         for vw, kv, w in VARIANTS:
             for fused in (0, 1):
                 block = builder.function.append_basic_block(f"contract.{vw}.{kv}.{w}.{fused}")
-                switch.add_case(ir.Constant(_I64, 2 * _variant_key(vw, kv, w) + fused), block)
+                switch.add_case(ir.Constant(I64, 2 * _variant_key(vw, kv, w) + fused), block)
                 builder.position_at_end(block)
                 _emit_chunk(builder, vw, kv, w, radial_a.data, row_length, rows_a.data, s_a.data, nlm, c_a.data,
                             l_, m0_, degree_stride, n_, near if fused else None)
@@ -262,7 +203,7 @@ LANES = sorted({lanes_for(n_max) for n_max in range(1, MAX_N_MAX + 1)})
 
 def _emit_power_spectrum(builder, vw, kv, C, bOaT, pref, coef, out_row, lmax, nmax):
     """IR of :func:`power_spectrum_row` for one (vector width, vectors per row)."""
-    v = _VectorIR(builder, vw)
+    v = VectorIR(builder, vw)
     const = v.const
     kpad = const(vw * kv)
     one = const(1)
@@ -318,161 +259,13 @@ def power_spectrum_row(typingctx, C, bOaT, pref, coef, out, t, lmax, nmax, vw, k
         width = builder.extract_value(out_a.shape, 1)
         out_row = builder.gep(out_a.data, [builder.mul(t, width)])
         end = builder.function.append_basic_block("spectrum.end")
-        switch = builder.switch(builder.add(builder.mul(vw_, ir.Constant(_I64, 10)), kv_), end)
+        switch = builder.switch(builder.add(builder.mul(vw_, ir.Constant(I64, 10)), kv_), end)
         for vw, kv in LANES:
             block = builder.function.append_basic_block(f"spectrum.{vw}.{kv}")
-            switch.add_case(ir.Constant(_I64, vw * 10 + kv), block)
+            switch.add_case(ir.Constant(I64, vw * 10 + kv), block)
             builder.position_at_end(block)
             _emit_power_spectrum(builder, vw, kv, c_a.data, b_a.data, pref_a.data, coef_a.data, out_row, lmax, nmax)
             builder.branch(end)
-        builder.position_at_end(end)
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-#: l_max up to which :func:`solid_harmonics` runs straight-line code (larger ones run loops)
-UNROLLED_L_MAX = 12
-
-
-def _emit_solid_harmonics_unrolled(builder, lmax, dx, dy, dz, r2, w, npad, S, nlm):
-    """IR of :func:`solid_harmonics` for one l_max: the same operations in the same order as
-    :func:`_emit_solid_harmonics`, with every index and constant known, so no index arithmetic,
-    no constant loads and no scratch rows (1.14x on the whole kernel at the paper's parameters).
-    Under the calling kernel's fast-math flags LLVM folds and fuses the known constants, so the
-    last bits can differ from the loops' (by 1e-15 of the largest value in the spectra)."""
-    v = _VectorIR(builder, HARMONIC_LANES)
-    const = v.const
-    norm, rec_a, rec_b = harmonic_constants(lmax)
-
-    def splat(value):
-        return v.splat_constant(float(value))
-
-    with cgutils.for_range_slice(builder, const(0), npad, const(HARMONIC_LANES)) as (b0, _):
-        x, y, z, rr, weight = (v.load(a, b0) for a in (dx, dy, dz, r2, w))
-        block = builder.mul(b0, nlm)
-
-        def store(value, lm):
-            v.store(value, S, builder.add(block, const(lm * HARMONIC_LANES)))
-
-        cos, sin = [splat(1.0)], [v.zeros]
-        for _ in range(lmax):
-            c, s = cos[-1], sin[-1]
-            cos.append(builder.fsub(builder.fmul(x, c), builder.fmul(y, s)))
-            sin.append(builder.fadd(builder.fmul(x, s), builder.fmul(y, c)))
-        Q = {(0, 0): weight}
-        store(builder.fmul(splat(norm[0]), weight), 0)
-        neg_z = builder.fneg(z)
-        for l in range(1, lmax + 1):
-            ql = l * (l + 1) // 2
-            Q[l, l] = builder.fmul(splat(1 - 2 * l), Q[l - 1, l - 1])
-            Q[l, l - 1] = builder.fmul(neg_z, Q[l, l])
-            for m in range(l - 1):
-                a = builder.fmul(builder.fmul(splat(rec_a[ql + m]), z), Q[l - 1, m])
-                b = builder.fmul(builder.fmul(splat(rec_b[ql + m]), rr), Q[l - 2, m])
-                Q[l, m] = builder.fsub(a, b)
-            centre = l * l + l
-            store(builder.fmul(splat(norm[ql]), Q[l, 0]), centre)
-            for m in range(1, l + 1):
-                t = builder.fmul(splat(norm[ql + m]), Q[l, m])
-                store(builder.fmul(t, cos[m]), centre + m)
-                store(builder.fmul(t, sin[m]), centre - m)
-
-
-def _emit_solid_harmonics(builder, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, rec_b, Q, cs, S, nlm):
-    """IR of :func:`solid_harmonics`: 8 neighbours per vector, the recursions in runtime loops over l and m."""
-    v = _VectorIR(builder, HARMONIC_LANES)
-    const = v.const
-    lanes = const(HARMONIC_LANES)
-    one = const(1)
-    two = const(2)
-
-    def splat_scalar(value):
-        undef = ir.Constant(v.type, ir.Undefined)
-        first = builder.insert_element(undef, value, ir.Constant(_I32, 0))
-        return builder.shuffle_vector(first, undef, ir.Constant(ir.VectorType(_I32, HARMONIC_LANES), [0] * 8))
-
-    def row(base, index):
-        """The 8-lane scratch row ``index`` of Q or cs (rows of HARMONIC_LANES float64)."""
-        return base, builder.mul(index, lanes)
-
-    with cgutils.for_range_slice(builder, const(0), npad, lanes) as (b0, _):
-        x, y, z, rr, weight = (v.load(a, b0) for a in (dx, dy, dz, r2, w))
-        block = builder.mul(b0, nlm)             # S[b0 / 8, lm, :] starts at (b0 / 8) nlm 8 + 8 lm
-
-        def s_at(lm):
-            return builder.add(block, builder.mul(lm, lanes))
-
-        # cs rows 2m, 2m + 1: Re and Im of (x + i y)^m
-        v.store(splat_scalar(ir.Constant(ir.DoubleType(), 1.0)), *row(cs, const(0)))
-        v.store(v.zeros, *row(cs, one))
-        with cgutils.for_range_slice(builder, one, builder.add(lmax, one), one) as (m, _):
-            previous = builder.mul(builder.sub(m, one), two)
-            c = v.load(*row(cs, previous))
-            s = v.load(*row(cs, builder.add(previous, one)))
-            v.store(builder.fsub(builder.fmul(x, c), builder.fmul(y, s)), *row(cs, builder.mul(m, two)))
-            odd = builder.add(builder.mul(m, two), one)
-            v.store(builder.fadd(builder.fmul(x, s), builder.fmul(y, c)), *row(cs, odd))
-        v.store(weight, *row(Q, const(0)))
-        v.store(builder.fmul(v.splat(norm, const(0)), weight), S, s_at(const(0)))
-        with cgutils.for_range_slice(builder, one, builder.add(lmax, one), one) as (l, _):
-            ql = builder.sdiv(builder.mul(l, builder.add(l, one)), two)
-            qp = builder.sub(ql, l)
-            qpp = builder.add(builder.sub(qp, l), one)
-            diag = splat_scalar(builder.sitofp(builder.sub(one, builder.mul(l, two)), ir.DoubleType()))
-            top = builder.fmul(diag, v.load(*row(Q, builder.add(qp, builder.sub(l, one)))))
-            v.store(top, *row(Q, builder.add(ql, l)))
-            v.store(builder.fmul(builder.fneg(z), top), *row(Q, builder.sub(builder.add(ql, l), one)))
-            with cgutils.for_range(builder, builder.sub(l, one)) as order:
-                m = order.index
-                q = builder.add(ql, m)
-                a = builder.fmul(builder.fmul(v.splat(rec_a, q), z), v.load(*row(Q, builder.add(qp, m))))
-                b = builder.fmul(builder.fmul(v.splat(rec_b, q), rr), v.load(*row(Q, builder.add(qpp, m))))
-                v.store(builder.fsub(a, b), *row(Q, q))
-            centre = builder.add(builder.mul(l, l), l)
-            v.store(builder.fmul(v.splat(norm, ql), v.load(*row(Q, ql))), S, s_at(centre))
-            with cgutils.for_range_slice(builder, one, builder.add(l, one), one) as (m, _):
-                q = builder.add(ql, m)
-                t = builder.fmul(v.splat(norm, q), v.load(*row(Q, q)))
-                c = v.load(*row(cs, builder.mul(m, two)))
-                s = v.load(*row(cs, builder.add(builder.mul(m, two), one)))
-                v.store(builder.fmul(t, c), S, s_at(builder.add(centre, m)))
-                v.store(builder.fmul(t, s), S, s_at(builder.sub(centre, m)))
-
-
-@intrinsic
-def solid_harmonics(typingctx, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, rec_b, Q, cs, S):
-    """S[l^2 + l + m, b] = w_b r_b^l Y_lm(r_b / |r_b|) for l <= lmax, m = -l..l, b < npad (a multiple of 8).
-
-    dx, dy, dz, r2, w : (>= npad,) float64 displacements (length units), their squared norms and the
-    weights (1 for a neighbour, 0 for padding, whose harmonics are then exactly 0).  Q holds w_b times
-    the modified associated Legendre polynomials of the Cartesian recursion
-    (l - m) Q_l^m = (2l - 1) z Q_{l-1}^m - (l + m - 1) r^2 Q_{l-2}^m, Q_l^l = -(2l - 1) Q_{l-1}^{l-1},
-    Q_l^{l-1} = -z Q_l^l, so that w_b r^l Y_lm = norm_lm Q_l^|m| Re or Im (x + i y)^|m|: no square
-    root or division per pair.  norm, rec_a, rec_b : ((lmax+1)(lmax+2)/2,) from
-    :func:`harmonic_constants`; Q : ((lmax+1)(lmax+2)/2 x 8,), cs : (2 (lmax+1) x 8,)
-    float64 scratch; S : ((lmax+1)^2, >= npad).  Eight neighbours go through the recursions together, as
-    one vector, with everything but S in L1.
-    """
-    sig = types.none(dx, dy, dz, r2, w, npad, lmax, norm, rec_a, rec_b, Q, cs, S)
-
-    def codegen(context, builder, signature, args):
-        data = [context.make_array(ty)(context, builder, a).data if isinstance(ty, types.Array) else a
-                for ty, a in zip(signature.args, args)]
-        nlm = builder.extract_value(context.make_array(signature.args[12])(context, builder, args[12]).shape, 1)
-        dx, dy, dz, r2, w, npad, lmax = data[:7]
-        looped = builder.function.append_basic_block("harmonics.loops")
-        end = builder.function.append_basic_block("harmonics.end")
-        switch = builder.switch(lmax, looped)
-        for degree in range(UNROLLED_L_MAX + 1):
-            block = builder.function.append_basic_block(f"harmonics.{degree}")
-            switch.add_case(ir.Constant(_I64, degree), block)
-            builder.position_at_end(block)
-            _emit_solid_harmonics_unrolled(builder, degree, dx, dy, dz, r2, w, npad, data[12], nlm)
-            builder.branch(end)
-        builder.position_at_end(looped)
-        _emit_solid_harmonics(builder, *data, nlm)
-        builder.branch(end)
         builder.position_at_end(end)
         return context.get_dummy_value()
 
@@ -501,19 +294,8 @@ def near_table_degree(largest_exponent: float) -> int | None:
 FUSED_NEAR_DEGREE = 8
 
 
-def _taylor_exp(v, x, degree):
-    """sum_{i <= degree} x^i / i! by Horner's rule (vectors of ``v``)."""
-    factorials = [1.0]
-    for i in range(1, degree + 1):
-        factorials.append(factorials[-1] * i)
-    p = v.splat_constant(1.0 / factorials[degree])
-    for i in range(degree - 1, -1, -1):
-        p = v.fma(p, x, v.splat_constant(1.0 / factorials[i]))
-    return p
-
-
 def _emit_rows_near_table(builder, degree, table, row_length, rows, delta, exponents, n, out):
-    v = _VectorIR(builder, 8)
+    v = VectorIR(builder, 8)
     const = v.const
     with cgutils.for_range(builder, n) as neighbour:
         b = neighbour.index
@@ -521,7 +303,7 @@ def _emit_rows_near_table(builder, degree, table, row_length, rows, delta, expon
         source = builder.mul(builder.load(builder.gep(rows, [b])), row_length)
         target = builder.mul(b, row_length)
         with cgutils.for_range_slice(builder, const(0), row_length, const(8)) as (q, _):
-            p = _taylor_exp(v, builder.fmul(v.load(exponents, q), d), degree)
+            p = taylor_exp(v, builder.fmul(v.load(exponents, q), d), degree)
             v.store(builder.fmul(v.load(table, builder.add(source, q)), p), out, builder.add(target, q))
 
 
@@ -544,7 +326,7 @@ def rows_near_table(typingctx, table, rows, delta, exponents, n, degree, out):
         switch = builder.switch(args[5], end)
         for degree in range(1, MAX_NEAR_TABLE_DEGREE + 1):
             block = builder.function.append_basic_block(f"near.{degree}")
-            switch.add_case(ir.Constant(_I64, degree), block)
+            switch.add_case(ir.Constant(I64, degree), block)
             builder.position_at_end(block)
             _emit_rows_near_table(builder, degree, arrays[0].data, row_length, arrays[1].data, arrays[2].data,
                                   arrays[3].data, args[4], arrays[6].data)
@@ -553,24 +335,3 @@ def rows_near_table(typingctx, table, rows, delta, exponents, n, degree, out):
         return context.get_dummy_value()
 
     return sig, codegen
-
-
-def harmonic_constants(l_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Normalisation and recursion constants of :func:`solid_harmonics`, each float64
-    ((l_max+1)(l_max+2)/2,).
-
-    norm[q(l, m)] = sqrt((2l+1)/(4 pi) (l-m)!/(l+m)!), times sqrt(2) for m > 0;
-    rec_a = (2l-1)/(l-m), rec_b = (l+m-1)/(l-m) for m < l - 1.
-    """
-    nq = (l_max + 1) * (l_max + 2) // 2
-    norm, rec_a, rec_b = np.zeros(nq), np.zeros(nq), np.zeros(nq)
-    for l in range(l_max + 1):
-        for m in range(l + 1):
-            q = l * (l + 1) // 2 + m
-            norm[q] = math.sqrt((2 * l + 1) / (4 * math.pi) * math.factorial(l - m) / math.factorial(l + m))
-            if m:
-                norm[q] *= math.sqrt(2.0)
-            if m < l - 1:
-                rec_a[q] = (2 * l - 1) / (l - m)
-                rec_b[q] = (l + m - 1) / (l - m)
-    return norm, rec_a, rec_b
