@@ -15,7 +15,8 @@ The method (stages ``conversion``, ``soap``, ``spectra``)
 - :mod:`pixelsoap.conversion`: Algorithm 1, images to 3D point sets
 - :mod:`pixelsoap.soap`: Algorithm 2, SOAP spectra (our engine or DScribe), with our engine's
   :mod:`pixelsoap.soap_engine` and its Numba kernels :mod:`pixelsoap.soap_kernels`, whose inner loops are
-  LLVM vector code (:mod:`pixelsoap.solid_harmonics`, :mod:`pixelsoap.soap_vector_kernels`)
+  LLVM vector code (:mod:`pixelsoap.solid_harmonics`, :mod:`pixelsoap.soap_vector_kernels`, written with
+  the helpers of :mod:`pixelsoap.llvm_vectors`)
 - :mod:`pixelsoap.basis`: Algorithm A1, the GTO radial basis
 - :mod:`pixelsoap.theory`: Eq. 1, 2, 5, A1, A2 (density, basis functions, power spectrum)
 - :mod:`pixelsoap.expansion_coefficients`: Eq. 4, A7-A9 (coefficients in closed form and by quadrature)
