@@ -337,3 +337,38 @@ def test_radial_rows_near_the_table_are_as_accurate_as_the_exps(sigma):
         ulps = np.abs(values - exact).astype(np.float64) / np.spacing(exact.astype(np.float64))
         assert (ulps[normal] <= bound[normal]).all(), (ulps / bound)[normal].max()
         assert (values[argument < -708] < 1e-307).all()
+
+
+def test_cached_kernels_are_dropped_when_the_vector_code_they_compile_in_changes(tmp_path):
+    from pixelsoap.soap_kernels import drop_stale_cached_kernels
+
+    source = tmp_path / "soap_vector_kernels.py"
+    source.write_text("x = 1\n")
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+
+    def cached_files():
+        for name in ("soap_kernels.spectra_kernel-1.py311.nbi", "soap_kernels.spectra_kernel-1.py311.1.nbc",
+                     "soap_vector_kernels.contract_block-2.py311.nbi", "training_kernels.step-3.py311.nbi"):
+            (cache / name).write_bytes(b"")
+
+    cached_files()
+    args = (cache, [source], ("soap_kernels", "soap_vector_kernels"))
+    assert drop_stale_cached_kernels(*args) == 3                 # no stamp yet: provenance unknown
+    assert sorted(p.name for p in cache.glob("*.nb*")) == ["training_kernels.step-3.py311.nbi"]
+    cached_files()
+    assert drop_stale_cached_kernels(*args) == 0                 # sources unchanged: kept
+    source.write_text("x = 2\n")
+    assert drop_stale_cached_kernels(*args) == 3                 # edited: dropped
+    assert drop_stale_cached_kernels(*args) == 0
+
+
+def test_the_kernel_module_keeps_its_stamp_beside_numbas_cache():
+    """The wiring of drop_stale_cached_kernels: Numba's cache directory of spectra_kernel (a private
+    attribute, so a Numba upgrade that moves it fails here rather than silently) holds the stamp."""
+    from pathlib import Path
+
+    from pixelsoap import soap_kernels
+
+    cache_dir = Path(soap_kernels.spectra_kernel._cache._cache_path)
+    assert (cache_dir / "pixelsoap-vector-code.sha256").is_file()

@@ -49,6 +49,10 @@ bit-identical spectra whatever the chunking or the number of threads.
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
+
 import numba as nb
 import numpy as np
 from llvmlite import ir
@@ -295,3 +299,49 @@ def spectra_kernel(points, centers, out, cutoff2, exponents, table_exponents, vw
                 _radial_rows(exponents, r2, n, E)
             contract_block(radial, rows, S, C, lmax, degree_stride, vw, kv, n, table_exponents, delta, 0)
         power_spectrum_row(C, bOaT, pref, coef, out, t, lmax, nmax, vw, kv)
+
+
+#: the files whose code Numba compiles into this module's cached kernels without seeing their edits
+VECTOR_CODE_SOURCES = ("solid_harmonics.py", "soap_vector_kernels.py", "llvm_vectors.py")
+
+
+def drop_stale_cached_kernels(cache_dir: Path, sources: list[Path], prefixes: tuple[str, ...]) -> int:
+    """Delete the cached kernels ``prefixes``.*.nbi/.nbc in ``cache_dir`` unless ``sources`` are unchanged.
+
+    Numba keys a cached kernel on its own file only, so after an edit to the vector code it
+    compiles in (a ``git pull``, say) it would load the old machine code.  A SHA-256 of the
+    sources is kept beside the cache; when it differs, the cached kernels go and are compiled
+    again.  Returns how many files were deleted; an unwritable cache directory is left alone.
+    """
+    digest = hashlib.sha256(b"".join(Path(p).read_bytes() for p in sources)).hexdigest()
+    stamp = Path(cache_dir) / "pixelsoap-vector-code.sha256"
+    try:
+        if stamp.read_text() == digest:
+            return 0
+    except OSError:
+        pass
+    dropped = 0
+    try:
+        for prefix in prefixes:
+            for cached in Path(cache_dir).glob(f"{prefix}.*.nb[ic]"):
+                cached.unlink(missing_ok=True)
+                dropped += 1
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        partial = stamp.with_name(f"{stamp.name}.{os.getpid()}.tmp")
+        partial.write_text(digest)
+        os.replace(partial, stamp)
+    except OSError:
+        pass
+    return dropped
+
+
+def _drop_this_modules_stale_kernels() -> None:
+    here = Path(__file__).resolve().parent
+    cache = getattr(spectra_kernel, "_cache", None)
+    cache_dir = getattr(cache, "_cache_path", None)
+    if cache_dir:
+        drop_stale_cached_kernels(Path(cache_dir), [here / name for name in VECTOR_CODE_SOURCES],
+                                  ("soap_kernels", "soap_vector_kernels"))
+
+
+_drop_this_modules_stale_kernels()

@@ -25,8 +25,9 @@ target runs it: vectors wider than the machine's are split by LLVM.
 
 Variants known at compile time (vector width, vectors per row, chunk width,
 Taylor degree) are chosen by a switch at run time.  Numba's cache does not see
-edits to this file: after changing it, delete the ``*.nbi``/``*.nbc`` files of
-``soap_kernels`` under ``__pycache__`` (a fresh checkout has none).
+edits to this file in the kernels that compile it in; :mod:`.soap_kernels` drops
+its cached kernels when this file, :mod:`.solid_harmonics` or :mod:`.llvm_vectors`
+changed (:func:`.soap_kernels.drop_stale_cached_kernels`).
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ Legendre polynomials (the one sphericart uses) together, as one vector: no squar
 root or division per pair.  :func:`solid_harmonics` is an ``@intrinsic`` called by
 the SOAP kernel (:mod:`.soap_kernels`); it stores S[b // 8, lm, b % 8], the layout
 the contraction (:mod:`.soap_vector_kernels`) reads.  Numba's cache does not see
-edits to this file: after changing it, delete the ``*.nbi``/``*.nbc`` files of
-``soap_kernels`` under ``__pycache__`` (a fresh checkout has none).
+edits to this file in the kernel that compiles it in; :mod:`.soap_kernels` drops its
+cached kernels when it changed (:func:`.soap_kernels.drop_stale_cached_kernels`).
 """
 
 from __future__ import annotations
