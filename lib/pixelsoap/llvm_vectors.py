@@ -8,6 +8,8 @@ accumulators kept in allocas, which LLVM promotes to registers.  Used by
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from llvmlite import ir
 from numba.core import cgutils
 
@@ -39,12 +41,15 @@ class VectorIR:
         pointer = self.builder.bitcast(self.builder.gep(base, [offset]), self.type.as_pointer())
         self.builder.store(value, pointer, align=8)
 
-    def splat(self, base, offset):
-        """The float64 at base + offset in every lane."""
+    def broadcast(self, scalar):
+        """The float64 IR value ``scalar`` in every lane."""
         undef = ir.Constant(self.type, ir.Undefined)
-        scalar = self.builder.load(self.builder.gep(base, [offset]))
         one = self.builder.insert_element(undef, scalar, ir.Constant(I32, 0))
         return self.builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(I32, self.width), [0] * self.width))
+
+    def splat(self, base, offset):
+        """The float64 at base + offset in every lane."""
+        return self.broadcast(self.builder.load(self.builder.gep(base, [offset])))
 
     def splat_constant(self, value: float):
         return ir.Constant(self.type, [value] * self.width)
@@ -73,3 +78,23 @@ def taylor_exp(v: VectorIR, x, degree: int):
     for i in range(degree - 1, -1, -1):
         p = v.fma(p, x, v.splat_constant(1.0 / factorials[i]))
     return p
+
+
+def emit_switch(builder, key, cases: dict[int, Callable[[], None]], name: str,
+                default: Callable[[], None] | None = None) -> None:
+    """Branch on the int64 IR value ``key``: the code ``cases[k]()`` emits runs when key == k, then all
+    paths meet after it; ``default()`` (or nothing) runs for any other key."""
+    end = builder.function.append_basic_block(f"{name}.end")
+    fallback = builder.function.append_basic_block(f"{name}.default") if default else end
+    switch = builder.switch(key, fallback)
+    for k, emit in cases.items():
+        block = builder.function.append_basic_block(f"{name}.{k}")
+        switch.add_case(ir.Constant(I64, k), block)
+        builder.position_at_end(block)
+        emit()
+        builder.branch(end)
+    if default:
+        builder.position_at_end(fallback)
+        default()
+        builder.branch(end)
+    builder.position_at_end(end)

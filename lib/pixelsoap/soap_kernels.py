@@ -261,7 +261,8 @@ def spectra_kernel(points, centers, out, cutoff2, exponents, table_exponents, vw
     xs = points[:, 0].copy(); ys = points[:, 1].copy(); zs = points[:, 2].copy()  # noqa: E702
     rows = np.arange(BLOCK)                       # neighbour b reads row b of E, or of the table
     table_rows = np.zeros(BLOCK, np.int64); delta = np.zeros(BLOCK)  # noqa: E702
-    E = np.empty((BLOCK, table.shape[1] if radial_mode == 1 else exponents.size))
+    rows_in_E = radial_mode == 2 or (radial_mode == 1 and not fused)
+    E = np.empty((BLOCK if rows_in_E else 0, table.shape[1] if radial_mode == 1 else exponents.size))
     radial = table if radial_mode == 0 else E
     S = np.empty((BLOCK // HARMONIC_LANES, nlm, HARMONIC_LANES))   # 8 neighbours' harmonics, one lm after another
     Qv = np.empty(nq * HARMONIC_LANES); cs = np.empty(2 * (lmax + 1) * HARMONIC_LANES)  # noqa: E702

@@ -32,12 +32,14 @@ changed (:func:`.soap_kernels.drop_stale_cached_kernels`).
 
 from __future__ import annotations
 
+import functools
+
 import numba as nb
 from llvmlite import ir
 from numba.core import cgutils, types
-from numba.core.extending import intrinsic
+from numba.core.extending import intrinsic, register_jitable
 
-from .llvm_vectors import I64, VectorIR, taylor_exp
+from .llvm_vectors import I64, VectorIR, emit_switch, taylor_exp
 from .solid_harmonics import HARMONIC_LANES
 
 #: accumulator vectors per chunk (AVX-512 has 32 vector registers; 24 measured fastest of 16 and 24)
@@ -63,11 +65,18 @@ def lanes_for(n_max: int) -> tuple[int, int]:
     return 8, -(-n_max // 8)
 
 
-def chunk_widths(width: int, vectors: int) -> list[int]:
-    """Split the 2l + 1 orders m of one degree into near-equal chunks of at most MAX_ACCUMULATORS // vectors."""
+@register_jitable
+def chunk_size(width, vectors):
+    """Orders per chunk when the ``width`` = 2l + 1 orders of one degree are split into near-equal chunks
+    of at most MAX_ACCUMULATORS // vectors (plain Python, and compiled where a kernel calls it)."""
     most = MAX_ACCUMULATORS // vectors
-    parts = -(-width // most)
-    base = -(-width // parts)
+    parts = (width + most - 1) // most
+    return (width + parts - 1) // parts
+
+
+def chunk_widths(width: int, vectors: int) -> list[int]:
+    """The widths of the chunks of :func:`chunk_size`, in order."""
+    base = chunk_size(width, vectors)
     return [min(base, width - m0) for m0 in range(0, width, base)]
 
 
@@ -141,12 +150,14 @@ def _emit_chunk(builder, vw, kv, w, radial, row_length, rows, harmonics, nlm, co
 
 @intrinsic
 def contract_chunk(typingctx, radial, rows, S, C, l, m0, w, stride, vw, kv, n, exponents, delta, fused):
-    """C[l^2 + m0 + j, :] += sum_{b < n} radial[rows[b], l stride : l stride + kpad] * S[l^2 + m0 + j, b], j < w.
+    """C[lm, :] += sum_{b < n} radial[rows[b], l stride : l stride + kpad] * S[b // 8, lm, b % 8]
+    for the w orders lm = l^2 + m0 .. l^2 + m0 + w - 1.
 
-    radial : (R, l_max stride + kpad), rows : (>= n,) int64, S : (>= (l_max + 1)^2, >= n),
-    C : ((l_max + 1)^2, kpad), all C-contiguous; kpad = vw kv with (vw, kv, w) one of VARIANTS
-    (others do nothing).  fused = 1: radial[rows[b], i] is multiplied by exp(exponents[i] delta[b])
-    (its Taylor polynomial, :func:`rows_near_table` done in registers).
+    radial : (R, l_max stride + kpad), rows : (>= n,) int64, S : (>= n / 8, (l_max + 1)^2, 8) as
+    :func:`.solid_harmonics.solid_harmonics` stores it, C : ((l_max + 1)^2, kpad), all C-contiguous;
+    kpad = vw kv with (vw, kv, w) one of VARIANTS (others do nothing).  fused = 1: radial[rows[b], i]
+    is multiplied by exp(exponents[i] delta[b]) (its Taylor polynomial, :func:`rows_near_table` done
+    in registers).
     """
     sig = types.none(radial, rows, S, C, l, m0, w, stride, vw, kv, n, exponents, delta, fused)
 
@@ -161,17 +172,12 @@ def contract_chunk(typingctx, radial, rows, S, C, l, m0, w, stride, vw, kv, n, e
         key = builder.add(builder.mul(builder.add(builder.mul(w_, ir.Constant(I64, 100)), vw_),
                                       ir.Constant(I64, 10)), kv_)
         key = builder.add(builder.mul(key, ir.Constant(I64, 2)), args[13])
-        end = builder.function.append_basic_block("contract.end")
-        switch = builder.switch(key, end)
-        for vw, kv, w in VARIANTS:
-            for fused in (0, 1):
-                block = builder.function.append_basic_block(f"contract.{vw}.{kv}.{w}.{fused}")
-                switch.add_case(ir.Constant(I64, 2 * _variant_key(vw, kv, w) + fused), block)
-                builder.position_at_end(block)
-                _emit_chunk(builder, vw, kv, w, radial_a.data, row_length, rows_a.data, s_a.data, nlm, c_a.data,
-                            l_, m0_, degree_stride, n_, near if fused else None)
-                builder.branch(end)
-        builder.position_at_end(end)
+        emit = functools.partial(_emit_chunk, builder)
+        cases = {2 * _variant_key(vw, kv, w) + fused:
+                 functools.partial(emit, vw, kv, w, radial_a.data, row_length, rows_a.data, s_a.data, nlm, c_a.data,
+                                   l_, m0_, degree_stride, n_, near if fused else None)
+                 for vw, kv, w in VARIANTS for fused in (0, 1)}
+        emit_switch(builder, key, cases, "contract")
         return context.get_dummy_value()
 
     return sig, codegen
@@ -188,11 +194,9 @@ def contract_block(radial, rows, S, C, lmax, stride, vw, kv, n, exponents, delta
     (:func:`lanes_for`).  fused = 1: each radial value is multiplied by the Taylor polynomial
     (degree FUSED_NEAR_DEGREE) of exp(exponents[i] delta[b]), the table's rows read near r^2.
     """
-    most = MAX_ACCUMULATORS // kv
     for l in range(lmax + 1):
         width = 2 * l + 1
-        parts = (width + most - 1) // most
-        base = (width + parts - 1) // parts
+        base = chunk_size(width, kv)
         for m0 in range(0, width, base):
             contract_chunk(radial, rows, S, C, l, m0, min(base, width - m0), stride, vw, kv, n, exponents, delta,
                            fused)
@@ -259,15 +263,10 @@ def power_spectrum_row(typingctx, C, bOaT, pref, coef, out, t, lmax, nmax, vw, k
         t, lmax, nmax, vw_, kv_ = args[5:]
         width = builder.extract_value(out_a.shape, 1)
         out_row = builder.gep(out_a.data, [builder.mul(t, width)])
-        end = builder.function.append_basic_block("spectrum.end")
-        switch = builder.switch(builder.add(builder.mul(vw_, ir.Constant(I64, 10)), kv_), end)
-        for vw, kv in LANES:
-            block = builder.function.append_basic_block(f"spectrum.{vw}.{kv}")
-            switch.add_case(ir.Constant(I64, vw * 10 + kv), block)
-            builder.position_at_end(block)
-            _emit_power_spectrum(builder, vw, kv, c_a.data, b_a.data, pref_a.data, coef_a.data, out_row, lmax, nmax)
-            builder.branch(end)
-        builder.position_at_end(end)
+        cases = {vw * 10 + kv: functools.partial(_emit_power_spectrum, builder, vw, kv, c_a.data, b_a.data,
+                                                 pref_a.data, coef_a.data, out_row, lmax, nmax)
+                 for vw, kv in LANES}
+        emit_switch(builder, builder.add(builder.mul(vw_, ir.Constant(I64, 10)), kv_), cases, "spectrum")
         return context.get_dummy_value()
 
     return sig, codegen
@@ -323,16 +322,10 @@ def rows_near_table(typingctx, table, rows, delta, exponents, n, degree, out):
     def codegen(context, builder, signature, args):
         arrays = {i: context.make_array(signature.args[i])(context, builder, args[i]) for i in (0, 1, 2, 3, 6)}
         row_length = builder.extract_value(arrays[0].shape, 1)
-        end = builder.function.append_basic_block("near.end")
-        switch = builder.switch(args[5], end)
-        for degree in range(1, MAX_NEAR_TABLE_DEGREE + 1):
-            block = builder.function.append_basic_block(f"near.{degree}")
-            switch.add_case(ir.Constant(I64, degree), block)
-            builder.position_at_end(block)
-            _emit_rows_near_table(builder, degree, arrays[0].data, row_length, arrays[1].data, arrays[2].data,
-                                  arrays[3].data, args[4], arrays[6].data)
-            builder.branch(end)
-        builder.position_at_end(end)
+        cases = {degree: functools.partial(_emit_rows_near_table, builder, degree, arrays[0].data, row_length,
+                                           arrays[1].data, arrays[2].data, arrays[3].data, args[4], arrays[6].data)
+                 for degree in range(1, MAX_NEAR_TABLE_DEGREE + 1)}
+        emit_switch(builder, args[5], cases, "near")
         return context.get_dummy_value()
 
     return sig, codegen

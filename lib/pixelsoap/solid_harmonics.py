@@ -11,6 +11,7 @@ cached kernels when it changed (:func:`.soap_kernels.drop_stale_cached_kernels`)
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -18,7 +19,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.extending import intrinsic
 
-from .llvm_vectors import I32, I64, VectorIR
+from .llvm_vectors import VectorIR, emit_switch
 
 #: neighbours per vector in :func:`solid_harmonics` (the kernel pads blocks to a multiple of it); the
 #: harmonics are stored as S[b // 8, lm, b % 8], so that the orders one contraction chunk broadcasts
@@ -81,11 +82,6 @@ def _emit_solid_harmonics(builder, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, r
     one = const(1)
     two = const(2)
 
-    def splat_scalar(value):
-        undef = ir.Constant(v.type, ir.Undefined)
-        first = builder.insert_element(undef, value, ir.Constant(I32, 0))
-        return builder.shuffle_vector(first, undef, ir.Constant(ir.VectorType(I32, HARMONIC_LANES), [0] * 8))
-
     def row(base, index):
         """The 8-lane scratch row ``index`` of Q or cs (rows of HARMONIC_LANES float64)."""
         return base, builder.mul(index, lanes)
@@ -98,7 +94,7 @@ def _emit_solid_harmonics(builder, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, r
             return builder.add(block, builder.mul(lm, lanes))
 
         # cs rows 2m, 2m + 1: Re and Im of (x + i y)^m
-        v.store(splat_scalar(ir.Constant(ir.DoubleType(), 1.0)), *row(cs, const(0)))
+        v.store(v.splat_constant(1.0), *row(cs, const(0)))
         v.store(v.zeros, *row(cs, one))
         with cgutils.for_range_slice(builder, one, builder.add(lmax, one), one) as (m, _):
             previous = builder.mul(builder.sub(m, one), two)
@@ -113,7 +109,7 @@ def _emit_solid_harmonics(builder, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, r
             ql = builder.sdiv(builder.mul(l, builder.add(l, one)), two)
             qp = builder.sub(ql, l)
             qpp = builder.add(builder.sub(qp, l), one)
-            diag = splat_scalar(builder.sitofp(builder.sub(one, builder.mul(l, two)), ir.DoubleType()))
+            diag = v.broadcast(builder.sitofp(builder.sub(one, builder.mul(l, two)), ir.DoubleType()))
             top = builder.fmul(diag, v.load(*row(Q, builder.add(qp, builder.sub(l, one)))))
             v.store(top, *row(Q, builder.add(ql, l)))
             v.store(builder.fmul(builder.fneg(z), top), *row(Q, builder.sub(builder.add(ql, l), one)))
@@ -136,7 +132,7 @@ def _emit_solid_harmonics(builder, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, r
 
 @intrinsic
 def solid_harmonics(typingctx, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, rec_b, Q, cs, S):
-    """S[l^2 + l + m, b] = w_b r_b^l Y_lm(r_b / |r_b|) for l <= lmax, m = -l..l, b < npad (a multiple of 8).
+    """S[b // 8, l^2 + l + m, b % 8] = w_b r_b^l Y_lm(r_b / |r_b|) for l <= lmax, m = -l..l, b < npad (a multiple of 8).
 
     dx, dy, dz, r2, w : (>= npad,) float64 displacements (length units), their squared norms and the
     weights (1 for a neighbour, 0 for padding, whose harmonics are then exactly 0).  Q holds w_b times
@@ -145,8 +141,8 @@ def solid_harmonics(typingctx, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, rec_b
     Q_l^{l-1} = -z Q_l^l, so that w_b r^l Y_lm = norm_lm Q_l^|m| Re or Im (x + i y)^|m|: no square
     root or division per pair.  norm, rec_a, rec_b : ((lmax+1)(lmax+2)/2,) from
     :func:`harmonic_constants`; Q : ((lmax+1)(lmax+2)/2 x 8,), cs : (2 (lmax+1) x 8,)
-    float64 scratch; S : ((lmax+1)^2, >= npad).  Eight neighbours go through the recursions together, as
-    one vector, with everything but S in L1.
+    float64 scratch; S : (>= npad / 8, (lmax+1)^2, 8), S[b // 8, lm, b % 8] the value for neighbour b.
+    Eight neighbours go through the recursions together, as one vector, with everything but S in L1.
     """
     sig = types.none(dx, dy, dz, r2, w, npad, lmax, norm, rec_a, rec_b, Q, cs, S)
 
@@ -155,19 +151,10 @@ def solid_harmonics(typingctx, dx, dy, dz, r2, w, npad, lmax, norm, rec_a, rec_b
                 for ty, a in zip(signature.args, args)]
         nlm = builder.extract_value(context.make_array(signature.args[12])(context, builder, args[12]).shape, 1)
         dx, dy, dz, r2, w, npad, lmax = data[:7]
-        looped = builder.function.append_basic_block("harmonics.loops")
-        end = builder.function.append_basic_block("harmonics.end")
-        switch = builder.switch(lmax, looped)
-        for degree in range(UNROLLED_L_MAX + 1):
-            block = builder.function.append_basic_block(f"harmonics.{degree}")
-            switch.add_case(ir.Constant(I64, degree), block)
-            builder.position_at_end(block)
-            _emit_solid_harmonics_unrolled(builder, degree, dx, dy, dz, r2, w, npad, data[12], nlm)
-            builder.branch(end)
-        builder.position_at_end(looped)
-        _emit_solid_harmonics(builder, *data, nlm)
-        builder.branch(end)
-        builder.position_at_end(end)
+        unrolled = {degree: functools.partial(_emit_solid_harmonics_unrolled, builder, degree, dx, dy, dz, r2, w,
+                                              npad, data[12], nlm)
+                    for degree in range(UNROLLED_L_MAX + 1)}
+        emit_switch(builder, lmax, unrolled, "harmonics", default=lambda: _emit_solid_harmonics(builder, *data, nlm))
         return context.get_dummy_value()
 
     return sig, codegen
