@@ -146,3 +146,21 @@ def test_confusion_matrix_figure():
     assert [t.get_text() for t in ax.get_xticklabels()] == [str(d) for d in DIGITS]
     assert len(ax.texts) == 100  # one annotation per cell
     assert len(confusion_matrix_figure(cn, annotate=False).axes[0].texts) == 0
+
+
+def test_estimate_is_the_student_t_interval_of_the_mean():
+    from scipy import stats
+
+    from pixelsoap.metrics import estimate, is_estimate
+
+    values = [0.68, 0.69, 0.675, 0.685, 0.70]
+    e = estimate(values)
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+    assert is_estimate(e) and e["n"] == 5 and e["values"] == values
+    assert e["low"] == pytest.approx(low, abs=1e-12) and e["high"] == pytest.approx(high, abs=1e-12)
+    one = estimate([0.5])
+    assert one["low"] == one["high"] == one["mean"] == 0.5 and one["sd"] == 0.0
+    with pytest.raises(ValueError, match="at least one value"):
+        estimate([])
+    with pytest.raises(ValueError, match="finite"):
+        estimate([0.5, float("nan")])

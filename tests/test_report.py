@@ -18,6 +18,7 @@ from pixelsoap import published, report
 from pixelsoap.report import (
     DIFFERS,
     ERROR,
+    INCONCLUSIVE,
     MISSING,
     NOT_REPRODUCED,
     NOT_RUN,
@@ -26,6 +27,7 @@ from pixelsoap.report import (
     WITHIN,
     Missing,
     Sources,
+    compare,
     evaluate_row,
     fmt,
     parse_number,
@@ -239,6 +241,56 @@ def test_conditions(numbers):
     assert row.status == NOT_REPRODUCED and row.detail == "0.5 > 0.6767 is false"
     spec["rule"]["all"] = [["acc", "==", {"value": "r_cut"}]]
     assert _eval(numbers, spec).status == NOT_REPRODUCED
+
+
+def _estimate(low, high, n=5):
+    mean = (low + high) / 2
+    return {"mean": mean, "low": low, "high": high, "n": n, "sd": 0.0, "confidence": 0.95, "values": [mean] * n}
+
+
+@pytest.mark.parametrize("low, high, expected", [
+    (0.680, 0.690, WITHIN),            # the whole interval inside 0.6863 +- 0.0131
+    (0.640, 0.660, NOT_REPRODUCED),    # the whole interval below the band
+    (0.705, 0.710, NOT_REPRODUCED),    # the whole interval above the band
+    (0.665, 0.680, INCONCLUSIVE),      # straddles the band's lower edge 0.6732
+    (0.690, 0.705, INCONCLUSIVE),      # straddles its upper edge 0.6994
+])
+def test_close_rule_judges_an_estimate_by_its_interval(tmp_path, low, high, expected):
+    _write_json(tmp_path / "m.json", {"acc": _estimate(low, high), "n": 10000})
+    tol = {"binomial": 2, "n": "n", "n_published": "data.n_test"}
+    row = _eval(tmp_path, {"published": "experiment1.table1.accuracy", "file": "m.json", "ours": "acc",
+                           "rule": {"kind": "close", "tolerance": tol}})
+    assert row.status == expected
+    assert "95 % interval" in row.shown[0].text and "5 seeds" in row.shown[0].text
+
+
+@pytest.mark.parametrize("kind, low, high, expected", [
+    ("greater_than", 0.951, 0.99, REPRODUCED), ("greater_than", 0.90, 0.94, NOT_REPRODUCED),
+    ("greater_than", 0.94, 0.96, INCONCLUSIVE),
+    ("at_least", 0.981, 0.99, REPRODUCED), ("at_least", 0.965, 0.97, WITHIN),
+    ("at_least", 0.90, 0.95, NOT_REPRODUCED), ("at_least", 0.95, 0.97, INCONCLUSIVE),
+])
+def test_one_sided_rules_judge_an_estimate_by_its_interval(tmp_path, kind, low, high, expected):
+    key = "experiment2.claims.above_50_keeps_95pct" if kind == "greater_than" else "experiment2.claims.h100_keeps_98pct"
+    _write_json(tmp_path / "m.json", {"ratio": _estimate(low, high)})
+    rule = {"kind": kind} | ({"tolerance": {"abs": 0.02}} if kind == "at_least" else {})
+    assert _eval(tmp_path, {"published": key, "file": "m.json", "ours": "ratio", "rule": rule}).status == expected
+
+
+def test_conditions_on_estimates_are_three_valued(tmp_path):
+    _write_json(tmp_path / "m.json", {"below": _estimate(-0.02, -0.01), "around": _estimate(-0.01, 0.01),
+                                      "above": _estimate(0.01, 0.02)})
+    spec = {"published": None, "file": "m.json", "rule": {"kind": "conditions"}}
+
+    def status(*conditions):
+        return _eval(tmp_path, {**spec, "rule": {"kind": "conditions", "all": [list(c) for c in conditions]}}).status
+    assert status(["above", ">", 0]) == REPRODUCED
+    assert status(["below", ">", 0]) == NOT_REPRODUCED
+    assert status(["around", ">", 0]) == INCONCLUSIVE
+    assert status(["above", ">", "around"]) == INCONCLUSIVE       # intervals overlap
+    assert status(["above", ">", "below"]) == REPRODUCED          # disjoint intervals
+    assert status(["around", ">", 0], ["below", ">", 0]) == NOT_REPRODUCED   # a failure outweighs an undecided one
+    assert compare(_estimate(0.1, 0.2), "<=", 0.2) is True and compare(_estimate(0.1, 0.3), "<=", 0.2) is None
 
 
 def test_bad_rows_are_reported_not_raised(numbers):

@@ -109,3 +109,34 @@ def most_confused_pairs(confusion_normalised: np.ndarray, k: int = 3,
     i, j = np.triu_indices(c.shape[0], k=1)
     order = np.lexsort((j, i, -sym[i, j]))[: max(int(k), 0)]
     return [(int(labels[i[o]]), int(labels[j[o]]), float(sym[i[o], j[o]])) for o in order]
+
+
+def estimate(values: Iterable[float], confidence: float = 0.95) -> dict:
+    """The mean of repeated measurements (one per training seed) with its Student-t interval.
+
+    values : one number per repetition (accuracies as fractions, ratios, ...), at least one.
+    Returns the JSON-friendly *estimate* that the report reads as an interval:
+    ``{"mean", "low", "high", "n", "sd", "confidence", "values"}``, where [low, high] is the
+    two-sided ``confidence`` interval of the mean, mean +- t_{(1+c)/2, n-1} sd / sqrt(n), sd the
+    sample standard deviation (ddof 1).  With one value the interval is that value alone
+    (``sd`` 0): a single run has no spread to show, and the report says so by its ``n``.
+    """
+    from scipy.stats import t as student_t
+
+    x = np.asarray([float(v) for v in values], dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"estimate needs at least one value, got {x.size}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"estimate needs finite values, got {x.tolist()}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
+    mean = float(x.mean())
+    sd = float(x.std(ddof=1)) if x.size > 1 else 0.0
+    half = float(student_t.ppf((1 + confidence) / 2, x.size - 1) * sd / np.sqrt(x.size)) if x.size > 1 else 0.0
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": int(x.size), "sd": sd,
+            "confidence": float(confidence), "values": x.tolist()}
+
+
+def is_estimate(value: object) -> bool:
+    """Whether ``value`` is an :func:`estimate` (a mapping with ``mean``, ``low`` and ``high``)."""
+    return isinstance(value, dict) and {"mean", "low", "high"} <= set(value)

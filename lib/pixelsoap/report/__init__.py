@@ -69,6 +69,7 @@ from .rows import (
 from .rules import (
                     DIFFERS,
                     ERROR,
+                    INCONCLUSIVE,
                     MISSING,
                     NO_PUBLISHED,
                     NOT_REPRODUCED,
@@ -80,6 +81,7 @@ from .rules import (
                     VERDICT_STYLE,
                     VERDICTS,
                     WITHIN,
+                    compare,
                     describe_rule,
                     tolerance,
                     values_equal,
@@ -89,10 +91,12 @@ from .rules import (
 from .run_info import dvc_stale_stages, figures, infer_profile, notebooks, package_versions, stage_timings
 
 __all__ = [
-    "DIFFERS", "ERROR", "MISSING", "NOTEBOOK_TEMPLATE", "NOT_REPRODUCED", "NOT_RUN", "NO_PUBLISHED", "OPS",
+    "DIFFERS", "ERROR", "INCONCLUSIVE", "MISSING", "NOTEBOOK_TEMPLATE", "NOT_REPRODUCED", "NOT_RUN", "NO_PUBLISHED",
+    "OPS",
     "OTHER_DATASET", "PARAMS_FILE", "REPRODUCED", "RESULT_VERDICTS", "ROWS_FILE", "SAME", "TEMPLATES", "VERDICTS",
     "VERDICT_STYLE", "WITHIN", "Context", "Missing", "Report", "RowError", "RowResult", "Shown", "Sources",
-    "build_and_write", "build_report", "describe_rule", "dvc_stages", "dvc_stale_stages", "evaluate", "evaluate_row",
+    "build_and_write", "build_report", "compare", "describe_rule", "dvc_stages", "dvc_stale_stages", "evaluate",
+    "evaluate_row",
     "evaluate_rows", "expand_rows", "external_resources", "figures", "fill_text", "fmt", "fmt_seconds",
     "fmt_tolerance", "infer_profile", "load_rows", "locked_params", "md_cell", "notebooks", "package_versions",
     "parse_number", "parse_path", "published_entry", "references", "render_html", "render_markdown",

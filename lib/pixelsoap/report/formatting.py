@@ -25,6 +25,11 @@ def fmt(value: Any, order: Iterable[str] | None = None) -> str:
             return f"{value:.3g}"
         text = f"{value:.4f}".rstrip("0").rstrip(".")
         return text if text not in ("-0", "") else "0"
+    if isinstance(value, Mapping) and {"mean", "low", "high"} <= set(value):   # an estimate (pixelsoap.metrics)
+        n = value.get("n")
+        seeds = f", {n} seeds" if n is not None else ""
+        low, high = fmt(float(value["low"])), fmt(float(value["high"]))
+        return f"{fmt(float(value['mean']))} (95 % interval {low} to {high}{seeds})"
     if isinstance(value, Mapping):
         keys = list(value)
         if all(re.fullmatch(r"-?\d+", str(k)) for k in keys):     # h_m: 2, 4, 10 (not "10", "2", "4")

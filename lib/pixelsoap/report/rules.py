@@ -1,6 +1,10 @@
 """Verdicts: the comparison rules of ``artifacts.yaml`` (equal, close, at_least, greater_than,
 conditions, none), their tolerances (absolute, relative, binomial) and texts.
 
+A value of ours may be an *estimate* (:func:`pixelsoap.metrics.estimate`: the mean over training
+seeds with its 95 % interval).  A rule then compares the whole interval: reproduced (or not)
+only when every point of the interval gives that verdict, otherwise :data:`INCONCLUSIVE`.
+
 A row's verdict is one of :data:`VERDICTS`; :data:`VERDICT_STYLE` gives each its CSS class and
 Markdown symbol.  On a data set other than MNIST no result gets a verdict
 (:func:`without_verdicts_on_other_data`).
@@ -12,6 +16,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..metrics import is_estimate
 from ..published import entry as published_entry
 from .formatting import fmt, fmt_tolerance
 from .query import Context, RowError, evaluate
@@ -23,6 +28,7 @@ if TYPE_CHECKING:
 REPRODUCED = "reproduced"
 WITHIN = "reproduced within tolerance"
 NOT_REPRODUCED = "not reproduced"
+INCONCLUSIVE = "inconclusive"
 SAME = "same as the paper"
 DIFFERS = "differs from the paper"
 NOT_RUN = "not run"
@@ -30,12 +36,14 @@ MISSING = "missing"
 NO_PUBLISHED = "no published value"
 ERROR = "error in the row definition"
 OTHER_DATASET = "other dataset: no verdict"
-VERDICTS = (REPRODUCED, WITHIN, NOT_REPRODUCED, SAME, DIFFERS, NOT_RUN, MISSING, NO_PUBLISHED, ERROR, OTHER_DATASET)
+VERDICTS = (REPRODUCED, WITHIN, NOT_REPRODUCED, INCONCLUSIVE, SAME, DIFFERS, NOT_RUN, MISSING, NO_PUBLISHED, ERROR,
+            OTHER_DATASET)
 #: verdicts that compare a result of ours with the paper's MNIST result
-RESULT_VERDICTS = (REPRODUCED, WITHIN, NOT_REPRODUCED, SAME, DIFFERS)
+RESULT_VERDICTS = (REPRODUCED, WITHIN, NOT_REPRODUCED, INCONCLUSIVE, SAME, DIFFERS)
 #: CSS class (HTML) and symbol (Markdown) of each verdict
 VERDICT_STYLE = {
     REPRODUCED: ("ok", "✅"), WITHIN: ("close", "🟡"), NOT_REPRODUCED: ("bad", "❌"),
+    INCONCLUSIVE: ("unsure", "❓"),
     SAME: ("ok", "✅"), DIFFERS: ("differs", "⚠️"), NOT_RUN: ("missing", "⏸️"),
     MISSING: ("missing", "❔"), NO_PUBLISHED: ("info", "ℹ️"), ERROR: ("bad", "⛔"),
     OTHER_DATASET: ("info", "➖"),
@@ -106,54 +114,103 @@ def describe_rule(rule: Mapping, kind: str, setting: bool, ctx: Context) -> str:
 _COMPARE = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
             "<=": lambda a, b: a <= b, "==": values_equal, "!=": lambda a, b: not values_equal(a, b),
             "in": lambda a, b: any(values_equal(a, x) for x in b)}
+#: comparisons that are monotone in each side, so an interval decides them by its two ends
+_ORDERED = {">", ">=", "<", "<="}
+
+
+def _bounds(value: Any) -> tuple[Any, Any]:
+    """(low, high) of an estimate, (value, value) of anything else."""
+    return (value["low"], value["high"]) if is_estimate(value) else (value, value)
+
+
+def compare(a: Any, op: str, b: Any) -> bool | None:
+    """``a op b`` as True, False or None (undecided: an interval of ``a`` or ``b`` straddles the rule).
+
+    Estimates (:func:`pixelsoap.metrics.is_estimate`) enter an ordered comparison by their
+    interval: it holds when it holds for every pair of points of the two intervals, fails when it
+    fails for every pair, and is undecided otherwise.  Other comparisons use an estimate's mean.
+    """
+    if op not in _COMPARE:
+        raise RowError(f"unknown comparison {op!r}")
+    if a is None or b is None:
+        return False
+    if op in _ORDERED and (is_estimate(a) or is_estimate(b)):
+        (a_low, a_high), (b_low, b_high) = _bounds(a), _bounds(b)
+        # the corners that are hardest and easiest for the comparison to hold
+        worst, best = ((a_low, b_high), (a_high, b_low)) if op in (">", ">=") else ((a_high, b_low), (a_low, b_high))
+        if _COMPARE[op](*worst):
+            return True
+        if not _COMPARE[op](*best):
+            return False
+        return None
+    a = a["mean"] if is_estimate(a) else a
+    b = b["mean"] if is_estimate(b) else b
+    try:
+        return bool(_COMPARE[op](a, b))
+    except TypeError:
+        return False
 
 
 def verdict(rule: Mapping, kind: str, setting: bool, ours: Any, ctx: Context) -> tuple[str, str]:
+    """(verdict, detail) of ``ours`` under ``rule``; an estimate of ours is judged by its interval."""
     if kind == "none":
         return NO_PUBLISHED, ""
     if kind == "conditions":
-        failed = []
+        failed, undecided = [], []
         for condition in rule.get("all", []):
             left, op, right = condition
-            if op not in _COMPARE:
-                raise RowError(f"unknown comparison {op!r}")
             a, b = evaluate(left, ctx), evaluate(right, ctx)
-            try:
-                holds = a is not None and b is not None and bool(_COMPARE[op](a, b))
-            except TypeError:
-                holds = False
-            if not holds:
+            holds = compare(a, op, b)
+            if holds is False:
                 failed.append(f"{fmt(a)} {op} {fmt(b)} is false")
-        return (REPRODUCED, "every condition holds") if not failed else (NOT_REPRODUCED, "; ".join(failed))
+            elif holds is None:
+                undecided.append(f"{fmt(a)} {op} {fmt(b)} is undecided (the interval straddles it)")
+        if failed:
+            return NOT_REPRODUCED, "; ".join(failed)
+        if undecided:
+            return INCONCLUSIVE, "; ".join(undecided)
+        return REPRODUCED, "every condition holds"
     if not ctx.has_published:
         raise RowError(f"rule {kind} needs a published value")
     pub = ctx.published
     if ours is None:
         return NOT_REPRODUCED, "no value"
     if kind == "equal":
-        same = values_equal(ours, pub)
+        same = values_equal(ours["mean"] if is_estimate(ours) else ours, pub)
         if setting:
             return (SAME, "") if same else (DIFFERS, "")
         return (REPRODUCED, "") if same else (NOT_REPRODUCED, "")
-    ours_f, pub_f = float(ours), float(pub)
+    low, high = (float(x) for x in _bounds(ours))
+    ours_f, pub_f = (float(ours["mean"]) if is_estimate(ours) else float(ours)), float(pub)
+    interval = f" (interval {fmt(low)} to {fmt(high)})" if is_estimate(ours) else ""
     diff = ours_f - pub_f
     if kind == "greater_than":
-        return (REPRODUCED, f"{fmt(ours)} > {fmt(pub)}") if ours_f > pub_f else \
-            (NOT_REPRODUCED, f"{fmt(ours)} is not above {fmt(pub)}")
+        if low > pub_f:
+            return REPRODUCED, f"{fmt(ours_f)}{interval} > {fmt(pub)}"
+        if high <= pub_f:
+            return NOT_REPRODUCED, f"{fmt(ours_f)}{interval} is not above {fmt(pub)}"
+        return INCONCLUSIVE, f"the interval {fmt(low)} to {fmt(high)} straddles {fmt(pub)}"
     tol, desc = tolerance(rule["tolerance"], ctx) if rule.get("tolerance") else (0.0, "±0")
     if kind == "at_least":
-        if ours_f >= pub_f:
-            return REPRODUCED, f"{fmt(ours)} ≥ {fmt(pub)}"
-        if ours_f >= pub_f - tol:
-            return WITHIN, f"below by {fmt_tolerance(-diff)}, within ±{fmt_tolerance(tol)}"
-        return NOT_REPRODUCED, f"below by {fmt_tolerance(-diff)}, beyond ±{fmt_tolerance(tol)}"
+        if low >= pub_f:
+            return REPRODUCED, f"{fmt(ours_f)}{interval} ≥ {fmt(pub)}"
+        if low >= pub_f - tol:
+            return WITHIN, f"below by {fmt_tolerance(-diff)}{interval}, within ±{fmt_tolerance(tol)}"
+        if high < pub_f - tol:
+            return NOT_REPRODUCED, f"below by {fmt_tolerance(-diff)}{interval}, beyond ±{fmt_tolerance(tol)}"
+        return INCONCLUSIVE, (f"the interval {fmt(low)} to {fmt(high)} straddles {fmt(pub_f - tol)} "
+                              f"(the published value less ±{fmt_tolerance(tol)})")
     if kind == "close":
-        detail = f"difference {'+' if diff >= 0 else '−'}{fmt_tolerance(abs(diff))}, tolerance ±{fmt_tolerance(tol)}"
-        if round(ours_f, _decimals(pub_f)) == round(pub_f, _decimals(pub_f)):
+        detail = (f"difference {'+' if diff >= 0 else '−'}{fmt_tolerance(abs(diff))}{interval}, "
+                  f"tolerance ±{fmt_tolerance(tol)}")
+        band_low, band_high = pub_f - tol, pub_f + tol
+        if not is_estimate(ours) and round(ours_f, _decimals(pub_f)) == round(pub_f, _decimals(pub_f)):
             return REPRODUCED, f"equal at the published precision; {detail}"
-        if abs(diff) <= tol:
+        if band_low <= low and high <= band_high:
             return WITHIN, detail
-        return NOT_REPRODUCED, detail
+        if high < band_low or low > band_high:
+            return NOT_REPRODUCED, detail
+        return INCONCLUSIVE, f"{detail}: the interval straddles the edge of the tolerance"
     raise RowError(f"unknown rule kind {kind!r}")
 
 
