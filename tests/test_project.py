@@ -146,7 +146,8 @@ def test_a_notebook_run_removes_the_temporary_copies_a_killed_run_left(tmp_path)
 
 LIB = ROOT / "lib" / "pixelsoap"
 #: how a stage runs, not what it computes: a change here need not rerun stages
-PLUMBING = {"runner", "reproduce", "profiles", "profile_schema", "profile_fields", "paths", "io", "jobs"}
+PLUMBING = {"runner", "reproduce", "profiles", "profile_schema", "profile_fields", "paths", "io", "jobs", "provenance",
+            "clones"}
 
 
 def _module_file(name: str):

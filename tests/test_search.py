@@ -152,15 +152,15 @@ def test_study_name_is_fixed_by_the_configuration():
         assert other != name
 
 
-def test_study_names_stay_those_of_the_search_cache():
-    """The journal in data/cache/search holds its studies under these names: a change would rerun every search."""
-    paper_space = {"r_cut": [2, 100], "n_max": [2, 11], "l_max": [2, 11], "sigma": [1, 10], "integer": True}
-    smoke = study_name(paper_space, {"n_samples": 600, "val_fraction": 0.2, "dataset": "mnist"},
-                       {"hidden_units": [32, 32], "epochs": 2, "patience": None}, 0)
-    default = study_name(paper_space, {"n_samples": 2500, "val_fraction": 0.2, "dataset": "mnist"},
-                         {"hidden_units": [256, 256], "epochs": 5, "patience": None}, 0)
-    # the smoke and default profiles' searches, as recorded in the cache
-    assert (smoke, default) == ("soap-search-3b3bbfb8985660e2", "soap-search-3e543a36a8082388")
+def test_study_names_follow_the_library_code(monkeypatch):
+    """A study of other code is another study (no trial of older code is reused; see tests/test_provenance.py)."""
+    from pixelsoap import provenance
+
+    monkeypatch.setattr(provenance, "code_digest", lambda: "old")
+    old = study_name(SearchSpace(), DATA, CLASSIFIER, 0)
+    assert study_name(SearchSpace(), DATA, CLASSIFIER, 0) == old
+    monkeypatch.setattr(provenance, "code_digest", lambda: "new")
+    assert study_name(SearchSpace(), DATA, CLASSIFIER, 0) != old
 
 
 # --- driver with a stand-in objective (in-process Dask cluster) ------------------------------------

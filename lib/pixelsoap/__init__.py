@@ -30,7 +30,8 @@ Models and their training
 - :mod:`pixelsoap.training`: the many-model training engine, with :mod:`pixelsoap.training_loop`,
   :mod:`pixelsoap.training_kernels` (compiled JAX programs) and :mod:`pixelsoap.training_checkpoint`
 - :mod:`pixelsoap.training_log`: training curves written with DVCLive for ``dvc plots``
-- :mod:`pixelsoap.jobs`: the Dask client, result cache and submit loop every experiment uses
+- :mod:`pixelsoap.jobs`: the Dask client, result cache and submit loop every experiment uses; its cache keys
+  carry :mod:`pixelsoap.provenance` (the digest of the library code jobs run)
 - :mod:`pixelsoap.metrics`: Table 1's metrics and the confusion matrix
 
 Experiment 1 (stages ``search``, ``experiment1``)
@@ -62,6 +63,8 @@ Verdicts and the report (stages ``headline``, ``report``)
 - :mod:`pixelsoap.headline`: a few headline metrics per stage for ``dvc metrics`` and ``dvc exp show``
 - :mod:`pixelsoap.report`: ``results/REPORT.md`` and its HTML, every published number beside ours
 - :mod:`pixelsoap.budget_check`: the doubled-budget run that says which verdicts are settled
+- :mod:`pixelsoap.verify`: ``make verify``, a profile regenerated from scratch and compared with the
+  committed report; both run in a clone of the committed project (:mod:`pixelsoap.clones`)
 - :mod:`pixelsoap.paper_cost`: what the paper profile costs, extrapolated from the last run
 - :mod:`pixelsoap.plots`: the paper's figures, one module per section
 

@@ -26,7 +26,10 @@ every chunk it writes, atomically,
 after every chunk (committed with the outputs, so a clone on another machine resumes the run), and the
 training engine its own checkpoint after every epoch inside a chunk, so Ctrl-C or a kill loses at
 most the epoch in progress; the same command resumes, and a larger ``--epochs`` later continues
-from the saved state (:mod:`pixelsoap.autoencoder_dynamics_training`).  The curves are judged by
+from the saved state (:mod:`pixelsoap.autoencoder_dynamics_training`).  Unlike every other cache of
+the project, the saved states are not keyed on the library code (:mod:`pixelsoap.provenance`): they hold
+hours of training at the paper's protocol, which the default run would otherwise redo after any change
+of the library (:func:`pixelsoap.autoencoder_dynamics_training.state_key`).  The curves are judged by
 :mod:`pixelsoap.autoencoder_dynamics_claims`.
 """
 

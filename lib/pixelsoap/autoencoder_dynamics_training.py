@@ -39,10 +39,19 @@ def _settings(training, epochs: int):
 
 
 def state_key(h_e: int, training, fingerprint: str) -> str:
-    """Folder name of one autoencoder's saved state: a hash of h_e, the protocol (epochs aside) and the data."""
+    """Folder name of one autoencoder's saved state: a hash of h_e, the protocol (epochs aside) and the data.
+
+    The one cache key of the project without the library code's digest (``code=False``, see
+    :mod:`pixelsoap.provenance`): the saved states are committed under ``results/experiment2/dynamics-state``
+    and hold hours of training at the paper's protocol, which a key on the code would throw away at
+    every change of the library, so the default run would retrain them for hours.  What a change of
+    the training's meaning needs is :data:`FORMAT_VERSION`, bumped by hand as before.  The engine's own
+    checkpoint inside a chunk (``<state>/engine``) does follow the code: a change loses at most a chunk.
+    """
     return digest("linear-dynamics", {"format": FORMAT_VERSION, "h_e": int(h_e), "data": fingerprint,
                                       "learning_rate": float(training.learning_rate),
-                                      "batch_size": int(training.batch_size), "seed": int(training.seed)})
+                                      "batch_size": int(training.batch_size), "seed": int(training.seed)},
+                  code=False)
 
 
 def load_state(folder: str | Path) -> dict[str, Any] | None:

@@ -142,8 +142,9 @@ def doubled_profile(profile: Mapping[str, Any], paper: Mapping[str, Any]) -> tup
 
 
 def params_digest(params: Mapping[str, Any]) -> str:
-    """Digest of a parameter tree (key order and YAML comments do not matter)."""
-    return digest("params", dict(params))
+    """Digest of a parameter tree (key order and YAML comments do not matter; the code does not enter:
+    it says which parameters a record was made for, it keys no cache)."""
+    return digest("params", dict(params), code=False)
 
 
 def section_digests(params: Mapping[str, Any]) -> dict[str, str]:

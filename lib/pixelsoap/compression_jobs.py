@@ -9,7 +9,7 @@ groups (one compiled program per group: the autoencoders on
 :func:`pixelsoap.compression_classifiers.classifier_accuracies`) on a Dask cluster
 (:func:`pixelsoap.jobs.dask_client`: a local one, or a scheduler address) and
 caches each job's result in ``paths.cache_dir() / "experiment2"`` under a hash of
-(job, training settings, data fingerprint), written atomically; a rerun loads
+(job, training settings, data fingerprint, library code), written atomically; a rerun loads
 finished jobs instead of training them.  An autoencoder needed for Fig. 19 also
 caches its encoded training, validation and test rows; the classifier job on them
 starts as soon as they exist.
@@ -35,12 +35,8 @@ if TYPE_CHECKING:
     from .compression import CompressionData, TrainingConfig
     from .compression_pca import PCAFit
 
-__all__ = ["FORMAT_VERSION", "AutoencoderJob", "AccuracyJob", "plan_jobs", "cache_folder", "save_result",
+__all__ = ["AutoencoderJob", "AccuracyJob", "plan_jobs", "cache_folder", "save_result",
            "load_result", "run_jobs"]
-
-#: bump when the meaning of a cached result changes
-FORMAT_VERSION = 3
-
 
 # --------------------------------------------------------------------------- jobs
 
@@ -59,8 +55,8 @@ class AutoencoderJob:
 
     def key(self, training: TrainingConfig, fingerprint: str) -> str:
         """Cache key: hash of (method, h_m, h_e, training settings, data fingerprint)."""
-        return _digest("ae", {"method": self.method, "h_m": self.h_m, "h_e": self.h_e,
-                              "training": training.as_dict(), "data": fingerprint})
+        return digest("ae", {"method": self.method, "h_m": self.h_m, "h_e": self.h_e,
+                             "training": training.as_dict(), "data": fingerprint})
 
     def cost(self, d: int = 308) -> float:
         """Relative cost per epoch (multiply-adds per row), to start the longest jobs first."""
@@ -86,14 +82,9 @@ class AccuracyJob:
     def key(self, classifier, training: TrainingConfig, fingerprint: str) -> str:
         """Cache key: hash of (features, h_m, h_e, classifier settings, source settings, data fingerprint)."""
         source = self.source()
-        return _digest("acc", {"features": self.features, "h_m": self.h_m, "h_e": self.h_e,
-                               "classifier": classifier.as_dict(), "data": fingerprint,
-                               "source": source.key(training, fingerprint) if source else "pca-full-svd"})
-
-
-def _digest(kind: str, payload: dict) -> str:
-    """A cache key of this module's format (:func:`pixelsoap.jobs.digest`)."""
-    return digest(kind, {"format": FORMAT_VERSION, **payload})
+        return digest("acc", {"features": self.features, "h_m": self.h_m, "h_e": self.h_e,
+                              "classifier": classifier.as_dict(), "data": fingerprint,
+                              "source": source.key(training, fingerprint) if source else "pca-full-svd"})
 
 
 def plan_jobs(linear: Iterable[int], deep: Mapping[int, Iterable[int]], accuracy: Iterable[int] = (),
@@ -297,7 +288,7 @@ def _drive(run: _Run, data, training, classifier, pca, scheduler, n_workers, tf_
 
         def submit(kind: str, jobs: list, priority: int, *args) -> None:
             keys = sorted(run.ae_key.get(job) or run.acc_key[job] for job in jobs)
-            checkpoint = run.folder / "checkpoints" / _digest("group", {"jobs": keys})
+            checkpoint = run.folder / "checkpoints" / digest("group", {"jobs": keys})
             future = client.submit(on_worker, _run_group, tf_threads, kind, data_f, jobs, str(checkpoint), *args,
                                    pure=False, priority=priority)
             futures[future] = jobs

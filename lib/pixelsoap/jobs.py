@@ -13,7 +13,8 @@ the same four things, and does them here:
   back as it completes (with a progress bar), for experiments whose jobs are
   independent (Experiment 3's levels and readings; the search and Experiment 2
   group their models into tasks themselves);
-* :func:`digest` -- a cache key: the SHA-256 of a JSON payload;
+* :func:`digest` -- a cache key: the SHA-256 of a JSON payload and of the library code
+  (:func:`pixelsoap.provenance.code_digest`), so no result of other code is read back;
 * :class:`ResultCache` -- one file per finished job under its key, written
   atomically; an unreadable file (truncated, corrupt, another format) is
   set aside (:func:`set_aside`) with a warning naming it, so the job is simply
@@ -32,6 +33,8 @@ import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from . import provenance
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +110,17 @@ def run_each(jobs: Sequence[Any], compute: Callable, args: tuple, finish: Callab
             bar.update(1)
 
 
-def digest(kind: str, payload: Any, length: int = 24) -> str:
-    """``kind-<hex>``: the first ``length`` hex digits of the SHA-256 of ``payload`` as sorted JSON."""
-    text = json.dumps({"kind": kind, **payload} if isinstance(payload, dict) else [kind, payload], sort_keys=True)
+def digest(kind: str, payload: Any, length: int = 24, *, code: bool = True) -> str:
+    """``kind-<hex>``: the first ``length`` hex digits of the SHA-256 of ``payload`` as sorted JSON.
+
+    With ``code`` (the default, for every cache key) the digest of the library code
+    (:func:`pixelsoap.provenance.code_digest`) enters too, so a key made by other code never
+    matches.  ``code=False`` is for digests of settings alone (a profile's parameters) and for the
+    one cache that must outlive code changes (:func:`pixelsoap.autoencoder_dynamics_training.state_key`).
+    """
+    library = {"library_code": provenance.code_digest()} if code else {}
+    text = json.dumps({"kind": kind, **payload, **library} if isinstance(payload, dict)
+                      else [kind, *library.values(), payload], sort_keys=True)
     return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:length]}"
 
 

@@ -21,7 +21,7 @@ Jobs run on a Dask cluster (:func:`pixelsoap.jobs.dask_client`: a local
 cluster of one-thread worker processes, or a running scheduler); each worker
 loads the model once.  Every finished job is cached as a small JSON in
 ``paths.cache_dir() / "experiment3"`` under a hash of (level, seed, profile
-seed, SOAP parameters, T, model and scaler file hashes), written atomically, so
+seed, SOAP parameters, T, model and scaler file hashes, library code), written atomically, so
 a rerun computes only what is missing.
 """
 
@@ -47,8 +47,6 @@ log = logging.getLogger(__name__)
 
 #: random streams derived from the profile's seed (2 is the spectra stage's test stream)
 STREAM_CENTERS, STREAM_NOISE = 2, 13
-#: bump when the meaning of a cached result changes
-FORMAT_VERSION = 2  # 2: test points sampled without replacement
 #: the paper's grid (Sec. 4.4.2, published.yaml): {min, max, steps}, spaced logarithmically
 PAPER_LEVELS = {k: published.value("experiment3.levels")[k] for k in ("min", "max", "steps")}
 #: the columns of the per-job table (results/experiment3/accuracy.csv)
@@ -189,12 +187,14 @@ def file_digest(path: str | os.PathLike) -> str:
 
 def job_key(job: Job, seed: int, soap: Mapping[str, Any], n_samples: int, model_hash: str,
             scaler_hash: str, dataset: str = "mnist") -> str:
-    """Cache key (24 hex digits) of one job: everything its accuracy depends on, the images' data set included."""
+    """Cache key (24 hex digits) of one job: everything its accuracy depends on, the images' data set and the
+    library code (:mod:`pixelsoap.provenance`) included."""
     from .datasets import cache_key_part
+    from .provenance import code_digest
 
     payload = {"level": repr(float(job.level)), "repetition": int(job.seed), "seed": int(seed),
                "soap": SoapParams.from_mapping(soap).as_dict(), "n_samples": int(n_samples),
-               "model": model_hash, "scaler": scaler_hash, "format": FORMAT_VERSION, **cache_key_part(dataset)}
+               "model": model_hash, "scaler": scaler_hash, "library_code": code_digest(), **cache_key_part(dataset)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 

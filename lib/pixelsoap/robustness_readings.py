@@ -29,7 +29,7 @@ Jobs.  Every (reading, level, repetition) is one job on a Dask cluster (:mod:`pi
 computed by :mod:`pixelsoap.robustness_reading_jobs` (which also states the random streams of each reading),
 cached as a JSON in ``paths.cache_dir() / "experiment3-readings"`` under a hash of everything its
 result depends on (the clean model's and scaler's file hashes for (c) and (d), the classifier
-settings for (b)), written atomically, so a rerun computes only what is missing.
+settings for (b), the library code), written atomically, so a rerun computes only what is missing.
 """
 
 from __future__ import annotations
@@ -58,8 +58,6 @@ READINGS = {
 }
 #: not a reading: (a) recomputed on the readings' grid and sizes from (c)'s spectra
 CONTROLS = {"a_resampled": "(a) on the readings' grid and sizes (control, from (c)'s spectra)"}
-#: bump when the meaning of a cached result changes
-FORMAT_VERSION = 1
 #: the settings of ``experiment3.readings`` and their defaults (the schema's, see profile_schema.Readings)
 DEFAULTS = {"levels": [0.1, 0.25, 0.5, 1.0, 2.0, 3.9, 5.0], "n_seeds": 3, "n_samples": 2000, "n_train": 8000,
             "val_fraction": 0.2, "epochs": 8, "patience": None}
@@ -152,7 +150,7 @@ def job_key(job: ReadingJob, config: Mapping[str, Any]) -> str:
     from .jobs import digest
 
     payload = {"level": repr(float(job.level)), "repetition": int(job.seed), "seed": int(config["seed"]),
-               "soap": SoapParams.from_mapping(config["soap"]).as_dict(), "format": FORMAT_VERSION,
+               "soap": SoapParams.from_mapping(config["soap"]).as_dict(),
                **cache_key_part(config.get("dataset", "mnist"))}
     if job.reading == "b_retrained":
         payload.update({k: config[k] for k in ("n_train", "val_fraction", "classifier")})

@@ -60,7 +60,7 @@ descriptors if memory ran out.
 
 The evaluation of a trial caches its sampled spectra in
 ``paths.cache_dir() / "search-spectra"`` (one ``.npz`` per SOAP parameters, T,
-seed and dtype), so a rerun trial does not recompute them.  At the paper's size
+seed, dtype and library code), so a rerun trial on the same code does not recompute them.  At the paper's size
 this is ~100 MB per trial on average (up to 380 MB for n_max = l_max = 11):
 set ``cache_spectra: false`` in the data settings to turn it off.
 """

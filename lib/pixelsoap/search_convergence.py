@@ -11,7 +11,7 @@ and whether the best set stays the best.  The ranking has stopped changing at a 
 step to twice that budget keeps rho at or above :data:`STABLE_RHO`.
 
 ``python -m pixelsoap.search_convergence`` runs it for the active profile's search settings (or
-``--profile``), every (budget, parameter set) cached under a hash of its settings in
+``--profile``), every (budget, parameter set) cached under a hash of its settings and the library code in
 ``data/cache/search-convergence/`` so an interrupted run resumes, and writes
 ``results/experiment1/ranking_stability.json`` and Fig. 10c (``figures/fig10c-ranking-stability``).
 It is a study of its own (minutes to an hour on 2 cores, depending on the ladder), committed and read
@@ -43,7 +43,6 @@ STABLE_RHO = 0.9
 DEFAULT_BUDGETS: tuple[tuple[int, int], ...] = ((2500, 5), (5000, 10), (10000, 20))
 OUTPUT = Path("results") / "experiment1" / "ranking_stability.json"
 FIGURE = "fig10c-ranking-stability"
-FORMAT_VERSION = 1
 
 
 def parse_budget(text: str) -> tuple[int, int]:
@@ -106,7 +105,7 @@ def score_budget(draws: Sequence[Mapping[str, Any]], n_samples: int, epochs: int
             "cache_spectra": False}
     cache = _cache()
     keys = [digest("ranking", {"soap": dict(d), "data": {**data, **cache_key_part(dataset)}, "classifier": classifier,
-                               "seed": seed, "version": FORMAT_VERSION}) for d in draws]
+                               "seed": seed}) for d in draws]
     data["dataset"] = dataset
     scores = [cache.get(k) for k in keys]
     todo = [i for i, s in enumerate(scores) if s is None]

@@ -2,8 +2,9 @@
 
 One journal file (``data/cache/search/studies.journal`` in the pipeline) holds the studies of
 every search configuration; :func:`study_name` names each by a hash of its configuration
-(everything except ``n_trials``), so raising ``n_trials`` extends the same study and the
-search results cache is hit again by an unchanged configuration.
+(everything except ``n_trials``) and of the library code, so raising ``n_trials`` extends the
+same study, the search results cache is hit again by an unchanged configuration on unchanged
+code, and a change of the code starts a new study.
 
 Keeping a journal usable after a kill at any moment:
 
@@ -34,9 +35,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from . import provenance
 from .datasets import cache_key_part
 from .search_space import SearchSpace
-from .trials import DATA_NOT_KEYED, FORMAT_VERSION, PARAMS, check_seed, classifier_config, data_config
+from .trials import DATA_NOT_KEYED, PARAMS, check_seed, classifier_config, data_config
 
 __all__ = [
     "SearchError", "study_name", "study_config", "quiet_optuna", "driver_lock", "repair_journal",
@@ -54,9 +56,10 @@ class SearchError(RuntimeError):
 
 
 def study_name(space: SearchSpace | Mapping, data: Mapping, classifier: Mapping, seed: int) -> str:
-    """The fixed name of the study of one search configuration (everything except ``n_trials``).
+    """The fixed name of the study of one search configuration (everything except ``n_trials``) and code.
 
-    Raising ``n_trials`` later therefore extends the same study.
+    Raising ``n_trials`` later therefore extends the same study; other library code
+    (:func:`pixelsoap.provenance.code_digest`) names another study, so no trial of older code is reused.
     """
     seed = check_seed(seed)
     config = study_config(SearchSpace.from_mapping(space), data_config(data), classifier_config(classifier, seed),
@@ -73,7 +76,7 @@ def study_config(space: SearchSpace, data: dict, classifier: dict, seed: int) ->
     """
     keyed = {k: v for k, v in data.items() if k not in DATA_NOT_KEYED and k != "dataset"}
     return {"space": space.as_dict(), "data": {**keyed, **cache_key_part(data.get("dataset", "mnist"))},
-            "classifier": classifier, "seed": seed, "format": FORMAT_VERSION}
+            "classifier": classifier, "seed": seed, "library_code": provenance.code_digest()}
 
 @contextlib.contextmanager
 def quiet_optuna() -> Iterator[None]:

@@ -414,12 +414,15 @@ def soap_spectra_stream(point_sets: Iterable[np.ndarray], params: SoapParams, *,
 
 
 class _ChunkStore:
-    """Finished chunks of one batch on disk, keyed by a hash of every input."""
+    """Finished chunks of one batch on disk, keyed by a hash of every input and of the library code."""
 
     def __init__(self, root, sets, cents, params: SoapParams, dtype: str, chunk_size: int, engine: str) -> None:
         import hashlib
 
-        digest = hashlib.sha256(repr((params.as_dict(), dtype, chunk_size, len(sets), engine)).encode())
+        from .provenance import code_digest
+
+        digest = hashlib.sha256(repr((params.as_dict(), dtype, chunk_size, len(sets), engine,
+                                      code_digest())).encode())
         for p, c in zip(sets, cents):
             digest.update(np.ascontiguousarray(p).tobytes())
             digest.update(np.ascontiguousarray(c).tobytes())

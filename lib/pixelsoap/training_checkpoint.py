@@ -18,19 +18,23 @@ from typing import Any
 
 import numpy as np
 
+from . import provenance
 from .io import atomic_path
 from .jobs import UNREADABLE, set_aside
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FILE = "train_group_state.npz"
-FORMAT_VERSION = 1
 
 
 def run_key(specs: Sequence[Any], settings: Any, seeds: Sequence[int], arrays: Sequence[np.ndarray | None]) -> str:
-    """SHA-256 (hex) of the specs, settings, seeds and the bytes, shapes and dtypes of the data arrays."""
+    """SHA-256 (hex) of the library code, the specs, settings, seeds and the bytes, shapes and dtypes of the data.
+
+    The library code (:func:`pixelsoap.provenance.code_digest`) makes a checkpoint left by other code
+    belong to another run: it is discarded and training starts afresh.
+    """
     digest = hashlib.sha256()
-    digest.update(json.dumps({"version": FORMAT_VERSION, "specs": [repr(s) for s in specs],
+    digest.update(json.dumps({"library_code": provenance.code_digest(), "specs": [repr(s) for s in specs],
                               "settings": repr(settings), "seeds": [int(s) for s in seeds]}).encode())
     for array in arrays:
         if array is None:

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from . import paths
+from . import paths, provenance
 from .datasets import DATASETS, cache_key_part
 from .jobs import UNREADABLE, digest, set_aside
 from .soap import SoapParams
@@ -43,8 +43,6 @@ PARAMS = ("r_cut", "n_max", "l_max", "sigma")
 
 #: random streams derived from the search seed (1-3 are those of :mod:`pixelsoap.spectra`)
 STREAM_TRAIN, STREAM_SPLIT, STREAM_DRAWS = 1, 3, 7
-#: bump when the meaning of a study or of a cached spectra file changes
-FORMAT_VERSION = 4  # 3: spectra sampled without replacement; 4: basis tolerance 0.1 (no draw of the space refused)
 
 _DATA_DEFAULTS = {"n_samples": None, "val_fraction": 0.2, "split": "random", "dtype": "float32",
                   "cache_spectra": True, "dataset": "mnist"}
@@ -116,9 +114,13 @@ def check_soap_params(params: Mapping[str, Any]) -> SoapParams:
 
 def spectra_cache_path(soap: SoapParams, n_samples: int, seed: int, dtype: str = "float32",
                        dataset: str = "mnist") -> Path:
-    """Where :func:`evaluate_trial` caches the sampled spectra of one parameter set of ``dataset``'s images."""
+    """Where :func:`evaluate_trial` caches the sampled spectra of one parameter set of ``dataset``'s images.
+
+    The file name is a hash of the settings and of the library code (:mod:`pixelsoap.provenance`).
+    """
     key = {"soap": soap.as_dict(), "n_samples": int(n_samples), "seed": int(seed), "dtype": dtype,
-           "split": "train", "stream": STREAM_TRAIN, "format": FORMAT_VERSION, **cache_key_part(dataset)}
+           "split": "train", "stream": STREAM_TRAIN, "library_code": provenance.code_digest(),
+           **cache_key_part(dataset)}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
     return paths.cache_dir() / "search-spectra" / f"{digest}.npz"
 
@@ -269,7 +271,7 @@ def run_group(objective: Callable | None, soap_params: Sequence[Mapping[str, Any
              "data": {**{k: v for k, v in data.items() if k != "dataset"},
                       **cache_key_part(data.get("dataset", "mnist"))},
              "classifier": dict(classifier),
-             "seed": int(seed), "format": FORMAT_VERSION}, default=str)))
+             "seed": int(seed)}, default=str)))
         folder = checkpoint_root() / key
         out = evaluate_trials(soap_params, data, classifier, seed, checkpoint_dir=folder)
         with contextlib.suppress(OSError):  # the groups removed their checkpoints when done
