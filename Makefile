@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 PROFILE ?= default
 STAMP   := $(VENV)/.installed
 
-.PHONY: install reproduce test lint lab lock benchmark clean-venv
+.PHONY: install reproduce verify test lint lab lock benchmark clean-venv
 
 ## install: create .venv with the locked environment, the project (editable) and the "pixelsoap" Jupyter kernel
 install: $(STAMP)
@@ -24,6 +24,13 @@ $(STAMP): requirements.lock pyproject.toml
 ##   One Ctrl-C stops the whole run (pixelsoap.reproduce); `make reproduce` again resumes it.
 reproduce: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pixelsoap.reproduce $(PROFILE)
+
+## verify: regenerate the profile (PROFILE, default: default) from scratch in a temporary clone of the
+##   committed HEAD (about 15 min on 2 cores for the default) and list every verdict and number of the
+##   report that differs from the committed one, with the interval it may move in; fails if any
+##   verdict differs or any number leaves its interval.  VERIFY_DIR=folder keeps (and resumes) the clone there.
+verify: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pixelsoap.verify --profile $(PROFILE) $(if $(VERIFY_DIR),--workdir $(VERIFY_DIR))
 
 ## lint: ruff on the library, notebooks, tests and benchmarks (rules in pyproject.toml)
 lint: install

@@ -106,3 +106,32 @@ def test_the_flag_of_a_dead_run_is_ignored(tmp_path, monkeypatch):
     with pytest.raises(SystemExit) as stop:
         reproduce.exit_if_interrupted("x")
     assert stop.value.code == reproduce.INTERRUPTED_EXIT
+
+
+def test_force_reruns_a_stage_that_dvc_finds_up_to_date(tmp_path, monkeypatch):
+    """`make verify` regenerates every result: --force reruns stages whose outputs match dvc.lock."""
+    root = tmp_path / "project"
+    root.mkdir()
+    subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=root, check=True,
+                   env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+    (root / "dvc.yaml").write_text(textwrap.dedent("""
+        stages:
+          count:
+            cmd: python -c "open('runs.txt', 'a').write('run\\n'); open('out.txt', 'w').write('1')"
+            outs: [out.txt]
+    """))
+    monkeypatch.setenv("PIXELSOAP_ROOT", str(root))
+
+    def runs() -> int:
+        return (root / "runs.txt").read_text().count("run")
+
+    assert reproduce.run_pipeline(root, report=False) == 0 and runs() == 1
+    assert reproduce.run_pipeline(root, report=False) == 0 and runs() == 1   # up to date: skipped
+    assert reproduce.run_pipeline(root, dvc_args=("--force",), report=False) == 0 and runs() == 2
+
+    seen = []
+    monkeypatch.setattr(reproduce, "run_pipeline", lambda **kw: seen.append(kw["dvc_args"]) or 0)
+    for argv in ([], ["--force"]):
+        with pytest.raises(SystemExit):
+            reproduce.main(argv)
+    assert seen == [(), ("--force",)]

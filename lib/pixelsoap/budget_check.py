@@ -8,8 +8,9 @@ spectra, seeds) does not change it.  ``python -m pixelsoap.budget_check [PROFILE
    paper's value); a knob already at the paper's value is left as it is (doubling it would leave
    the paper's protocol), except the seeds of the error bars, which always double;
 2. the pipeline runs under that profile, from scratch, in a clone of the committed project
-   (``data/cache/budget-check/project``, its own DVC cache; the MNIST download is shared), with
-   ``python -m pixelsoap.reproduce`` so Ctrl-C and resume work as in ``make reproduce``;
+   (``data/cache/budget-check/project``, its own DVC and data caches; the MNIST download is shared;
+   :mod:`pixelsoap.clones`), with ``python -m pixelsoap.reproduce`` so Ctrl-C and resume work as in
+   ``make reproduce``;
 3. every row of the report is evaluated on the doubled run's files and written, with the doubled
    profile, its digest, the profile it doubles and the time per stage, to
    ``results/budget_check/verdicts.json``; the doubled run's own report is kept beside it, and
@@ -46,6 +47,7 @@ from typing import Any
 import yaml
 
 from . import autoencoder_dynamics, paths, search_convergence
+from .clones import git, prepare_clone, run_reproduce
 from .io import write_bytes, write_json
 from .jobs import digest
 
@@ -251,30 +253,6 @@ def verdict_record(rows: Iterable[Any]) -> dict[str, dict]:
 # --------------------------------------------------------------------------- running the check
 
 
-def _git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
-def prepare_clone(root: Path, workdir: Path) -> Path:
-    """A clone of ``root``'s HEAD at ``workdir/project`` (reused and moved to HEAD on a rerun)."""
-    if _git("status", "--porcelain", "--untracked-files=no", cwd=root):
-        print("budget_check: note: uncommitted changes are not part of the check (it runs the committed HEAD)",
-              file=sys.stderr)
-    head = _git("rev-parse", "HEAD", cwd=root)
-    clone = workdir / "project"
-    if not (clone / ".git").exists():
-        workdir.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(root), str(clone)], check=True)
-    _git("fetch", "--quiet", str(root), head, cwd=clone)
-    _git("checkout", "--quiet", "--force", "--detach", head, cwd=clone)
-    mnist = clone / "data" / "cache" / "mnist"
-    if not mnist.exists():
-        mnist.parent.mkdir(parents=True, exist_ok=True)
-        (root / "data" / "cache" / "mnist").mkdir(parents=True, exist_ok=True)
-        mnist.symlink_to((root / "data" / "cache" / "mnist").resolve())
-    return clone
-
-
 def run_check(profile: str = "default", root: str | Path | None = None, workdir: str | Path | None = None,
               dry_run: bool = False) -> dict:
     """Run the doubled-budget check of ``profile``; returns the record written to :data:`RECORD`."""
@@ -291,13 +269,12 @@ def run_check(profile: str = "default", root: str | Path | None = None, workdir:
     if dry_run:
         return {"changes": changes}
     workdir = Path(workdir or paths.cache_dir() / "budget-check")
-    clone = prepare_clone(root, workdir)
+    clone = prepare_clone(root, workdir, caller="budget_check")
     write_bytes(clone / "params" / f"{DOUBLED_PROFILE}.yaml",
                 (f"# The {profile} profile with its budget doubled (pixelsoap.budget_check).\n"
                  + yaml.safe_dump(doubled, sort_keys=False)).encode())
-    env = {**os.environ, "PYTHONPATH": str(clone / "lib") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     started = time.perf_counter()
-    rc = subprocess.run([sys.executable, "-m", "pixelsoap.reproduce", DOUBLED_PROFILE], cwd=clone, env=env).returncode
+    rc = run_reproduce(clone, DOUBLED_PROFILE)
     seconds = time.perf_counter() - started
     if rc != 0:
         raise SystemExit(f"budget_check: the doubled run failed (exit status {rc}); rerun to resume")
@@ -311,7 +288,7 @@ def run_check(profile: str = "default", root: str | Path | None = None, workdir:
         "base_sections": section_digests(base),
         "doubled": changes,
         "doubled_digest": params_digest(doubled),
-        "commit": _git("rev-parse", "HEAD", cwd=clone),
+        "commit": git("rev-parse", "HEAD", cwd=clone),
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "seconds": round(seconds, 1),

@@ -1,8 +1,8 @@
 """``make reproduce``: run the DVC pipeline so that one Ctrl-C stops it.
 
-``python -m pixelsoap.reproduce [PROFILE]`` selects the profile (checked first),
-runs ``dvc repro --keep-going`` and, when a stage fails, writes the report with
-the stages that did not run shown as not run.
+``python -m pixelsoap.reproduce [PROFILE] [--force]`` selects the profile (checked first),
+runs ``dvc repro --keep-going`` (``--force``: every stage, even one DVC finds up to date) and,
+when a stage fails, writes the report with the stages that did not run shown as not run.
 
 Why a wrapper: on Ctrl-C, DVC ignores the interrupt itself, passes it to the
 running stage only, counts the stage as failed and, with ``--keep-going``,
@@ -187,12 +187,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--grace", type=float, default=10.0,
                         help="seconds a stage gets to stop after Ctrl-C before SIGTERM, then SIGKILL")
     parser.add_argument("--no-report", action="store_true", help="do not write the report after a failure")
+    parser.add_argument("--force", action="store_true",
+                        help="rerun every stage, also those DVC finds up to date (dvc repro --force; make verify)")
     args = parser.parse_args(argv)
     if args.profile:
         from .profiles import main as select
 
         select([args.profile])
-    sys.exit(run_pipeline(grace=args.grace, report=not args.no_report))
+    sys.exit(run_pipeline(dvc_args=("--force",) if args.force else (), grace=args.grace,
+                          report=not args.no_report))
 
 
 if __name__ == "__main__":
