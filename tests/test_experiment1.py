@@ -184,7 +184,7 @@ def _checks(findings, seven, turned):
     confusion = np.zeros((10, 10))
     confusion[6, 9], confusion[9, 6] = 0.125, 0.0625
     rows = exp1.table1_rows(_report(0.68, 0.68, 0.68, 0.68), PUBLISHED, _report(0.70, 0.70, 0.70, 0.70), SEARCH_BEST)
-    by_distance = pd.DataFrame({"distance": [0.5, 1.5, 2.5], "accuracy": [0.8, 0.7, 0.4]})
+    by_distance = pd.DataFrame({"distance": [0.5, 1.5, 2.5], "accuracy": [0.8, 0.7, 0.4], "count": [300, 400, 300]})
     return exp1.findings_checks(findings, confusion=confusion, confused_pairs=[(6, 9, 0.1875)], seven=seven,
                                 seven_transformed=turned, rows=rows, n_test=10_000, distance_correct_rho=-0.3,
                                 accuracy_by_distance=by_distance)
@@ -195,7 +195,9 @@ def test_findings_checks_gather_the_number_behind_each_finding():
     assert set(checks) == {"r_cut_most_influential", "sigma_best_2_to_5", "n_l_matter_little_above_6",
                            "six_nine_confused", "rotated_seven_is_four", "best_params_distance",
                            "far_points_less_accurate"}
-    assert checks["r_cut_most_influential"]["ours"] == "r_cut"  # by importance when there is one
+    # judged by the paper's method (Spearman); fANOVA's winner kept beside it
+    assert checks["r_cut_most_influential"]["ours"] == "sigma"
+    assert checks["r_cut_most_influential"]["by_importance"] == "r_cut"
     assert checks["r_cut_most_influential"]["importance"]["r_cut"] == 0.7
     assert checks["sigma_best_2_to_5"] == {"inside": {"n": 12, "mean": 0.5, "median": 0.5},
                                            "outside": {"n": 28, "mean": 0.4, "median": 0.4},
@@ -207,8 +209,10 @@ def test_findings_checks_gather_the_number_behind_each_finding():
                                                "identical_predictions": True}
     distance = checks["best_params_distance"]
     assert distance["difference"] == pytest.approx(0.02) and distance["n"] == 10_000 and not distance["within"]
-    assert checks["far_points_less_accurate"] == {"spearman_distance_correct": -0.3, "accuracy_nearest_bin": 0.8,
-                                                  "accuracy_farthest_bin": 0.4}
+    far = checks["far_points_less_accurate"]
+    assert {k: far[k] for k in ("spearman_distance_correct", "accuracy_nearest_bin", "accuracy_farthest_bin")} == \
+        {"spearman_distance_correct": -0.3, "accuracy_nearest_bin": 0.8, "accuracy_farthest_bin": 0.4}
+    assert far["near"]["count"] == 300 and far["far"]["count"] == 300      # a fifth is one end bin each here
 
 
 def test_findings_checks_without_importances_name_the_spearman_winner_and_see_changed_predictions():

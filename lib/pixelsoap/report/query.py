@@ -23,8 +23,9 @@ class RowError(Exception):
 def parse_path(path: str) -> list[tuple]:
     """Tokens of a path: ``("key", name)``, ``("index", i)``, ``("select", key, value)``, ``("all",)``.
 
-    Syntax: dotted keys, ``[0]`` list index, ``[key=value]`` the list item whose ``key`` equals
-    ``value`` (as text), ``*`` or ``[*]`` every item of a dict or list.
+    Syntax: dotted keys, ``["a.b"]`` a key that holds dots (a row id), ``[0]`` list index,
+    ``[key=value]`` the list item whose ``key`` equals ``value`` (as text), ``*`` or ``[*]`` every
+    item of a dict or list.
     """
     tokens: list[tuple] = []
     name, i = "", 0
@@ -46,7 +47,9 @@ def parse_path(path: str) -> list[tuple]:
             if end < 0:
                 raise RowError(f"unclosed [ in path {path!r}")
             inner = path[i + 1:end].strip()
-            if inner == "*":
+            if len(inner) >= 2 and inner[0] == inner[-1] and inner[0] in "'\"":   # ["a.b"]: a key with dots
+                tokens.append(("key", inner[1:-1]))
+            elif inner == "*":
                 tokens.append(("all",))
             elif re.fullmatch(r"-?\d+", inner):
                 tokens.append(("index", int(inner)))
