@@ -701,3 +701,191 @@ def test_a_run_on_another_dataset_shows_values_but_gives_no_verdict(project):
     assert "| dataset | **Fashion-MNIST** (the paper's numbers are of MNIST" in md
     assert "<strong>Fashion-MNIST</strong>" in html
     assert "other dataset: no verdict" in md
+
+
+# --------------------------------------------------------------------------- each claim's rule, on either side
+
+
+def _nested(values: dict) -> dict:
+    """{"a.b": 1} -> {"a": {"b": 1}}."""
+    out: dict = {}
+    for dotted, value in values.items():
+        node = out
+        *parents, last = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
+
+
+def _judge_real_row(root: Path, row_id: str, files: dict[str, dict]):
+    """The row ``row_id`` of this checkout's artifacts.yaml judged on made-up files {path: {dotted key: value}}."""
+    for path, values in files.items():
+        _write_json(root / path, _nested(values))
+    spec = next(s for s in report.load_rows()["rows"] if s["id"] == row_id)
+    return evaluate_row(spec, {}, Sources(root))
+
+
+def _iv(mean, low, high, n=5):
+    return {"mean": mean, "low": low, "high": high, "n": n}
+
+
+EXP1, SEARCHED = "results/experiment1/metrics.json", "results/experiment1/search.json"
+EXP2, EXP3 = "results/experiment2/metrics.json", "results/experiment3/metrics.json"
+SPECTRA_24000 = {"results/spectra/metrics.json": {"n_val": 24000, "n_test": 10000}}
+
+CLAIM_CASES = [
+    # 0.6844, judged on the final classifier; tolerance 2 sqrt(2 p (1 - p) / 24,000) = 0.0085
+    ("experiment1.best_val_accuracy", {EXP1: {"final_val_accuracy": _iv(0.6845, 0.683, 0.686)}, **SPECTRA_24000},
+     WITHIN),
+    ("experiment1.best_val_accuracy", {EXP1: {"final_val_accuracy": _iv(0.6, 0.59, 0.61)}, **SPECTRA_24000},
+     NOT_REPRODUCED),
+    ("experiment1.best_val_accuracy", {EXP1: {"final_val_accuracy": _iv(0.68, 0.67, 0.69)}, **SPECTRA_24000},
+     INCONCLUSIVE),
+    ("experiment1.claims.r_cut_most_influential",
+     {SEARCHED: {"bootstrap.influence_margin.r_cut": _iv(0.2, 0.05, 0.4)}}, REPRODUCED),
+    ("experiment1.claims.r_cut_most_influential",
+     {SEARCHED: {"bootstrap.influence_margin.r_cut": _iv(-0.2, -0.4, -0.05)}}, NOT_REPRODUCED),
+    ("experiment1.claims.r_cut_most_influential",
+     {SEARCHED: {"bootstrap.influence_margin.r_cut": _iv(0.05, -0.1, 0.2)}}, INCONCLUSIVE),
+    ("experiment1.claims.sigma_best_2_to_5", {SEARCHED: {"bootstrap.sigma_top_fifth_excess": _iv(0.4, 0.25, 0.5),
+                                                         "bootstrap.difference.sigma_2_to_5": _iv(0.03, 0.01, 0.04)}},
+     REPRODUCED),
+    # the best fifth in the band no more often than all trials: fails though the band's mean is higher
+    ("experiment1.claims.sigma_best_2_to_5", {SEARCHED: {"bootstrap.sigma_top_fifth_excess": _iv(-0.1, -0.2, -0.01),
+                                                         "bootstrap.difference.sigma_2_to_5": _iv(0.03, 0.01, 0.04)}},
+     NOT_REPRODUCED),
+    ("experiment1.claims.sigma_best_2_to_5", {SEARCHED: {"bootstrap.sigma_top_fifth_excess": _iv(0.1, -0.05, 0.2),
+                                                         "bootstrap.difference.sigma_2_to_5": _iv(0.03, 0.01, 0.04)}},
+     INCONCLUSIVE),
+    ("experiment1.claims.n_l_matter_little_above_6",
+     {SEARCHED: {"bootstrap.difference.n_max_ge_6": _iv(.02, .01, .03),
+                 "bootstrap.difference.l_max_ge_6": _iv(.02, .01, .03)}}, REPRODUCED),
+    ("experiment1.claims.n_l_matter_little_above_6",
+     {SEARCHED: {"bootstrap.difference.n_max_ge_6": _iv(-.02, -.03, -.01),
+                 "bootstrap.difference.l_max_ge_6": _iv(.02, .01, .03)}}, NOT_REPRODUCED),
+    # the committed search.json of before issue 27: low and high without a mean still decide as an interval
+    ("experiment1.claims.n_l_matter_little_above_6",
+     {SEARCHED: {"bootstrap.difference.n_max_ge_6": {"low": -0.013, "high": 0.012},
+                 "bootstrap.difference.l_max_ge_6": {"low": 0.001, "high": 0.023}}}, INCONCLUSIVE),
+    ("experiment1.claims.far_points_less_accurate",
+     {EXP1: {"checks.far_points_less_accurate.far_minus_near": _iv(-0.2, -0.25, -0.15),
+             "checks.far_points_less_accurate.near.count": 2000, "checks.far_points_less_accurate.far.count": 2000}},
+     REPRODUCED),
+    ("experiment1.claims.far_points_less_accurate",
+     {EXP1: {"checks.far_points_less_accurate.far_minus_near": _iv(-0.2, -0.25, -0.15),
+             "checks.far_points_less_accurate.near.count": 2000, "checks.far_points_less_accurate.far.count": 120}},
+     NOT_REPRODUCED),                                                               # too few far spectra
+    ("experiment1.claims.far_points_less_accurate",
+     {EXP1: {"checks.far_points_less_accurate.far_minus_near": _iv(-0.005, -0.03, 0.02),
+             "checks.far_points_less_accurate.near.count": 2000, "checks.far_points_less_accurate.far.count": 2000}},
+     INCONCLUSIVE),
+    ("experiment2.claims.deep_ae_better_below_175",
+     {EXP2: {"mse_findings.deep_vs_pca": {"2": {"beats_below_caption_limit": True},
+                                          "4": {"beats_below_caption_limit": True}}}}, REPRODUCED),
+    ("experiment2.claims.deep_ae_better_below_175",
+     {EXP2: {"mse_findings.deep_vs_pca": {"2": {"beats_below_caption_limit": True},
+                                          "4": {"beats_below_caption_limit": False}}}}, NOT_REPRODUCED),
+    ("experiment2.claims.h_m_barely_differ", {EXP2: {"mse_findings.h_m_spread.max": 0.05}}, REPRODUCED),
+    ("experiment2.claims.h_m_barely_differ", {EXP2: {"mse_findings.h_m_spread.max": 0.4}}, NOT_REPRODUCED),
+    ("experiment2.claims.h_m_barely_differ", {EXP2: {"mse_findings.deep_limit": 50}}, MISSING),   # one width only
+    ("experiment2.claims.deep_ae_better_accuracy_below_50",
+     {EXP2: {"accuracy_findings.deep_vs_pca.deep_minus_pca_below": _iv(0.02, 0.01, 0.03),
+             "accuracy_findings.deep_vs_pca.pca_minus_deep_above": _iv(0.01, 0.005, 0.02)}}, REPRODUCED),
+    ("experiment2.claims.deep_ae_better_accuracy_below_50",
+     {EXP2: {"accuracy_findings.deep_vs_pca.deep_minus_pca_below": _iv(0.02, 0.01, 0.03),
+             "accuracy_findings.deep_vs_pca.pca_minus_deep_above": _iv(-0.09, -0.1, -0.08)}}, NOT_REPRODUCED),
+    ("experiment2.claims.components_correlated", {EXP2: {"compressibility.components_for_variance": 37}}, REPRODUCED),
+    ("experiment2.claims.components_correlated", {EXP2: {"compressibility.components_for_variance": 120}},
+     NOT_REPRODUCED),
+    ("experiment2.claims.pca_equals_linear_ae_below_200",
+     {"results/experiment2/dynamics.json": {"claims.pca_equals_linear_ae_below_200.holds": True}}, REPRODUCED),
+    ("experiment2.claims.pca_equals_linear_ae_below_200",
+     {"results/experiment2/dynamics.json": {"claims.pca_equals_linear_ae_below_200.holds": False}}, NOT_REPRODUCED),
+    ("experiment3.value_at_3_9", {EXP3: {"findings.value_at_3_9.ratio": 0.52, "findings.value_at_3_9.accuracy": 0.3}},
+     WITHIN),
+    # 0.51 read as an absolute accuracy is shown, not judged: it cannot rescue the row
+    ("experiment3.value_at_3_9", {EXP3: {"findings.value_at_3_9.ratio": 0.19, "findings.value_at_3_9.accuracy": 0.51}},
+     NOT_REPRODUCED),
+    ("experiment3.steep_beyond", {EXP3: {"findings.degradation.ratio_at_threshold": _iv(0.97, 0.96, 0.98),
+                                         "findings.steepest_decline.at": 1.3,
+                                         "findings.degradation.steepest_drop": _iv(0.8, 0.7, 0.9)}}, REPRODUCED),
+    # accuracy already lost by 0.5: no threshold there, however steep the fall after it
+    ("experiment3.steep_beyond", {EXP3: {"findings.degradation.ratio_at_threshold": _iv(0.7, 0.68, 0.72),
+                                         "findings.steepest_decline.at": 1.3,
+                                         "findings.degradation.steepest_drop": _iv(0.8, 0.7, 0.9)}}, NOT_REPRODUCED),
+    # a gradual decline everywhere: not sharp
+    ("experiment3.steep_beyond", {EXP3: {"findings.degradation.ratio_at_threshold": _iv(0.97, 0.96, 0.98),
+                                         "findings.steepest_decline.at": 1.3,
+                                         "findings.degradation.steepest_drop": _iv(0.1, 0.08, 0.12)}}, NOT_REPRODUCED),
+    ("experiment3.steep_beyond", {EXP3: {"findings.degradation.ratio_at_threshold": _iv(0.9, 0.88, 0.92),
+                                         "findings.steepest_decline.at": 1.3,
+                                         "findings.degradation.steepest_drop": _iv(0.8, 0.7, 0.9)}}, INCONCLUSIVE),
+    ("experiment3.smooth_decline", {EXP3: {"findings.degradation.largest_step_drop": _iv(0.17, 0.15, 0.18)}},
+     REPRODUCED),
+    ("experiment3.smooth_decline", {EXP3: {"findings.degradation.largest_step_drop": _iv(0.5, 0.45, 0.55)}},
+     NOT_REPRODUCED),
+    ("experiment3.smooth_decline", {EXP3: {"findings.degradation.largest_step_drop": _iv(0.25, 0.2, 0.3)}},
+     INCONCLUSIVE),
+]
+
+
+@pytest.mark.parametrize(("row_id", "files", "expected"), CLAIM_CASES,
+                         ids=[f"{c[0]}-{c[2]}-{i}" for i, c in enumerate(CLAIM_CASES)])
+def test_each_claims_rule_can_pass_and_fail(tmp_path, row_id, files, expected):
+    row = _judge_real_row(tmp_path, row_id, files)
+    assert row.status == expected, (row.detail, row.rule_text)
+
+
+def test_every_judged_claim_row_has_a_case_on_either_side():
+    """A rule that cannot fail (or cannot pass) is no test: each claim row above is met on both sides."""
+    seen: dict[str, set] = {}
+    for row_id, _, expected in CLAIM_CASES:
+        seen.setdefault(row_id, set()).add(expected)
+    for row_id, verdicts in seen.items():
+        assert verdicts & {REPRODUCED, WITHIN} and NOT_REPRODUCED in verdicts, row_id
+
+
+def test_a_missing_shown_value_does_not_block_a_verdict_that_does_not_read_it(tmp_path):
+    """0.6844's row shows the search trial too; a run without search.json still judges the final classifier."""
+    row = _judge_real_row(tmp_path, "experiment1.best_val_accuracy",
+                          {EXP1: {"final_val_accuracy": _iv(0.6845, 0.683, 0.686)}, **SPECTRA_24000})
+    assert row.status == WITHIN
+    assert row.shown[1].missing and "search.json" in row.shown[1].text
+
+
+def test_rule_text_fills_placeholders_and_percentages(tmp_path):
+    _write_json(tmp_path / "m.json", {"ratio": 0.7927, "est": _iv(0.191, 0.18, 0.2), "rows": {"a.b": {"x": 3}}})
+    row = _eval(tmp_path, {"published": None, "file": "m.json", "show": {"x": 'rows["a.b"].x'},
+                           "rule": {"kind": "none", "text": "keeps {m.json#ratio|percent} and {m.json#est|percent}; "
+                                                            "{m.json#nothing|percent}"}})
+    assert row.rule_text == "keeps 79 % and 19 %; ?"
+    assert row.shown[0].value == 3                                     # a key with dots, quoted
+
+
+def test_each_row_states_its_budget_as_a_fraction_of_the_papers(tmp_path):
+    _write_json(tmp_path / "params.yaml", {"experiment1": {"search": {"n_trials": 168, "n_samples": 2500,
+                                                                      "classifier": {"epochs": 5}}}})
+    budgets = report.load_rows()["budgets"]
+    spec = {"id": "t", "file": "results/experiment1/search.json", "ours": "x", "rule": {"kind": "none"}}
+    row = evaluate_row(spec, {}, Sources(tmp_path), budgets)
+    # 168/168 trials x 5/300 epochs x 2,500/120,000 spectra = 1/2,880
+    assert row.budget_text == "search: 168/168 trials, 5/300 epochs, 2,500/120,000 spectra (1/2,880 of the paper's)"
+    assert row.budget_fraction == pytest.approx(1 / 2880)
+    _write_json(tmp_path / "results" / "experiment2" / "dynamics.json", {"epochs_reached": 10000})
+    long_run = evaluate_row({**spec, "file": "results/experiment2/dynamics.json", "budget": "long_run"}, {},
+                            Sources(tmp_path), budgets)
+    assert long_run.budget_fraction == 1 and long_run.budget_text.endswith("(the paper's budget)")
+    setting = evaluate_row({**spec, "setting": True, "rule": {"kind": "equal"}, "published": "data.n_test"}, {},
+                           Sources(tmp_path), budgets)
+    assert setting.budget_text == ""                                  # settings are no verdicts
+
+
+def test_inconclusive_verdicts_are_counted_apart_in_the_summary(project):
+    search = json.loads((project / SEARCHED).read_text())
+    excess = search["bootstrap"]["sigma_top_fifth_excess"]
+    assert excess["low"] < 0 < excess["high"]
+    md_path, index = report.write_report(project)
+    summary = next(line for line in md_path.read_text().splitlines() if line.startswith("| verdicts |"))
+    assert "❓ 1 inconclusive" in summary
+    assert 'class="verdict unsure">1 inconclusive' in index.read_text()
