@@ -50,7 +50,7 @@ import pandas as pd
 from pixelsoap import paths
 from pixelsoap.autoencoders import build_autoencoder
 from pixelsoap.compression import CompressionData, correlation_matrix, parse_section
-from pixelsoap.compression_claims import accuracy_findings, check_claims, mse_findings
+from pixelsoap.compression_claims import accuracy_findings, check_claims, compressibility, mse_findings
 from pixelsoap.compression_classifiers import accuracy_table
 from pixelsoap.compression_costs import cost_summary, measure_epoch_costs, paper_grid_estimate
 from pixelsoap.compression_jobs import plan_jobs, run_jobs
@@ -163,6 +163,7 @@ epoch_costs = measure_epoch_costs(data, settings["training"])   # measured now, 
 estimate = paper_grid_estimate(epoch_costs)
 metrics = {
     "claims": claims, "mse_findings": mse_f, "accuracy_findings": acc_f,
+    "compressibility": compressibility(corr, pca.explained_variance),   # Fig. 17
     "settings": {"n_train": len(data.X_train), "n_val": len(data.X_val), "n_test": len(data.X_test), "d": d,
                  "training": settings["training"].as_dict(), "classifier": settings["classifier"].as_dict(),
                  "linear_h_e": settings["linear"], "deep_h_e": {str(k): v for k, v in settings["deep"].items()},

@@ -1,4 +1,5 @@
-"""The doubled-budget check (pixelsoap.budget_check): the doubled profile and the labels in the report."""
+"""The doubled-budget check (pixelsoap.budget_check): the doubled profile and the labels in the report
+(stable / changes when the budget doubles, at the paper's budget)."""
 
 import json
 import shutil
@@ -51,8 +52,9 @@ def test_the_doubled_default_profile_is_valid_and_doubles_every_budget_below_the
     assert "seed" not in changed and doubled["soap"] == default["soap"]  # what is compared stays fixed
 
 
-def _row(id, status, setting=False):
-    return SimpleNamespace(id=id, status=status, setting=setting, shown=[])
+def _row(id, status, setting=False, fraction=None):
+    return SimpleNamespace(id=id, status=status, setting=setting, shown=[], budget_fraction=fraction,
+                           budget_text="search: 1/2 trials (the paper's budget)" if fraction else "")
 
 
 def test_labels_compare_each_verdict_with_the_doubled_runs():
@@ -62,12 +64,23 @@ def test_labels_compare_each_verdict_with_the_doubled_runs():
                        "b": {"verdict": "reproduced", "ours": "0.7"},
                        "s": {"verdict": "same as the paper", "ours": "1"}}}
     rows = [_row("a", "reproduced"), _row("b", "not reproduced"), _row("c", "reproduced within tolerance"),
-            _row("s", "differs from the paper", setting=True), _row("n", "not run")]
+            _row("s", "differs from the paper", setting=True), _row("n", "not run"), _row("i", "inconclusive")]
     counts = bc.label_rows(rows, record, params)
     labels = {r.id: r.budget for r in rows}
-    assert labels == {"a": bc.SETTLED, "b": bc.LIMITED, "c": bc.UNCHECKED, "s": None, "n": None}
+    assert labels == {"a": bc.STABLE, "b": bc.CHANGES, "c": bc.UNCHECKED, "s": None, "n": None, "i": bc.UNCHECKED}
     assert "reproduced (0.7)" in rows[1].budget_detail
-    assert counts == {bc.SETTLED: 1, bc.LIMITED: 1, bc.UNCHECKED: 1}
+    assert counts == {bc.STABLE: 1, bc.CHANGES: 1, bc.UNCHECKED: 2}
+
+
+def test_only_a_verdict_run_at_the_papers_budget_is_labelled_so():
+    params = {"seed": 0}
+    record = {"base_digest": bc.params_digest(params), "base_profile": "default", "date": "d",
+              "rows": {"full": {"verdict": "not reproduced", "ours": "0.5"},
+                       "small": {"verdict": "reproduced", "ours": "0.5"}}}
+    full, small = _row("full", "reproduced", fraction=1.0), _row("small", "reproduced", fraction=1 / 2880)
+    assert bc.label_rows([full, small], record, params) == {bc.AT_PAPER_BUDGET: 1, bc.STABLE: 1}
+    assert full.budget == bc.AT_PAPER_BUDGET and "the paper's budget" in full.budget_detail
+    assert small.budget == bc.STABLE          # the same verdict at twice a tiny budget: stable, no more
 
 
 def test_a_record_for_other_parameters_is_named_stale_not_settled():
@@ -86,14 +99,14 @@ def test_a_section_added_after_the_check_keeps_it_current_and_a_changed_one_does
               "base_profile": "default", "date": "d", "rows": {"a": {"verdict": "reproduced", "ours": "1"}}}
     rows = [_row("a", "reproduced"), _row("new", "reproduced")]
     counts = bc.label_rows(rows, record, {**base, "experiment4": {"n": 5}})    # a stage added since
-    assert [r.budget for r in rows] == [bc.SETTLED, bc.UNCHECKED] and counts == {bc.SETTLED: 1, bc.UNCHECKED: 1}
+    assert [r.budget for r in rows] == [bc.STABLE, bc.UNCHECKED] and counts == {bc.STABLE: 1, bc.UNCHECKED: 1}
     rows = [_row("a", "reproduced")]
     assert bc.label_rows(rows, record, {"seed": 0, "experiment1": {"n": 20}}) == {bc.STALE: 1}
     rows = [_row("a", "reproduced")]
     assert bc.label_rows(rows, record, {"experiment1": {"n": 10}}) == {bc.STALE: 1}   # a section removed
 
 
-def test_rows_read_from_a_study_of_its_own_are_not_called_settled(tmp_path):
+def test_rows_read_from_a_study_of_its_own_are_not_called_stable(tmp_path):
     params = {"seed": 0}
     record = {"base_digest": bc.params_digest(params), "base_sections": bc.section_digests(params),
               "base_profile": "default", "date": "d", "rows": {"long": {"verdict": "reproduced", "ours": "1"},
@@ -102,9 +115,9 @@ def test_rows_read_from_a_study_of_its_own_are_not_called_settled(tmp_path):
                                files=["results/experiment2/dynamics.json"])
     mixed = SimpleNamespace(id="mixed", status="reproduced", setting=False, shown=[],
                             files=["results/experiment2/dynamics.json", "results/experiment2/metrics.json"])
-    assert bc.label_rows([long_run, mixed], record, params, root=tmp_path) == {bc.SETTLED: 1, bc.UNCHECKED: 1}
+    assert bc.label_rows([long_run, mixed], record, params, root=tmp_path) == {bc.STABLE: 1, bc.UNCHECKED: 1}
     assert long_run.budget == bc.UNCHECKED and "study run on its own" in long_run.budget_detail
-    assert mixed.budget == bc.SETTLED
+    assert mixed.budget == bc.STABLE
     # the long run stopped short of the paper's 10,000 epochs: still its own budget, not checked
     summary = tmp_path / "results" / "experiment2" / "dynamics.json"
     summary.parent.mkdir(parents=True)
@@ -114,7 +127,7 @@ def test_rows_read_from_a_study_of_its_own_are_not_called_settled(tmp_path):
     assert bc.label_rows([long_run], record, params, root=tmp_path) == {bc.UNCHECKED: 1}
     # at the paper's own budget, doubling (capped at the paper's values) would rerun it unchanged
     summary.write_text(json.dumps({"complete": True, "target_epochs": 10000}))
-    assert bc.label_rows([long_run], record, params, root=tmp_path) == {bc.SETTLED: 1}
+    assert bc.label_rows([long_run], record, params, root=tmp_path) == {bc.AT_PAPER_BUDGET: 1}
     assert "paper's 10,000 epochs" in long_run.budget_detail
 
 
@@ -123,7 +136,7 @@ def test_digest_ignores_key_order():
     assert bc.params_digest({"a": 1}) != bc.params_digest({"a": 2})
 
 
-def test_the_report_shows_settled_and_limited_verdicts(tmp_path):
+def test_the_report_shows_stable_and_changing_verdicts_and_each_budget(tmp_path):
     """A project whose record says the doubled run agrees on one claim and not on another."""
     root = tmp_path / "project"
     (root / "results" / "spectra").mkdir(parents=True)
@@ -146,8 +159,9 @@ def test_the_report_shows_settled_and_limited_verdicts(tmp_path):
     (root / bc.RECORD).parent.mkdir(parents=True)
     (root / bc.RECORD).write_text(json.dumps(record))
     built = report.build_report(root)
-    assert built.budget_counts == {bc.SETTLED: len(judged) - 1, bc.LIMITED: 1}
+    assert built.budget_counts == {bc.STABLE: len(judged) - 1, bc.CHANGES: 1}
     md = report.render_markdown(built, root / "results" / "REPORT.md")
-    assert f"**{len(judged) - 1} settled** · **1 limited by budget**" in md
+    assert f"**{len(judged) - 1} stable when the budget doubles** · **1 changes when the budget doubles**" in md
+    assert "settled" not in md
     line = next(l for l in md.splitlines() if l.startswith("| descriptor size at"))
-    assert "limited by budget" in line and f"doubled budget: {flipped} (307)" in line
+    assert "changes when the budget doubles" in line and f"doubled budget: {flipped} (307)" in line

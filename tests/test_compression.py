@@ -1,6 +1,7 @@
 """Experiment 2: autoencoder shapes, PCA against a direct SVD, a linear autoencoder reaching PCA,
 the job cache, and the findings on synthetic tables."""
 
+import math
 import os
 
 import numpy as np
@@ -266,7 +267,55 @@ def test_accuracy_findings_and_claims_on_a_synthetic_table():
     assert claims["deep_ae_better_accuracy_below_50"]["holds"] is True
     assert claims["linear_ae_never_beats_pca"]["holds"] is True          # -1e-7 is round-off
     assert "text" in claims["pca_better_above_200"]["published"]
-    assert claims["deep_ae_better_accuracy_below_50"]["published"].startswith("under aggressive compression")
+    assert "deep autoencoding outperforms PCA" in claims["deep_ae_better_accuracy_below_50"]["published"]
+    # the smallest leads: deep over PCA at 2 (0.10) and 10 (0.05); PCA over deep at 60 (0.01), 100 (0.005), 200
+    below, above = found["deep_vs_pca"]["deep_minus_pca_below"], found["deep_vs_pca"]["pca_minus_deep_above"]
+    assert below["mean"] == pytest.approx(0.05) and below["at_h_e"] == 10 and below["low"] == below["high"]
+    assert above["mean"] == pytest.approx(0.005) and above["at_h_e"] == 100 and above["n"] == 3
+
+
+def test_accuracy_margins_use_the_intervals_over_seeds_where_the_table_has_them():
+    rows = [{"features": "raw", "h_m": None, "h_e": D, "test_accuracy": 0.70}]
+    for h, pca, deep in ((2, 0.30, 0.33), (10, 0.50, 0.52), (60, 0.68, 0.60)):
+        rows += [{"features": "pca", "h_m": None, "h_e": h, "test_accuracy": pca},
+                 {"features": "deep", "h_m": 2, "h_e": h, "test_accuracy": deep}]
+    acc = comp_cls.accuracy_table(rows)
+    acc["test_accuracy_low"], acc["test_accuracy_high"] = acc["test_accuracy"] - 0.015, acc["test_accuracy"] + 0.015
+    below = comp_claims.accuracy_findings(acc)["deep_vs_pca"]["deep_minus_pca_below"]
+    half = math.sqrt(2) * 0.015                       # two independent half-widths in quadrature
+    assert below["mean"] == pytest.approx(0.02) and below["at_h_e"] == 10
+    assert below["low"] == pytest.approx(0.02 - half) and below["low"] < 0 < below["high"]   # not sure at h_e 10
+    only_low = acc[acc["h_e"] < 50]
+    assert "pca_minus_deep_above" not in comp_claims.accuracy_findings(only_low)["deep_vs_pca"]   # nothing above 50
+
+
+def test_mse_findings_of_the_fig18_caption():
+    mse = _synthetic_mse()
+    found = comp_claims.mse_findings(mse)
+    # h_m 2 beats PCA up to 40 only: not below 175
+    assert found["deep_vs_pca"]["2"]["beats_below_caption_limit"] is False and found["caption_limit"] == 175
+    assert "h_m_spread" not in found                  # one width: nothing to compare
+    wider = pd.concat([mse, mse[(mse["method"] == "deep") & (mse["h_e"] == 10)].assign(
+        h_m=4, val_mse=lambda f: f["val_mse"] * 1.3)], ignore_index=True)
+    spread = comp_claims.mse_findings(wider)["h_m_spread"]
+    assert spread["h_m"] == [2, 4] and spread["per_h_e"] == {"10": pytest.approx(0.3)}
+    assert spread["max"] == pytest.approx(0.3)
+
+
+def test_compressibility_counts_components_for_the_variance_share():
+    rng = np.random.default_rng(0)
+    latent = rng.normal(size=(2000, 3))
+    X = np.hstack([latent, latent @ rng.normal(size=(3, 5)) + rng.normal(scale=1e-3, size=(2000, 5)),
+                   np.ones((2000, 1))])              # 8 varying components of rank 3, one constant
+    corr = comp.correlation_matrix(X)
+    variance = np.linalg.eigvalsh(np.cov(X.T))[::-1]
+    found = comp_claims.compressibility(corr, variance)
+    assert found["d"] == 9 and found["constant_components"] == 1
+    assert found["components_for_variance"] == 3
+    pairs = np.abs(corr[:8, :8][~np.eye(8, dtype=bool)])
+    assert found["mean_abs_correlation"] == pytest.approx(pairs.mean())
+    independent = comp_claims.compressibility(np.eye(9), np.ones(9))
+    assert independent["components_for_variance"] == 9 and independent["mean_abs_correlation"] == 0
 
 
 def test_published_values_are_read_not_typed(monkeypatch):

@@ -56,11 +56,31 @@ SPECTRA = {"n_train": 2400, "n_val": 600, "n_test": 1000, "descriptor_size": 308
            "test_seconds": 2.25, "soap": {"r_cut": 63.0, "n_max": 7, "l_max": 10, "sigma": 3.0}}
 SOAP = {"descriptor_size": 308, "basis_max_rel_diff_alpha": 0.0, "basis_max_rel_diff_beta": 1e-14,
         "closed_form_max_rel_diff": 2.5e-11, "invariant_all": True, "invariance_max_rel_diff": 1.2e-13}
+def _interval(mean, low, high, n=4):
+    """A bootstrap interval as pixelsoap.experiment1.bootstrap_findings writes it."""
+    return {"mean": mean, "low": low, "high": high, "n": n, "over": "trials, 2,000 bootstrap resamples",
+            "confidence": 0.95, "share_positive": 0.9}
+
+
 SEARCH = {"best_params": {"r_cut": 95, "n_max": 10, "l_max": 11, "sigma": 3}, "best_val_accuracy": 0.5123456,
-          "n_complete": 4, "findings": {"most_influential_by_spearman": "r_cut"},
+          "n_complete": 4,
+          "findings": {"most_influential_by_spearman": "r_cut", "most_influential_by_importance": "sigma",
+                       "spearman": {"r_cut": 0.6, "n_max": 0.1, "l_max": 0.2, "sigma": -0.3},
+                       "importance": {"r_cut": 0.3, "n_max": 0.1, "l_max": 0.2, "sigma": 0.4},
+                       "sigma_of_top_fifth": {"min": 2.0, "max": 6.0, "n": 1, "share_in_2_to_5": 1.0,
+                                              "base_rate_in_2_to_5": 0.5},
+                       "n_max_ge_6": {"inside": {"mean": 0.5}, "outside": {"mean": 0.4}},
+                       "l_max_ge_6": {"inside": {"mean": 0.45}, "outside": {"mean": 0.44}},
+                       "nearest_to_published": {"params": {"r_cut": 60, "n_max": 7, "l_max": 9, "sigma": 3},
+                                                "distance": 0.1, "val_accuracy": 0.5, "rank": 2, "rank_share": 0.5,
+                                                "reference_among_draws": False}},
           "bootstrap": {"most_influential_share": {"r_cut": 0.75, "n_max": 0.0, "l_max": 0.0, "sigma": 0.25},
-                        "difference": {k: {"low": 0.01, "high": 0.05, "share_positive": 0.99}
-                                       for k in ("sigma_2_to_5", "n_max_ge_6", "l_max_ge_6")}}}
+                        "difference": {"sigma_2_to_5": _interval(0.03, 0.01, 0.05),
+                                       "n_max_ge_6": _interval(0.1, 0.02, 0.2),
+                                       "l_max_ge_6": _interval(0.01, 0.002, 0.03)},
+                        # the best fifth is one trial here: the excess straddles 0
+                        "sigma_top_fifth_excess": _interval(0.5, -0.5, 0.5),
+                        "influence_margin": {"r_cut": _interval(0.3, 0.05, 0.5)}}}
 
 
 def _table1_row(name, acc, prec, f1):
@@ -321,13 +341,17 @@ def test_rows_of_a_project_without_experiments_2_and_3(project):
     assert rows["data.val_fraction"].status == SAME
     assert rows["soap.descriptor_size"].status == REPRODUCED
     assert rows["experiment1.n_trials"].status == DIFFERS
-    assert rows["experiment1.table1.published best parameters.accuracy"].status == REPRODUCED
-    assert rows["experiment1.table1.published best parameters.precision"].status == WITHIN  # +0.0079 < 0.031
-    assert rows["experiment1.table1.published best parameters.f1"].status == NOT_REPRODUCED
-    assert rows["experiment1.table1.best parameters of our search.precision"].status == REPRODUCED
-    assert rows["experiment1.claims.r_cut_most_influential"].status == REPRODUCED
-    assert rows["experiment1.claims.sigma_best_2_to_5"].status == NOT_REPRODUCED   # top fifth reaches 6
+    # one row per Table 1 row, judged on the accuracy; precision and F1 shown beside it
+    published_params = rows["experiment1.table1.published best parameters"]
+    assert published_params.status == REPRODUCED                                   # 0.6863, as published
+    assert [s.text for s in published_params.shown][:4] == ["0.6863", "0.6863", "0.69", "0.5"]
+    assert rows["experiment1.table1.best parameters of our search"].status == WITHIN  # -0.0263 within 0.031
+    assert not [i for i in rows if i.startswith("experiment1.table1.") and i.endswith((".precision", ".f1"))]
+    assert rows["experiment1.claims.r_cut_most_influential"].status == REPRODUCED   # Spearman margin > 0
+    assert rows["experiment1.claims.sigma_best_2_to_5"].status == INCONCLUSIVE     # the excess straddles 0
     assert rows["experiment1.claims.n_l_matter_little_above_6"].status == REPRODUCED
+    assert rows["experiment1.best_params_distance"].status == MISSING               # Table 1's distance not written
+    assert "experiment1.best_params" not in rows                                  # "equals" is no test
     assert rows["experiment1.claims.six_nine_confused"].status == REPRODUCED
     assert rows["experiment1.claims.rotated_seven_is_four"].status == NOT_REPRODUCED
     assert "original 7 is predicted as a 7" in rows["experiment1.claims.rotated_seven_is_four"].why
@@ -349,10 +373,11 @@ def test_experiment2_rows_read_what_the_stage_writes(project):
                                          "pca_better_everywhere": True}, "split": 200, "tolerance": 0.05},
              "linear_vs_pca_optimum": {"min_gap_train": 0.0, "min_gap_val": 0.0, "h_e_of_min_train": 10},
              "deep_vs_pca": {"2": {"beats_pca_at": [10, 20, 40], "beats_pca_up_to": 40, "first_h_e_not_better": 60,
-                                   "beats_below_limit": True},
+                                   "beats_below_limit": True, "beats_below_caption_limit": False},
                              "4": {"beats_pca_at": [10], "beats_pca_up_to": 10, "first_h_e_not_better": 20,
-                                   "beats_below_limit": False}},
-             "deep_limit": 50}
+                                   "beats_below_limit": False, "beats_below_caption_limit": False}},
+             "deep_limit": 50, "caption_limit": 175,
+             "h_m_spread": {"per_h_e": {"10": 0.04, "50": 0.08}, "max": 0.08, "h_m": [2, 4, 10]}}
     acc_f = {"baseline_accuracy": 0.68,
              "above": {"h_e_above": 50, "keep": 0.95, "all_keep": True,
                        "per_method": {"pca": {"min_ratio": 0.97, "h_e_of_min": 60},
@@ -360,8 +385,13 @@ def test_experiment2_rows_read_what_the_stage_writes(project):
              "at": {"h_e": 100, "about": 0.98, "tolerance": 0.02,
                     "per_method": {"pca": {"h_e": 100, "ratio": 0.975, "about": True},
                                    "deep": {"h_e": 100, "ratio": 0.99, "about": True}}},
-             "deep_vs_pca": {"deep_better_below": [10], "pca_better_above": [], "n_below": 1, "n_above": 0}}
+             "deep_vs_pca": {"deep_better_below": [10], "pca_better_above": [60], "n_below": 1, "n_above": 1,
+                             "deep_minus_pca_below": {"mean": 0.02, "low": 0.01, "high": 0.03, "at_h_e": 10, "n": 1},
+                             "pca_minus_deep_above": {"mean": 0.01, "low": -0.01, "high": 0.03, "at_h_e": 60,
+                                                      "n": 1}}}
     metrics = {"claims": comp_claims.check_claims(mse_f, acc_f), "mse_findings": mse_f, "accuracy_findings": acc_f,
+               "compressibility": {"d": 308, "components_for_variance": 37, "mean_abs_correlation": 0.33,
+                                   "share_abs_above_0_9": 0.04, "constant_components": 0, "variance_share": 0.99},
                "settings": {"training": comp.TrainingConfig().as_dict(),
                             "deep_h_e": {"2": [10, 50], "4": [10, 50], "10": [10, 50]}},
                "timing": {"section_seconds": 75.0}}
@@ -370,14 +400,16 @@ def test_experiment2_rows_read_what_the_stage_writes(project):
     assert {k: r.status for k, r in rows.items()} == {
         "experiment2.epochs": SAME, "experiment2.batch_size": SAME, "experiment2.learning_rate": SAME,
         "experiment2.h_m": SAME,
-        "experiment2.claims.pca_equals_linear_ae_below_200": REPRODUCED,
-        "experiment2.claims.pca_better_above_200": REPRODUCED,
+        # judged on the long run (python -m pixelsoap.autoencoder_dynamics), which has not run here
+        "experiment2.claims.pca_equals_linear_ae_below_200": NOT_RUN,
+        "experiment2.claims.pca_better_above_200": NOT_RUN,
         "experiment2.claims.deep_ae_better_below_50": NOT_REPRODUCED,      # h_m = 4 loses below 50
+        "experiment2.claims.deep_ae_better_below_175": NOT_REPRODUCED,     # both lose somewhere below 175
+        "experiment2.claims.h_m_barely_differ": REPRODUCED,                # 8 % at most
+        "experiment2.claims.deep_ae_better_accuracy_below_50": INCONCLUSIVE,   # PCA's lead above 50 straddles 0
+        "experiment2.claims.components_correlated": REPRODUCED,            # 37 <= 50 components
         "experiment2.claims.above_50_keeps_95pct": REPRODUCED,             # 0.96 > 0.95
-        "experiment2.claims.h100_keeps_98pct": WITHIN,                     # 0.975, within 0.02 of 0.98
-        # the long run (python -m pixelsoap.autoencoder_dynamics) has not run here
-        "experiment2.dynamics.pca_equals_linear_ae_below_200": NOT_RUN,
-        "experiment2.dynamics.pca_better_above_200": NOT_RUN}
+        "experiment2.claims.h100_keeps_98pct": WITHIN}                     # 0.975, within 0.02 of 0.98
     deep = rows["experiment2.claims.deep_ae_better_below_50"].shown
     assert deep[0].text == "2: 40, 4: 10" and deep[1].text == "no"       # the stage's own verdict agrees
     md, _ = report.write_report(project)
@@ -440,7 +472,9 @@ def _raw_value(path: Path, dotted: str):
             if part in ("*", "[*]"):
                 items = node.items() if isinstance(node, dict) else enumerate(node)
                 return {str(k): walk(v, rest[i + 1:]) for k, v in items}
-            if part.startswith("[") and "=" in part:
+            if part[:2] in ('["', "['"):              # a key with dots
+                node = node[part[2:-2]]
+            elif part.startswith("[") and "=" in part:
                 key, value = part[1:-1].split("=", 1)
                 node = next(item for item in node if str(item[key]) == value)
             elif part.startswith("["):
@@ -558,8 +592,14 @@ def test_report_of_this_checkout_has_no_broken_rows():
         pytest.skip("Experiment 1 has not run in this checkout")
     rows = report.evaluate_rows(ROOT)
     assert not [(r.id, r.detail) for r in rows if r.status == ERROR]
-    settled = [r for r in rows if r.id.startswith(("data.", "soap.", "experiment1."))]
-    assert not [(r.id, r.detail) for r in settled if r.status in (MISSING, NOT_RUN)]
+    # keys the stages write since issue 27: missing until the committed results are regenerated
+    # (drop this list then)
+    awaiting_rerun = ("final_val_accuracy", "influence_margin", "sigma_top_fifth_excess", "far_minus_near",
+                      "beats_below_caption_limit", "h_m_spread", "deep_minus_pca_below", "compressibility",
+                      "degradation")
+    rows = [r for r in rows if not (r.status == MISSING and any(k in r.detail for k in awaiting_rerun))]
+    present = [r for r in rows if r.id.startswith(("data.", "soap.", "experiment1."))]
+    assert not [(r.id, r.detail) for r in present if r.status in (MISSING, NOT_RUN)]
     # a stage's output that exists has every key its rows read (else artifacts.yaml needs updating)
     ran = [r for r in rows if r.files and all(f.startswith("results/") and (ROOT / f).is_file() for f in r.files)]
     assert not [(r.id, r.detail) for r in ran if r.status == MISSING]
@@ -661,3 +701,191 @@ def test_a_run_on_another_dataset_shows_values_but_gives_no_verdict(project):
     assert "| dataset | **Fashion-MNIST** (the paper's numbers are of MNIST" in md
     assert "<strong>Fashion-MNIST</strong>" in html
     assert "other dataset: no verdict" in md
+
+
+# --------------------------------------------------------------------------- each claim's rule, on either side
+
+
+def _nested(values: dict) -> dict:
+    """{"a.b": 1} -> {"a": {"b": 1}}."""
+    out: dict = {}
+    for dotted, value in values.items():
+        node = out
+        *parents, last = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
+
+
+def _judge_real_row(root: Path, row_id: str, files: dict[str, dict]):
+    """The row ``row_id`` of this checkout's artifacts.yaml judged on made-up files {path: {dotted key: value}}."""
+    for path, values in files.items():
+        _write_json(root / path, _nested(values))
+    spec = next(s for s in report.load_rows()["rows"] if s["id"] == row_id)
+    return evaluate_row(spec, {}, Sources(root))
+
+
+def _iv(mean, low, high, n=5):
+    return {"mean": mean, "low": low, "high": high, "n": n}
+
+
+EXP1, SEARCHED = "results/experiment1/metrics.json", "results/experiment1/search.json"
+EXP2, EXP3 = "results/experiment2/metrics.json", "results/experiment3/metrics.json"
+SPECTRA_24000 = {"results/spectra/metrics.json": {"n_val": 24000, "n_test": 10000}}
+
+CLAIM_CASES = [
+    # 0.6844, judged on the final classifier; tolerance 2 sqrt(2 p (1 - p) / 24,000) = 0.0085
+    ("experiment1.best_val_accuracy", {EXP1: {"final_val_accuracy": _iv(0.6845, 0.683, 0.686)}, **SPECTRA_24000},
+     WITHIN),
+    ("experiment1.best_val_accuracy", {EXP1: {"final_val_accuracy": _iv(0.6, 0.59, 0.61)}, **SPECTRA_24000},
+     NOT_REPRODUCED),
+    ("experiment1.best_val_accuracy", {EXP1: {"final_val_accuracy": _iv(0.68, 0.67, 0.69)}, **SPECTRA_24000},
+     INCONCLUSIVE),
+    ("experiment1.claims.r_cut_most_influential",
+     {SEARCHED: {"bootstrap.influence_margin.r_cut": _iv(0.2, 0.05, 0.4)}}, REPRODUCED),
+    ("experiment1.claims.r_cut_most_influential",
+     {SEARCHED: {"bootstrap.influence_margin.r_cut": _iv(-0.2, -0.4, -0.05)}}, NOT_REPRODUCED),
+    ("experiment1.claims.r_cut_most_influential",
+     {SEARCHED: {"bootstrap.influence_margin.r_cut": _iv(0.05, -0.1, 0.2)}}, INCONCLUSIVE),
+    ("experiment1.claims.sigma_best_2_to_5", {SEARCHED: {"bootstrap.sigma_top_fifth_excess": _iv(0.4, 0.25, 0.5),
+                                                         "bootstrap.difference.sigma_2_to_5": _iv(0.03, 0.01, 0.04)}},
+     REPRODUCED),
+    # the best fifth in the band no more often than all trials: fails though the band's mean is higher
+    ("experiment1.claims.sigma_best_2_to_5", {SEARCHED: {"bootstrap.sigma_top_fifth_excess": _iv(-0.1, -0.2, -0.01),
+                                                         "bootstrap.difference.sigma_2_to_5": _iv(0.03, 0.01, 0.04)}},
+     NOT_REPRODUCED),
+    ("experiment1.claims.sigma_best_2_to_5", {SEARCHED: {"bootstrap.sigma_top_fifth_excess": _iv(0.1, -0.05, 0.2),
+                                                         "bootstrap.difference.sigma_2_to_5": _iv(0.03, 0.01, 0.04)}},
+     INCONCLUSIVE),
+    ("experiment1.claims.n_l_matter_little_above_6",
+     {SEARCHED: {"bootstrap.difference.n_max_ge_6": _iv(.02, .01, .03),
+                 "bootstrap.difference.l_max_ge_6": _iv(.02, .01, .03)}}, REPRODUCED),
+    ("experiment1.claims.n_l_matter_little_above_6",
+     {SEARCHED: {"bootstrap.difference.n_max_ge_6": _iv(-.02, -.03, -.01),
+                 "bootstrap.difference.l_max_ge_6": _iv(.02, .01, .03)}}, NOT_REPRODUCED),
+    # the committed search.json of before issue 27: low and high without a mean still decide as an interval
+    ("experiment1.claims.n_l_matter_little_above_6",
+     {SEARCHED: {"bootstrap.difference.n_max_ge_6": {"low": -0.013, "high": 0.012},
+                 "bootstrap.difference.l_max_ge_6": {"low": 0.001, "high": 0.023}}}, INCONCLUSIVE),
+    ("experiment1.claims.far_points_less_accurate",
+     {EXP1: {"checks.far_points_less_accurate.far_minus_near": _iv(-0.2, -0.25, -0.15),
+             "checks.far_points_less_accurate.near.count": 2000, "checks.far_points_less_accurate.far.count": 2000}},
+     REPRODUCED),
+    ("experiment1.claims.far_points_less_accurate",
+     {EXP1: {"checks.far_points_less_accurate.far_minus_near": _iv(-0.2, -0.25, -0.15),
+             "checks.far_points_less_accurate.near.count": 2000, "checks.far_points_less_accurate.far.count": 120}},
+     NOT_REPRODUCED),                                                               # too few far spectra
+    ("experiment1.claims.far_points_less_accurate",
+     {EXP1: {"checks.far_points_less_accurate.far_minus_near": _iv(-0.005, -0.03, 0.02),
+             "checks.far_points_less_accurate.near.count": 2000, "checks.far_points_less_accurate.far.count": 2000}},
+     INCONCLUSIVE),
+    ("experiment2.claims.deep_ae_better_below_175",
+     {EXP2: {"mse_findings.deep_vs_pca": {"2": {"beats_below_caption_limit": True},
+                                          "4": {"beats_below_caption_limit": True}}}}, REPRODUCED),
+    ("experiment2.claims.deep_ae_better_below_175",
+     {EXP2: {"mse_findings.deep_vs_pca": {"2": {"beats_below_caption_limit": True},
+                                          "4": {"beats_below_caption_limit": False}}}}, NOT_REPRODUCED),
+    ("experiment2.claims.h_m_barely_differ", {EXP2: {"mse_findings.h_m_spread.max": 0.05}}, REPRODUCED),
+    ("experiment2.claims.h_m_barely_differ", {EXP2: {"mse_findings.h_m_spread.max": 0.4}}, NOT_REPRODUCED),
+    ("experiment2.claims.h_m_barely_differ", {EXP2: {"mse_findings.deep_limit": 50}}, MISSING),   # one width only
+    ("experiment2.claims.deep_ae_better_accuracy_below_50",
+     {EXP2: {"accuracy_findings.deep_vs_pca.deep_minus_pca_below": _iv(0.02, 0.01, 0.03),
+             "accuracy_findings.deep_vs_pca.pca_minus_deep_above": _iv(0.01, 0.005, 0.02)}}, REPRODUCED),
+    ("experiment2.claims.deep_ae_better_accuracy_below_50",
+     {EXP2: {"accuracy_findings.deep_vs_pca.deep_minus_pca_below": _iv(0.02, 0.01, 0.03),
+             "accuracy_findings.deep_vs_pca.pca_minus_deep_above": _iv(-0.09, -0.1, -0.08)}}, NOT_REPRODUCED),
+    ("experiment2.claims.components_correlated", {EXP2: {"compressibility.components_for_variance": 37}}, REPRODUCED),
+    ("experiment2.claims.components_correlated", {EXP2: {"compressibility.components_for_variance": 120}},
+     NOT_REPRODUCED),
+    ("experiment2.claims.pca_equals_linear_ae_below_200",
+     {"results/experiment2/dynamics.json": {"claims.pca_equals_linear_ae_below_200.holds": True}}, REPRODUCED),
+    ("experiment2.claims.pca_equals_linear_ae_below_200",
+     {"results/experiment2/dynamics.json": {"claims.pca_equals_linear_ae_below_200.holds": False}}, NOT_REPRODUCED),
+    ("experiment3.value_at_3_9", {EXP3: {"findings.value_at_3_9.ratio": 0.52, "findings.value_at_3_9.accuracy": 0.3}},
+     WITHIN),
+    # 0.51 read as an absolute accuracy is shown, not judged: it cannot rescue the row
+    ("experiment3.value_at_3_9", {EXP3: {"findings.value_at_3_9.ratio": 0.19, "findings.value_at_3_9.accuracy": 0.51}},
+     NOT_REPRODUCED),
+    ("experiment3.steep_beyond", {EXP3: {"findings.degradation.ratio_at_threshold": _iv(0.97, 0.96, 0.98),
+                                         "findings.steepest_decline.at": 1.3,
+                                         "findings.degradation.steepest_drop": _iv(0.8, 0.7, 0.9)}}, REPRODUCED),
+    # accuracy already lost by 0.5: no threshold there, however steep the fall after it
+    ("experiment3.steep_beyond", {EXP3: {"findings.degradation.ratio_at_threshold": _iv(0.7, 0.68, 0.72),
+                                         "findings.steepest_decline.at": 1.3,
+                                         "findings.degradation.steepest_drop": _iv(0.8, 0.7, 0.9)}}, NOT_REPRODUCED),
+    # a gradual decline everywhere: not sharp
+    ("experiment3.steep_beyond", {EXP3: {"findings.degradation.ratio_at_threshold": _iv(0.97, 0.96, 0.98),
+                                         "findings.steepest_decline.at": 1.3,
+                                         "findings.degradation.steepest_drop": _iv(0.1, 0.08, 0.12)}}, NOT_REPRODUCED),
+    ("experiment3.steep_beyond", {EXP3: {"findings.degradation.ratio_at_threshold": _iv(0.9, 0.88, 0.92),
+                                         "findings.steepest_decline.at": 1.3,
+                                         "findings.degradation.steepest_drop": _iv(0.8, 0.7, 0.9)}}, INCONCLUSIVE),
+    ("experiment3.smooth_decline", {EXP3: {"findings.degradation.largest_step_drop": _iv(0.17, 0.15, 0.18)}},
+     REPRODUCED),
+    ("experiment3.smooth_decline", {EXP3: {"findings.degradation.largest_step_drop": _iv(0.5, 0.45, 0.55)}},
+     NOT_REPRODUCED),
+    ("experiment3.smooth_decline", {EXP3: {"findings.degradation.largest_step_drop": _iv(0.25, 0.2, 0.3)}},
+     INCONCLUSIVE),
+]
+
+
+@pytest.mark.parametrize(("row_id", "files", "expected"), CLAIM_CASES,
+                         ids=[f"{c[0]}-{c[2]}-{i}" for i, c in enumerate(CLAIM_CASES)])
+def test_each_claims_rule_can_pass_and_fail(tmp_path, row_id, files, expected):
+    row = _judge_real_row(tmp_path, row_id, files)
+    assert row.status == expected, (row.detail, row.rule_text)
+
+
+def test_every_judged_claim_row_has_a_case_on_either_side():
+    """A rule that cannot fail (or cannot pass) is no test: each claim row above is met on both sides."""
+    seen: dict[str, set] = {}
+    for row_id, _, expected in CLAIM_CASES:
+        seen.setdefault(row_id, set()).add(expected)
+    for row_id, verdicts in seen.items():
+        assert verdicts & {REPRODUCED, WITHIN} and NOT_REPRODUCED in verdicts, row_id
+
+
+def test_a_missing_shown_value_does_not_block_a_verdict_that_does_not_read_it(tmp_path):
+    """0.6844's row shows the search trial too; a run without search.json still judges the final classifier."""
+    row = _judge_real_row(tmp_path, "experiment1.best_val_accuracy",
+                          {EXP1: {"final_val_accuracy": _iv(0.6845, 0.683, 0.686)}, **SPECTRA_24000})
+    assert row.status == WITHIN
+    assert row.shown[1].missing and "search.json" in row.shown[1].text
+
+
+def test_rule_text_fills_placeholders_and_percentages(tmp_path):
+    _write_json(tmp_path / "m.json", {"ratio": 0.7927, "est": _iv(0.191, 0.18, 0.2), "rows": {"a.b": {"x": 3}}})
+    row = _eval(tmp_path, {"published": None, "file": "m.json", "show": {"x": 'rows["a.b"].x'},
+                           "rule": {"kind": "none", "text": "keeps {m.json#ratio|percent} and {m.json#est|percent}; "
+                                                            "{m.json#nothing|percent}"}})
+    assert row.rule_text == "keeps 79 % and 19 %; ?"
+    assert row.shown[0].value == 3                                     # a key with dots, quoted
+
+
+def test_each_row_states_its_budget_as_a_fraction_of_the_papers(tmp_path):
+    _write_json(tmp_path / "params.yaml", {"experiment1": {"search": {"n_trials": 168, "n_samples": 2500,
+                                                                      "classifier": {"epochs": 5}}}})
+    budgets = report.load_rows()["budgets"]
+    spec = {"id": "t", "file": "results/experiment1/search.json", "ours": "x", "rule": {"kind": "none"}}
+    row = evaluate_row(spec, {}, Sources(tmp_path), budgets)
+    # 168/168 trials x 5/300 epochs x 2,500/120,000 spectra = 1/2,880
+    assert row.budget_text == "search: 168/168 trials, 5/300 epochs, 2,500/120,000 spectra (1/2,880 of the paper's)"
+    assert row.budget_fraction == pytest.approx(1 / 2880)
+    _write_json(tmp_path / "results" / "experiment2" / "dynamics.json", {"epochs_reached": 10000})
+    long_run = evaluate_row({**spec, "file": "results/experiment2/dynamics.json", "budget": "long_run"}, {},
+                            Sources(tmp_path), budgets)
+    assert long_run.budget_fraction == 1 and long_run.budget_text.endswith("(the paper's budget)")
+    setting = evaluate_row({**spec, "setting": True, "rule": {"kind": "equal"}, "published": "data.n_test"}, {},
+                           Sources(tmp_path), budgets)
+    assert setting.budget_text == ""                                  # settings are no verdicts
+
+
+def test_inconclusive_verdicts_are_counted_apart_in_the_summary(project):
+    search = json.loads((project / SEARCHED).read_text())
+    excess = search["bootstrap"]["sigma_top_fifth_excess"]
+    assert excess["low"] < 0 < excess["high"]
+    md_path, index = report.write_report(project)
+    summary = next(line for line in md_path.read_text().splitlines() if line.startswith("| verdicts |"))
+    assert "❓ 1 inconclusive" in summary
+    assert 'class="verdict unsure">1 inconclusive' in index.read_text()

@@ -222,3 +222,26 @@ def test_evaluate_level_on_a_tiny_model(tmp_path, images, monkeypatch):
     result = rb.evaluate_level(rb.Job(0.5, 1), 0, SOAP, 30, str(tmp_path / "m.keras"), str(tmp_path / "s.joblib"))
     assert result["n"] == 30 and result["level"] == 0.5 and result["seed"] == 1
     assert result["accuracy"] == pytest.approx(result["n_correct"] / 30)
+
+
+@pytest.mark.parametrize(("name", "curve", "holds"), [
+    # flat to 0.5, then a fall of 0.36 of the baseline in one grid step: a threshold, and a cliff
+    ("threshold", lambda lv: np.select([lv <= 0.5, lv <= 1.0, lv <= 2.0], [0.7, 0.45, 0.3], 0.25),
+     {"flat": True, "cliff": True}),
+    # a steady fall in ln sigma from the first level: already a third lost at 0.5, no step of more than 0.1
+    ("gradual", lambda lv: 0.7 - 0.1 * np.log(np.maximum(lv, 0.1) / 0.1), {"flat": False, "cliff": False}),
+])
+def test_degradation_reads_each_seeds_curve(name, curve, holds):
+    levels = np.array([0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0])
+    table = _table([curve(levels) + d for d in (-0.001, 0.0, 0.001)], levels)
+    found = rb.degradation(table, 0.5)
+    mean_ratio = table.groupby("level")["ratio_to_baseline"].mean()
+    assert found["ratio_at_threshold"]["mean"] == pytest.approx(mean_ratio[0.5], abs=1e-3)
+    assert found["ratio_at_threshold"]["n"] == 3
+    assert (found["ratio_at_threshold"]["low"] >= 0.9) == holds["flat"]
+    # the largest fall between adjacent levels, as a fraction of the baseline
+    expected_step = np.max(-np.diff(mean_ratio.to_numpy()))
+    assert found["largest_step_drop"]["mean"] == pytest.approx(expected_step, abs=1e-3)
+    assert (found["largest_step_drop"]["low"] > 0.25) == holds["cliff"]
+    if name == "threshold":
+        assert found["largest_step_between"] == [0.5, 1.0] and found["steepest_at"] == pytest.approx(np.sqrt(0.5))

@@ -1,7 +1,11 @@
-"""The doubled-budget check: which verdicts of a profile are settled, which are limited by budget.
+"""The doubled-budget check: which verdicts of a profile stay the same when its budget doubles.
 
-A verdict on a claim of the paper is *settled* when doubling the run's budget (trials, epochs,
-spectra, seeds) does not change it.  ``python -m pixelsoap.budget_check [PROFILE]`` measures that:
+A verdict on a claim of the paper is *stable when the budget doubles* when the same profile with
+its budget (trials, epochs, spectra, seeds) doubled once gives it too, and *changes when the budget
+doubles* when it does not.  Stable says no more than that: the doubled budget is usually still far
+below the paper's (each row of the report states its budget as a fraction of the paper's).  Only a
+verdict whose run used the paper's own budget is *at the paper's budget*.
+``python -m pixelsoap.budget_check [PROFILE]`` measures it:
 
 1. :func:`doubled_profile` derives the doubled profile from ``params/<PROFILE>.yaml``: every knob
    of :data:`BUDGET_KEYS` that lies below the ``paper`` profile's value is doubled (capped at the
@@ -18,14 +22,14 @@ spectra, seeds) does not change it.  ``python -m pixelsoap.budget_check [PROFILE
    dependency of its stage: a clone without a record must still run).
 
 The report (``python -m pixelsoap.report``) then labels each verdict of the active run
-(:func:`label_rows`): **settled** where the doubled run gives the same verdict, **limited by budget**
-where it does not (with the doubled run's verdict and the budget the claim would need), and says
-so when the record was made for other parameters than the active ones (a section of the
-parameters the check did not have, such as a stage added since, leaves it current).  Rows read
-only from a study run on its own (:data:`STUDY_FILES`) are not checked, since the doubled run
-reads the same files, unless the study ran at the paper's own budget (the long run at 10,000
-epochs, :func:`study_at_paper_budget`): doubling capped at the paper's values reruns it unchanged,
-so those are settled.
+(:func:`label_rows`): **at the paper's budget** where the row's budget (``RowResult.budget_fraction``,
+from the ``budgets`` of artifacts.yaml) is the paper's, else **stable when the budget doubles** where
+the doubled run gives the same verdict and **changes when the budget doubles** where it does not
+(with the doubled run's verdict), and says so when the record was made for other parameters than the
+active ones (a section of the parameters the check did not have, such as a stage added since, leaves
+it current).  Rows read only from a study run on its own (:data:`STUDY_FILES`) are not checked, since
+the doubled run reads the same files, unless the study ran at the paper's own budget (the long run at
+10,000 epochs, :func:`study_at_paper_budget`).
 """
 
 from __future__ import annotations
@@ -88,11 +92,17 @@ BUDGET_KEYS: tuple[tuple[str, str], ...] = (
 #: their budget (the long run's epochs, the ladder's budgets)
 STUDY_FILES = (autoencoder_dynamics.SUMMARY.as_posix(), search_convergence.OUTPUT.as_posix())
 
-SETTLED = "settled"
-LIMITED = "limited by budget"
+STABLE = "stable when the budget doubles"
+CHANGES = "changes when the budget doubles"
+AT_PAPER_BUDGET = "at the paper's budget"
 STALE = "check made for other parameters"
 UNCHECKED = "not checked"
-JUDGED = ("reproduced", "reproduced within tolerance", "not reproduced")  # verdicts on results, not settings
+#: the order of the labels in the report's summary
+LABELS = (AT_PAPER_BUDGET, STABLE, CHANGES, STALE, UNCHECKED)
+#: the symbol of each label in REPORT.md
+BUDGET_SYMBOL = {AT_PAPER_BUDGET: "🔒", STABLE: "🔁", CHANGES: "⏳", STALE: "❔", UNCHECKED: "❔"}
+#: verdicts on results, not settings
+JUDGED = ("reproduced", "reproduced within tolerance", "not reproduced", "inconclusive")
 
 
 def _get(tree: Mapping, key: str) -> tuple[bool, Any]:
@@ -201,11 +211,12 @@ def label_rows(rows: Iterable[Any], record: Mapping[str, Any] | None, active_par
                root: str | Path | None = None) -> dict:
     """Attach ``row.budget`` (label) and ``row.budget_detail`` (text) to each judged row.
 
-    ``rows``: the report's RowResults (``id``, ``status``, ``setting``); ``record``: :func:`load_record`;
-    ``active_params``: the parameters of the active run; ``root``: where the studies' outputs are read
-    (default the project root).  Returns the counts per label.
+    ``rows``: the report's RowResults (``id``, ``status``, ``setting``, ``files``, ``budget_fraction``,
+    ``budget_text``); ``record``: :func:`load_record`; ``active_params``: the parameters of the active
+    run; ``root``: where the studies' outputs are read (default the project root).  Returns the
+    counts per label, in the order of :data:`LABELS`.
     """
-    counts = {SETTLED: 0, LIMITED: 0, STALE: 0, UNCHECKED: 0}
+    counts = dict.fromkeys(LABELS, 0)
     current = record is not None and active_params is not None and record_is_current(record, active_params)
     doubled_rows = (record or {}).get("rows", {})
     for row in rows:
@@ -213,12 +224,15 @@ def label_rows(rows: Iterable[Any], record: Mapping[str, Any] | None, active_par
         if row.setting or row.status not in JUDGED:
             continue
         files = list(getattr(row, "files", None) or [])
-        if files and all(f in STUDY_FILES for f in files):
+        fraction = getattr(row, "budget_fraction", None)
+        if fraction is not None and fraction >= 1:
+            label, detail = AT_PAPER_BUDGET, (f"{row.budget_text}: doubling, capped at the paper's values as the "
+                                              "check caps it, would rerun it unchanged")
+        elif files and all(f in STUDY_FILES for f in files):
             at_paper = [study_at_paper_budget(f, root) for f in files]
             if all(at_paper):
-                label, detail = SETTLED, ("at the paper's own budget: " + "; ".join(at_paper) + " (doubling, "
-                                          "capped at the paper's values as the check caps it, would rerun it "
-                                          "unchanged)")
+                label, detail = AT_PAPER_BUDGET, ("; ".join(at_paper) + " (doubling, capped at the paper's values as "
+                                                  "the check caps it, would rerun it unchanged)")
             else:
                 label, detail = UNCHECKED, (f"read from a study run on its own ({', '.join(files)}), which the "
                                             "doubled-budget check does not double: its budget is the study's own")
@@ -232,10 +246,10 @@ def label_rows(rows: Iterable[Any], record: Mapping[str, Any] | None, active_par
         else:
             other = doubled_rows[row.id]
             if other["verdict"] == row.status:
-                label, detail = SETTLED, f"doubled budget: {other['verdict']} too ({other['ours']})"
+                label, detail = STABLE, f"doubled budget: {other['verdict']} too ({other['ours']})"
             else:
-                label, detail = LIMITED, (f"doubled budget: {other['verdict']} ({other['ours']}); "
-                                          "the verdict needs more than twice this run's budget")
+                label, detail = CHANGES, (f"doubled budget: {other['verdict']} ({other['ours']}); "
+                                          "the verdict rests on the budget")
         row.budget, row.budget_detail = label, detail
         counts[label] += 1
     return {k: v for k, v in counts.items() if v}

@@ -17,11 +17,13 @@ import numpy as np
 
 from .published import value as published_value
 
-__all__ = ["IDENTICAL_GAP", "NOISE_GAP", "PCA_OPTIMUM", "relative_gap", "mse_findings", "accuracy_findings",
-           "check_claims"]
+__all__ = ["IDENTICAL_GAP", "NOISE_GAP", "CAPTION_DEEP_LIMIT", "PCA_OPTIMUM", "relative_gap", "mse_findings",
+           "accuracy_findings", "margin_everywhere", "compressibility", "check_claims"]
 
 #: tolerance of "identical" (relative MSE gap) and of "numerical noise" for the PCA optimum
 IDENTICAL_GAP, NOISE_GAP = 0.05, 1e-4
+#: Fig. 18's caption: "Below around 175, Deep Autoencoding becomes more accurate"
+CAPTION_DEEP_LIMIT = 175
 #: the check the paper's claims rest on (a theorem, not a published value): the linear autoencoder
 #: cannot beat PCA on the rows PCA was fitted to
 PCA_OPTIMUM = "PCA is the optimal rank-h_e linear reconstruction of the training rows (Eckart-Young)"
@@ -47,7 +49,7 @@ def _max_gap(gaps: pd.DataFrame) -> dict[str, Any]:  # noqa: F821
 
 
 def mse_findings(mse: pd.DataFrame, split: int = 200, deep_limit: int = 50,  # noqa: F821
-                 tolerance: float = IDENTICAL_GAP) -> dict[str, Any]:
+                 tolerance: float = IDENTICAL_GAP, caption_limit: int = CAPTION_DEEP_LIMIT) -> dict[str, Any]:
     """Numbers behind the claims of Fig. 18 from an MSE table (:func:`mse_table`).
 
     - ``pca_vs_linear``: largest relative validation-MSE gap (linear - PCA) / PCA for
@@ -56,7 +58,11 @@ def mse_findings(mse: pd.DataFrame, split: int = 200, deep_limit: int = 50,  # n
       (where PCA is the optimal rank-h_e linear reconstruction, so it may be negative
       only by numerical noise) and on the validation rows.
     - ``deep_vs_pca``: per h_m, the h_e where the deep autoencoder's validation MSE
-      is below PCA's and the largest h_e up to which it is below at every grid point.
+      is below PCA's, the largest h_e up to which it is below at every grid point, and
+      whether it is below at every grid h_e < ``deep_limit`` (Sec. 4.3.3) and < ``caption_limit``
+      (Fig. 18's caption: "below around 175").
+    - ``h_m_spread`` (only where two widths h_m share an h_e): per such h_e the relative spread
+      of the deep autoencoders' validation MSE, (largest - smallest) / smallest, and its ``max``.
     """
     lin = relative_gap(mse, "linear")
     below, above = lin[lin["h_e"] < split], lin[lin["h_e"] >= split]
@@ -77,10 +83,24 @@ def mse_findings(mse: pd.DataFrame, split: int = 200, deep_limit: int = 50,  # n
         up_to = g.loc[g["h_e"] < first_loss, "h_e"].max() if first_loss is not None else g["h_e"].max()
         deep[str(h_m)] = {"beats_pca_at": beats, "beats_pca_up_to": None if np.isnan(up_to) else int(up_to),
                           "first_h_e_not_better": None if first_loss is None else int(first_loss),
-                          "beats_below_limit": bool(len(g[g["h_e"] < deep_limit]) and
-                                                    (g.loc[g["h_e"] < deep_limit, "gap"] < 0).all())}
-    return {"pca_vs_linear": pca_vs_linear, "linear_vs_pca_optimum": optimum, "deep_vs_pca": deep,
-            "deep_limit": deep_limit}
+                          "beats_below_limit": _beats_below(g, deep_limit),
+                          "beats_below_caption_limit": _beats_below(g, caption_limit)}
+    out = {"pca_vs_linear": pca_vs_linear, "linear_vs_pca_optimum": optimum, "deep_vs_pca": deep,
+           "deep_limit": deep_limit, "caption_limit": caption_limit}
+    deep_rows = mse[mse["method"] == "deep"]
+    shared = deep_rows.groupby("h_e")["val_mse"].agg(["min", "max", "count"])
+    shared = shared[shared["count"] >= 2]
+    if len(shared):
+        spread = (shared["max"] - shared["min"]) / shared["min"]
+        out["h_m_spread"] = {"per_h_e": {str(int(h)): float(v) for h, v in spread.items()}, "max": float(spread.max()),
+                             "h_m": sorted(int(m) for m in deep_rows["h_m"].dropna().unique())}
+    return out
+
+
+def _beats_below(gaps: pd.DataFrame, limit: int) -> bool:  # noqa: F821
+    """Whether a method's relative gap to PCA is negative at every grid h_e < ``limit`` (and there is one)."""
+    below = gaps[gaps["h_e"] < limit]
+    return bool(len(below) and (below["gap"] < 0).all())
 
 
 def accuracy_findings(acc: pd.DataFrame, above: int = 50, at: int = 100, keep: float | None = None,  # noqa: F821
@@ -92,7 +112,9 @@ def accuracy_findings(acc: pd.DataFrame, above: int = 50, at: int = 100, keep: f
     - ``at``: per method, the ratio at the grid h_e nearest to ``at``; ``about``:
       the ratio is at least ``about - tolerance``.
     - ``deep_vs_pca``: the h_e below ``above`` where the deep autoencoder's test accuracy
-      beats PCA's, and the h_e above it where PCA's beats the deep autoencoder's.
+      beats PCA's, and the h_e above it where PCA's beats the deep autoencoder's, with the smallest
+      lead on each side (:func:`margin_everywhere`: ``deep_minus_pca_below``, ``pca_minus_deep_above``;
+      absent where no h_e is compared on that side).
 
     ``keep`` and ``about`` default to the published fractions (``experiment2.claims.above_50_keeps_95pct``
     and ``experiment2.claims.h100_keeps_98pct`` of ``published.yaml``).
@@ -118,6 +140,9 @@ def accuracy_findings(acc: pd.DataFrame, above: int = 50, at: int = 100, keep: f
         deep_vs_pca = {"deep_better_below": low.index[low["deep"] > low["pca"]].astype(int).tolist(),
                        "pca_better_above": high.index[high["pca"] > high["deep"]].astype(int).tolist(),
                        "n_below": int(len(low)), "n_above": int(len(high))}
+        margins = {"deep_minus_pca_below": margin_everywhere(acc, "deep", "pca", lambda h: h < above),
+                   "pca_minus_deep_above": margin_everywhere(acc, "pca", "deep", lambda h: h > above)}
+        deep_vs_pca.update({k: m for k, m in margins.items() if m is not None})   # absent: nothing compared
     raw = acc.loc[acc["features"] == "raw", "test_accuracy"]
     return {"baseline_accuracy": float(raw.iloc[0]) if len(raw) else None,
             "above": {"h_e_above": above, "keep": keep, "per_method": per_method,
@@ -125,6 +150,55 @@ def accuracy_findings(acc: pd.DataFrame, above: int = 50, at: int = 100, keep: f
                                                            for m in per_method.values())},
             "at": {"h_e": at, "about": about, "tolerance": tolerance, "per_method": at_rows},
             "deep_vs_pca": deep_vs_pca}
+
+
+def margin_everywhere(acc: pd.DataFrame, better: str, worse: str, where) -> dict | None:  # noqa: F821
+    """How far ``better``'s test accuracy stays above ``worse``'s at every h_e where ``where(h_e)`` holds.
+
+    acc : the accuracy table (columns features, h_e, test_accuracy; with ``test_accuracy_low`` and
+    ``test_accuracy_high``, the 95 % interval over seeds, where the accuracies are estimates).
+    Returns an estimate-shaped mapping of the smallest difference better - worse over those h_e:
+    ``mean`` the smallest difference, ``low`` the smallest lower end and ``high`` the smallest upper
+    end of the differences' intervals (half-widths added in quadrature), ``at_h_e`` where the smallest
+    difference lies, ``n`` the h_e compared; None when no h_e is compared.  Its interval above 0
+    means "better at every such h_e"; entirely at or below 0, "not better at some h_e".
+    """
+    def column(features: str) -> pd.DataFrame:  # noqa: F821
+        rows = acc[acc["features"] == features].set_index("h_e")
+        mean = rows["test_accuracy"].astype(float)
+        half = ((rows["test_accuracy_high"] - rows["test_accuracy_low"]) / 2).astype(float) \
+            if {"test_accuracy_low", "test_accuracy_high"} <= set(rows.columns) else mean * 0.0
+        return mean.to_frame("mean").assign(half=half.fillna(0.0))
+
+    a, b = column(better), column(worse)
+    h_e = [h for h in a.index.intersection(b.index) if where(h)]
+    if not h_e:
+        return None
+    diff = a.loc[h_e, "mean"] - b.loc[h_e, "mean"]
+    half = np.sqrt(a.loc[h_e, "half"] ** 2 + b.loc[h_e, "half"] ** 2)
+    return {"mean": float(diff.min()), "low": float((diff - half).min()), "high": float((diff + half).min()),
+            "at_h_e": int(diff.idxmin()), "n": len(h_e), "over": "h_e compared (the smallest difference)"}
+
+
+def compressibility(correlation: np.ndarray, explained_variance: np.ndarray, variance_share: float = 0.99) -> dict:
+    """How correlated, hence compressible, the spectra's components are (Fig. 17).
+
+    correlation : (d, d) Pearson correlations of the components (NaN rows for constant ones);
+    explained_variance : (d,) PCA variances of the (scaled) training rows, largest first.
+    Returns ``d``, over the pairs of distinct non-constant components the ``mean_abs_correlation`` and
+    the ``share_abs_above_0_9``, the ``constant_components`` and ``components_for_variance``: the
+    fewest principal components that carry ``variance_share`` of the variance.
+    """
+    corr = np.asarray(correlation, np.float64)
+    d = len(corr)
+    pairs = np.abs(corr[~np.eye(d, dtype=bool)])
+    pairs = pairs[np.isfinite(pairs)]
+    variance = np.sort(np.asarray(explained_variance, np.float64))[::-1]
+    cumulative = np.cumsum(variance) / variance.sum()
+    return {"d": d, "mean_abs_correlation": float(pairs.mean()) if pairs.size else None,
+            "share_abs_above_0_9": float((pairs > 0.9).mean()) if pairs.size else None,
+            "constant_components": int(np.isnan(np.diag(corr)).sum()), "variance_share": variance_share,
+            "components_for_variance": int(np.searchsorted(cumulative, variance_share - 1e-12) + 1)}
 
 
 # --------------------------------------------------------------------------- claims

@@ -16,6 +16,7 @@ The stage ``experiment1`` (notebook ``03-experiment1``) then uses the rest of th
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -40,15 +41,18 @@ SEARCH_ROW, SEARCH_BEST_NAME = "best parameters of our search", "search-best"
 
 
 def search_findings(trials: pd.DataFrame, importances: dict | None = None,
-                    metric: str = "val_accuracy") -> dict:
+                    metric: str = "val_accuracy", reference: Mapping[str, float] | None = None) -> dict:
     """Numbers behind the paper's claims about the search (Sec. 4.2.3).
 
     trials : completed trials with columns r_cut, n_max, l_max, sigma, ``metric``.
     importances : optional fANOVA importances (Optuna) per parameter.
+    reference : optional parameter set (the published best, ``r_cut``, ``n_max``, ``l_max``, ``sigma``).
     Returns Spearman rank correlations of each parameter with accuracy, the most
     influential parameter by |rho| (and by importance if given), accuracy of
-    trials with sigma in [2, 5] against the rest, and of n_max, l_max >= 6
-    against smaller values.
+    trials with sigma in [2, 5] against the rest, the share of the best fifth of
+    trials with sigma in [2, 5] beside that share among all trials (the base rate),
+    accuracy of n_max, l_max >= 6 against smaller values and, given ``reference``,
+    the draw nearest to it (:func:`nearest_draw`).
     """
     from scipy.stats import spearmanr
 
@@ -62,11 +66,42 @@ def search_findings(trials: pd.DataFrame, importances: dict | None = None,
         out["most_influential_by_importance"] = max(importances, key=importances.get)
     in_band = trials["sigma"].between(2, 5)
     out["sigma_2_to_5"] = _compare(acc, in_band)
-    top = trials.nlargest(max(1, len(trials) // 5), metric)
-    out["sigma_of_top_fifth"] = {"min": float(top["sigma"].min()), "max": float(top["sigma"].max())}
+    top = trials.nlargest(top_fifth_size(len(trials)), metric)
+    out["sigma_of_top_fifth"] = {"min": float(top["sigma"].min()), "max": float(top["sigma"].max()),
+                                 "n": int(len(top)), "share_in_2_to_5": float(top["sigma"].between(2, 5).mean()),
+                                 "base_rate_in_2_to_5": float(in_band.mean())}
     for p in ("n_max", "l_max"):
         out[f"{p}_ge_6"] = _compare(acc, trials[p] >= 6)
+    if reference is not None:
+        out["nearest_to_published"] = nearest_draw(trials, reference, metric)
     return out
+
+
+def top_fifth_size(n_trials: int) -> int:
+    """How many trials make "the best fifth" of ``n_trials`` (at least one)."""
+    return max(1, n_trials // 5)
+
+
+def nearest_draw(trials: pd.DataFrame, reference: Mapping[str, float], metric: str = "val_accuracy") -> dict:
+    """The trial whose parameters lie nearest ``reference``, and where the search ranks it.
+
+    Distance: Euclidean over :data:`PARAMS`, each divided by the span of its values over the
+    trials (so every parameter weighs alike; 0 = the same set).  Returns ``params`` of the
+    nearest trial, its ``distance``, its ``metric`` (``val_accuracy``), its ``rank`` by that
+    metric (1 = the best trial), ``rank_share`` (rank / trials: 0.2 or less is the best fifth)
+    and ``reference_among_draws``: whether some trial has exactly the reference's parameters.
+    """
+    values = trials[list(PARAMS)].to_numpy(np.float64)
+    target = np.array([float(reference[p]) for p in PARAMS])
+    span = values.max(axis=0) - values.min(axis=0)
+    scaled = (values - target) / np.where(span > 0, span, 1.0)
+    distance = np.sqrt((scaled ** 2).sum(axis=1))
+    i = int(np.argmin(distance))
+    accuracy = trials[metric].to_numpy(np.float64)
+    rank = int((accuracy > accuracy[i]).sum()) + 1
+    return {"params": {p: float(values[i, k]) for k, p in enumerate(PARAMS)}, "distance": float(distance[i]),
+            metric: float(accuracy[i]), "rank": rank, "rank_share": rank / len(trials),
+            "reference_among_draws": bool(np.any(distance == 0))}
 
 
 def bootstrap_findings(trials: pd.DataFrame, n_boot: int = 2000, seed: int = 0, confidence: float = 0.95,
@@ -76,9 +111,16 @@ def bootstrap_findings(trials: pd.DataFrame, n_boot: int = 2000, seed: int = 0, 
     Each of ``n_boot`` resamples draws ``len(trials)`` trials with replacement and recomputes
     the findings of :func:`search_findings` (Spearman only: fANOVA per resample is too slow).
     Returns, per parameter, the share of resamples where it is the most influential by |rho|,
-    and ``confidence`` percentile intervals of the accuracy differences behind the other two
-    claims: mean(sigma in [2, 5]) - mean(other sigma), mean(n_max >= 6) - mean(n_max < 6), and
-    the same for l_max (accuracy units; an interval that straddles 0 does not decide the claim).
+    and ``confidence`` percentile intervals, each written as an estimate (``mean``: the value on
+    all trials; ``low``, ``high``; ``n`` trials; ``share_positive``: the share of resamples above 0)
+    that the report judges by its interval:
+
+    - ``difference``: mean(sigma in [2, 5]) - mean(other sigma), mean(n_max >= 6) - mean(n_max < 6),
+      the same for l_max (accuracy units);
+    - ``sigma_top_fifth_excess``: the share of the best fifth of trials with sigma in [2, 5] minus
+      that share among all trials (above 0: the best trials prefer the band beyond chance);
+    - ``influence_margin``: per parameter, its |rho| minus the largest |rho| of the others (above 0:
+      the most influential by the paper's method, correlating each parameter with accuracy).
     """
     from scipy.stats import rankdata
 
@@ -88,7 +130,8 @@ def bootstrap_findings(trials: pd.DataFrame, n_boot: int = 2000, seed: int = 0, 
     masks = {"sigma_2_to_5": (values["sigma"] >= 2) & (values["sigma"] <= 5),
              "n_max_ge_6": values["n_max"] >= 6, "l_max_ge_6": values["l_max"] >= 6}
     n = len(acc)
-    picks = rng.integers(0, n, (n_boot, n))
+    everything = np.arange(n)[None, :]
+    picks = np.concatenate([everything, rng.integers(0, n, (n_boot, n))])   # row 0: the trials themselves
 
     def centred_ranks(x: np.ndarray) -> np.ndarray:
         r = rankdata(x[picks], axis=1)
@@ -101,21 +144,34 @@ def bootstrap_findings(trials: pd.DataFrame, n_boot: int = 2000, seed: int = 0, 
         denom = np.sqrt((v * v).sum(axis=1) * (a * a).sum(axis=1))
         rho[p] = np.where(denom > 0, np.abs((v * a).sum(axis=1)) / np.where(denom > 0, denom, 1), -1.0)
     stacked = np.stack([rho[p] for p in PARAMS])
-    winners = {p: int((stacked.argmax(axis=0) == i).sum()) for i, p in enumerate(PARAMS)}
+    winners = {p: int((stacked[:, 1:].argmax(axis=0) == i).sum()) for i, p in enumerate(PARAMS)}
+    tail = (1 - confidence) / 2 * 100
+    over = f"trials, {n_boot:,} bootstrap resamples"
+
+    def interval(samples: np.ndarray) -> dict | None:
+        """Row 0 of ``samples`` is the value on all trials, the rest one value per resample (NaN: undefined)."""
+        resampled = samples[1:][np.isfinite(samples[1:])]
+        if not resampled.size or not np.isfinite(samples[0]):
+            return None
+        return {"mean": float(samples[0]), "low": float(np.percentile(resampled, tail)),
+                "high": float(np.percentile(resampled, 100 - tail)), "n": n, "over": over,
+                "confidence": confidence, "share_positive": float(np.mean(resampled > 0))}
+
     diffs = {}
     for key, mask in masks.items():
         m, x = mask[picks], acc[picks]
         ok = m.any(axis=1) & (~m).any(axis=1)
         inside = (x * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1)
         outside = (x * ~m).sum(axis=1) / np.maximum((~m).sum(axis=1), 1)
-        diffs[key] = (inside - outside)[ok]
-    tail = (1 - confidence) / 2 * 100
-    intervals = {k: {"low": float(np.percentile(d, tail)), "high": float(np.percentile(d, 100 - tail)),
-                     "share_positive": float(np.mean(d > 0))} if len(d) else None
-                 for k, d in diffs.items()}
+        diffs[key] = interval(np.where(ok, inside - outside, np.nan))
+    k = top_fifth_size(n)
+    best_first = np.argsort(-acc[picks], axis=1, kind="stable")[:, :k]
+    in_band = masks["sigma_2_to_5"][picks]
+    excess = np.take_along_axis(in_band, best_first, axis=1).mean(axis=1) - in_band.mean(axis=1)
+    margins = {p: interval(stacked[i] - np.delete(stacked, i, axis=0).max(axis=0)) for i, p in enumerate(PARAMS)}
     return {"n_boot": n_boot, "confidence": confidence,
             "most_influential_share": {p: winners[p] / n_boot for p in PARAMS},
-            "difference": intervals}
+            "difference": diffs, "sigma_top_fifth_excess": interval(excess), "influence_margin": margins}
 
 
 def _compare(acc: pd.Series, mask: pd.Series) -> dict:
@@ -263,11 +319,12 @@ def findings_checks(findings: Mapping[str, Any], *, confusion: np.ndarray, confu
         second), each accuracy measured on ``n_test`` test spectra.
     distance_correct_rho : Spearman rho of a test spectrum's distance from its digit's centroid
         with its being classified correctly; accuracy_by_distance : the table of
-        :func:`pixelsoap.pixelwise.accuracy_by_distance`, nearest bin first (Fig. 13c).
+        :func:`pixelsoap.pixelwise.accuracy_by_distance`, nearest bin first (Fig. 13c), compared
+        far against near by :func:`far_against_near`.
     """
     return {
-        "r_cut_most_influential": {"ours": findings.get("most_influential_by_importance",
-                                                         findings["most_influential_by_spearman"]),
+        "r_cut_most_influential": {"ours": findings["most_influential_by_spearman"],
+                                   "by_importance": findings.get("most_influential_by_importance"),
                                    "spearman": findings["spearman"], "importance": findings.get("importance")},
         "sigma_best_2_to_5": findings["sigma_2_to_5"] | {"top_fifth_sigma": findings["sigma_of_top_fifth"]},
         "n_l_matter_little_above_6": {"n_max": findings["n_max_ge_6"], "l_max": findings["l_max_ge_6"]},
@@ -280,8 +337,41 @@ def findings_checks(findings: Mapping[str, Any], *, confusion: np.ndarray, confu
         "best_params_distance": accuracy_distance(rows[1]["accuracy"]["ours"], rows[0]["accuracy"]["ours"], n_test),
         "far_points_less_accurate": {"spearman_distance_correct": distance_correct_rho,
                                      "accuracy_nearest_bin": float(accuracy_by_distance["accuracy"].iloc[0]),
-                                     "accuracy_farthest_bin": float(accuracy_by_distance["accuracy"].iloc[-1])},
+                                     "accuracy_farthest_bin": float(accuracy_by_distance["accuracy"].iloc[-1]),
+                                     **far_against_near(accuracy_by_distance)},
     }
+
+
+def far_against_near(accuracy_by_distance: pd.DataFrame, share: float = 0.2, z: float = 1.96) -> dict:
+    """The accuracy of the farthest test spectra against the nearest (Fig. 13c), with its binomial noise.
+
+    accuracy_by_distance : bins nearest first, columns ``accuracy`` and ``count`` (spectra per bin).
+    The nearest bins holding at least ``share`` of the spectra are pooled into "near", the farthest
+    such bins into "far" (whole bins; the two never share one).  Returns ``near`` and ``far``
+    (``accuracy``, ``count``, ``max_distance`` / ``min_distance`` in pixels) and ``far_minus_near``:
+    the difference of the pooled accuracies as an estimate whose interval is +- ``z`` binomial
+    standard errors of the difference (spectra taken as independent: pixels of one image are not
+    quite, so the interval is if anything too narrow).
+    """
+    counts = accuracy_by_distance["count"].to_numpy(np.float64)
+    correct = accuracy_by_distance["accuracy"].to_numpy(np.float64) * counts
+    distance = accuracy_by_distance["distance"].to_numpy(np.float64)
+    total = counts.sum()
+    n_near = int(np.searchsorted(np.cumsum(counts), share * total) + 1)
+    n_far = int(np.searchsorted(np.cumsum(counts[::-1]), share * total) + 1)
+    n_far = min(n_far, len(counts) - n_near)
+    if n_far < 1:
+        return {}
+    near, far = slice(0, n_near), slice(len(counts) - n_far, len(counts))
+    p_near, p_far = correct[near].sum() / counts[near].sum(), correct[far].sum() / counts[far].sum()
+    m_near, m_far = counts[near].sum(), counts[far].sum()
+    half = z * np.sqrt(p_near * (1 - p_near) / m_near + p_far * (1 - p_far) / m_far)
+    diff = p_far - p_near
+    return {"near": {"accuracy": float(p_near), "count": int(m_near), "max_distance": float(distance[near][-1])},
+            "far": {"accuracy": float(p_far), "count": int(m_far), "min_distance": float(distance[far][0])},
+            "far_minus_near": {"mean": float(diff), "low": float(diff - half), "high": float(diff + half),
+                               "n": int(m_near + m_far), "over": "test spectra (binomial)",
+                               "confidence": round(math.erf(z / math.sqrt(2)), 4)}}
 
 
 def write_metrics(path: str | os.PathLike, *, dataset: str, rows: Sequence[Mapping],

@@ -430,7 +430,40 @@ def findings(table, published: Mapping[str, float], chance: float = 0.1) -> dict
                                        float(published["ratio_at_1"]), chance),
         "steepest_decline": {**steepest_decline(lv, acc), "per_seed_at": per_seed["steepest_at"],
                              "published_steep_beyond": float(published["steep_beyond"])},
+        "degradation": degradation(table, float(published["steep_beyond"])),
     }
+
+
+def degradation(table, threshold: float) -> dict[str, Any]:
+    """How the ratio to the baseline falls with the noise level: the shape behind "declines sharply beyond
+    ``threshold``" and "decreases smoothly" (Sec. 4.4.3), each seed's curve read on its own.
+
+    table : the per-job table (:func:`accuracy_table`: level, seed, ratio_to_baseline); threshold : the
+    published level (pixels) beyond which the decline is sharp.  Returns estimates over seeds
+    (:func:`pixelsoap.metrics.estimate`) of
+
+    - ``ratio_at_threshold``: the ratio at ``threshold`` (interpolated in ln sigma);
+    - ``steepest_drop``: the largest fall of the ratio per unit ln sigma between consecutive levels
+      (:func:`steepest_decline` of the ratio), with ``steepest_at`` its level (mean curve);
+    - ``largest_step_drop``: the largest fall of the ratio between two adjacent levels of the grid
+      (baseline included), with ``largest_step_between`` its two levels (mean curve).
+    """
+    from .metrics import estimate
+
+    curves = [(g["level"].to_numpy(np.float64), g["ratio_to_baseline"].to_numpy(np.float64))
+              for _, g in table.sort_values("level").groupby("seed")]
+    at_threshold = [interpolate_log(lv, r, threshold) for lv, r in curves]
+    steepest = [steepest_decline(lv, r)["drop_per_ln_sigma"] for lv, r in curves]
+    steps = [float(np.max(-np.diff(r))) for _, r in curves]
+    mean = table.groupby("level", sort=True)["ratio_to_baseline"].mean()
+    step_drop = -np.diff(mean.to_numpy(np.float64))
+    i = int(np.argmax(step_drop))
+    return {"threshold": threshold,
+            "ratio_at_threshold": estimate(at_threshold) if np.all(np.isfinite(at_threshold)) else None,
+            "steepest_drop": estimate(steepest),
+            "steepest_at": steepest_decline(mean.index.to_numpy(np.float64), mean.to_numpy(np.float64))["at"],
+            "largest_step_drop": estimate(steps),
+            "largest_step_between": [float(mean.index[i]), float(mean.index[i + 1])]}
 
 
 def reading_of_51(levels, accuracy, ratio, value: float = 0.51, ratio_at_1: float = 0.92,

@@ -486,7 +486,8 @@ def run_search_stage(params: dict) -> dict:
                "published_best_val_accuracy": published.value("experiment1.best_val_accuracy"),
                "n_complete": int(len(complete)), "n_failed": int((frame["state"] == "FAIL").sum()),
                "seconds_per_trial_median": float(complete["seconds"].median()),
-               "findings": search_findings(complete, importances),
+               "findings": search_findings(complete, importances,
+                                           reference=published.value("experiment1.best_params")),
                "bootstrap": bootstrap_findings(complete, seed=seed)}
     write_json(out_dir / "search.json", metrics)
     return metrics

@@ -26,10 +26,12 @@ def fmt(value: Any, order: Iterable[str] | None = None) -> str:
         text = f"{value:.4f}".rstrip("0").rstrip(".")
         return text if text not in ("-0", "") else "0"
     if isinstance(value, Mapping) and {"mean", "low", "high"} <= set(value):   # an estimate (pixelsoap.metrics)
+        # an estimate over seeds by default; a bootstrap interval names what it resamples in ``over``
         n = value.get("n")
-        seeds = f", {n} seeds" if n is not None else ""
+        over = f", {fmt(n)} {value.get('over', 'seeds')}" if n is not None else ""
+        percent = fmt(round(100 * float(value.get("confidence", 0.95)), 1))
         low, high = fmt(float(value["low"])), fmt(float(value["high"]))
-        return f"{fmt(float(value['mean']))} (95 % interval {low} to {high}{seeds})"
+        return f"{fmt(float(value['mean']))} ({percent} % interval {low} to {high}{over})"
     if isinstance(value, Mapping):
         keys = list(value)
         if all(re.fullmatch(r"-?\d+", str(k)) for k in keys):     # h_m: 2, 4, 10 (not "10", "2", "4")

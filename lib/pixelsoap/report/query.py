@@ -1,7 +1,8 @@
 """Paths into files and the expressions of ``artifacts.yaml`` that read them.
 
 A path (``a.b[0][name=x].*``) is a query into loaded JSON, YAML or CSV data; an expression is a
-path (``file#path`` or a path into the row's default ``file``), ``published``, a literal
+path (``file#path`` or a path into the row's default ``file``), ``published`` (the row's
+published value), ``published:key`` (any value of published.yaml), a literal
 ``{value: ...}`` or an operation ``{op: sum|difference|ratio|..., of: [...]}`` on expressions.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..published import entry as published_entry
 from .files import Missing, Sources
 
 
@@ -23,8 +25,9 @@ class RowError(Exception):
 def parse_path(path: str) -> list[tuple]:
     """Tokens of a path: ``("key", name)``, ``("index", i)``, ``("select", key, value)``, ``("all",)``.
 
-    Syntax: dotted keys, ``[0]`` list index, ``[key=value]`` the list item whose ``key`` equals
-    ``value`` (as text), ``*`` or ``[*]`` every item of a dict or list.
+    Syntax: dotted keys, ``["a.b"]`` a key that holds dots (a row id), ``[0]`` list index,
+    ``[key=value]`` the list item whose ``key`` equals ``value`` (as text), ``*`` or ``[*]`` every
+    item of a dict or list.
     """
     tokens: list[tuple] = []
     name, i = "", 0
@@ -46,7 +49,9 @@ def parse_path(path: str) -> list[tuple]:
             if end < 0:
                 raise RowError(f"unclosed [ in path {path!r}")
             inner = path[i + 1:end].strip()
-            if inner == "*":
+            if len(inner) >= 2 and inner[0] == inner[-1] and inner[0] in "'\"":   # ["a.b"]: a key with dots
+                tokens.append(("key", inner[1:-1]))
+            elif inner == "*":
                 tokens.append(("all",))
             elif re.fullmatch(r"-?\d+", inner):
                 tokens.append(("index", int(inner)))
@@ -139,6 +144,11 @@ def evaluate(expr: Any, ctx: Context) -> Any:
             if not ctx.has_published:
                 raise RowError("`published` used in a row without a published value")
             return ctx.published
+        if expr.startswith("published:"):
+            try:
+                return published_entry(expr.split(":", 1)[1])["value"]
+            except KeyError as exc:
+                raise RowError(f"no published value {expr!r}") from exc
         file, path = split_ref(expr, ctx.file)
         data = ctx.sources.load(file)
         return resolve_path(data, path, file) if path else data
@@ -193,7 +203,7 @@ def _apply(op: str, values: list) -> Any:
 def references(expr: Any, default_file: str | None) -> list[tuple[str, str]]:
     """Every (file, path) an expression reads."""
     if isinstance(expr, str):
-        return [] if expr == "published" else [split_ref(expr, default_file)]
+        return [] if expr == "published" or expr.startswith("published:") else [split_ref(expr, default_file)]
     if isinstance(expr, list):
         return [r for e in expr for r in references(e, default_file)]
     if isinstance(expr, Mapping) and "op" in expr:

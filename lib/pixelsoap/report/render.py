@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..budget_check import BUDGET_SYMBOL
 from .formatting import fmt_seconds, md_cell
 from .rules import VERDICT_STYLE
 
@@ -36,6 +37,7 @@ def _jinja_env():
     env.filters["md"] = md_cell
     env.filters["seconds"] = fmt_seconds
     env.globals["style"] = VERDICT_STYLE
+    env.globals["budget_symbol"] = BUDGET_SYMBOL
     return env
 
 

@@ -2,7 +2,9 @@
 
 A row names a published key, where our value is (``ours``, or several labelled values in
 ``show``) and its rule (:mod:`.rules`); :func:`evaluate_row` gives a :class:`RowResult` with the
-verdict, or "not run" / "missing" where a file or a key is not there.
+verdict, or "not run" / "missing" where a file or a key the verdict needs is not there (a shown
+value that is missing says so in its place), and the budget of the run behind it as a fraction of
+the paper's (:func:`row_budget`, from the ``budgets`` of ``artifacts.yaml``).
 """
 
 from __future__ import annotations
@@ -57,8 +59,10 @@ class RowResult:
     setting: bool = False
     files: list[str] = field(default_factory=list)
     file: str | None = None   # the row's default file (references without "file#")
-    budget: str | None = None  # settled / limited by budget / ... (pixelsoap.budget_check.label_rows)
+    budget: str | None = None  # stable / changes when the budget doubles / ... (pixelsoap.budget_check.label_rows)
     budget_detail: str = ""
+    budget_text: str = ""      # "search: 168/168 trials, 5/300 epochs, ... (1/2,880 of the paper's)" (row_budget)
+    budget_fraction: float | None = None   # the smallest fraction of the paper's budget behind the row
 
     @property
     def published_value_text(self) -> str:
@@ -124,24 +128,34 @@ _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 
 
 def fill_text(text: str, ctx: Context) -> str:
-    """Replace ``{file#path}`` and ``{published:key}`` in a text by their formatted values ("?" if missing)."""
+    """Replace ``{file#path}`` and ``{published:key}`` in a text by their formatted values ("?" if missing);
+    ``{file#path|percent}`` gives a fraction (or an estimate's mean) as a whole percentage."""
 
     def one(match: re.Match) -> str:
-        ref = match.group(1)
+        ref, _, style = match.group(1).partition("|")
         try:
             if ref.startswith("published:"):
-                return fmt(published_entry(ref.split(":", 1)[1])["value"])
-            if "#" in ref:
-                return fmt(evaluate(ref, ctx))
+                value = published_entry(ref.split(":", 1)[1])["value"]
+            elif "#" in ref:
+                value = evaluate(ref, ctx)
+            else:
+                return match.group(0)
         except (Missing, KeyError):
             return "?"
-        return match.group(0)
+        if style == "percent":
+            number = value["mean"] if isinstance(value, Mapping) and "mean" in value else value
+            return f"{100 * float(number):.0f} %" if isinstance(number, (int, float)) else "?"
+        return fmt(value)
 
     return " ".join(_PLACEHOLDER.sub(one, text).split())
 
 
-def evaluate_row(spec: Mapping, variables: Mapping[str, str], sources: Sources) -> RowResult:
-    """Evaluate one row spec (after ``for_each`` substitution) against the files."""
+def evaluate_row(spec: Mapping, variables: Mapping[str, str], sources: Sources,
+                 budgets: Mapping[str, Mapping] | None = None) -> RowResult:
+    """Evaluate one row spec (after ``for_each`` substitution) against the files.
+
+    budgets : the ``budgets`` section of artifacts.yaml (:func:`row_budget`); None: no budget shown.
+    """
     spec = _substitute({k: v for k, v in spec.items() if k != "for_each"}, variables)
     rule = dict(spec.get("rule") or {"kind": "equal"})
     kind = rule.get("kind", "equal")
@@ -173,22 +187,28 @@ def evaluate_row(spec: Mapping, variables: Mapping[str, str], sources: Sources) 
             first_missing = first_missing or exc
         shown.append(item)
     if shown and all(s.missing for s in shown) and first_missing.file_missing:
+        # nothing to show: the row's stage has not run
         shown = [Shown("", None, shown[0].sources, None, first_missing.describe(), first_missing.describe())]
     files = sorted({f for s in shown for f, _ in s.sources} |
                    {f for f, _ in references(spec.get("ours"), ctx.file)})
 
+    budget_text, budget_fraction = ("", None) if setting or budgets is None else row_budget(spec, files, budgets, ctx)
+
     def result(status: str, detail: str, rule_text: str, ours: Any = None, why: str | None = None) -> RowResult:
         return RowResult(**base, published=published, published_text=published_text, shown=shown, ours=ours,
-                         status=status, detail=detail, rule_text=rule_text, why=why, files=files)
+                         status=status, detail=detail, rule_text=rule_text, why=why, files=files,
+                         budget_text=budget_text, budget_fraction=budget_fraction)
 
     try:
-        rule_text = describe_rule(rule, kind, setting, ctx)
+        rule_text = fill_text(describe_rule(rule, kind, setting, ctx), ctx)
     except Missing as exc:
         rule_text, first_missing = rule.get("text", kind), first_missing or exc
     except RowError as exc:
         return result(ERROR, str(exc), "")
     try:
-        if first_missing is not None:
+        # a shown value that is missing blocks the verdict only where the rule reads it (it raises below);
+        # a row without `ours` or conditions has nothing else to judge
+        if first_missing is not None and ("ours" not in spec and kind != "conditions" or kind == "none"):
             raise first_missing
         ours = evaluate(spec["ours"], ctx) if "ours" in spec else None
         status, detail = verdict(rule, kind, setting, ours, ctx)
@@ -199,6 +219,56 @@ def evaluate_row(spec: Mapping, variables: Mapping[str, str], sources: Sources) 
         return result(ERROR, str(exc), rule_text)
     why = fill_text(spec["why"], ctx) if spec.get("why") and status in (NOT_REPRODUCED, DIFFERS) else None
     return result(status, detail, rule_text, ours, why)
+
+
+def row_budget(spec: Mapping, files: list[str], budgets: Mapping[str, Mapping],
+               ctx: Context) -> tuple[str, float | None]:
+    """(text, fraction) of the budget behind a row, against the paper's.
+
+    The row's budgets are those its ``budget`` key names (a name or a list), else every budget of
+    ``budgets`` one of whose ``files`` the row reads.  A budget has ``knobs``: label ->
+    ``{ours: expr, paper: expr, kind: size | seeds}`` (``ours`` null: no limit, the paper's value).
+    The text lists ``ours/paper label`` per knob and the budget's fraction of the paper's: the
+    product of its size knobs' ratios (seeds are shown, not multiplied: the paper trained one model).
+    ``fraction`` is the smallest over the row's budgets (None when no knob could be read).
+    """
+    names = spec.get("budget")
+    names = [names] if isinstance(names, str) else list(names) if names else \
+        [name for name, b in budgets.items() if set(b.get("files", [])) & set(files)]
+    texts, fractions = [], []
+    for name in names:
+        if name not in budgets:
+            raise RowError(f"unknown budget {name!r}")
+        parts, fraction = [], 1.0
+        for label, knob in budgets[name].get("knobs", {}).items():
+            try:
+                paper = evaluate(knob["paper"], ctx)
+                ours = evaluate(knob["ours"], ctx)
+            except Missing:
+                continue
+            ours = paper if ours is None else ours
+            parts.append(f"{_count(ours)}/{_count(paper)} {label}")
+            if knob.get("kind", "size") == "size" and paper:
+                fraction *= min(float(ours) / float(paper), 1.0)
+        if parts:
+            texts.append(f"{budgets[name].get('label', name)}: {', '.join(parts)} ({_fraction_text(fraction)})")
+            fractions.append(fraction)
+    return "; ".join(texts), (min(fractions) if fractions else None)
+
+
+def _count(value: Any) -> str:
+    """A budget knob's value: whole numbers with thousands separators (2,500), anything else by :func:`fmt`."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
+        return f"{int(value):,}"
+    return fmt(value)
+
+
+def _fraction_text(fraction: float) -> str:
+    if fraction >= 1:
+        return "the paper's budget"
+    if fraction <= 0.5:
+        return f"1/{round(1 / fraction):,} of the paper's"
+    return f"{100 * fraction:.0f} % of the paper's"
 
 
 def _published_text(published: dict | None) -> str:
@@ -217,5 +287,6 @@ def evaluate_rows(root: str | Path | None = None, rows_file: str | Path | None =
     """Every row of artifacts.yaml evaluated against the files under ``root``."""
     root = Path(root) if root else paths.project_root()
     sources = sources or Sources(root)
-    specs = load_rows(rows_file)["rows"]
-    return [evaluate_row(spec, variables, sources) for spec, variables in expand_rows(specs, sources)]
+    config = load_rows(rows_file)
+    budgets = config.get("budgets") or {}
+    return [evaluate_row(spec, variables, sources, budgets) for spec, variables in expand_rows(config["rows"], sources)]

@@ -91,8 +91,13 @@ def tolerance(spec: Mapping, ctx: Context) -> tuple[float, str]:
 
 
 def describe_rule(rule: Mapping, kind: str, setting: bool, ctx: Context) -> str:
+    """The rule in words: its ``text`` ({tolerance} replaced by the tolerance's description), or one
+    generated from its kind."""
     if rule.get("text"):
-        return " ".join(str(rule["text"]).split())
+        text = " ".join(str(rule["text"]).split())
+        if "{tolerance}" in text and rule.get("tolerance"):
+            text = text.replace("{tolerance}", tolerance(rule["tolerance"], ctx)[1])
+        return text
     if kind == "equal":
         return "same if equal" if setting else "reproduced if equal"
     if kind == "close":
@@ -118,23 +123,30 @@ _COMPARE = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b
 _ORDERED = {">", ">=", "<", "<="}
 
 
+def is_interval(value: Any) -> bool:
+    """Whether ``value`` is judged as an interval: an estimate, or a mapping with ``low`` and ``high``
+    (a bootstrap interval written without its point value)."""
+    return is_estimate(value) or (isinstance(value, Mapping) and {"low", "high"} <= set(value))
+
+
 def _bounds(value: Any) -> tuple[Any, Any]:
-    """(low, high) of an estimate, (value, value) of anything else."""
-    return (value["low"], value["high"]) if is_estimate(value) else (value, value)
+    """(low, high) of an interval (:func:`is_interval`), (value, value) of anything else."""
+    return (value["low"], value["high"]) if is_interval(value) else (value, value)
 
 
 def compare(a: Any, op: str, b: Any) -> bool | None:
     """``a op b`` as True, False or None (undecided: an interval of ``a`` or ``b`` straddles the rule).
 
-    Estimates (:func:`pixelsoap.metrics.is_estimate`) enter an ordered comparison by their
-    interval: it holds when it holds for every pair of points of the two intervals, fails when it
-    fails for every pair, and is undecided otherwise.  Other comparisons use an estimate's mean.
+    Estimates (:func:`pixelsoap.metrics.is_estimate`) and other intervals (:func:`is_interval`)
+    enter an ordered comparison by their interval: it holds when it holds for every pair of points
+    of the two intervals, fails when it fails for every pair, and is undecided otherwise.  Other
+    comparisons use an estimate's mean.
     """
     if op not in _COMPARE:
         raise RowError(f"unknown comparison {op!r}")
     if a is None or b is None:
         return False
-    if op in _ORDERED and (is_estimate(a) or is_estimate(b)):
+    if op in _ORDERED and (is_interval(a) or is_interval(b)):
         (a_low, a_high), (b_low, b_high) = _bounds(a), _bounds(b)
         # the corners that are hardest and easiest for the comparison to hold
         worst, best = ((a_low, b_high), (a_high, b_low)) if op in (">", ">=") else ((a_high, b_low), (a_low, b_high))
