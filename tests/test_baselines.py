@@ -222,7 +222,8 @@ def _made_up(soap_test, window_test, soap_minus_window, majority=0.1135):
     """A metrics.json as run() writes it, with the given seed values (lists) for the test accuracies."""
     def model(features, split, test):
         return {"features": features, "split": split, "test_accuracy": estimate(test),
-                "val_accuracy": estimate(np.add(test, 0.01)), "images_on_both_sides": 0 if split == "image" else 900}
+                "val_accuracy": estimate(np.add(test, 0.01)), "images_on_both_sides": 0 if split == "image" else 900,
+                "val_rows_of_training_images": 0.0 if split == "image" else 0.1}
 
     models_ = {f"{f}_{s}": model(f, s, soap_test if f == "soap" else window_test) for f in ("soap", "window")
                for s in ("row", "image")}
@@ -269,6 +270,10 @@ def test_the_stage_writes_every_key_the_rows_read(sampled, tmp_path):
     assert soap_row["n_features"] == SOAP.size and window_image["n_features"] == 3 * 3 + 2
     assert soap_row["n_train"] + soap_row["n_val"] == 200 and soap_row["n_test"] == 60
     assert metrics["models"]["soap_image"]["images_on_both_sides"] == 0 < soap_row["images_on_both_sides"]
+    assert metrics["models"]["soap_image"]["val_rows_of_training_images"] == 0.0
+    row_data = base.first_rows(data, 200)
+    expected = np.mean([k in set(row_data.train.image_index) for k in row_data.val.image_index])
+    assert soap_row["val_rows_of_training_images"] == pytest.approx(expected) and expected > 0
     assert metrics["gain_over_window"]["row"]["n"] == 2
     np.testing.assert_allclose(metrics["gain_over_window"]["row"]["values"],
                                np.subtract(soap_row["test_accuracy"]["values"],

@@ -257,7 +257,8 @@ def run(data: SpectraDataset, train_images: np.ndarray, test_images: np.ndarray,
     data : the spectra stage's output; train_images, test_images : (n, 28, 28) the images its rows
     were sampled from (MNIST training and test splits).  val_fraction : the stage's ``spectra.val_fraction``.
     Returns the JSON-friendly metrics: ``settings``, ``chance``, ``models`` (one entry per
-    :func:`model_name`, each :func:`train_seeds` plus its feature set and split),
+    :func:`model_name`, each :func:`train_seeds` plus its feature set, split, the number of images with
+    rows on both sides and the share of validation rows whose image has training rows),
     ``gain_over_window`` (per split: SOAP's test accuracy minus the window's, seed by seed),
     ``row_split_leak`` (per feature set: row split minus image split, for validation and test accuracy)
     and ``seconds``.
@@ -273,10 +274,11 @@ def run(data: SpectraDataset, train_images: np.ndarray, test_images: np.ndarray,
         inputs = {"soap": soap_inputs(split_data), "window": window_inputs(windows_all, windows_test, split_data)}
         for features in FEATURES:
             result = train_seeds(inputs[features], config, seeds, progress)
-            val_images = np.unique(split_data.val.image_index)
-            shared = np.intersect1d(val_images, split_data.train.image_index).size
-            models[model_name(features, split)] = {"features": features, "split": split, **result,
-                                                   "images_on_both_sides": int(shared)}
+            seen = np.isin(split_data.val.image_index, split_data.train.image_index)
+            models[model_name(features, split)] = {
+                "features": features, "split": split, **result,
+                "images_on_both_sides": int(np.unique(split_data.val.image_index[seen]).size),
+                "val_rows_of_training_images": float(seen.mean())}
     gain = {split: paired_difference(models[model_name("soap", split)]["test_accuracy"],
                                      models[model_name("window", split)]["test_accuracy"]) for split in SPLITS}
     leak = {features: {part: paired_difference(models[model_name(features, "row")][part],
@@ -294,10 +296,11 @@ def run(data: SpectraDataset, train_images: np.ndarray, test_images: np.ndarray,
 
 
 def table(metrics: Mapping) -> list[dict]:
-    """One line per model for the CSV: features, split, rows, seeds, and the mean and 95 % interval of
-    the test and validation accuracy."""
+    """One line per model for the CSV (row split first, SOAP first): features, split, rows, seeds, and the
+    mean and 95 % interval of the test and validation accuracy."""
     lines = []
-    for name, model in metrics["models"].items():
+    for name in [model_name(features, split) for split in SPLITS for features in FEATURES]:
+        model = metrics["models"][name]
         line = {"model": name, "features": model["features"], "split": model["split"],
                 "n_features": model["n_features"], "n_train": model["n_train"], "n_val": model["n_val"],
                 "n_test": model["n_test"], "n_seeds": len(model["seeds"])}
