@@ -36,6 +36,7 @@ def test_headlines_read_the_committed_detail_files():
     spectra, search = _read("results/spectra/metrics.json"), _read("results/experiment1/search.json")
     exp1, exp2 = _read("results/experiment1/metrics.json"), _read("results/experiment2/metrics.json")
     exp3, exp4 = _read("results/experiment3/metrics.json"), _read("results/experiment4/metrics.json")
+    baselines = _read("results/baselines/metrics.json")
     expected = {
         "conversion": {"points_per_image_train": conversion["points_per_image"]["train"]["mean"],
                        "images_train": conversion["points_per_image"]["train"]["images"]},
@@ -59,6 +60,10 @@ def test_headlines_read_the_committed_detail_files():
                         "soap_vote_mean_over_angles": exp4["invariance"]["soap_vote"]["mean_over_angles"],
                         "cnn_upright": exp4["upright"]["cnn"]["accuracy"],
                         "cnn_mean_over_angles": exp4["invariance"]["cnn"]["mean_over_angles"]},
+        "baselines": {"soap_test_accuracy_row_split": baselines["models"]["soap_row"]["test_accuracy"]["mean"],
+                      "window_test_accuracy_row_split": baselines["models"]["window_row"]["test_accuracy"]["mean"],
+                      "soap_minus_window_row_split": baselines["gain_over_window"]["row"]["mean"],
+                      "soap_val_accuracy_leak": baselines["row_split_leak"]["soap"]["val_accuracy"]["mean"]},
     }
     assert {stage: headline(stage, ROOT) for stage in HEADLINES} == expected
     # the Table 1 rows are the ones the names say

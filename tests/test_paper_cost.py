@@ -27,3 +27,13 @@ def test_search_cost_scales_one_epoch_to_the_papers_trials_rows_and_epochs():
 def test_night_grid_divides_a_night_by_the_mean_cost_per_h_e():
     night = paper_cost.night_grid({"linear": 308 * 4.0, "total": 1.0}, cores=2, hours=10)
     assert night == {"linear": pytest.approx(5.0)}
+
+
+def test_baselines_work_is_rows_times_epochs_times_seeds():
+    def profile(n_train, rows, epochs, seeds):
+        return {"spectra": {"n_train": n_train}, "baselines": {"n_train": rows, "n_seeds": seeds},
+                "experiment1": {"final": {"classifier": {"epochs": epochs}}}}
+
+    assert paper_cost.baselines_work(profile(120000, 24000, 30, 5)) == 24000 * 30 * 5
+    assert paper_cost.baselines_work(profile(120000, None, 300, 5)) == 120000 * 300 * 5   # null: every row
+    assert paper_cost.baselines_work(profile(3000, 24000, 3, 2)) == 3000 * 3 * 2           # at most the stage's

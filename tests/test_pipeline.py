@@ -61,8 +61,9 @@ FIGURES = ["fig01-pipeline", "fig02a-neighbourhoods", "fig02b-density", "fig03-s
            "fig18a-mse-linear", "fig18b-mse-log", "fig18c-mse-log-0-100", "fig18d-mse-log-0-200",
            "fig18e-linear-dynamics", "fig19a-accuracy",
            "fig19b-accuracy-0-50", "fig20-noise-robustness", "fig20-readings", "fig21-invariance",
-           "fig22-confusion-image-level"]
-NOTEBOOKS = ["01-conversion", "02-soap", "03-experiment1", "04-experiment2", "05-experiment3", "06-experiment4"]
+           "fig22-confusion-image-level", "fig23-baselines"]
+NOTEBOOKS = ["01-conversion", "02-soap", "03-experiment1", "04-experiment2", "05-experiment3", "06-experiment4",
+             "07-baselines"]
 
 
 @pytest.mark.parametrize("name", FIGURES)
@@ -136,7 +137,8 @@ def test_pipeline_is_up_to_date_and_profile_changes_are_targeted(smoke_run):
     params["dataset"] = "fashion-mnist"       # every stage that loads images reruns, and the report
     (copy / "params.yaml").write_text(yaml.safe_dump(params))
     assert set(json.loads(_run(["dvc", "status", "--json"], copy, env))) == \
-        {"conversion", "soap", "spectra", "search", "experiment1", "experiment3", "experiment4", "report"}
+        {"conversion", "soap", "spectra", "search", "experiment1", "experiment3", "experiment4", "baselines",
+         "report"}
     params["dataset"] = "mnist"
     params["experiment4"]["n_test"] += 1
     (copy / "params.yaml").write_text(yaml.safe_dump(params))
@@ -209,6 +211,20 @@ def test_experiment4_outputs(smoke_run):
     assert metrics["settings"]["n_test"] == smoke["n_test"]
     assert metrics["price"]["soap_unchanged_by_mirror"] == 1.0           # SOAP is exactly mirror-invariant
     assert metrics["references"]["cnn_upright_rotated"]["accuracy"]["deg_90"] > 0
+
+
+def test_baselines_outputs(smoke_run):
+    copy, _, _ = smoke_run
+    metrics = json.loads((copy / "results" / "baselines" / "metrics.json").read_text())
+    smoke = yaml.safe_load((copy / "params" / "smoke.yaml").read_text())
+    assert set(metrics["models"]) == {"soap_row", "window_row", "soap_image", "window_image"}
+    for model in metrics["models"].values():
+        assert model["test_accuracy"]["n"] == smoke["baselines"]["n_seeds"]
+        assert model["n_test"] == smoke["spectra"]["n_test"]
+    assert metrics["models"]["soap_image"]["images_on_both_sides"] == 0
+    assert metrics["settings"]["rows_used"] == smoke["spectra"]["n_train"]   # n_train null: every row
+    lines = (copy / "results" / "baselines" / "accuracy.csv").read_text().splitlines()
+    assert len(lines) == 1 + 4
 
 
 def test_report_of_the_smoke_run(smoke_run, tmp_path):

@@ -58,6 +58,9 @@ Experiment 4, beyond the paper (stage ``experiment4``)
 - :mod:`pixelsoap.experiment4`: the invariance benchmark, with :mod:`pixelsoap.image_transforms`,
   :mod:`pixelsoap.image_classification`, :mod:`pixelsoap.cnn` and :mod:`pixelsoap.invariance_findings`
 
+Baselines, beyond the paper (stage ``baselines``)
+- :mod:`pixelsoap.baselines`: chance, the same classifier on a raw-pixel window, the image-wise split
+
 Verdicts and the report (stages ``headline``, ``report``)
 - :mod:`pixelsoap.published`: the paper's numbers (``published.yaml``), the one source of them
 - :mod:`pixelsoap.headline`: a few headline metrics per stage for ``dvc metrics`` and ``dvc exp show``

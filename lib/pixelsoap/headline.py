@@ -66,6 +66,12 @@ HEADLINES: dict[str, tuple[str, dict[str, str]]] = {
         "cnn_upright": "upright.cnn.accuracy",
         "cnn_mean_over_angles": "invariance.cnn.mean_over_angles",
     }),
+    "baselines": ("results/baselines/metrics.json", {         # Fig. 23: means over seeds (test rows)
+        "soap_test_accuracy_row_split": "models.soap_row.test_accuracy.mean",
+        "window_test_accuracy_row_split": "models.window_row.test_accuracy.mean",
+        "soap_minus_window_row_split": "gain_over_window.row.mean",
+        "soap_val_accuracy_leak": "row_split_leak.soap.val_accuracy.mean",   # row split minus image split
+    }),
 }
 
 

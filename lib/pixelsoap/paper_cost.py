@@ -84,6 +84,17 @@ def scaled_stage(stage: str, seconds: float | None, factor: float, why: str, cor
             "core_seconds": float(seconds * cores * factor)}
 
 
+def baselines_work(profile: Mapping) -> float:
+    """Training rows x epochs x seeds of a profile's baselines stage (each of its four models trains that much).
+
+    The rows are ``baselines.n_train`` (null: every one of the spectra stage's ``spectra.n_train``),
+    at most ``spectra.n_train``; the epochs are ``experiment1.final.classifier.epochs``.
+    """
+    available = profile["spectra"]["n_train"]
+    rows = min(profile["baselines"].get("n_train") or available, available)
+    return float(rows * profile["experiment1"]["final"]["classifier"]["epochs"] * profile["baselines"]["n_seeds"])
+
+
 def estimate(root: str | Path | None = None, cores: int | None = None) -> list[dict]:
     """One dict per stage with ``stage``, ``measured``, ``factor``, ``core_seconds``, ``hours_wall``."""
     root = Path(root or paths.project_root())
@@ -124,6 +135,10 @@ def estimate(root: str | Path | None = None, cores: int | None = None) -> list[d
         rows.append(scaled_stage("experiment4", _notebook_seconds(root, "06-experiment4"), factor4,
                                  f"x{factor4:.1f} images through SOAP (test images x transforms + training "
                                  "images, x seeds); the CNNs' share errs high", cores))
+    if run.get("baselines") and paper.get("baselines"):
+        factor5 = baselines_work(paper) / baselines_work(run)
+        rows.append(scaled_stage("baselines", _notebook_seconds(root, "07-baselines"), factor5,
+                                 f"x{factor5:.0f} training rows x epochs x seeds (four models)", cores))
     out = [r for r in rows if r]
     for r in out:
         r["core_hours"] = r["core_seconds"] / 3600

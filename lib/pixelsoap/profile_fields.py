@@ -211,3 +211,14 @@ def check_filters(value: Any) -> Any:
     if not isinstance(value, list) or len(value) != 2 or not all(_is_int(v) and v >= 1 for v in value):
         raise rule_error("not two channel counts; allowed: a list of two ints >= 1")
     return value
+
+
+# --------------------------------------------------------------------------- the baselines
+
+WINDOW_ALLOWED = "an odd int in 1..27 (pixels on a side of the square around the pixel; 9: 9 x 9)"
+
+
+def check_window(value: Any) -> Any:
+    if not _is_int(value) or not 1 <= value <= 27 or value % 2 == 0:
+        raise rule_error(f"not an odd side in 1..27; allowed: {WINDOW_ALLOWED}")
+    return value

@@ -34,6 +34,7 @@ from .profile_fields import (
     POOLINGS_ALLOWED,
     RESCALE_ALLOWED,
     VAL_FRACTION,
+    WINDOW_ALLOWED,
     Grid,
     LMaxRange,
     NMaxRange,
@@ -47,6 +48,7 @@ from .profile_fields import (
     check_nonzero,
     check_poolings,
     check_rescale,
+    check_window,
     int_field,
     number_field,
     optional_int_field,
@@ -261,6 +263,15 @@ class Experiment4(Section):
         return self
 
 
+class Baselines(Section):
+    """:func:`pixelsoap.baselines.parse_section`: chance, the raw-pixel window, the image split (beyond the paper)."""
+
+    n_seeds: int = int_field(2, what="training seeds per model (an interval needs two)")
+    window: Annotated[Any, AfterValidator(check_window), Field(description=WINDOW_ALLOWED)] = 9
+    n_train: int | None = optional_int_field(10, "null: all of the spectra stage's training + validation rows",
+                                             default=None)
+
+
 class Profile(Section):
     """A whole profile: every section the stages read."""
 
@@ -273,6 +284,7 @@ class Profile(Section):
     experiment2: Experiment2
     experiment3: Experiment3
     experiment4: Experiment4
+    baselines: Baselines
     #: required although the library defaults to MNIST: DVC refuses a stage whose params.yaml lacks a listed key
     dataset: Annotated[Literal["mnist", "fashion-mnist"],
                        Field(description="'mnist' or 'fashion-mnist' (pixelsoap.datasets)")]
