@@ -16,7 +16,9 @@
 # MSE on the validation rows (mean over rows and the 308 components, in squared rescaled units) gives
 # Fig. 18. Fig. 19 retrains the Experiment 1 classifier on the PCA and deep-autoencoder ($h_m = 2$)
 # codes and scores it on the test spectra, also as a fraction of the same classifier trained on all
-# 308 components.
+# 308 components (the baseline, see Fig. 19 below). Every classifier, the baseline's included, is
+# trained with `experiment2.classifier.n_seeds` training seeds; accuracies and ratios are means over
+# seeds with 95 % intervals, and a ratio is taken seed by seed (the same seed in numerator and denominator).
 #
 # **Training length.** The paper trains every autoencoder for 10,000 epochs (the `paper` profile
 # does too). Smaller profiles cap the epochs and stop early when the validation MSE has not improved
@@ -51,7 +53,7 @@ from pixelsoap import paths
 from pixelsoap.autoencoders import build_autoencoder
 from pixelsoap.compression import CompressionData, correlation_matrix, parse_section
 from pixelsoap.compression_claims import accuracy_findings, check_claims, compressibility, mse_findings
-from pixelsoap.compression_classifiers import accuracy_table
+from pixelsoap.compression_classifiers import accuracy_summary, accuracy_table
 from pixelsoap.compression_costs import cost_summary, measure_epoch_costs, paper_grid_estimate
 from pixelsoap.compression_jobs import plan_jobs, run_jobs
 from pixelsoap.compression_pca import fit_pca, mse_table, pca_table, wide_mse
@@ -103,7 +105,7 @@ t0 = time.perf_counter()
 pca = fit_pca(data.X_train)
 pca_rows = pca_table(pca, data, time.perf_counter() - t0)
 ae_jobs, acc_jobs = plan_jobs(settings["linear"], settings["deep"], settings["accuracy"],
-                              settings["accuracy_h_m"], d=d)
+                              settings["accuracy_h_m"], d=d, n_seeds=settings["classifier_seeds"])
 t0 = time.perf_counter()
 ae_results, acc_results = run_jobs(data, ae_jobs, acc_jobs, settings["training"], settings["classifier"], pca,
                                    scheduler=dask_cfg.get("scheduler"), n_workers=dask_cfg.get("n_workers", 2))
@@ -133,8 +135,17 @@ for name, h_e_max, log in (("fig18a-mse-linear", d, False), ("fig18b-mse-log", d
 # ## Accuracy on compressed features (Fig. 19)
 # The classifier (the `classifier` settings of the profile's `experiment2` section: Experiment 1's
 # architecture) is trained on the codes of the training rows, stopped on the validation rows and
-# scored on the test spectra; `ratio` divides by the accuracy of the same classifier on all 308
-# components.
+# scored on the test spectra, once per training seed (`accuracy.csv`: one row per classifier and seed).
+#
+# **The baseline.** The paper divides by the classifier "without compression". Trained on the raw 308
+# rescaled components, that classifier scored below PCA's codes at $h_e = 200$ (0.61 against 0.65 at
+# the default profile's 6 epochs, same rows, epochs, patience and scaler). The cause is not
+# information: all 308 principal coordinates, a lossless rotation of the same rows, give 0.65 too,
+# while centring or standardising the raw components changes little (0.60, 0.62). Under a few epochs
+# the classifier learns faster from decorrelated coordinates. So the baseline of the ratios is the
+# classifier trained exactly like the PCA ones, on all $d$ principal coordinates (uncompressed, in the
+# codes' coordinates); the raw-feature classifier is still trained and shown (dash-dotted line,
+# `accuracy_findings.raw_accuracy` in the metrics). Points are means over seeds with 95 % intervals.
 
 # %%
 accuracy = accuracy_table(acc_results)
@@ -142,7 +153,7 @@ with atomic_path(out / "accuracy.csv") as tmp:
     accuracy.to_csv(tmp, index=False)
 save_figure(plots2.fig19_accuracy(accuracy, d), "fig19a-accuracy")
 save_figure(plots2.fig19_accuracy(accuracy, 50), "fig19b-accuracy-0-50")
-accuracy
+accuracy_summary(accuracy).drop(columns=["test_accuracy_estimate", "ratio_estimate"])
 
 # %% [markdown]
 # ## The paper's findings, checked
@@ -150,7 +161,10 @@ accuracy
 #   within 5 % identical and report the largest) and PCA is better above.
 # - The deep autoencoders beat PCA below about 50 ($h_e$ where they do, per $h_m$).
 # - Above $h_e = 50$ every method keeps more than 95 % of the uncompressed accuracy; $h_e = 100$ keeps
-#   about 98 %.
+#   about 98 %. Judged on the 95 % intervals over training seeds of every method's ratio at every such
+#   $h_e$: the claim holds if every interval lies above the fraction, fails if one lies wholly below,
+#   and is inconclusive otherwise (`accuracy_findings.above.smallest_ratio`: the interval of the
+#   smallest ratio).
 # - The linear autoencoder cannot beat PCA on the training rows, where PCA is the optimal rank-$h_e$
 #   linear reconstruction: the minimum relative gap must be $\ge 0$ up to numerical noise.
 
@@ -167,7 +181,8 @@ metrics = {
     "settings": {"n_train": len(data.X_train), "n_val": len(data.X_val), "n_test": len(data.X_test), "d": d,
                  "training": settings["training"].as_dict(), "classifier": settings["classifier"].as_dict(),
                  "linear_h_e": settings["linear"], "deep_h_e": {str(k): v for k, v in settings["deep"].items()},
-                 "accuracy_h_e": settings["accuracy"], "accuracy_h_m": settings["accuracy_h_m"]},
+                 "accuracy_h_e": settings["accuracy"], "accuracy_h_m": settings["accuracy_h_m"],
+                 "classifier_seeds": settings["classifier_seeds"]},
     "timing": {"section_seconds": time.perf_counter() - started, "jobs_seconds": jobs_seconds,
                "jobs_trained": n_trained, "per_model": json.loads(costs.to_json(orient="records")),
                "epoch_costs": json.loads(epoch_costs.to_json(orient="records")),

@@ -151,6 +151,27 @@ def test_plan_adds_the_encoding_autoencoders_fig19_needs():
     assert len(ae) == 6
     assert acc[0] == comp_jobs.AccuracyJob("raw", 308)
     assert {a.source() for a in acc if a.features == "deep"} <= set(ae)
+    # PCA on all 308 coordinates is added: the baseline of the accuracy ratios
+    assert [(a.features, a.h_e) for a in acc] == [("raw", 308), ("pca", 4), ("pca", 16), ("pca", 308), ("deep", 4),
+                                                  ("deep", 16)]
+
+
+def test_every_classifier_and_the_baseline_get_each_training_seed():
+    classifier = ClassifierConfig(hidden_units=(8,), epochs=1, seed=7)
+    _, acc = comp_jobs.plan_jobs([1], {2: [4]}, accuracy=[4], accuracy_h_m=2, n_seeds=3)
+    assert len(acc) == 3 * 4                                     # raw, PCA 4, PCA 308, deep 4, for each seed
+    for job in acc:
+        assert job.seed(classifier) == 7 + job.repetition
+    assert sorted({(a.features, a.h_e) for a in acc if a.repetition == 2}) == [("deep", 4), ("pca", 4), ("pca", 308),
+                                                                                ("raw", 308)]
+    # the seeds of one feature set are distinct jobs with distinct cache keys, sharing one autoencoder
+    deep = [a for a in acc if a.features == "deep"]
+    training = comp.TrainingConfig(epochs=1)
+    assert len({a.key(classifier, training, "data") for a in deep}) == 3 and len({a.source() for a in deep}) == 1
+    settings = comp.parse_section({"linear": [1], "classifier": {"hidden_units": [8], "epochs": 1, "n_seeds": 3}}, 0)
+    assert settings["classifier_seeds"] == 3 and "n_seeds" not in settings["classifier"].as_dict()
+    with pytest.raises(ValueError, match="experiment2.classifier.n_seeds"):
+        comp.parse_section({"classifier": {"n_seeds": 0}}, 0)
 
 
 # --- the job cache -------------------------------------------------------------------------------
@@ -162,7 +183,7 @@ def test_cached_jobs_are_reused_without_a_cluster(tmp_path):
     training = comp.TrainingConfig(learning_rate=0.01, batch_size=64, epochs=2, patience=None)
     classifier = ClassifierConfig(hidden_units=(8,), epochs=1, batch_size=64)
     pca = comp_pca.fit_pca(data.X_train)
-    ae, acc = comp_jobs.plan_jobs([2], {2: [3]}, accuracy=[3], d=10)
+    ae, acc = comp_jobs.plan_jobs([2], {2: [3]}, accuracy=[3], d=10, n_seeds=2)   # two seeds share the codes
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         first = comp_jobs.run_jobs(data, ae, acc, training, classifier, pca, scheduler=client, tf_threads=None,
@@ -252,9 +273,10 @@ def test_accuracy_findings_and_claims_on_a_synthetic_table():
         rows += [{"features": "pca", "h_m": None, "h_e": h, "test_accuracy": pca},
                  {"features": "deep", "h_m": 2, "h_e": h, "test_accuracy": deep}]
     acc = comp_cls.accuracy_table(rows)
-    assert acc.loc[acc["features"] == "raw", "ratio"].item() == 1.0
+    assert acc.loc[acc["features"] == "raw", "ratio"].item() == 1.0     # no PCA at h_e = d: the raw baseline
     found = comp_claims.accuracy_findings(acc)
-    assert found["above"]["per_method"]["deep"] == {"min_ratio": pytest.approx(0.66 / 0.70), "h_e_of_min": 200}
+    deep = found["above"]["per_method"]["deep"]
+    assert deep["min_ratio"] == pytest.approx(0.66 / 0.70) and deep["h_e_of_min"] == 200
     assert found["above"]["all_keep"] is False            # the deep AE drops to 94 % at h_e = 200
     assert found["at"]["per_method"]["pca"]["ratio"] == pytest.approx(0.69 / 0.70)
     assert found["at"]["per_method"]["pca"]["about"] and found["at"]["per_method"]["deep"]["about"]
@@ -316,6 +338,83 @@ def test_compressibility_counts_components_for_the_variance_share():
     assert found["mean_abs_correlation"] == pytest.approx(pairs.mean())
     independent = comp_claims.compressibility(np.eye(9), np.ones(9))
     assert independent["components_for_variance"] == 9 and independent["mean_abs_correlation"] == 0
+
+
+def _seeded_table(accuracies: dict, baseline=(0.650, 0.655, 0.645, 0.652, 0.648), raw=(0.61, 0.60, 0.62, 0.61, 0.60)):
+    """An accuracy table with one row per seed: (features, h_e) -> factors of each seed's baseline accuracy."""
+    rows = [{"features": "raw", "h_m": None, "h_e": D, "repetition": r, "test_accuracy": a} for r, a in enumerate(raw)]
+    rows += [{"features": "pca", "h_m": None, "h_e": D, "repetition": r, "test_accuracy": a}
+             for r, a in enumerate(baseline)]
+    for (features, h_e), factors in accuracies.items():
+        rows += [{"features": features, "h_m": 2 if features == "deep" else None, "h_e": h_e, "repetition": r,
+                  "test_accuracy": f * baseline[r]} for r, f in enumerate(factors)]
+    return comp_cls.accuracy_table(rows)
+
+
+def test_ratios_pair_each_seed_with_its_own_baseline_on_all_principal_coordinates():
+    from scipy import stats
+
+    acc = _seeded_table({("pca", 100): (0.99, 0.98, 0.985, 0.975, 0.99), ("deep", 100): (0.97,) * 5})
+    # the baseline is PCA at h_e = d, not the raw features (which train slower in a few epochs)
+    assert comp_cls.baseline_rows(acc)["features"].unique().tolist() == ["pca"]
+    pca_100 = acc[(acc["features"] == "pca") & (acc["h_e"] == 100)]
+    np.testing.assert_allclose(pca_100["ratio"], [0.99, 0.98, 0.985, 0.975, 0.99])   # seed by seed
+    assert acc.loc[acc["features"] == "raw", "ratio"].tolist() == pytest.approx(
+        [0.61 / 0.650, 0.60 / 0.655, 0.62 / 0.645, 0.61 / 0.652, 0.60 / 0.648])
+    summary = comp_cls.accuracy_summary(acc).set_index(["features", "h_e"])
+    ratio = summary.loc[("pca", 100), "ratio_estimate"]
+    half = stats.t.ppf(0.975, 4) * np.std([0.99, 0.98, 0.985, 0.975, 0.99], ddof=1) / np.sqrt(5)
+    assert ratio["mean"] == pytest.approx(0.984) and ratio["high"] - ratio["mean"] == pytest.approx(half)
+    assert summary.loc[("deep", 100), "ratio_estimate"]["sd"] == pytest.approx(0, abs=1e-12)   # the same factor
+    found = comp_claims.accuracy_findings(acc)
+    assert found["baseline_features"] == "pca" and found["baseline"]["n"] == 5
+    assert found["baseline"]["mean"] == pytest.approx(0.65) and found["raw_accuracy"]["mean"] == pytest.approx(0.608)
+    assert "308" not in found["above"]["per_method"]["pca"]["ratio_estimates"]     # the baseline is not a method
+
+
+def test_the_interval_of_the_smallest_ratio_runs_from_the_smallest_low_to_the_smallest_high():
+    estimates = {"a": {"mean": 0.96, "low": 0.90, "high": 1.02, "n": 5},
+                 "b": {"mean": 0.95, "low": 0.94, "high": 0.96, "n": 5}}
+    smallest = comp_claims.smallest_of(estimates)
+    assert (smallest["mean"], smallest["low"], smallest["high"]) == (0.95, 0.90, 0.96)
+    assert (smallest["of_mean"], smallest["of_low"], smallest["of_high"]) == ("b", "a", "b")
+    assert comp_claims.smallest_of({}) is None
+
+
+@pytest.mark.parametrize("factors, verdict, holds", [
+    ((0.97, 0.975, 0.965, 0.97, 0.972), "holds", True),        # every seed well above 95 %
+    ((0.93, 0.935, 0.925, 0.93, 0.94), "fails", False),        # every seed below
+    ((0.90, 1.00, 0.94, 0.99, 0.93), "inconclusive", None),    # mean 0.952, but the seeds straddle 95 %
+])
+def test_keeps_95pct_is_judged_on_every_interval_over_seeds(factors, verdict, holds):
+    acc = _seeded_table({("pca", 100): (0.99,) * 5, ("deep", 64): factors, ("deep", 100): (0.99,) * 5})
+    found = comp_claims.accuracy_findings(acc)
+    assert found["above"]["verdict"] == verdict
+    assert found["above"]["smallest_ratio"]["of_low"] == "deep h_e=64"
+    claims = comp_claims.check_claims(comp_claims.mse_findings(_synthetic_mse()), found)
+    assert claims["above_50_keeps_95pct"]["holds"] is holds
+
+
+@pytest.mark.parametrize("factors, verdict", [
+    ((0.97, 0.965, 0.975, 0.97, 0.97), "holds"),               # within "about 98 %" (0.98 - 0.02) everywhere
+    ((0.90, 0.91, 0.905, 0.90, 0.91), "fails"),
+    ((0.93, 0.99, 0.95, 0.98, 0.94), "inconclusive"),
+])
+def test_h100_keeps_about_98pct_is_judged_on_every_interval_over_seeds(factors, verdict):
+    found = comp_claims.accuracy_findings(_seeded_table({("pca", 100): (0.995,) * 5, ("deep", 100): factors}))
+    assert found["at"]["verdict"] == verdict
+    assert found["at"]["per_method"]["deep"]["ratio_estimate"]["values"] == pytest.approx(list(factors))
+
+
+def test_fig19_draws_error_bars_over_seeds_and_both_uncompressed_lines():
+    from pixelsoap.plots import experiment2 as plots2
+
+    fig = plots2.fig19_accuracy(_seeded_table({("pca", 100): (0.99, 0.98, 0.985, 0.975, 0.99),
+                                               ("deep", 100): (0.97, 0.96, 0.95, 0.97, 0.98)}), D)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any(t.startswith("all 308 principal coordinates") for t in labels)
+    assert any(t.startswith("raw 308 features") for t in labels)
+    assert len(fig.axes[0].containers) == 2                      # one errorbar container per method
 
 
 def test_published_values_are_read_not_typed(monkeypatch):

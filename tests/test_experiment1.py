@@ -62,6 +62,32 @@ def test_accuracy_distance_is_two_standard_errors_of_a_difference():
         exp1.accuracy_distance(0.7, 0.7, 0)
 
 
+def test_paired_distance_is_an_interval_of_the_per_seed_difference_judged_against_the_tolerance():
+    tolerance = 2 * math.sqrt(2 * 0.685 * 0.315 / 10_000)          # 0.0131: two standard errors
+    published_params = [0.684, 0.686, 0.683, 0.687, 0.685]
+    # the search's best is 0.001 below on every seed: a tight interval well inside +-0.0131
+    inside = exp1.paired_accuracy_distance([a - 0.001 for a in published_params], published_params, 10_000)
+    assert inside["tolerance"] == pytest.approx(tolerance, rel=1e-3) and inside["lower_bound"] == -inside["tolerance"]
+    assert inside["difference"]["mean"] == pytest.approx(-0.001) and inside["difference"]["sd"] == pytest.approx(0)
+    assert inside["difference"]["n"] == 5 and inside["verdict"] == "within"
+    # 0.03 below on every seed (a little noise): wholly beyond the tolerance
+    outside = exp1.paired_accuracy_distance([a - 0.03 + e for a, e in zip(published_params, [0, 1e-3, -1e-3, 0, 5e-4])],
+                                            published_params, 10_000)
+    assert outside["difference"]["high"] < -tolerance and outside["verdict"] == "outside"
+    # a mean difference of -0.012 whose seeds spread from -0.002 to -0.022: the interval straddles -0.0131
+    straddling = exp1.paired_accuracy_distance([a + e for a, e in zip(published_params,
+                                                                      [-0.002, -0.022, -0.012, -0.007, -0.017])],
+                                               published_params, 10_000)
+    assert straddling["difference"]["mean"] == pytest.approx(-0.012)
+    assert straddling["difference"]["low"] < -tolerance < straddling["difference"]["high"]
+    assert straddling["verdict"] == "inconclusive"
+    # the pairing is by seed index: the same numbers shuffled give another spread
+    shuffled = exp1.paired_accuracy_distance([a - 0.001 for a in published_params][::-1], published_params, 10_000)
+    assert shuffled["difference"]["sd"] > 0.001
+    with pytest.raises(ValueError, match="one accuracy per seed"):
+        exp1.paired_accuracy_distance([0.7, 0.7], [0.7], 10_000)
+
+
 # --------------------------------------------------------------------------- Table 1
 
 def _report(accuracy, recall, precision, f1):
@@ -79,9 +105,23 @@ def test_table1_rows_put_the_published_parameters_first_beside_the_papers_values
     assert [r["row"] for r in rows] == ["published best parameters", "best parameters of our search"]
     assert rows[0]["params"] == {"r_cut": 63, "n_max": 7, "l_max": 10, "sigma": 3}
     assert rows[1]["params"] == {"r_cut": 40, "n_max": 8, "l_max": 9, "sigma": 4}
-    assert rows[0]["precision"] == {"ours": 0.69, "paper": paper["precision"],
-                                    "difference": pytest.approx(0.69 - paper["precision"])}
-    assert rows[1]["f1"]["ours"] == 0.59
+    assert {k: rows[0]["precision"][k] for k in ("ours", "paper", "difference")} == {
+        "ours": 0.69, "paper": paper["precision"], "difference": pytest.approx(0.69 - paper["precision"])}
+    assert rows[1]["f1"]["ours"] == 0.59 and rows[1]["n_seeds"] == 1
+
+
+def test_table1_over_seeds_is_the_mean_with_a_student_t_interval():
+    from scipy import stats
+
+    accuracies = [0.680, 0.684, 0.690, 0.686, 0.685]
+    reports = [_report(a, a, a - 0.01, a - 0.005) for a in accuracies]
+    [row, _] = exp1.table1_rows(reports, PUBLISHED, reports, PUBLISHED)
+    half = stats.t.ppf(0.975, 4) * np.std(accuracies, ddof=1) / math.sqrt(5)
+    assert row["n_seeds"] == 5 and row["accuracy"]["ours"] == pytest.approx(0.685)
+    spread = row["accuracy"]["estimate"]
+    assert spread["values"] == accuracies and spread["n"] == 5
+    assert (spread["low"], spread["high"]) == (pytest.approx(0.685 - half), pytest.approx(0.685 + half))
+    assert row["precision"]["ours"] == pytest.approx(0.675)
 
 
 def test_table1_csv_has_one_line_per_row_and_ours_beside_the_paper(tmp_path):
@@ -89,8 +129,9 @@ def test_table1_csv_has_one_line_per_row_and_ours_beside_the_paper(tmp_path):
     rows = exp1.table1_rows(_report(0.70, 0.71, 0.69, 0.695), PUBLISHED, _report(0.60, 0.61, 0.58, 0.59), SEARCH_BEST)
     table = exp1.write_table1(rows, tmp_path / "table1.csv")
     read = pd.read_csv(tmp_path / "table1.csv")
-    assert list(read.columns) == ["row", "accuracy (ours)", "accuracy (paper)", "recall (ours)", "recall (paper)",
-                                  "precision (ours)", "precision (paper)", "f1 (ours)", "f1 (paper)"]
+    assert list(read.columns) == ["row", "seeds"] + [f"{m} ({w})" for m in ("accuracy", "recall", "precision", "f1")
+                                                     for w in ("ours", "95 % low", "95 % high", "paper")]
+    assert read["accuracy (95 % low)"].tolist() == [0.70, 0.60]       # one seed: no spread to show
     assert read["row"].tolist() == ["published best parameters", "best parameters of our search"]
     assert read["recall (ours)"].tolist() == [0.71, 0.61]
     assert read["f1 (paper)"].tolist() == [paper["f1"], paper["f1"]]
@@ -134,6 +175,29 @@ def test_train_and_test_saves_the_model_and_reports_on_the_test_rows(tmp_path):
     assert exp1.backup_dir("toy", "mnist", tmp_path / "cache").name == "backup-toy"
     assert exp1.backup_dir("toy", "fashion-mnist", tmp_path / "cache").name == "backup-fashion-mnist-toy"
     assert not exp1.backup_dir("toy", "mnist", tmp_path / "cache").exists()
+
+
+def test_seeds_train_in_one_group_each_model_equal_to_its_seed_trained_alone(tmp_path):
+    data = _separable_spectra()
+    trained = exp1.train_and_test_seeds(data, "toy", CONFIG, "mnist", 3, model_dir=tmp_path / "models",
+                                        backup_root=tmp_path / "cache", verbose=0)
+    assert len(trained) == 3
+    assert [p.name for p in sorted((tmp_path / "models").iterdir())] == [
+        "classifier-toy-seed-1.keras", "classifier-toy-seed-2.keras", "classifier-toy.keras"]
+    for repetition, seed in enumerate(models.training_seeds(CONFIG.seed, 3)):
+        alone = exp1.train_and_test(data, f"alone-{seed}", models.ClassifierConfig(
+            **{**CONFIG.as_dict(), "seed": seed}), "mnist", model_dir=tmp_path / "alone",
+            backup_root=tmp_path / "cache", verbose=0)
+        for grouped_w, alone_w in zip(trained[repetition].model.get_weights(), alone.model.get_weights()):
+            np.testing.assert_allclose(grouped_w, alone_w, rtol=1e-5, atol=1e-6)
+        assert trained[repetition].report["accuracy"] == alone.report["accuracy"]
+        saved = models.load_model(exp1.model_path("toy", repetition, tmp_path / "models"))
+        np.testing.assert_allclose(models.predict_proba(saved, data.scaled("test")), trained[repetition].proba,
+                                   atol=1e-6)
+    # different seeds, different models
+    assert not np.array_equal(trained[0].model.get_weights()[0], trained[1].model.get_weights()[0])
+    best = exp1.best_val_accuracy([t.history for t in trained])
+    assert best["values"] == [max(t.history["val_accuracy"]) for t in trained] and best["n"] == 3
 
 
 def test_search_best_report_is_the_published_one_when_the_parameters_agree(monkeypatch):
@@ -208,7 +272,8 @@ def test_findings_checks_gather_the_number_behind_each_finding():
     assert checks["rotated_seven_is_four"] == {"original_majority": 7, "transformed_majority": 7,
                                                "identical_predictions": True}
     distance = checks["best_params_distance"]
-    assert distance["difference"] == pytest.approx(0.02) and distance["n"] == 10_000 and not distance["within"]
+    assert distance["difference"]["mean"] == pytest.approx(0.02) and distance["n"] == 10_000
+    assert distance["verdict"] == "outside"
     far = checks["far_points_less_accurate"]
     assert {k: far[k] for k in ("spearman_distance_correct", "accuracy_nearest_bin", "accuracy_farthest_bin")} == \
         {"spearman_distance_correct": -0.3, "accuracy_nearest_bin": 0.8, "accuracy_farthest_bin": 0.4}
@@ -228,10 +293,13 @@ def test_metrics_json_holds_table1_the_classifier_the_checks_and_the_examples(tm
     checks = {"six_nine_confused": {"confusion_6_9_plus_9_6": 0.1875, "most_confused_pairs": [(6, 9, 0.1875)]}}
     examples = {"easy": np.array([3, 1, 4]), "seven": np.int64(17), "three": 5, "ambiguous_4_9": [2, 8]}
     config = models.ClassifierConfig(hidden_units=(64, 64), epochs=3, seed=0)
+    best_val = exp1.best_val_accuracy([{"val_accuracy": [0.5, 0.68, 0.67]}, {"val_accuracy": [0.6, 0.66]}])
     exp1.write_metrics(tmp_path / "metrics.json", dataset="mnist", rows=rows, config=config, checks=checks,
-                       examples=examples)
+                       examples=examples, seeds=[0, 1], final_val_accuracy=best_val)
     written = json.loads((tmp_path / "metrics.json").read_text())
-    assert set(written) == {"dataset", "table1", "classifier", "checks", "examples"}
+    assert set(written) == {"dataset", "table1", "classifier", "seeds", "final_val_accuracy", "checks", "examples"}
+    assert written["seeds"] == [0, 1] and written["final_val_accuracy"]["values"] == [0.68, 0.66]
+    assert written["final_val_accuracy"]["mean"] == pytest.approx(0.67)
     assert written["dataset"] == "mnist"
     assert [r["row"] for r in written["table1"]] == ["published best parameters", "best parameters of our search"]
     assert written["classifier"] == {"hidden_units": [64, 64], "dropout": 0.1, "learning_rate": 1e-3,

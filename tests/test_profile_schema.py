@@ -79,6 +79,9 @@ BAD = [
     ("yaml-1e-4", _set("experiment2.training.learning_rate", "1e-4"), "experiment2.training.learning_rate",
      "'1e-4'", "must be a finite number > 0"),
     ("n_jobs-zero", _set("spectra.n_jobs", 0), "spectra.n_jobs", "0", "a nonzero int"),
+    *[(f"{key.split('.')[0]}-n_seeds-{shown}", _set(key, value), key, shown, "must be an int >= 1")
+      for key in ("experiment1.final.n_seeds", "experiment2.classifier.n_seeds")
+      for value, shown in ((0, "0"), (-1, "-1"), (1.5, "1.5"), ("5", "'5'"))],
 ]
 
 

@@ -138,7 +138,7 @@ def test_findings_on_a_synthetic_table():
     levels = rb.noise_levels()
     curves = [_logistic(levels, centre=1.5) + d for d in (-0.01, 0.0, 0.01)]
     table = _table(curves, levels)
-    assert list(table.columns[:6]) == rb.TABLE_COLUMNS
+    assert list(table.columns[:7]) == rb.TABLE_COLUMNS and (table["model"] == 0).all()
     np.testing.assert_allclose(table[table["level"] == 0]["ratio_to_baseline"], 1.0)
     pub = {"ratio_at_1": 0.92, "value_at_3_9": 0.51, "steep_beyond": 0.5}
     found = rb.findings(table, pub)
@@ -151,6 +151,46 @@ def test_findings_on_a_synthetic_table():
     summary = rb.summarise(table)
     assert len(summary) == 21 and (summary["n_seeds"] == 3).all()
     assert summary["accuracy_sd"].iloc[0] == pytest.approx(0.01)
+
+
+def test_several_models_average_their_noise_draws_and_give_the_interval_over_training_seeds():
+    from scipy import stats
+
+    from pixelsoap.metrics import estimate
+
+    levels = rb.noise_levels(0.5, 4.0, 4)
+    # model m, noise draw s: accuracy = curve + model offset + noise offset; 3 models x 2 draws per job
+    model_offsets, noise_offsets = (-0.02, 0.0, 0.03), (-0.005, 0.005)
+    rows = []
+    for s, noise in enumerate(noise_offsets):
+        for lv in levels:
+            correct = [round((_logistic(np.array([lv]))[0] + m + noise) * 1000) for m in model_offsets]
+            rows.append({"level": lv, "seed": s, "accuracy": correct[0] / 1000, "n": 1000, "n_correct": correct[0],
+                         "per_model": correct, "seconds": 0.0, "cached": False})
+    table = rb.accuracy_table(rows)
+    assert len(table) == len(levels) * 2 * 3 and sorted(table["model"].unique()) == [0, 1, 2]
+    # each (draw, model) is divided by its own baseline
+    one = table[(table["seed"] == 1) & (table["model"] == 2)].sort_values("level")
+    np.testing.assert_allclose(one["ratio_to_baseline"], one["accuracy"] / one["accuracy"].iloc[0])
+    summary = rb.summarise(table)
+    assert (summary["n_seeds"] == 3).all() and (summary["spread_over"] == "training seeds").all()
+    # the interval is over the three models' noise-averaged accuracies
+    per_model = [(round((_logistic(np.array([0.0]))[0] + m - 0.005) * 1000) +
+                  round((_logistic(np.array([0.0]))[0] + m + 0.005) * 1000)) / 2000 for m in model_offsets]
+    base = summary[summary["level"] == 0].iloc[0]
+    expected = estimate(per_model)
+    assert base["accuracy"] == pytest.approx(expected["mean"])
+    assert base["accuracy_high"] - base["accuracy"] == pytest.approx(
+        stats.t.ppf(0.975, 2) * np.std(per_model, ddof=1) / np.sqrt(3))
+    found = rb.findings(table, {"ratio_at_1": 0.92, "value_at_3_9": 0.51, "steep_beyond": 0.5})
+    assert found["spread_over"] == "training seeds" and found["n_models"] == 3 and found["n_noise_draws"] == 2
+    assert found["ratio_at_1"]["estimate"]["n"] == 3 and len(found["ratio_at_1"]["per_seed"]) == 3
+    at_3_9 = found["value_at_3_9"]
+    assert at_3_9["accuracy_estimate"]["values"] == pytest.approx(at_3_9["accuracy_per_seed"])
+    assert found["baseline"]["estimate"]["mean"] == pytest.approx(expected["mean"])
+    # with one model the spread is over the noise draws, as before
+    single = rb.summarise(table[table["model"] == 0])
+    assert (single["spread_over"] == "noise draws").all() and (single["n_seeds"] == 2).all()
 
 
 def test_reading_of_51_picks_the_consistent_reading():
@@ -209,6 +249,27 @@ def test_cached_jobs_are_not_computed_again(tmp_path, client, monkeypatch):
         rb.run_levels(levels, 2, SOAP, 50, 0, compute=_must_not_run, **kw)
 
 
+def test_jobs_score_every_training_seeds_model_and_key_on_each(tmp_path, client):
+    models = [tmp_path / "m0.keras", tmp_path / "m1.keras"]
+    for i, path in enumerate(models):
+        path.write_bytes(b"model %d" % i)
+    scaler = tmp_path / "s.joblib"
+    scaler.write_bytes(b"scaler")
+    def compute(job, seed, soap, n_samples, model_path, scaler_path, model_hash, scaler_hash, dataset="mnist"):
+        assert len(model_path) == len(model_hash) == 2 and model_hash[0] != model_hash[1]
+        correct = [round((0.7 - 0.1 * m) / (1 + job.level) * n_samples) for m in range(len(model_path))]
+        return {"level": job.level, "seed": job.seed, "accuracy": correct[0] / n_samples, "n": n_samples,
+                "n_correct": correct[0], "per_model": correct, "seconds": 0.01}
+
+    kw = dict(scaler_path=scaler, scheduler=client, tf_threads=None, progress=False, folder=tmp_path / "cache")
+    levels = rb.noise_levels(0.5, 2.0, 2)
+    table = rb.run_levels(levels, 1, SOAP, 100, 0, model_path=models, compute=compute, **kw)
+    assert len(table) == 3 * 2 and table.loc[table["model"] == 1, "accuracy"].iloc[0] == pytest.approx(0.6)
+    models[1].write_bytes(b"model 1 retrained")              # one model changed: every job again
+    with pytest.raises(AssertionError, match="computed again"):
+        rb.run_levels(levels, 1, SOAP, 100, 0, model_path=models, compute=_must_not_run, **kw)
+
+
 def test_evaluate_level_on_a_tiny_model(tmp_path, images, monkeypatch):
     pytest.importorskip("keras")
     from pixelsoap import data, models
@@ -222,6 +283,13 @@ def test_evaluate_level_on_a_tiny_model(tmp_path, images, monkeypatch):
     result = rb.evaluate_level(rb.Job(0.5, 1), 0, SOAP, 30, str(tmp_path / "m.keras"), str(tmp_path / "s.joblib"))
     assert result["n"] == 30 and result["level"] == 0.5 and result["seed"] == 1
     assert result["accuracy"] == pytest.approx(result["n_correct"] / 30)
+    assert result["per_model"] == [result["n_correct"]]
+    # several models score the same spectra: the first gives what it gives alone
+    other = models.build_classifier(PARAMS.size, models.ClassifierConfig(hidden_units=(8,), seed=5))
+    models.save_model(other, tmp_path / "m1.keras")
+    both = rb.evaluate_level(rb.Job(0.5, 1), 0, SOAP, 30, [str(tmp_path / "m.keras"), str(tmp_path / "m1.keras")],
+                             str(tmp_path / "s.joblib"))
+    assert both["per_model"][0] == result["n_correct"] and len(both["per_model"]) == 2
 
 
 @pytest.mark.parametrize(("name", "curve", "holds"), [

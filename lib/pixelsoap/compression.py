@@ -135,8 +135,9 @@ def parse_section(section: Mapping[str, Any], seed: int, d: int = 308) -> dict[s
 
     Returns n_train (int or None), linear (h_e tuple), deep ({h_m: h_e tuple}),
     accuracy (h_e tuple), accuracy_h_m (int), training (:class:`TrainingConfig`,
-    seeded with ``seed``) and classifier (:class:`pixelsoap.models.ClassifierConfig`,
-    seeded with ``seed``).
+    seeded with ``seed``), classifier (:class:`pixelsoap.models.ClassifierConfig`,
+    seeded with ``seed``) and classifier_seeds (the ``classifier`` section's ``n_seeds``, default
+    1: training seeds ``seed``, ``seed + 1``, ... of every classifier and of the baseline).
     """
     from .models import ClassifierConfig
 
@@ -152,10 +153,15 @@ def parse_section(section: Mapping[str, Any], seed: int, d: int = 308) -> dict[s
             raise ValueError(f"each deep entry needs an int h_m >= 1 and h_e, got {entry!r}")
         deep[int(entry["h_m"])] = parse_grid(entry["h_e"], d)
     accuracy = dict(section.get("accuracy") or {"h_e": [], "h_m": 2})
+    classifier = dict(section.get("classifier", {}))
+    n_seeds = classifier.pop("n_seeds", 1)
+    if not (_is_int(n_seeds) and n_seeds >= 1):
+        raise ValueError(f"experiment2.classifier.n_seeds must be an int >= 1, got {n_seeds!r}")
     return {"n_train": n_train, "linear": parse_grid(section.get("linear") or [], d), "deep": deep,
             "accuracy": parse_grid(accuracy.get("h_e") or [], d), "accuracy_h_m": int(accuracy.get("h_m", 2)),
             "training": TrainingConfig.from_mapping({**section.get("training", {}), "seed": int(seed)}),
-            "classifier": ClassifierConfig.from_mapping({**section.get("classifier", {}), "seed": int(seed)})}
+            "classifier": ClassifierConfig.from_mapping({**classifier, "seed": int(seed)}),
+            "classifier_seeds": int(n_seeds)}
 
 
 # --------------------------------------------------------------------------- data
@@ -241,7 +247,7 @@ def run_section(params: Mapping[str, Any], progress: bool = True) -> tuple[list[
     dask_cfg = params.get("experiment1", {}).get("dask", {})
     data = CompressionData.from_dataset(load(), settings["n_train"], seed)
     ae_jobs, acc_jobs = plan_jobs(settings["linear"], settings["deep"], settings["accuracy"],
-                                  settings["accuracy_h_m"], d=data.n_features)
+                                  settings["accuracy_h_m"], d=data.n_features, n_seeds=settings["classifier_seeds"])
     return run_jobs(data, ae_jobs, acc_jobs, settings["training"], settings["classifier"], fit_pca(data.X_train),
                     scheduler=dask_cfg.get("scheduler"), n_workers=dask_cfg.get("n_workers", 2), progress=progress)
 

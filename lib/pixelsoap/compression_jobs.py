@@ -69,11 +69,18 @@ class AccuracyJob:
 
     features : "raw" (the d uncompressed features, h_e = d), "pca" (the first
     h_e principal coordinates) or "deep" (the code of the deep autoencoder h_m, h_e).
+    repetition : 0, 1, ...: the classifier's training seed is the classifier seed + repetition
+    (:func:`pixelsoap.models.training_seeds`), the same for every feature set, so accuracies pair by it.
     """
 
     features: str
     h_e: int
     h_m: int | None = None
+    repetition: int = 0
+
+    def seed(self, classifier) -> int:
+        """The training seed of this classifier: ``classifier.seed`` + :attr:`repetition`."""
+        return int(classifier.seed) + int(self.repetition)
 
     def source(self) -> AutoencoderJob | None:
         """The autoencoder whose codes this job needs (None for raw and PCA features)."""
@@ -83,26 +90,33 @@ class AccuracyJob:
         """Cache key: hash of (features, h_m, h_e, classifier settings, source settings, data fingerprint)."""
         source = self.source()
         return digest("acc", {"features": self.features, "h_m": self.h_m, "h_e": self.h_e,
+                              "repetition": self.repetition,
                               "classifier": classifier.as_dict(), "data": fingerprint,
                               "source": source.key(training, fingerprint) if source else "pca-full-svd"})
 
 
 def plan_jobs(linear: Iterable[int], deep: Mapping[int, Iterable[int]], accuracy: Iterable[int] = (),
-              accuracy_h_m: int = 2, d: int = 308) -> tuple[list[AutoencoderJob], list[AccuracyJob]]:
+              accuracy_h_m: int = 2, d: int = 308, n_seeds: int = 1) -> tuple[list[AutoencoderJob], list[AccuracyJob]]:
     """The autoencoder and classifier jobs of one run.
 
     linear : h_e values of the linear autoencoder.  deep : h_m -> h_e values.
     accuracy : h_e values of Fig. 19 (PCA and the deep autoencoder ``accuracy_h_m``);
     the raw d-feature baseline is always added.  Deep autoencoders needed for
-    Fig. 19 are added (or marked) with ``encode=True``.
+    Fig. 19 are added (or marked) with ``encode=True``, and so is PCA at h_e = d (all principal
+    coordinates, the baseline of the accuracy ratios).  n_seeds : training seeds
+    (repetitions 0 .. n_seeds - 1) of every classifier, the baseline's included;
+    classifier jobs are listed repetition by repetition.
     """
     accuracy = sorted(set(int(h) for h in accuracy))
     wanted = {(int(h), None) for h in linear} | {(int(h), int(m)) for m, hs in deep.items() for h in hs}
     wanted |= {(h, int(accuracy_h_m)) for h in accuracy}
     encode = {(h, int(accuracy_h_m)) for h in accuracy}
     ae = [AutoencoderJob(h, m, (h, m) in encode) for h, m in sorted(wanted, key=lambda t: (t[1] or 0, t[0]))]
-    acc = [AccuracyJob("raw", d)] + [AccuracyJob("pca", h) for h in accuracy]
-    acc += [AccuracyJob("deep", h, int(accuracy_h_m)) for h in accuracy]
+    acc = []
+    pca_h_e = sorted(set(accuracy) | {int(d)})  # PCA at h_e = d: the uncompressed baseline of the ratios
+    for repetition in range(int(n_seeds)):
+        acc += [AccuracyJob("raw", d, None, repetition)] + [AccuracyJob("pca", h, None, repetition) for h in pca_h_e]
+        acc += [AccuracyJob("deep", h, int(accuracy_h_m), repetition) for h in accuracy]
     return ae, acc
 
 
@@ -173,8 +187,10 @@ def _run_group(kind: str, data: CompressionData, jobs: Sequence, checkpoint_dir:
     else:
         classifier, sources = args
         features = [_features(data, job, source) for job, source in zip(jobs, sources)]
-        scores = classifier_accuracies(features, data, classifier, checkpoint_dir)
-        out = [{"features": job.features, "h_m": job.h_m, "h_e": job.h_e, **score} for job, score in zip(jobs, scores)]
+        scores = classifier_accuracies(features, data, classifier, checkpoint_dir,
+                                       seeds=[job.seed(classifier) for job in jobs])
+        out = [{"features": job.features, "h_m": job.h_m, "h_e": job.h_e, "repetition": job.repetition, **score}
+               for job, score in zip(jobs, scores)]
     with contextlib.suppress(OSError):  # the groups removed their checkpoints when done
         Path(checkpoint_dir).rmdir()
     return out
@@ -300,12 +316,14 @@ def _drive(run: _Run, data, training, classifier, pca, scheduler, n_workers, tf_
                 return
             for job in ready:
                 waiting.remove(job)
-            sources = []
+            sources, codes = [], {}
             for job in ready:
                 if job.features == "pca":
                     sources.append(pca)
                 elif job.source() is not None:
-                    sources.append(run.take_codes(job.source()))
+                    if job.source() not in codes:  # one autoencoder's codes serve every training seed
+                        codes[job.source()] = run.take_codes(job.source())
+                    sources.append(codes[job.source()])
                 else:
                     sources.append(None)
             submit("accuracy", ready, 1, classifier, client.scatter([sources], hash=False)[0])

@@ -4,12 +4,13 @@ The DVC stage ``search`` (:mod:`pixelsoap.search`) runs the Monte-Carlo search a
 :func:`search_findings` and :func:`bootstrap_findings` of its trials in ``search.json``.
 The stage ``experiment1`` (notebook ``03-experiment1``) then uses the rest of this module:
 
-- :func:`train_and_test` trains the Fig. 8 classifier on a :class:`pixelsoap.spectra.SpectraDataset`,
-  saves it as ``.keras`` and scores the test spectra (Table 1's metrics, Fig. 9's confusion);
-- :func:`search_best_report` does the same at the search's best parameters, on spectra
-  sampled again at those parameters (or reuses the published parameters' report when equal);
+- :func:`train_and_test_seeds` trains the Fig. 8 classifier on a :class:`pixelsoap.spectra.SpectraDataset`
+  once per training seed (one group of the training engine), saves each as ``.keras`` and scores the
+  test spectra (Table 1's metrics, Fig. 9's confusion); :func:`train_and_test` is its one-seed case;
+- :func:`search_best_reports` does the same at the search's best parameters, on spectra
+  sampled again at those parameters (or reuses the published parameters' reports when equal);
 - :func:`table1_rows`, :func:`table1_frame` and :func:`write_table1` give Table 1
-  (``results/experiment1/table1.csv``);
+  (``results/experiment1/table1.csv``): the mean over training seeds with its 95 % interval;
 - :func:`findings_checks` gathers the numbers behind each finding of the paper and
   :func:`write_metrics` writes them with Table 1 to ``results/experiment1/metrics.json``.
 """
@@ -28,7 +29,7 @@ import pandas as pd
 from . import models, paths, published
 from .datasets import cache_key_part
 from .io import atomic_path, write_json
-from .metrics import classification_report
+from .metrics import classification_report, estimate
 from .soap import SoapParams
 from .spectra import SpectraDataset, sample_dataset
 
@@ -183,7 +184,7 @@ def _compare(acc: pd.Series, mask: pd.Series) -> dict:
 
 
 def accuracy_distance(accuracy: float, reference: float, n: int, k: float = 2.0) -> dict:
-    """How far the search's best parameters are from the paper's, in test accuracy.
+    """How far the search's best parameters are from the paper's, in test accuracy (one model each).
 
     ``accuracy`` and ``reference``: the Table 1 accuracies of the classifiers trained on the
     two parameter sets, each measured on ``n`` test spectra.  ``within`` is True when the
@@ -199,35 +200,82 @@ def accuracy_distance(accuracy: float, reference: float, n: int, k: float = 2.0)
     return {"difference": difference, "tolerance": tolerance, "within": bool(abs(difference) <= tolerance), "n": int(n)}
 
 
-def table1(ours: dict, label: str, params: dict) -> dict:
+#: verdicts of :func:`paired_accuracy_distance`
+WITHIN_TOLERANCE, OUTSIDE_TOLERANCE, UNDECIDED = "within", "outside", "inconclusive"
+
+
+def paired_accuracy_distance(accuracies: Sequence[float], references: Sequence[float], n: int,
+                             k: float = 2.0) -> dict:
+    """:func:`accuracy_distance` over training seeds: the per-seed difference as an estimate.
+
+    accuracies, references : Table 1 test accuracies (fractions) of the classifiers at the search's
+        best and at the published parameters, one per training seed, paired by seed index (the
+        same seed trains both), each measured on ``n`` test spectra.
+    Returns ``difference`` (:func:`pixelsoap.metrics.estimate` of accuracy - reference per seed),
+    ``tolerance`` (k standard errors of the difference of two accuracies of ``n`` items near the
+    mean accuracy, as :func:`accuracy_distance`), ``lower_bound`` (= -tolerance), ``n`` and
+    ``verdict``: "within" when the whole interval of the difference lies in [-tolerance, tolerance]
+    (the two parameter sets are equally good on this test set), "outside" when it lies wholly
+    beyond, else "inconclusive".
+    """
+    accuracies, references = np.asarray(accuracies, np.float64), np.asarray(references, np.float64)
+    if accuracies.shape != references.shape or accuracies.ndim != 1 or accuracies.size == 0:
+        raise ValueError(f"need one accuracy per seed on both sides, got {accuracies.shape} and {references.shape}")
+    single = accuracy_distance(float(accuracies.mean()), float(references.mean()), n, k)
+    tolerance = single["tolerance"]
+    difference = estimate(accuracies - references)
+    if -tolerance <= difference["low"] and difference["high"] <= tolerance:
+        verdict = WITHIN_TOLERANCE
+    elif difference["high"] < -tolerance or difference["low"] > tolerance:
+        verdict = OUTSIDE_TOLERANCE
+    else:
+        verdict = UNDECIDED
+    return {"difference": difference, "tolerance": tolerance, "lower_bound": -tolerance, "n": int(n), "k": float(k),
+            "verdict": verdict}
+
+
+def table1(ours: dict | Sequence[dict], label: str, params: dict) -> dict:
     """One Table 1 row: our accuracy, recall, precision, F1 beside the published ones.
 
-    ours : a :func:`pixelsoap.metrics.classification_report`; params : the SOAP parameters of the row.
-    Returns ``{"row": label, "params": params, metric: {"ours", "paper", "difference"}}``
-    for each of :data:`TABLE1_METRICS` (fractions in [0, 1]).
+    ours : a :func:`pixelsoap.metrics.classification_report`, or one per training seed;
+    params : the SOAP parameters of the row.  Returns ``{"row": label, "params": params,
+    "n_seeds": seeds, metric: {"ours", "paper", "difference", "estimate"}}`` for each of
+    :data:`TABLE1_METRICS` (fractions in [0, 1]): ``ours`` is the mean over seeds and ``estimate``
+    its :func:`pixelsoap.metrics.estimate` (95 % Student-t interval over the seeds).
     """
+    reports = [ours] if isinstance(ours, Mapping) else list(ours)
     paper = published.value("experiment1.table1")
-    return {"row": label, "params": params,
-            **{k: {"ours": float(ours[k]), "paper": paper[k], "difference": float(ours[k]) - paper[k]}
-               for k in TABLE1_METRICS}}
+    row: dict[str, Any] = {"row": label, "params": params, "n_seeds": len(reports)}
+    for k in TABLE1_METRICS:
+        spread = estimate([r[k] for r in reports])
+        row[k] = {"ours": spread["mean"], "paper": paper[k], "difference": spread["mean"] - paper[k],
+                  "estimate": spread}
+    return row
 
 
-def table1_rows(published_report: dict, published_params: SoapParams, search_report: dict,
-                search_params: SoapParams) -> list[dict]:
+def table1_rows(published_reports: dict | Sequence[dict], published_params: SoapParams,
+                search_reports: dict | Sequence[dict], search_params: SoapParams) -> list[dict]:
     """Table 1: the row of the paper's published best parameters, then the row of our search's best.
 
-    Each report is a :func:`pixelsoap.metrics.classification_report` of the test spectra of the
-    classifier trained at those SOAP parameters; each row is a :func:`table1` row.
+    Each of ``published_reports`` and ``search_reports`` holds the
+    :func:`pixelsoap.metrics.classification_report` of the test spectra of the classifier trained at
+    those SOAP parameters, one per training seed (or a single report); each row is a :func:`table1` row.
     """
-    return [table1(published_report, PUBLISHED_ROW, published_params.as_dict()),
-            table1(search_report, SEARCH_ROW, search_params.as_dict())]
+    return [table1(published_reports, PUBLISHED_ROW, published_params.as_dict()),
+            table1(search_reports, SEARCH_ROW, search_params.as_dict())]
 
 
 def table1_frame(rows: Sequence[Mapping]) -> pd.DataFrame:
-    """Table 1 as the columns of ``table1.csv``: ``row``, then ``<metric> (ours)`` and ``<metric> (paper)``
-    for accuracy, recall, precision and F1, one line per :func:`table1` row."""
-    return pd.DataFrame([{"row": r["row"], **{f"{k} ({w})": r[k][w] for k in TABLE1_METRICS for w in ("ours", "paper")}}
-                         for r in rows])
+    """Table 1 as the columns of ``table1.csv``: ``row``, ``seeds``, then per metric (accuracy, recall,
+    precision, F1) ``<metric> (ours)`` (the mean over seeds), ``<metric> (95 % low)``,
+    ``<metric> (95 % high)`` (its interval) and ``<metric> (paper)``, one line per :func:`table1` row."""
+    def columns(r: Mapping, k: str) -> dict:
+        spread = r[k].get("estimate") or {"low": r[k]["ours"], "high": r[k]["ours"]}
+        return {f"{k} (ours)": r[k]["ours"], f"{k} (95 % low)": spread["low"], f"{k} (95 % high)": spread["high"],
+                f"{k} (paper)": r[k]["paper"]}
+
+    return pd.DataFrame([{"row": r["row"], "seeds": r.get("n_seeds", 1),
+                          **{c: v for k in TABLE1_METRICS for c, v in columns(r, k).items()}} for r in rows])
 
 
 def write_table1(rows: Sequence[Mapping], path: str | os.PathLike) -> pd.DataFrame:
@@ -263,43 +311,90 @@ def backup_dir(name: str, dataset: str, root: str | os.PathLike | None = None) -
     return root / "-".join(["backup", *cache_key_part(dataset).values(), name])
 
 
+def model_path(name: str, repetition: int = 0, model_dir: str | os.PathLike | None = None) -> Path:
+    """Where the Table 1 classifier ``name`` of training repetition ``repetition`` (0, 1, ...) is saved.
+
+    ``<model_dir>/classifier-<name>.keras`` for the first seed (the model of Fig. 9-14 and
+    Experiment 3's default), ``classifier-<name>-seed-<repetition>.keras`` for the others;
+    ``model_dir`` defaults to ``<data>/experiment1``.
+    """
+    folder = Path(model_dir) if model_dir is not None else paths.data_dir() / "experiment1"
+    return models.seed_model_path(folder, f"classifier-{name}", repetition)
+
+
+def train_and_test_seeds(data: SpectraDataset, name: str, config: models.ClassifierConfig, dataset: str,
+                         n_seeds: int = 1, *, model_dir: str | os.PathLike | None = None,
+                         backup_root: str | os.PathLike | None = None,
+                         verbose: int | str = 2) -> list[TrainedClassifier]:
+    """Train a Table 1 classifier once per training seed, save each, and score the test spectra.
+
+    data : the sampled spectra (training, validation and test rows, and their scaler).
+    The seeds are :func:`pixelsoap.models.training_seeds` of ``config.seed`` (config.seed, config.seed + 1,
+    ...), trained together in one group of the training engine (:func:`pixelsoap.models.train_classifiers`)
+    on the rescaled training rows with ``config`` (early stopping on the validation rows if
+    ``config.patience`` is set); an interrupted training resumes from its last finished epoch
+    (:func:`backup_dir` under ``backup_root``).  Saves repetition i's model at :func:`model_path`,
+    predicts the rescaled test rows and reports Table 1's metrics and the confusion matrix of their
+    argmax.  Returns one :class:`TrainedClassifier` per seed, the first seed's first.
+    """
+    seeds = models.training_seeds(config.seed, n_seeds)
+    trained = models.train_classifiers(data.scaled("train"), data.train.y, data.scaled("val"), data.val.y, config,
+                                       seeds, backup_dir=backup_dir(name, dataset, backup_root), verbose=verbose)
+    X_test = data.scaled("test")
+    out = []
+    for repetition, (fitted, history) in enumerate(trained):
+        models.save_model(fitted, model_path(name, repetition, model_dir))
+        proba = models.predict_proba(fitted, X_test)
+        out.append(TrainedClassifier(fitted, history, proba, classification_report(data.test.y, proba.argmax(axis=1))))
+    return out
+
+
 def train_and_test(data: SpectraDataset, name: str, config: models.ClassifierConfig, dataset: str, *,
                    model_dir: str | os.PathLike | None = None, backup_root: str | os.PathLike | None = None,
                    verbose: int | str = 2) -> TrainedClassifier:
-    """Train a Table 1 classifier, save it, and score the test spectra.
+    """:func:`train_and_test_seeds` with the single seed ``config.seed``: one classifier, saved as
+    ``<model_dir>/classifier-<name>.keras`` (default ``<data>/experiment1``)."""
+    [trained] = train_and_test_seeds(data, name, config, dataset, 1, model_dir=model_dir, backup_root=backup_root,
+                                     verbose=verbose)
+    return trained
 
-    data : the sampled spectra (training, validation and test rows, and their scaler).
-    Trains on the rescaled training rows with ``config`` (early stopping on the validation
-    rows if ``config.patience`` is set); an interrupted training resumes from its last
-    finished epoch (:func:`backup_dir` under ``backup_root``).  Saves the model as
-    ``<model_dir>/classifier-<name>.keras`` (default ``<data>/experiment1``), predicts the
-    rescaled test rows and reports Table 1's metrics and the confusion matrix of their argmax.
+
+def search_best_reports(best: SoapParams, published_params: SoapParams, published_reports: Sequence[dict],
+                        spectra_cfg: Mapping[str, Any], seed: int, config: models.ClassifierConfig, dataset: str,
+                        **train_options: Any) -> list[dict]:
+    """The test reports of the classifiers at the search's best SOAP parameters (Table 1's second row), one per seed.
+
+    When ``best`` equals the published parameters, those classifiers' ``published_reports`` are them
+    (the same seeds).  Otherwise spectra are sampled again at ``best`` with the profile's ``spectra``
+    settings and ``seed`` (:func:`pixelsoap.spectra.sample_dataset`: the same pixels as the published
+    parameters' spectra) and as many classifiers as ``published_reports``, named
+    :data:`SEARCH_BEST_NAME`, are trained with the same seeds and scored by :func:`train_and_test_seeds`
+    (``train_options``: its keyword arguments), so the two rows pair by seed index.
     """
-    model_dir = Path(model_dir) if model_dir is not None else paths.data_dir() / "experiment1"
-    fitted, history = models.train_classifier(data.scaled("train"), data.train.y, data.scaled("val"), data.val.y,
-                                              config, backup_dir=backup_dir(name, dataset, backup_root),
-                                              verbose=verbose)
-    models.save_model(fitted, model_dir / f"classifier-{name}.keras")
-    proba = models.predict_proba(fitted, data.scaled("test"))
-    report = classification_report(data.test.y, proba.argmax(axis=1))
-    return TrainedClassifier(fitted, history, proba, report)
+    if best == published_params:
+        return list(published_reports)
+    data, _ = sample_dataset(best, spectra_cfg, seed, dataset=dataset)
+    return [t.report for t in train_and_test_seeds(data, SEARCH_BEST_NAME, config, dataset, len(published_reports),
+                                                   **train_options)]
 
 
 def search_best_report(best: SoapParams, published_params: SoapParams, published_report: dict,
                        spectra_cfg: Mapping[str, Any], seed: int, config: models.ClassifierConfig, dataset: str,
                        **train_options: Any) -> dict:
-    """The test report of the classifier at the search's best SOAP parameters (Table 1's second row).
+    """:func:`search_best_reports` of one seed (``config.seed``): the report of the classifier at ``best``."""
+    [report] = search_best_reports(best, published_params, [published_report], spectra_cfg, seed, config, dataset,
+                                   **train_options)
+    return report
 
-    When ``best`` equals the published parameters, that classifier's ``published_report`` is it.
-    Otherwise spectra are sampled again at ``best`` with the profile's ``spectra`` settings and
-    ``seed`` (:func:`pixelsoap.spectra.sample_dataset`: the same pixels as the published
-    parameters' spectra) and a classifier named :data:`SEARCH_BEST_NAME` is trained and scored
-    by :func:`train_and_test` (``train_options``: its keyword arguments).
+
+def best_val_accuracy(histories: Sequence[Mapping[str, Sequence[float]]]) -> dict:
+    """The classifier's best validation accuracy per training seed, as a :func:`pixelsoap.metrics.estimate`.
+
+    histories : one training history per seed (``val_accuracy``: one fraction per finished epoch).
+    Each seed contributes the highest validation accuracy of its epochs (the paper's "best
+    validation accuracy"; with early stopping, the epoch whose weights were kept).
     """
-    if best == published_params:
-        return published_report
-    data, _ = sample_dataset(best, spectra_cfg, seed, dataset=dataset)
-    return train_and_test(data, SEARCH_BEST_NAME, config, dataset, **train_options).report
+    return estimate([max(h["val_accuracy"]) for h in histories])
 
 
 # --------------------------------------------------------------------------- the paper's findings, checked
@@ -316,7 +411,8 @@ def findings_checks(findings: Mapping[str, Any], *, confusion: np.ndarray, confu
     seven, seven_transformed : the :class:`pixelsoap.pixelwise.PixelPredictions` of a test 7 and
         of the same 7 rotated by 90 degrees and mirrored (Fig. 12).
     rows : Table 1's rows, :func:`table1_rows` (published parameters first, the search's best
-        second), each accuracy measured on ``n_test`` test spectra.
+        second), each accuracy measured on ``n_test`` test spectra; ``best_params_distance`` pairs
+        their per-seed accuracies by seed index (:func:`paired_accuracy_distance`).
     distance_correct_rho : Spearman rho of a test spectrum's distance from its digit's centroid
         with its being classified correctly; accuracy_by_distance : the table of
         :func:`pixelsoap.pixelwise.accuracy_by_distance`, nearest bin first (Fig. 13c), compared
@@ -334,7 +430,8 @@ def findings_checks(findings: Mapping[str, Any], *, confusion: np.ndarray, confu
                                   "transformed_majority": seven_transformed.majority,
                                   "identical_predictions": bool(np.array_equal(
                                       np.sort(seven.predicted), np.sort(seven_transformed.predicted)))},
-        "best_params_distance": accuracy_distance(rows[1]["accuracy"]["ours"], rows[0]["accuracy"]["ours"], n_test),
+        "best_params_distance": paired_accuracy_distance(rows[1]["accuracy"]["estimate"]["values"],
+                                                         rows[0]["accuracy"]["estimate"]["values"], n_test),
         "far_points_less_accurate": {"spearman_distance_correct": distance_correct_rho,
                                      "accuracy_nearest_bin": float(accuracy_by_distance["accuracy"].iloc[0]),
                                      "accuracy_farthest_bin": float(accuracy_by_distance["accuracy"].iloc[-1]),
@@ -375,13 +472,17 @@ def far_against_near(accuracy_by_distance: pd.DataFrame, share: float = 0.2, z: 
 
 
 def write_metrics(path: str | os.PathLike, *, dataset: str, rows: Sequence[Mapping],
-                  config: models.ClassifierConfig, checks: Mapping[str, Any], examples: Mapping[str, Any]) -> dict:
+                  config: models.ClassifierConfig, checks: Mapping[str, Any], examples: Mapping[str, Any],
+                  seeds: Sequence[int] = (), final_val_accuracy: Mapping[str, Any] | None = None) -> dict:
     """Write Experiment 1's ``metrics.json`` (atomically) and return what was written.
 
     Keys: ``dataset``, ``table1`` (``rows``, Table 1's :func:`table1_rows`), ``classifier`` (``config`` as a dict),
-    ``checks`` (:func:`findings_checks`) and ``examples`` (the test-image indices of Fig. 11-14).
+    ``seeds`` (the training seeds of the Table 1 classifiers), ``final_val_accuracy`` (the published
+    parameters' classifier's best validation accuracy per seed, :func:`best_val_accuracy`), ``checks``
+    (:func:`findings_checks`) and ``examples`` (the test-image indices of Fig. 11-14, scored by the first seed's model).
     """
     metrics = {"dataset": dataset, "table1": list(rows), "classifier": config.as_dict(),
-               "checks": dict(checks), "examples": dict(examples)}
+               "seeds": [int(s) for s in seeds], "final_val_accuracy": final_val_accuracy, "checks": dict(checks),
+               "examples": dict(examples)}
     write_json(path, metrics)
     return metrics

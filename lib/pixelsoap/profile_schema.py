@@ -134,6 +134,8 @@ class Search(Section):
 
 class Final(Section):
     classifier: Classifier
+    n_seeds: int = int_field(1, what="training seeds of each Table 1 classifier (the mean and its interval)",
+                             default=1)
 
 
 class Figures(Section):
@@ -171,13 +173,19 @@ class Training(Section):
     patience: int | None = optional_int_field(1, "null trains every epoch", default=None)
 
 
+class CodeClassifier(Classifier):
+    """Experiment 2's classifier on compressed features (Fig. 19) and its uncompressed baseline."""
+
+    n_seeds: int = int_field(1, what="training seeds of each classifier and of the baseline", default=1)
+
+
 class Experiment2(Section):
     n_train: int | None = optional_int_field(10, "null: all training rows", default=None)
     linear: Grid
     deep: Annotated[list[Deep], Field(min_length=1, description="a non-empty list of {h_m, h_e}")]
     accuracy: Accuracy
     training: Training
-    classifier: Classifier
+    classifier: CodeClassifier
 
 
 class Levels(Section):

@@ -17,9 +17,16 @@ repetition's curve compares the same pixels); the noise comes from
 ``SeedSequence([profile seed, 13, s, round(level * 1e6)])``.  The spread across
 repetitions thus covers both the sampling of pixels and the noise.
 
+Models.  The classifier is trained with several seeds in Experiment 1
+(``experiment1.final.n_seeds``; :func:`model_files`); every job scores the same
+noisy spectra with each of them (SOAP is the cost, a prediction is cheap), so
+the per-job table has one row per (level, noise seed, model).  :func:`summarise`
+averages the noise draws within each model and gives intervals over the models
+(training seeds); with one model, over the noise draws.
+
 Jobs run on a Dask cluster (:func:`pixelsoap.jobs.dask_client`: a local
 cluster of one-thread worker processes, or a running scheduler); each worker
-loads the model once.  Every finished job is cached as a small JSON in
+loads the models once.  Every finished job is cached as a small JSON in
 ``paths.cache_dir() / "experiment3"`` under a hash of (level, seed, profile
 seed, SOAP parameters, T, model and scaler file hashes, library code), written atomically, so
 a rerun computes only what is missing.
@@ -50,12 +57,24 @@ STREAM_CENTERS, STREAM_NOISE = 2, 13
 #: the paper's grid (Sec. 4.4.2, published.yaml): {min, max, steps}, spaced logarithmically
 PAPER_LEVELS = {k: published.value("experiment3.levels")[k] for k in ("min", "max", "steps")}
 #: the columns of the per-job table (results/experiment3/accuracy.csv)
-TABLE_COLUMNS = ["level", "seed", "accuracy", "n", "n_correct", "ratio_to_baseline"]
+TABLE_COLUMNS = ["level", "seed", "model", "accuracy", "n", "n_correct", "ratio_to_baseline"]
 
 
 def model_file() -> Path:
-    """The Experiment 1 classifier trained on clean spectra at the published parameters."""
-    return paths.data_dir() / "experiment1" / "classifier-published-params.keras"
+    """The Experiment 1 classifier trained on clean spectra at the published parameters (its first training seed)."""
+    return model_files(1)[0]
+
+
+def model_files(n_models: int = 1) -> list[Path]:
+    """The Experiment 1 classifiers at the published parameters, one per training seed (first seed first).
+
+    n_models : how many Experiment 1 trained (its profile's ``experiment1.final.n_seeds``); the paths
+    are those :func:`pixelsoap.experiment1.model_path` gives repetitions 0 .. n_models - 1.
+    """
+    from .models import seed_model_path
+
+    folder = paths.data_dir() / "experiment1"
+    return [seed_model_path(folder, "classifier-published-params", r) for r in range(int(n_models))]
 
 
 def scaler_file() -> Path:
@@ -143,7 +162,7 @@ def noisy_spectra(images: np.ndarray, labels: np.ndarray, soap: SoapParams, n_sa
                           noise_rng=noise_rng(seed, job.seed, job.level))
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=16)
 def load_classifier(model_path: str, model_hash: str, scaler_path: str, scaler_hash: str):
     """(model, scaler), loaded once per process and file version (the hashes key the memo)."""
     from .models import load_model
@@ -152,25 +171,33 @@ def load_classifier(model_path: str, model_hash: str, scaler_path: str, scaler_h
     return load_model(model_path), load_scaler(scaler_path)
 
 
-def evaluate_level(job: Job, seed: int, soap: Mapping[str, Any], n_samples: int, model_path: str,
-                   scaler_path: str, model_hash: str = "", scaler_hash: str = "",
+def evaluate_level(job: Job, seed: int, soap: Mapping[str, Any], n_samples: int, model_path: str | Sequence[str],
+                   scaler_path: str, model_hash: str | Sequence[str] = "", scaler_hash: str = "",
                    dataset: str = "mnist") -> dict[str, Any]:
-    """Accuracy of the clean-data classifier on T noisy test spectra of ``dataset`` (one job; runs on a worker).
+    """Accuracy of the clean-data classifiers on T noisy test spectra of ``dataset`` (one job; runs on a worker).
 
-    Returns {level, seed, accuracy, n, n_correct, seconds, worker_pid}.
+    model_path / model_hash : one classifier, or one per training seed (the same spectra score each).
+    Returns {level, seed, accuracy, n, n_correct, per_model, seconds, worker_pid}: ``accuracy`` and
+    ``n_correct`` of the first model, ``per_model`` the number of correct predictions of each.
     """
     from .datasets import load_images
     from .models import predict_labels
 
     start = time.perf_counter()
     params = SoapParams.from_mapping(soap)
-    model, scaler = load_classifier(str(model_path), model_hash, str(scaler_path), scaler_hash)
+    model_paths = [model_path] if isinstance(model_path, (str, os.PathLike)) else list(model_path)
+    hashes = [model_hash] if isinstance(model_hash, str) else list(model_hash)
+    hashes = hashes if len(hashes) == len(model_paths) else [""] * len(model_paths)
     images, labels = load_images("test", dataset)
     spectra = noisy_spectra(images, labels, params, n_samples, seed, job)
-    X = scaler.transform(spectra.X.astype(np.float64)).astype(np.float32)
-    n_correct = int((predict_labels(model, X) == spectra.y).sum())
-    return {"level": job.level, "seed": job.seed, "accuracy": n_correct / len(spectra), "n": len(spectra),
-            "n_correct": n_correct, "seconds": time.perf_counter() - start, "worker_pid": os.getpid()}
+    per_model = []
+    for path, digest in zip(model_paths, hashes):
+        model, scaler = load_classifier(str(path), digest, str(scaler_path), scaler_hash)
+        X = scaler.transform(spectra.X.astype(np.float64)).astype(np.float32)
+        per_model.append(int((predict_labels(model, X) == spectra.y).sum()))
+    return {"level": job.level, "seed": job.seed, "accuracy": per_model[0] / len(spectra), "n": len(spectra),
+            "n_correct": per_model[0], "per_model": per_model, "seconds": time.perf_counter() - start,
+            "worker_pid": os.getpid()}
 
 
 # --------------------------------------------------------------------------- cache
@@ -185,10 +212,12 @@ def file_digest(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def job_key(job: Job, seed: int, soap: Mapping[str, Any], n_samples: int, model_hash: str,
+def job_key(job: Job, seed: int, soap: Mapping[str, Any], n_samples: int, model_hash: str | Sequence[str],
             scaler_hash: str, dataset: str = "mnist") -> str:
     """Cache key (24 hex digits) of one job: everything its accuracy depends on, the images' data set and the
-    library code (:mod:`pixelsoap.provenance`) included."""
+    library code (:mod:`pixelsoap.provenance`) included.
+
+    model_hash : the hash of the one model, or the list of the hashes of every model the job scores."""
     from .datasets import cache_key_part
     from .provenance import code_digest
 
@@ -226,17 +255,20 @@ def run_levels(levels: Sequence[float], n_seeds: int, soap: Mapping[str, Any], n
     model_path / scaler_path : default :func:`model_file` / :func:`scaler_file`.
     scheduler / n_workers : None for a local cluster of ``n_workers`` one-thread processes, an
         address, or a ``distributed.Client`` (as :func:`pixelsoap.search.run_search`).
+    model_path : one model file or a list of them (one per training seed; every job scores each).
     folder : the cache (default :func:`cache_folder`); compute : stand-in for :func:`evaluate_level`.
     No cluster starts when every job is cached.
 
-    Returns a DataFrame with one row per job, sorted by level then seed: :data:`TABLE_COLUMNS`
-    (``ratio_to_baseline``: accuracy over the same seed's accuracy at level 0, NaN without one)
-    plus ``seconds`` and ``cached``.
+    Returns a DataFrame with one row per job and model, sorted by level, seed, model: :data:`TABLE_COLUMNS`
+    (``ratio_to_baseline``: accuracy over the same seed's and model's accuracy at level 0, NaN without
+    one) plus ``seconds`` and ``cached``.
     """
-    model_path = Path(model_path or model_file())
+    several = isinstance(model_path, (list, tuple))
+    model_paths = [Path(p) for p in model_path] if several else [Path(model_path or model_file())]
     scaler_path = Path(scaler_path or scaler_file())
     folder = Path(folder) if folder is not None else cache_folder()
-    hashes = {"model_hash": file_digest(model_path), "scaler_hash": file_digest(scaler_path)}
+    model_hashes = [file_digest(p) for p in model_paths]
+    hashes = {"model_hash": model_hashes if several else model_hashes[0], "scaler_hash": file_digest(scaler_path)}
     jobs = plan_jobs(levels, n_seeds)
     keys = {job: job_key(job, seed, soap, n_samples, hashes["model_hash"], hashes["scaler_hash"], dataset)
             for job in jobs}
@@ -248,8 +280,9 @@ def run_levels(levels: Sequence[float], n_seeds: int, soap: Mapping[str, Any], n
             results[job] = {**cached, "cached": True}
     todo = [job for job in jobs if job not in results]
     if todo:
-        args = (int(seed), dict(soap), int(n_samples), str(model_path), str(scaler_path),
-                hashes["model_hash"], hashes["scaler_hash"], dataset)
+        models = [str(p) for p in model_paths] if several else str(model_paths[0])
+        args = (int(seed), dict(soap), int(n_samples), models, str(scaler_path), hashes["model_hash"],
+                hashes["scaler_hash"], dataset)
         _drive(todo, args, keys, results, cache, compute or evaluate_level, scheduler, n_workers, tf_threads,
                progress, n_cached=len(results))
     return accuracy_table([results[job] for job in jobs])
@@ -272,7 +305,7 @@ def _drive(todo: list[Job], args: tuple, keys: dict, results: dict, cache, compu
 def baseline_check(table, spectra_folder: str | os.PathLike | None = None,
                    model_path: str | os.PathLike | None = None,
                    scaler_path: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Seed 0's baseline against the same model on the spectra stage's test spectra (Table 1's rows).
+    """Seed 0's baseline of the first model against that model on the spectra stage's test spectra (Table 1's rows).
 
     Seed 0 draws the stage's test pixels, so when T equals the stage's ``n_test`` both accuracies
     are of the same spectra and should agree (up to SOAP round-off between processes).
@@ -282,7 +315,8 @@ def baseline_check(table, spectra_folder: str | os.PathLike | None = None,
     folder = Path(spectra_folder or paths.data_dir() / "spectra")
     with np.load(folder / "test.npz") as f:
         n_stage = int(len(f["y"]))
-        row = table[(table["level"] == 0) & (table["seed"] == 0)]
+        first_model = table["model"] == 0 if "model" in table.columns else True
+        row = table[(table["level"] == 0) & (table["seed"] == 0) & first_model]
         out = {"applies": bool(len(row) and int(row["n"].iloc[0]) == n_stage), "n_stage": n_stage,
                "n_ours": int(row["n"].iloc[0]) if len(row) else None,
                "baseline_seed_0": float(row["accuracy"].iloc[0]) if len(row) else None}
@@ -299,14 +333,27 @@ def baseline_check(table, spectra_folder: str | os.PathLike | None = None,
 
 
 def accuracy_table(rows: Iterable[Mapping[str, Any]]):
-    """Per-job DataFrame (:data:`TABLE_COLUMNS` + seconds, cached) with each seed's ratio to its baseline."""
+    """Per-job-and-model DataFrame (:data:`TABLE_COLUMNS` + seconds, cached) with each row's ratio to its baseline.
+
+    A job result with ``per_model`` (correct predictions of each model) gives one row per model
+    (``model`` 0, 1, ...); one without it, one row of model 0.  ``ratio_to_baseline`` divides by the
+    same seed's and model's accuracy at level 0.
+    """
     import pandas as pd
 
-    table = pd.DataFrame([{k: r.get(k) for k in ("level", "seed", "accuracy", "n", "n_correct", "seconds",
-                                                  "cached")} for r in rows])
-    table = table.sort_values(["level", "seed"], kind="stable").reset_index(drop=True)
-    base = table[table["level"] == 0].set_index("seed")["accuracy"]
-    table["ratio_to_baseline"] = table["accuracy"] / table["seed"].map(base)
+    expanded = []
+    for r in rows:
+        per_model = r.get("per_model") or [r.get("n_correct")]
+        for model, n_correct in enumerate(per_model):
+            accuracy = r.get("accuracy") if model == 0 and "per_model" not in r else n_correct / r["n"]
+            expanded.append({"level": r.get("level"), "seed": r.get("seed"), "model": model, "accuracy": accuracy,
+                             "n": r.get("n"), "n_correct": n_correct, "seconds": r.get("seconds"),
+                             "cached": r.get("cached")})
+    table = pd.DataFrame(expanded)
+    table = table.sort_values(["level", "seed", "model"], kind="stable").reset_index(drop=True)
+    base = table[table["level"] == 0].set_index(["seed", "model"])["accuracy"]
+    keys = pd.MultiIndex.from_frame(table[["seed", "model"]])
+    table["ratio_to_baseline"] = table["accuracy"].to_numpy() / base.reindex(keys).to_numpy()
     return table[TABLE_COLUMNS + ["seconds", "cached"]]
 
 
@@ -323,17 +370,36 @@ def _interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, floa
     return mean, sd, mean - half, mean + half
 
 
-def summarise(table):
-    """One row per level: accuracy and ratio to baseline, each as mean, sd and 95 % t-interval over seeds.
+def spread_unit(table) -> str:
+    """What the intervals of :func:`summarise` run over: "model" (training seeds) when the table holds more
+    than one model, else "seed" (noise draws)."""
+    return "model" if "model" in table.columns and table["model"].nunique() > 1 else "seed"
 
-    Columns: level, n_seeds, n (spectra per job), accuracy, accuracy_sd, accuracy_low, accuracy_high,
-    ratio, ratio_sd, ratio_low, ratio_high (ratios of each seed to its own baseline, then averaged).
+
+def per_unit_curves(table):
+    """The table averaged down to one curve per :func:`spread_unit`: columns unit, level, accuracy,
+    ratio_to_baseline, n (with several models, each model's mean over its noise draws)."""
+    unit = spread_unit(table)
+    curves = table.groupby([unit, "level"], sort=True).agg(
+        accuracy=("accuracy", "mean"), ratio_to_baseline=("ratio_to_baseline", "mean"), n=("n", "first"))
+    return curves.reset_index().rename(columns={unit: "unit"})
+
+
+def summarise(table):
+    """One row per level: accuracy and ratio to baseline, each as mean, sd and 95 % t-interval.
+
+    With several models (training seeds) the noise draws are averaged within each model first and the
+    spread is over models; with one, over the noise draws (:func:`spread_unit`).
+    Columns: level, n_seeds (units the spread is over), spread_over ("training seeds" or "noise draws"),
+    n (spectra per job), accuracy, accuracy_sd, accuracy_low, accuracy_high, ratio, ratio_sd, ratio_low,
+    ratio_high (ratios of each unit to its own baseline, then averaged).
     """
     import pandas as pd
 
+    over = "training seeds" if spread_unit(table) == "model" else "noise draws"
     rows = []
-    for level, group in table.groupby("level", sort=True):
-        row = {"level": float(level), "n_seeds": int(len(group)), "n": int(group["n"].iloc[0])}
+    for level, group in per_unit_curves(table).groupby("level", sort=True):
+        row = {"level": float(level), "n_seeds": int(len(group)), "spread_over": over, "n": int(group["n"].iloc[0])}
         for col, name in (("accuracy", "accuracy"), ("ratio_to_baseline", "ratio")):
             mean, sd, low, high = _interval(group[col].to_numpy())
             row.update({name: mean, f"{name}_sd": sd, f"{name}_low": low, f"{name}_high": high})
@@ -409,22 +475,37 @@ def findings(table, published: Mapping[str, float], chance: float = 0.1) -> dict
     """The paper's claims (Sec. 4.4.3) checked on the per-job ``table``, each beside the published value.
 
     published : floats ``ratio_at_1`` (0.92), ``value_at_3_9`` (0.51), ``steep_beyond`` (0.5).
-    "ours" is read off the mean curve over seeds; ``per_seed`` holds each seed's own value
-    (:func:`curve_statistics`), whose spread shows how firm "ours" is.
+    "ours" is read off the mean curve; ``per_seed`` holds each unit's own value (:func:`curve_statistics`
+    of each training seed's curve, its noise draws averaged, or of each noise draw with one model:
+    ``spread_over`` says which), and ``estimate`` / ``accuracy_estimate`` / ``ratio_estimate`` the
+    :func:`pixelsoap.metrics.estimate` of those values (95 % interval over training seeds).
     """
+    from .metrics import estimate
+
     summary = summarise(table)
     lv, acc, ratio = summary["level"], summary["accuracy"], summary["ratio"]
     ours = curve_statistics(lv, acc, ratio)
-    seeds = [curve_statistics(g["level"], g["accuracy"], g["ratio_to_baseline"])
-             for _, g in table.sort_values("level").groupby("seed")]
-    per_seed = {k: [s[k] for s in seeds] for k in ours}
-    base = table[table["level"] == 0].sort_values("seed")["accuracy"]
+    curves = per_unit_curves(table)
+    units = [curve_statistics(g["level"], g["accuracy"], g["ratio_to_baseline"]) for _, g in curves.groupby("unit")]
+    per_seed = {k: [u[k] for u in units] for k in ours}
+    base = curves[curves["level"] == 0].sort_values("unit")["accuracy"]
+
+    def spread(values):
+        finite = [v for v in values if np.isfinite(v)]
+        return estimate(finite) if finite else None
+
+    over = summary["spread_over"].iloc[0] if len(summary) else "noise draws"
     return {
-        "baseline": {"accuracy": float(base.mean()), "per_seed": base.tolist()},
+        "spread_over": over, "n_models": int(table["model"].nunique()) if "model" in table.columns else 1,
+        "n_noise_draws": int(table["seed"].nunique()),
+        "baseline": {"accuracy": float(base.mean()), "per_seed": base.tolist(), "estimate": spread(base.tolist())},
         "ratio_at_1": {"ours": ours["ratio_at_1"], "per_seed": per_seed["ratio_at_1"],
+                       "estimate": spread(per_seed["ratio_at_1"]),
                        "accuracy": ours["accuracy_at_1"], "published": float(published["ratio_at_1"])},
         "value_at_3_9": {"accuracy": ours["accuracy_at_3_9"], "ratio": ours["ratio_at_3_9"],
                          "accuracy_per_seed": per_seed["accuracy_at_3_9"], "ratio_per_seed": per_seed["ratio_at_3_9"],
+                         "accuracy_estimate": spread(per_seed["accuracy_at_3_9"]),
+                         "ratio_estimate": spread(per_seed["ratio_at_3_9"]),
                          "published": float(published["value_at_3_9"])},
         "reading_of_51": reading_of_51(lv, acc, ratio, float(published["value_at_3_9"]),
                                        float(published["ratio_at_1"]), chance),
@@ -436,10 +517,11 @@ def findings(table, published: Mapping[str, float], chance: float = 0.1) -> dict
 
 def degradation(table, threshold: float) -> dict[str, Any]:
     """How the ratio to the baseline falls with the noise level: the shape behind "declines sharply beyond
-    ``threshold``" and "decreases smoothly" (Sec. 4.4.3), each seed's curve read on its own.
+    ``threshold``" and "decreases smoothly" (Sec. 4.4.3), each curve read on its own.
 
-    table : the per-job table (:func:`accuracy_table`: level, seed, ratio_to_baseline); threshold : the
-    published level (pixels) beyond which the decline is sharp.  Returns estimates over seeds
+    table : the per-job table (:func:`accuracy_table`: level, seed, model, ratio_to_baseline); threshold : the
+    published level (pixels) beyond which the decline is sharp.  Each trained model's curve (its noise draws
+    averaged; each noise draw's curve when the table holds one model) is read on its own.  Returns estimates
     (:func:`pixelsoap.metrics.estimate`) of
 
     - ``ratio_at_threshold``: the ratio at ``threshold`` (interpolated in ln sigma);
@@ -450,12 +532,14 @@ def degradation(table, threshold: float) -> dict[str, Any]:
     """
     from .metrics import estimate
 
+    unit = "model" if "model" in table and table["model"].nunique() > 1 else "seed"
+    per_unit = table.groupby([unit, "level"], as_index=False)["ratio_to_baseline"].mean()   # noise draws averaged
     curves = [(g["level"].to_numpy(np.float64), g["ratio_to_baseline"].to_numpy(np.float64))
-              for _, g in table.sort_values("level").groupby("seed")]
+              for _, g in per_unit.sort_values("level").groupby(unit)]
     at_threshold = [interpolate_log(lv, r, threshold) for lv, r in curves]
     steepest = [steepest_decline(lv, r)["drop_per_ln_sigma"] for lv, r in curves]
     steps = [float(np.max(-np.diff(r))) for _, r in curves]
-    mean = table.groupby("level", sort=True)["ratio_to_baseline"].mean()
+    mean = per_unit.groupby("level", sort=True)["ratio_to_baseline"].mean()
     step_drop = -np.diff(mean.to_numpy(np.float64))
     i = int(np.argmax(step_drop))
     return {"threshold": threshold,

@@ -39,7 +39,8 @@ def fig20_noise_robustness(summary, published: Mapping[str, float], steepest: Ma
     """Fig. 20: test accuracy against sigma_disturbance (pixels, log axis), mean over seeds with error bars.
 
     summary : :func:`pixelsoap.robustness.summarise` (one row per level; level 0 is the baseline,
-        drawn as a horizontal line with its interval as a band).
+        drawn as a horizontal line with its interval as a band; the spread is over training seeds
+        when there are several models, its ``spread_over`` column says).
     published : ``ratio_at_1``, ``value_at_3_9``, ``steep_beyond`` (marked).
     steepest : :func:`pixelsoap.robustness.steepest_decline` of our curve (its interval is shaded).
     interval : "sd" (one standard deviation over seeds) or "ci" (95 % t-interval; very wide for
@@ -50,9 +51,10 @@ def fig20_noise_robustness(summary, published: Mapping[str, float], steepest: Ma
     fig, ax = plt.subplots(figsize=(7.6, 4.8))
     n_seeds = int(noisy["n_seeds"].min())
     what = "95 % interval" if interval == "ci" else "1 sd"
+    over = str(noisy["spread_over"].iloc[0]) if "spread_over" in noisy.columns else "seed(s)"
     ax.errorbar(noisy["level"], noisy["accuracy"], yerr=_errors(noisy, "accuracy", interval), fmt="o-", ms=4,
                 color="tab:blue", capsize=3, lw=1.4,
-                label=f"ours: mean of {n_seeds} seed(s)" + (f", {what}" if n_seeds > 1 else ""))
+                label=f"ours: mean of {n_seeds} {over}" + (f", {what}" if n_seeds > 1 else ""))
     ax.axhline(baseline, color="black", lw=1.2, label=f"baseline (sigma = 0): {baseline:.3f}")
     band = _errors(base, "accuracy", interval)
     if band is not None:
