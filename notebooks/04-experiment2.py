@@ -29,8 +29,8 @@
 # which differences come from the cap.
 #
 # Every autoencoder and classifier is an independent job on a Dask cluster (local, or the scheduler
-# of the profile's `experiment1.dask`); finished jobs are cached in `data/cache/experiment2/`, so a
-# rerun trains only what changed.
+# of the profile's `experiment1.dask`; `experiment2.n_workers` workers when set); finished jobs are
+# cached in `data/cache/experiment2/`, so a rerun trains only what changed.
 
 # %% tags=["parameters"]
 # Opened by hand, the notebook runs on the active profile (params.yaml, else params/default.yaml);
@@ -51,7 +51,7 @@ import pandas as pd
 
 from pixelsoap import paths
 from pixelsoap.autoencoders import build_autoencoder
-from pixelsoap.compression import CompressionData, correlation_matrix, parse_section
+from pixelsoap.compression import CompressionData, correlation_matrix, dask_settings, parse_section
 from pixelsoap.compression_claims import accuracy_findings, check_claims, compressibility, mse_findings
 from pixelsoap.compression_classifiers import accuracy_summary, accuracy_table
 from pixelsoap.compression_costs import cost_summary, measure_epoch_costs, paper_grid_estimate
@@ -65,7 +65,6 @@ from pixelsoap.spectra import load as load_spectra
 
 started = time.perf_counter()
 settings = parse_section(experiment2, seed)
-dask_cfg = experiment1.get("dask", {})
 out = paths.results_dir() / "experiment2"
 spectra = load_spectra()
 data = CompressionData.from_dataset(spectra, settings["n_train"], seed)
@@ -108,7 +107,7 @@ ae_jobs, acc_jobs = plan_jobs(settings["linear"], settings["deep"], settings["ac
                               settings["accuracy_h_m"], d=d, n_seeds=settings["classifier_seeds"])
 t0 = time.perf_counter()
 ae_results, acc_results = run_jobs(data, ae_jobs, acc_jobs, settings["training"], settings["classifier"], pca,
-                                   scheduler=dask_cfg.get("scheduler"), n_workers=dask_cfg.get("n_workers", 2))
+                                   **dask_settings({"experiment1": experiment1, "experiment2": experiment2}))
 jobs_seconds = time.perf_counter() - t0
 n_trained = sum(not r["cached"] for r in ae_results + acc_results)
 print(f"{len(ae_jobs)} autoencoders and {len(acc_jobs)} classifiers: {n_trained} trained, "

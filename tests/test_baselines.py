@@ -16,6 +16,7 @@ from pixelsoap.conversion import image_to_points
 from pixelsoap.metrics import estimate
 from pixelsoap.profile_schema import ProfileError, validate_params
 from pixelsoap.report import ERROR, INCONCLUSIVE, MISSING, NO_PUBLISHED, NOT_REPRODUCED, NOT_RUN, REPRODUCED, Sources
+from pixelsoap.sampling import ModelInputs
 from pixelsoap.soap import SoapParams
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,7 +154,7 @@ def test_train_seeds_gives_one_accuracy_per_seed_on_separable_data():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 10, 600)
     X = (np.eye(10)[y] * 3 + rng.normal(0, 0.3, (600, 10))).astype(np.float32)
-    features = base.Features(X[:400], y[:400], X[400:500], y[400:500], X[500:], y[500:])
+    features = ModelInputs(X[:400], y[:400], X[400:500], y[400:500], X[500:], y[500:])
     config = models.ClassifierConfig(hidden_units=(16,), epochs=8, batch_size=32, learning_rate=0.01)
     result = base.train_seeds(features, config, [3, 4, 5])
     assert result["test_accuracy"]["n"] == 3 and result["seeds"] == [3, 4, 5]

@@ -523,3 +523,11 @@ def test_an_interrupted_family_resumes_from_its_checkpoint(tmp_path, monkeypatch
     for a, b in zip(resumed, straight):
         assert a["history"] == b["history"] and a["val_mse"] == b["val_mse"]
     assert not any((tmp_path / "ckpt").glob("**/*.npz"))
+
+
+def test_experiment2_has_its_own_worker_count_else_experiment1s():
+    shared = {"experiment1": {"dask": {"scheduler": None, "n_workers": 2}}}
+    assert comp.dask_settings({**shared, "experiment2": {}}) == {"scheduler": None, "n_workers": 2}
+    assert comp.dask_settings({**shared, "experiment2": {"n_workers": 1}}) == {"scheduler": None, "n_workers": 1}
+    with pytest.raises(ValueError, match="n_workers.*0"):
+        comp.parse_section({"n_workers": 0}, seed=0)

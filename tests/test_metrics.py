@@ -8,6 +8,7 @@ from sklearn import metrics as skm
 
 from pixelsoap.metrics import (
     classification_report,
+    compare_intervals,
     confusion_matrix,
     most_confused_pairs,
     normalise_rows,
@@ -164,3 +165,22 @@ def test_estimate_is_the_student_t_interval_of_the_mean():
         estimate([])
     with pytest.raises(ValueError, match="finite"):
         estimate([0.5, float("nan")])
+
+
+@pytest.mark.parametrize(("a", "op", "b", "expected"), [
+    ({"mean": 0.5, "low": 0.4, "high": 0.6}, ">", 0.3, True),      # the whole interval above
+    ({"mean": 0.5, "low": 0.4, "high": 0.6}, ">", 0.7, False),     # the whole interval below
+    ({"mean": 0.5, "low": 0.4, "high": 0.6}, ">", 0.5, None),      # straddles: undecided
+    ({"mean": 0.5, "low": 0.4, "high": 0.6}, ">=", 0.4, True),     # an end on the rule counts for >=
+    ({"mean": 0.5, "low": 0.4, "high": 0.6}, ">", 0.4, None),      # ... not for >
+    (0.2, "<", {"low": 0.3, "high": 0.9}, True),                   # a bootstrap interval on the right
+    ({"low": 0.1, "high": 0.3}, "<", {"low": 0.2, "high": 0.9}, None),
+    (1.0, "<=", 2.0, True),
+])
+def test_compare_intervals_decides_only_when_the_whole_interval_is_on_one_side(a, op, b, expected):
+    assert compare_intervals(a, op, b) is expected
+
+
+def test_compare_intervals_refuses_an_unordered_comparison():
+    with pytest.raises(ValueError, match="'=='"):
+        compare_intervals(1.0, "==", 1.0)

@@ -34,7 +34,7 @@ import numpy as np
 from .conversion import GREY_LEVELS_PER_Z
 from .metrics import estimate
 from .models import N_CLASSES, ClassifierConfig
-from .sampling import fit_scaler, split_rows
+from .sampling import ModelInputs, fit_scaler, split_rows
 from .spectra import STREAM_SPLIT, SpectraDataset
 
 #: the two feature sets: SOAP spectra (the paper) and the raw-pixel window (the baseline)
@@ -182,34 +182,22 @@ def chance_levels(y_test: np.ndarray, n_classes: int = N_CLASSES) -> dict:
 # --------------------------------------------------------------------------- training
 
 
-@dataclass
-class Features:
-    """One model's inputs: float32 (rows, d) matrices and int labels (rows,) of the three parts."""
-
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-
-
-def soap_inputs(data: SpectraDataset) -> Features:
+def soap_inputs(data: SpectraDataset) -> ModelInputs:
     """The rescaled SOAP spectra of ``data`` (the Table 1 classifier's inputs)."""
-    return Features(data.scaled("train"), data.train.y, data.scaled("val"), data.val.y,
+    return ModelInputs(data.scaled("train"), data.train.y, data.scaled("val"), data.val.y,
                     data.scaled("test"), data.test.y)
 
 
-def window_inputs(windows_all: np.ndarray, windows_test: np.ndarray, data: SpectraDataset) -> Features:
+def window_inputs(windows_all: np.ndarray, windows_test: np.ndarray, data: SpectraDataset) -> ModelInputs:
     """The window features split as ``data`` splits its rows.
 
     windows_all : (T, k) :func:`window_features` of ``data.train_all``'s rows; windows_test : of its test rows.
     """
-    return Features(windows_all[~data.is_val], data.train.y, windows_all[data.is_val], data.val.y,
+    return ModelInputs(windows_all[~data.is_val], data.train.y, windows_all[data.is_val], data.val.y,
                     windows_test, data.test.y)
 
 
-def train_seeds(features: Features, config: ClassifierConfig, seeds: Sequence[int], progress: bool = False) -> dict:
+def train_seeds(features: ModelInputs, config: ClassifierConfig, seeds: Sequence[int], progress: bool = False) -> dict:
     """Train the Fig. 8 classifier once per seed (one grouped call) and score validation and test rows.
 
     config : architecture and protocol (its own seed is ignored: ``seeds`` are used).

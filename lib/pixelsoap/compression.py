@@ -38,7 +38,6 @@ cluster, then ``dvc repro`` only reads the cache.
 
 from __future__ import annotations
 
-import hashlib
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -47,8 +46,10 @@ from typing import Any
 import numpy as np
 
 from .published import value as published_value
+from .sampling import ModelInputs
 
-__all__ = ["TrainingConfig", "parse_grid", "parse_section", "CompressionData", "correlation_matrix", "run_section",
+__all__ = ["TrainingConfig", "parse_grid", "parse_section", "CompressionData", "correlation_matrix", "dask_settings",
+           "run_section",
            "main"]
 
 #: random stream of the training-row subset (1-3: pixelsoap.spectra, 7: the search)
@@ -127,13 +128,14 @@ def parse_grid(spec, d: int = 308) -> tuple[int, ...]:
     return tuple(sorted({int(v) for v in values}))
 
 
-SECTION_KEYS = ("n_train", "linear", "deep", "accuracy", "training", "classifier")
+SECTION_KEYS = ("n_train", "n_workers", "linear", "deep", "accuracy", "training", "classifier")
 
 
 def parse_section(section: Mapping[str, Any], seed: int, d: int = 308) -> dict[str, Any]:
     """The profile's ``experiment2`` section, validated.
 
-    Returns n_train (int or None), linear (h_e tuple), deep ({h_m: h_e tuple}),
+    Returns n_train (int or None), n_workers (int or None: ``experiment1.dask``'s), linear (h_e tuple),
+    deep ({h_m: h_e tuple}),
     accuracy (h_e tuple), accuracy_h_m (int), training (:class:`TrainingConfig`,
     seeded with ``seed``), classifier (:class:`pixelsoap.models.ClassifierConfig`,
     seeded with ``seed``) and classifier_seeds (the ``classifier`` section's ``n_seeds``, default
@@ -147,6 +149,9 @@ def parse_section(section: Mapping[str, Any], seed: int, d: int = 308) -> dict[s
     n_train = section.get("n_train")
     if n_train is not None and not (_is_int(n_train) and n_train >= 10):
         raise ValueError(f"n_train must be null or an int >= 10, got {n_train!r}")
+    n_workers = section.get("n_workers")
+    if n_workers is not None and not (_is_int(n_workers) and n_workers >= 1):
+        raise ValueError(f"experiment2.n_workers must be null or an int >= 1, got {n_workers!r}")
     deep = {}
     for entry in section.get("deep") or []:
         if set(entry) != {"h_m", "h_e"} or not (_is_int(entry["h_m"]) and entry["h_m"] >= 1):
@@ -157,7 +162,8 @@ def parse_section(section: Mapping[str, Any], seed: int, d: int = 308) -> dict[s
     n_seeds = classifier.pop("n_seeds", 1)
     if not (_is_int(n_seeds) and n_seeds >= 1):
         raise ValueError(f"experiment2.classifier.n_seeds must be an int >= 1, got {n_seeds!r}")
-    return {"n_train": n_train, "linear": parse_grid(section.get("linear") or [], d), "deep": deep,
+    return {"n_train": n_train, "n_workers": n_workers, "linear": parse_grid(section.get("linear") or [], d),
+            "deep": deep,
             "accuracy": parse_grid(accuracy.get("h_e") or [], d), "accuracy_h_m": int(accuracy.get("h_m", 2)),
             "training": TrainingConfig.from_mapping({**section.get("training", {}), "seed": int(seed)}),
             "classifier": ClassifierConfig.from_mapping({**classifier, "seed": int(seed)}),
@@ -167,25 +173,14 @@ def parse_section(section: Mapping[str, Any], seed: int, d: int = 308) -> dict[s
 # --------------------------------------------------------------------------- data
 
 
-@dataclass
-class CompressionData:
-    """Model inputs of Experiment 2: rescaled float32 spectra (rows, d) and digits uint8 (rows,).
+class CompressionData(ModelInputs):
+    """Model inputs of Experiment 2 (:class:`pixelsoap.sampling.ModelInputs`): rescaled float32 spectra
+    (rows, d) and digits uint8 (rows,).
 
     ``X_train`` trains the autoencoders, PCA and the classifiers; ``X_val``
     scores the reconstructions (and stops training early); ``X_test`` scores
     the classifiers (Fig. 19).
     """
-
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X_train.shape[1])
 
     @classmethod
     def from_dataset(cls, dataset, n_train: int | None = None, seed: int = 0) -> CompressionData:
@@ -197,19 +192,6 @@ class CompressionData:
             X, y = X[rows], y[rows]
         return cls(X, y, dataset.scaled("val"), np.asarray(dataset.val.y, np.uint8),
                    dataset.scaled("test"), np.asarray(dataset.test.y, np.uint8))
-
-    def fingerprint(self) -> str:
-        """16 hex digits of a SHA-256 over every array's shape, dtype and bytes."""
-        digest = hashlib.sha256()
-        for f in fields(self):
-            array = np.ascontiguousarray(getattr(self, f.name))
-            digest.update(f"{f.name}{array.shape}{array.dtype}".encode())
-            digest.update(array.tobytes())
-        return digest.hexdigest()[:16]
-
-    def part(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """(X, y) of "train", "val" or "test"."""
-        return getattr(self, f"X_{name}"), getattr(self, f"y_{name}")
 
 
 def correlation_matrix(X: np.ndarray) -> np.ndarray:
@@ -232,10 +214,19 @@ def correlation_matrix(X: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- command line
 
 
+def dask_settings(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Experiment 2's cluster: {"scheduler", "n_workers"} of ``experiment1.dask``, with ``experiment2.n_workers``
+    in place of its worker count when set (training-bound jobs: on two virtual cores that share one core's
+    vector units, two workers train slower than one, see the profile)."""
+    dask_cfg = params.get("experiment1", {}).get("dask", {})
+    own = (params.get("experiment2") or {}).get("n_workers")
+    return {"scheduler": dask_cfg.get("scheduler"), "n_workers": int(own or dask_cfg.get("n_workers", 2))}
+
+
 def run_section(params: Mapping[str, Any], progress: bool = True) -> tuple[list[dict], list[dict]]:
     """Every job of a parameter dict's ``experiment2`` section on the stage's spectra (fills the cache).
 
-    Uses ``seed``, ``experiment1.dask`` (scheduler, n_workers) and ``experiment2``; returns
+    Uses ``seed``, :func:`dask_settings` and ``experiment2``; returns
     :func:`pixelsoap.compression_jobs.run_jobs`'s results.  The notebook then finds every job cached.
     """
     from .compression_jobs import plan_jobs, run_jobs
@@ -244,12 +235,11 @@ def run_section(params: Mapping[str, Any], progress: bool = True) -> tuple[list[
 
     seed = int(params["seed"])
     settings = parse_section(params["experiment2"], seed)
-    dask_cfg = params.get("experiment1", {}).get("dask", {})
     data = CompressionData.from_dataset(load(), settings["n_train"], seed)
     ae_jobs, acc_jobs = plan_jobs(settings["linear"], settings["deep"], settings["accuracy"],
                                   settings["accuracy_h_m"], d=data.n_features, n_seeds=settings["classifier_seeds"])
     return run_jobs(data, ae_jobs, acc_jobs, settings["training"], settings["classifier"], fit_pca(data.X_train),
-                    scheduler=dask_cfg.get("scheduler"), n_workers=dask_cfg.get("n_workers", 2), progress=progress)
+                    **dask_settings(params), progress=progress)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -122,14 +122,12 @@ def smallest_of(estimates: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | 
 
 def _interval_verdict(interval: Mapping[str, float] | None, threshold: float, strict: bool) -> str:
     """"holds" / "fails" / "inconclusive": the interval against ``interval > threshold`` (``strict``) or ``>=``."""
+    from .metrics import compare_intervals
+
     if interval is None:
         return "fails"
-    above = (lambda v: v > threshold) if strict else (lambda v: v >= threshold)
-    if above(interval["low"]):
-        return "holds"
-    if not above(interval["high"]):
-        return "fails"
-    return "inconclusive"
+    holds = compare_intervals(interval, ">" if strict else ">=", threshold)
+    return {True: "holds", False: "fails", None: "inconclusive"}[holds]
 
 
 def accuracy_findings(acc: pd.DataFrame, above: int = 50, at: int = 100, keep: float | None = None,  # noqa: F821

@@ -10,7 +10,7 @@ support 0 and does not enter the weighted averages.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -140,3 +140,38 @@ def estimate(values: Iterable[float], confidence: float = 0.95) -> dict:
 def is_estimate(value: object) -> bool:
     """Whether ``value`` is an :func:`estimate` (a mapping with ``mean``, ``low`` and ``high``)."""
     return isinstance(value, dict) and {"mean", "low", "high"} <= set(value)
+
+
+#: comparisons that are monotone in each side, so an interval decides them by its two ends
+ORDERED_COMPARISONS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
+                       "<=": lambda a, b: a <= b}
+
+
+def is_interval(value: object) -> bool:
+    """Whether ``value`` is judged as an interval: an :func:`estimate`, or a mapping with ``low`` and
+    ``high`` (a bootstrap interval written without its point value)."""
+    return is_estimate(value) or (isinstance(value, Mapping) and {"low", "high"} <= set(value))
+
+
+def interval_bounds(value: object) -> tuple:
+    """(low, high) of an interval (:func:`is_interval`), (value, value) of anything else."""
+    return (value["low"], value["high"]) if is_interval(value) else (value, value)
+
+
+def compare_intervals(a: object, op: str, b: object) -> bool | None:
+    """``a op b`` for an ordered ``op`` (``> >= < <=``) as True, False or None (undecided).
+
+    a, b : numbers or intervals (:func:`is_interval`).  The comparison holds when it holds for every
+    pair of points of the two intervals, fails when it fails for every pair, and is undecided (an
+    interval straddles the other side) otherwise; for two numbers it is the plain comparison.
+    """
+    if op not in ORDERED_COMPARISONS:
+        raise ValueError(f"ordered comparison expected (one of {sorted(ORDERED_COMPARISONS)}), got {op!r}")
+    (a_low, a_high), (b_low, b_high) = interval_bounds(a), interval_bounds(b)
+    # the corners that are hardest and easiest for the comparison to hold
+    worst, best = ((a_low, b_high), (a_high, b_low)) if op in (">", ">=") else ((a_high, b_low), (a_low, b_high))
+    if ORDERED_COMPARISONS[op](*worst):
+        return True
+    if not ORDERED_COMPARISONS[op](*best):
+        return False
+    return None

@@ -181,6 +181,7 @@ class CodeClassifier(Classifier):
 
 class Experiment2(Section):
     n_train: int | None = optional_int_field(10, "null: all training rows", default=None)
+    n_workers: int | None = optional_int_field(1, "null: experiment1.dask.n_workers", default=None)
     linear: Grid
     deep: Annotated[list[Deep], Field(min_length=1, description="a non-empty list of {h_m, h_e}")]
     accuracy: Accuracy

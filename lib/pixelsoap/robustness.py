@@ -357,19 +357,6 @@ def accuracy_table(rows: Iterable[Mapping[str, Any]]):
     return table[TABLE_COLUMNS + ["seconds", "cached"]]
 
 
-def _interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float, float]:
-    """Mean, standard deviation (ddof 1) and a Student-t interval of ``values`` (NaN spread for one value)."""
-    from scipy import stats
-
-    values = np.asarray(values, dtype=np.float64)
-    mean = float(values.mean())
-    if values.size < 2:
-        return mean, float("nan"), float("nan"), float("nan")
-    sd = float(values.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, values.size - 1)) * sd / np.sqrt(values.size)
-    return mean, sd, mean - half, mean + half
-
-
 def spread_unit(table) -> str:
     """What the intervals of :func:`summarise` run over: "model" (training seeds) when the table holds more
     than one model, else "seed" (noise draws)."""
@@ -396,13 +383,16 @@ def summarise(table):
     """
     import pandas as pd
 
+    from .metrics import estimate
+
     over = "training seeds" if spread_unit(table) == "model" else "noise draws"
     rows = []
     for level, group in per_unit_curves(table).groupby("level", sort=True):
         row = {"level": float(level), "n_seeds": int(len(group)), "spread_over": over, "n": int(group["n"].iloc[0])}
         for col, name in (("accuracy", "accuracy"), ("ratio_to_baseline", "ratio")):
-            mean, sd, low, high = _interval(group[col].to_numpy())
-            row.update({name: mean, f"{name}_sd": sd, f"{name}_low": low, f"{name}_high": high})
+            est = estimate(group[col].to_numpy())
+            spread = [est["sd"], est["low"], est["high"]] if est["n"] > 1 else [float("nan")] * 3
+            row.update({name: est["mean"], **dict(zip((f"{name}_sd", f"{name}_low", f"{name}_high"), spread))})
         rows.append(row)
     return pd.DataFrame(rows)
 

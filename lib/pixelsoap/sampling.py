@@ -9,7 +9,8 @@ training rows (the paper's s_RR) is saved for reuse by every later section.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
 
@@ -215,3 +216,35 @@ def load_scaler(path: str | Path):
     import joblib
 
     return joblib.load(path)
+
+
+@dataclass
+class ModelInputs:
+    """A model's inputs in three parts: float32 features X (rows, d) and integer labels y (rows,) each.
+
+    ``X_train`` trains, ``X_val`` stops training early (and scores reconstructions), ``X_test`` scores.
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X_train.shape[1])
+
+    def part(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(X, y) of "train", "val" or "test"."""
+        return getattr(self, f"X_{name}"), getattr(self, f"y_{name}")
+
+    def fingerprint(self) -> str:
+        """16 hex digits of a SHA-256 over every array's shape, dtype and bytes."""
+        digest = hashlib.sha256()
+        for f in fields(self):
+            array = np.ascontiguousarray(getattr(self, f.name))
+            digest.update(f"{f.name}{array.shape}{array.dtype}".encode())
+            digest.update(array.tobytes())
+        return digest.hexdigest()[:16]

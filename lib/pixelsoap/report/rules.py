@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..metrics import is_estimate
+from ..metrics import ORDERED_COMPARISONS, compare_intervals, interval_bounds, is_estimate, is_interval
 from ..published import entry as published_entry
 from .formatting import fmt, fmt_tolerance
 from .query import Context, RowError, evaluate
@@ -116,22 +116,8 @@ def describe_rule(rule: Mapping, kind: str, setting: bool, ctx: Context) -> str:
     raise RowError(f"unknown rule kind {kind!r}")
 
 
-_COMPARE = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
-            "<=": lambda a, b: a <= b, "==": values_equal, "!=": lambda a, b: not values_equal(a, b),
+_COMPARE = {**ORDERED_COMPARISONS, "==": values_equal, "!=": lambda a, b: not values_equal(a, b),
             "in": lambda a, b: any(values_equal(a, x) for x in b)}
-#: comparisons that are monotone in each side, so an interval decides them by its two ends
-_ORDERED = {">", ">=", "<", "<="}
-
-
-def is_interval(value: Any) -> bool:
-    """Whether ``value`` is judged as an interval: an estimate, or a mapping with ``low`` and ``high``
-    (a bootstrap interval written without its point value)."""
-    return is_estimate(value) or (isinstance(value, Mapping) and {"low", "high"} <= set(value))
-
-
-def _bounds(value: Any) -> tuple[Any, Any]:
-    """(low, high) of an interval (:func:`is_interval`), (value, value) of anything else."""
-    return (value["low"], value["high"]) if is_interval(value) else (value, value)
 
 
 def compare(a: Any, op: str, b: Any) -> bool | None:
@@ -146,15 +132,8 @@ def compare(a: Any, op: str, b: Any) -> bool | None:
         raise RowError(f"unknown comparison {op!r}")
     if a is None or b is None:
         return False
-    if op in _ORDERED and (is_interval(a) or is_interval(b)):
-        (a_low, a_high), (b_low, b_high) = _bounds(a), _bounds(b)
-        # the corners that are hardest and easiest for the comparison to hold
-        worst, best = ((a_low, b_high), (a_high, b_low)) if op in (">", ">=") else ((a_high, b_low), (a_low, b_high))
-        if _COMPARE[op](*worst):
-            return True
-        if not _COMPARE[op](*best):
-            return False
-        return None
+    if op in ORDERED_COMPARISONS and (is_interval(a) or is_interval(b)):
+        return compare_intervals(a, op, b)
     a = a["mean"] if is_estimate(a) else a
     b = b["mean"] if is_estimate(b) else b
     try:
@@ -192,7 +171,7 @@ def verdict(rule: Mapping, kind: str, setting: bool, ours: Any, ctx: Context) ->
         if setting:
             return (SAME, "") if same else (DIFFERS, "")
         return (REPRODUCED, "") if same else (NOT_REPRODUCED, "")
-    low, high = (float(x) for x in _bounds(ours))
+    low, high = (float(x) for x in interval_bounds(ours))
     ours_f, pub_f = (float(ours["mean"]) if is_estimate(ours) else float(ours)), float(pub)
     interval = f" (interval {fmt(low)} to {fmt(high)})" if is_estimate(ours) else ""
     diff = ours_f - pub_f
