@@ -273,7 +273,7 @@ def test_bad_input_is_refused_naming_the_value(data):
 def test_group_by_shape_bounds_the_padding_waste():
     sizes = np.unique(np.geomspace(9, 792, 24).astype(int))
     specs = [classifier_spec(int(d)) for d in sizes] + [autoencoder_spec(30, h) for h in (1, 2, 30)]
-    groups = group_by_shape(specs, max_waste=1.25)
+    groups = group_by_shape(specs, max_waste=1.25, max_state_bytes=None)
     assert sorted(i for g in groups for i in g) == list(range(len(specs)))
     for group in groups:
         members = [specs[i] for i in group]
@@ -281,6 +281,19 @@ def test_group_by_shape_bounds_the_padding_waste():
         assert padded_cost(members) <= 1.25 * sum(s.n_params for s in members)
     assert len(groups) < len(specs) - 3                # the small classifiers do share groups
     assert all(len(g) <= 2 for g in group_by_shape(specs, max_models=2))
+
+
+def test_group_by_shape_caps_the_training_state_of_a_group():
+    # 308-256-256-10: 308 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10 = 147,466 parameters, 16 bytes each
+    big = classifier_spec(308)
+    assert big.n_params == 147_466
+    cap = 2 * 147_466 * 16                        # room for two of them, not three
+    groups = group_by_shape([big] * 5, max_state_bytes=cap)
+    assert [len(g) for g in groups] == [2, 2, 1]
+    assert [len(g) for g in group_by_shape([big] * 5, max_state_bytes=None)] == [5]
+    assert [len(g) for g in group_by_shape([big] * 2, max_state_bytes=1)] == [1, 1]   # too big: alone
+    with pytest.raises(ValueError, match="max_state_bytes.*0"):
+        group_by_shape([big], max_state_bytes=0)
 
 
 # --- export -------------------------------------------------------------------------------------
