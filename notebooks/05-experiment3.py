@@ -42,7 +42,7 @@
 # %% tags=["parameters"]
 # Opened by hand, the notebook runs on the active profile (params.yaml, else params/default.yaml);
 # `make reproduce` injects the same sections, from params.yaml, after this cell.
-from pixelsoap.profiles import active_params
+from pixelsoap.runtime.profiles import active_params
 
 _profile = active_params()
 seed = _profile["seed"]
@@ -55,12 +55,13 @@ experiment3 = _profile["experiment3"]
 import time
 
 import pixelsoap as ps
-from pixelsoap import paths, published
-from pixelsoap import robustness as rb
-from pixelsoap import robustness_readings as rr
-from pixelsoap.io import atomic_path, write_json
+from pixelsoap import published
+from pixelsoap.experiments.experiment3 import readings as rr
+from pixelsoap.experiments.experiment3 import robustness as rb
 from pixelsoap.plots import experiment3 as plots3
 from pixelsoap.plots import save_figure
+from pixelsoap.runtime import paths
+from pixelsoap.runtime.io import atomic_path, write_json
 
 started = time.perf_counter()
 settings = rb.parse_section(experiment3)

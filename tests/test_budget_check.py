@@ -1,4 +1,4 @@
-"""The doubled-budget check (pixelsoap.budget_check): the doubled profile and the labels in the report
+"""The doubled-budget check (pixelsoap.pipeline.budget_check): the doubled profile and the labels in the report
 (stable / changes when the budget doubles, at the paper's budget)."""
 
 import json
@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import yaml
 
-from pixelsoap import budget_check as bc
 from pixelsoap import report
-from pixelsoap.profile_schema import validate_params
+from pixelsoap.pipeline import budget_check as bc
+from pixelsoap.runtime.profile_schema import validate_params
 
 ROOT = Path(__file__).resolve().parents[1]
 

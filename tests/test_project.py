@@ -7,8 +7,8 @@ import jupytext
 import pytest
 import yaml
 
-from pixelsoap.profiles import PROFILES, load_profile, select_profile
-from pixelsoap.runner import has_parameters_cell
+from pixelsoap.pipeline.runner import has_parameters_cell
+from pixelsoap.runtime.profiles import PROFILES, load_profile, select_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
@@ -51,7 +51,7 @@ def test_paper_profile_has_the_published_settings():
     assert search["n_trials"] == 168 and search["n_samples"] == 120_000 and search["val_fraction"] == 0.2
     assert {k: search["space"][k] for k in ("r_cut", "n_max", "l_max", "sigma")} == {
         "r_cut": [2, 100], "n_max": [2, 11], "l_max": [2, 11], "sigma": [1, 10]}
-    from pixelsoap.models import ClassifierConfig
+    from pixelsoap.models.classifier import ClassifierConfig
     for section in (search["classifier"], paper["experiment1"]["final"]["classifier"]):
         config = ClassifierConfig.from_mapping(section)
         assert config.epochs == 300 and config.patience is None
@@ -59,7 +59,8 @@ def test_paper_profile_has_the_published_settings():
 
 
 def test_paper_profile_has_the_published_compression_and_noise_settings():
-    from pixelsoap import compression, robustness
+    from pixelsoap.experiments.experiment2 import compression
+    from pixelsoap.experiments.experiment3 import robustness
 
     paper = load_profile("paper")
     settings = compression.parse_section(paper["experiment2"], paper["seed"])             # Sec. 4.3.2
@@ -131,7 +132,7 @@ def test_params_yaml_is_tracked_and_holds_the_default_profile():
 
 
 def test_a_notebook_run_removes_the_temporary_copies_a_killed_run_left(tmp_path):
-    from pixelsoap.runner import remove_leftovers
+    from pixelsoap.pipeline.runner import remove_leftovers
 
     output = tmp_path / "04-experiment2.ipynb"
     litter = [tmp_path / ".04-experiment2.abc123.tmp.ipynb", tmp_path / ".04-experiment2.zz.tmp.ipynb"]
@@ -227,7 +228,7 @@ def test_every_stage_depends_on_the_library_code_it_can_run():
 
 def test_the_dependency_check_follows_lazy_imports():
     """models.train_classifier imports the training engine inside the function: it must be found."""
-    found = _stage_modules({"cmd": "python -m pixelsoap.models", "deps": []})
+    found = _stage_modules({"cmd": "python -m pixelsoap.models.classifier", "deps": []})
     assert {"models", "training", "training_loop", "training_kernels", ""} <= found
     assert "runner" not in found and "jobs" not in found
 

@@ -15,8 +15,8 @@ import matplotlib
 if not os.environ.get("MPLBACKEND"):
     matplotlib.use("Agg")
 
-from .. import paths
-from ..io import atomic_path
+from pixelsoap.runtime import paths
+from pixelsoap.runtime.io import atomic_path
 
 FORMATS = ("png", "pdf")
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from .files import PARAMS_FILE, Missing, Sources, locked_params, stage_of, unavailable_reason
-from .query import Context, evaluate, references
-from .rules import MISSING, NOT_RUN
+from pixelsoap.report.files import PARAMS_FILE, Missing, Sources, locked_params, stage_of, unavailable_reason
+from pixelsoap.report.query import Context, evaluate, references
+from pixelsoap.report.rules import MISSING, NOT_RUN
 
 
 def infer_profile(root: Path) -> dict:

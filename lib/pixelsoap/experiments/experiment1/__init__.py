@@ -1,0 +1,5 @@
+"""Experiment 1 (stage ``experiment1``): the classifier at the search's best parameters.
+
+- :mod:`.classifier`: the classifier, Table 1 and the paper's findings checked
+- :mod:`.pixelwise`: whole images classified pixel by pixel (Fig. 11-12)
+"""

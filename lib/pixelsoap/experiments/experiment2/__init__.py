@@ -1,0 +1,8 @@
+"""Experiment 2 (stage ``experiment2``): how far the spectra compress.
+
+- :mod:`.compression`: settings and data; :mod:`.pca`: PCA; :mod:`.jobs`: the autoencoder and
+  classifier jobs on Dask; :mod:`.classifiers`: classifiers on the codes; :mod:`.claims`: the
+  paper's claims checked; :mod:`.costs`: what the paper's grid costs
+- :mod:`.dynamics`: the long run to 10,000 epochs (``python -m pixelsoap.experiments.experiment2.dynamics``),
+  with :mod:`.dynamics_training` and :mod:`.dynamics_claims`
+"""

@@ -1,0 +1,5 @@
+"""Experiment 3 (stage ``experiment3``): robustness to positional noise.
+
+- :mod:`.robustness`: noise levels, accuracy per level and seed, findings
+- :mod:`.readings`: the protocol's readings (a)-(d), with :mod:`.reading_jobs`
+"""
