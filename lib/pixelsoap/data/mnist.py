@@ -137,7 +137,7 @@ def _idx_from_tarball(tarball: Path) -> Payloads:
 def _from_keras() -> Payloads:
     """The four IDX payloads rebuilt from ``keras.datasets.mnist.load_data()``."""
     try:
-        import keras
+        import keras  # heavy optional dependency, imported where it is used
     except ImportError as exc:
         raise MnistDataError(f"keras is not installed ({exc})") from exc
     log.info("fetching MNIST with keras.datasets.mnist.load_data()")

@@ -37,6 +37,8 @@ from pixelsoap.models.classifier import N_CLASSES, ClassifierConfig
 from pixelsoap.models.metrics import estimate
 from pixelsoap.runtime.validation import is_int
 from pixelsoap.soap.sampling import ModelInputs, fit_scaler, split_rows
+from pixelsoap.training.loop import train_group
+from pixelsoap.training.spec import TrainSettings, classifier_spec, forward
 
 #: the two feature sets: SOAP spectra (the paper) and the raw-pixel window (the baseline)
 FEATURES = ("soap", "window")
@@ -202,9 +204,6 @@ def train_seeds(features: ModelInputs, config: ClassifierConfig, seeds: Sequence
     (the validation rows' accuracy of the kept weights: the best epoch's under early stopping), the
     epochs each model trained, its row counts and features, and the group's wall seconds.
     """
-    from pixelsoap.training.loop import train_group
-    from pixelsoap.training.spec import TrainSettings, classifier_spec, forward
-
     spec = classifier_spec(features.X_train.shape[1], config.hidden_units, config.dropout, N_CLASSES)
     settings = TrainSettings(config.learning_rate, config.batch_size, config.epochs, config.patience,
                              "val_accuracy", int(seeds[0]))

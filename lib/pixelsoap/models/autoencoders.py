@@ -50,7 +50,7 @@ def build_autoencoder(n_features: int, h_e: int, h_m: int | None = None, learnin
     ``seed``: Glorot-uniform kernels drawn from seeds derived from it (None: Keras's
     default, which draws them from Python's global ``random``).
     """
-    import keras
+    import keras  # heavy optional dependency, imported where it is used
 
     def dense(units: int, activation: str, name: str, index: int):
         init = "glorot_uniform" if seed is None else keras.initializers.GlorotUniform(

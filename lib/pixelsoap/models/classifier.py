@@ -133,7 +133,7 @@ def build_classifier(n_features: int, config: ClassifierConfig | None = None):
     draw them from Python's global ``random``, which other threads of a Dask
     worker (its event loop) also draw from, making training irreproducible there.
     """
-    import keras
+    import keras  # heavy optional dependency, imported where it is used
 
     config = config or ClassifierConfig()
     seeds = iter(range(config.seed * 1000 + 1, config.seed * 1000 + 1000))

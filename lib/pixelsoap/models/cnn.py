@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from pixelsoap.models.classifier import load_model, save_model
+
 N_CLASSES = 10
 KERNEL = 3
 POOL = 2
@@ -82,7 +84,7 @@ def parameter_count(input_shape: Sequence[int], config: CnnConfig) -> int:
 
 def build_cnn(input_shape: Sequence[int] = (28, 28), config: CnnConfig | None = None):
     """The compiled CNN: (batch, rows, cols, 1) grey levels 0..255 -> (batch, 10) softmax probabilities."""
-    import keras
+    import keras  # heavy optional dependency, imported where it is used
 
     config = config or CnnConfig()
     seeds = iter(range(config.seed * 1000 + 1, config.seed * 1000 + 1000))
@@ -142,15 +144,11 @@ def predict_cnn(model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray
 
 def save_cnn(model, path: str | Path) -> Path:
     """Save as a .keras file, atomically."""
-    from pixelsoap.models.classifier import save_model
-
     return save_model(model, path)
 
 
 def load_cnn(path: str | Path):
     """Load a model written by :func:`save_cnn`."""
-    from pixelsoap.models.classifier import load_model
-
     return load_model(path)
 
 

@@ -121,7 +121,7 @@ def estimate(values: Iterable[float], confidence: float = 0.95) -> dict:
     sample standard deviation (ddof 1).  With one value the interval is that value alone
     (``sd`` 0): a single run has no spread to show, and the report says so by its ``n``.
     """
-    from scipy.stats import t as student_t
+    from scipy.stats import t as student_t  # heavy optional dependency, imported where it is used
 
     x = np.asarray([float(v) for v in values], dtype=np.float64)
     if x.ndim != 1 or x.size == 0:

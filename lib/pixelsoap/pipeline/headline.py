@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pixelsoap.runtime import paths
+from pixelsoap.runtime.interrupt import exit_if_interrupted
 from pixelsoap.runtime.io import write_json
 
 #: stage -> (detailed file under the project root, {headline name: dotted path into that file})
@@ -129,7 +130,6 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stages", nargs="*", help=f"stages to write (default: all of {', '.join(HEADLINES)})")
     args = parser.parse_args(argv)
-    from pixelsoap.runtime.interrupt import exit_if_interrupted
 
     exit_if_interrupted("headline")
     for stage in args.stages or HEADLINES:

@@ -18,8 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
+from pixelsoap.experiments.experiment4.invariance import parse_section, plan_transforms
 from pixelsoap.runtime import paths
 
 
@@ -30,8 +32,6 @@ def _read(root: Path, rel: str) -> Any:
     if path.suffix == ".json":
         return json.loads(path.read_text())
     if path.suffix == ".csv":
-        import pandas as pd
-
         return pd.read_csv(path)
     return yaml.safe_load(path.read_text())
 
@@ -128,8 +128,6 @@ def estimate(root: str | Path | None = None, cores: int | None = None) -> list[d
                              f"x{factor3:.2f} seeds x spectra", cores))
     r4, p4 = run.get("experiment4"), paper.get("experiment4")
     if r4 and p4:
-        from pixelsoap.experiments.experiment4.invariance import parse_section, plan_transforms
-
         images = lambda c: c["n_seeds"] * (c["n_test"] * len(plan_transforms(parse_section(c))) + c["n_train"])
         factor4 = images(p4) / images(r4)
         rows.append(scaled_stage("experiment4", _notebook_seconds(root, "06-experiment4"), factor4,

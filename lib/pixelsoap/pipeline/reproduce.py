@@ -38,6 +38,7 @@ from pathlib import Path
 
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.interrupt import INTERRUPTED_EXIT, interrupt_flag
+from pixelsoap.runtime.profiles import main as select
 
 _RUNNING_STAGE = re.compile(r"Running stage '([^']+)'")
 
@@ -52,7 +53,7 @@ class _Interrupter:
     """What one or two Ctrl-C do to the running DVC process tree."""
 
     def __init__(self, dvc: subprocess.Popen, flag: Path, grace: float):
-        import psutil
+        import psutil  # heavy optional dependency, imported where it is used
 
         self._psutil = psutil
         self.dvc = dvc
@@ -163,8 +164,6 @@ def main(argv: list[str] | None = None) -> None:
                         help="rerun every stage, also those DVC finds up to date (dvc repro --force; make verify)")
     args = parser.parse_args(argv)
     if args.profile:
-        from pixelsoap.runtime.profiles import main as select
-
         select([args.profile])
     sys.exit(run_pipeline(dvc_args=("--force",) if args.force else (), grace=args.grace,
                           report=not args.no_report))

@@ -44,7 +44,7 @@ def run_notebook(source: str | Path, output: str | Path, parameters: dict, *, ke
     Raises ValueError if the notebook has no tagged ``parameters`` cell (papermill
     would otherwise silently ignore the injected values).
     """
-    import jupytext
+    import jupytext  # heavy optional dependency, imported where it is used
     import nbformat
     import papermill
 

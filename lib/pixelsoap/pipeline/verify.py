@@ -41,6 +41,9 @@ from pathlib import Path
 from typing import Any
 
 from pixelsoap.models.metrics import is_estimate
+from pixelsoap.pipeline.clones import prepare_clone, run_reproduce
+from pixelsoap.report import evaluate_rows
+from pixelsoap.report.run_info import infer_profile
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.io import write_bytes
 from pixelsoap.runtime.validation import is_real
@@ -217,16 +220,11 @@ def render(differences: Sequence[Difference], committed_root: Path, clone: Path,
 
 def evaluate_tree(root: Path) -> list[Any]:
     """The report's rows evaluated on the files under ``root``, with that tree's own ``artifacts.yaml``."""
-    from pixelsoap.report import evaluate_rows
-
     return evaluate_rows(root, rows_file=Path(root) / "lib" / "pixelsoap" / "report" / "artifacts.yaml")
 
 
 def run_verify(profile: str = "default", root: str | Path | None = None, workdir: str | Path | None = None) -> int:
     """Regenerate ``profile`` in a clone of ``root``'s HEAD and compare; the exit status (0: nothing fails)."""
-    from pixelsoap.pipeline.clones import prepare_clone, run_reproduce
-    from pixelsoap.report.run_info import infer_profile
-
     root = Path(root or paths.project_root())
     committed_profile = infer_profile(root).get("name")
     if committed_profile != profile:

@@ -11,6 +11,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from pixelsoap.experiments.experiment2.classifiers import accuracy_summary, baseline_rows
+from pixelsoap.published import value
+
 #: line style per method of the MSE table (deep autoencoders: one colour per h_m)
 STYLES = {"pca": dict(color="black", lw=1.6, label="PCA"),
           "linear": dict(color="tab:blue", marker="o", ms=4, lw=1.2, label="linear autoencoder")}
@@ -83,11 +86,7 @@ def fig19_accuracy(acc, h_e_max: int = 308, keep: float | None = None, title: st
     fraction, ``experiment2.claims.above_50_keeps_95pct``); the raw features' accuracy, when it is not
     the baseline, is the dash-dotted line; the right axis reads accuracy as a fraction of the baseline.
     """
-    from pixelsoap.experiments.experiment2.classifiers import accuracy_summary, baseline_rows
-
     if keep is None:
-        from pixelsoap.published import value
-
         keep = value("experiment2.claims.above_50_keeps_95pct")
     if "repetition" not in acc.columns:
         acc = acc.assign(repetition=0)

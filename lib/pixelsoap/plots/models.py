@@ -112,7 +112,7 @@ def confusion_matrix_figure(confusion_normalised: np.ndarray, title: str | None 
 
     labels : the k tick labels (class names); noun : what a class is ("digit", "class").
     """
-    import seaborn as sns
+    import seaborn as sns  # heavy optional dependency, imported where it is used
 
     c = np.asarray(confusion_normalised, dtype=np.float64)
     fig, ax = plt.subplots(figsize=(6.4, 5.4))

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pixelsoap.data import DATASETS
 from pixelsoap.report import budget
 from pixelsoap.report.files import Sources, dvc_stages, unavailable_outputs
 from pixelsoap.report.render import render_markdown, swap_in_folder, write_html
@@ -81,8 +82,6 @@ def build_report(root: str | Path | None = None, rows_file: str | Path | None = 
 
 def _dataset_name(dataset: str) -> str:
     """Display name of a profile's ``dataset`` ("MNIST", "Fashion-MNIST"); the value itself if unknown."""
-    from pixelsoap.data import DATASETS
-
     return DATASETS[dataset][0] if dataset in DATASETS else dataset
 
 

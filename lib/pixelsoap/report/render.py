@@ -29,7 +29,7 @@ NOTEBOOK_TEMPLATE = "nbconvert-offline"   # TEMPLATES/<this>: nbconvert's lab te
 
 
 def _jinja_env():
-    import jinja2
+    import jinja2  # heavy optional dependency, imported where it is used
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), keep_trailing_newline=True,
                              autoescape=jinja2.select_autoescape(["html", "html.j2"]),

@@ -28,6 +28,8 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from pixelsoap.runtime.validation import is_int
 
 _THREADS_SET: dict[int, bool] = {}
@@ -131,7 +133,6 @@ def run_each(jobs: Sequence[Any], compute: Callable, args: tuple, finish: Callab
     The progress bar (``desc``, unit "job") shows ``n_cached`` as the jobs read from a cache.
     """
     from distributed import as_completed
-    from tqdm.auto import tqdm
 
     with dask_client(scheduler, n_workers) as client, \
             tqdm(total=len(jobs), desc=desc, unit="job", disable=not progress) as bar:

@@ -21,13 +21,21 @@ import itertools
 import numbers
 import os
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from joblib import Parallel, delayed
+from tqdm.auto import tqdm
 
+from pixelsoap.runtime.cache import UNREADABLE, set_aside
+from pixelsoap.runtime.io import save_npz
 from pixelsoap.runtime.provenance import code_digest, sha256_hex
+from pixelsoap.soap.basis import gto_basis, gto_overlap
+from pixelsoap.soap.engine.engine import PreparedSet, check_output_size, check_set_memory
 
 SPECIES = "H"
 #: the SOAP engines, by name; the first is the default
@@ -107,8 +115,6 @@ class SoapParams:
 
     def _check_basis(self) -> None:
         """Fail early, with the values named, where the GTO basis has no (accurate) real orthonormalisation."""
-        from pixelsoap.soap.basis import gto_basis, gto_overlap
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -148,7 +154,7 @@ class SoapParams:
 @functools.lru_cache(maxsize=8)
 def descriptor(params: SoapParams):
     """The DScribe SOAP descriptor for ``params`` (one species, GTO basis, open space), cached."""
-    from dscribe.descriptors import SOAP
+    from dscribe.descriptors import SOAP  # heavy optional dependency, imported where it is used
 
     with warnings.catch_warnings():
         # sqrtm warns that S is ill-conditioned for wide r_cut; the basis is
@@ -194,8 +200,6 @@ def _spectra_source(arr: np.ndarray, params: SoapParams, engine: str) -> Callabl
     however many times the function is then called.
     """
     if engine == "pixelsoap":
-        from pixelsoap.soap.engine.engine import PreparedSet
-
         return PreparedSet(arr, params.r_cut, params.n_max, params.l_max, params.sigma).spectra
     return functools.partial(_dscribe_spectra, arr, params)
 
@@ -243,8 +247,6 @@ def soap_spectra(points: np.ndarray, params: SoapParams, centers: Sequence[int] 
     cost nothing special; DScribe: one cell per r_cut cube of the bounding box,
     so two points 1e4 apart on every axis are refused).
     """
-    from pixelsoap.soap.engine.engine import check_output_size, check_set_memory
-
     name = resolve_engine(engine)
     arr = _check_points(points)
     idx = _check_centers(centers, len(arr))
@@ -287,12 +289,8 @@ def _map_ordered(fn: Callable, tasks: Iterable, workers: int, engine: str) -> It
             yield fn(*task)
         return
     if engine != "pixelsoap":
-        from joblib import Parallel, delayed
-
         yield from Parallel(n_jobs=workers, return_as="generator")(delayed(fn)(*t) for t in tasks)
         return
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
 
     tasks = iter(tasks)
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -329,8 +327,6 @@ def soap_spectra_batch(point_sets: Sequence[np.ndarray], params: SoapParams,
     list of n arrays (M_k, d) of the requested dtype, in input order.  The
     spectra do not depend on chunk_size or n_jobs (bit for bit).
     """
-    from pixelsoap.soap.engine.engine import check_output_size, check_set_memory
-
     name = resolve_engine(engine)
     _check_dtype(dtype)
     if chunk_size < 1:
@@ -344,7 +340,6 @@ def soap_spectra_batch(point_sets: Sequence[np.ndarray], params: SoapParams,
     check_output_size(sum(len(c) for c in cents), params.size, np.dtype(dtype).itemsize)
     for k, p in enumerate(sets):
         check_set_memory(p, params.r_cut, name, what=f"point set {k}")
-    from tqdm.auto import tqdm
 
     slices = list(_chunks(len(sets), chunk_size))
     store = _ChunkStore(checkpoint_dir, sets, cents, params, dtype, chunk_size, name) if checkpoint_dir else None
@@ -380,14 +375,11 @@ def soap_spectra_stream(point_sets: Iterable[np.ndarray], params: SoapParams, *,
     A point set whose working memory exceeds the limit (see :func:`soap_spectra`)
     raises MemoryError when it is reached, before any work on it.
     """
-    from pixelsoap.soap.engine.engine import check_set_memory
-
     name = resolve_engine(engine)
     _check_dtype(dtype)
     if isinstance(rows_per_chunk, bool) or not isinstance(rows_per_chunk, numbers.Integral) or rows_per_chunk < 1:
         raise ValueError(f"rows_per_chunk must be an integer >= 1, got {rows_per_chunk!r}")
     workers = resolve_n_jobs(n_jobs)
-    from tqdm.auto import tqdm
 
     def pieces():
         group, rows = [], 0
@@ -432,8 +424,6 @@ class _ChunkStore:
 
         An unreadable or inconsistent file is set aside (:func:`pixelsoap.runtime.dask.set_aside`) and recomputed.
         """
-        from pixelsoap.runtime.cache import UNREADABLE, set_aside
-
         path = self._path(i)
         if not path.is_file():
             return None
@@ -449,7 +439,5 @@ class _ChunkStore:
         return np.split(spectra, np.cumsum(stored)[:-1])
 
     def save(self, i: int, chunk: list[np.ndarray]) -> None:
-        from pixelsoap.runtime.io import save_npz
-
         save_npz(self._path(i), spectra=np.concatenate(chunk, axis=0),
                  lengths=np.array([len(c) for c in chunk], dtype=np.int64))

@@ -13,9 +13,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
 
+import joblib
 import numpy as np
 
 from pixelsoap.images.conversion import images_to_points, points_per_image
+from pixelsoap.runtime.io import atomic_path
 from pixelsoap.runtime.provenance import sha256_hex
 from pixelsoap.soap.descriptor import SoapParams, soap_spectra_batch
 
@@ -195,17 +197,13 @@ def split_rows(n_rows: int, val_fraction: float = 0.2, rng: np.random.Generator 
 
 def fit_scaler(X_train: np.ndarray):
     """Fit the paper's RobustScaler (median and interquartile range per feature) on training rows."""
-    from sklearn.preprocessing import RobustScaler
+    from sklearn.preprocessing import RobustScaler  # heavy optional dependency, imported where it is used
 
     return RobustScaler().fit(np.asarray(X_train, dtype=np.float64))
 
 
 def save_scaler(scaler, path: str | Path) -> Path:
     """Save a fitted scaler (joblib pickle) atomically."""
-    import joblib
-
-    from pixelsoap.runtime.io import atomic_path
-
     with atomic_path(path) as tmp:
         joblib.dump(scaler, tmp)
     return Path(path)
@@ -213,8 +211,6 @@ def save_scaler(scaler, path: str | Path) -> Path:
 
 def load_scaler(path: str | Path):
     """Load a scaler saved by :func:`save_scaler`."""
-    import joblib
-
     return joblib.load(path)
 
 

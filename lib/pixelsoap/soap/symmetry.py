@@ -9,6 +9,7 @@ rotated and mirrored 7 and a 4, can look alike to the classifier).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from pixelsoap.images.conversion import image_to_points, point_pixels, transform_image
 from pixelsoap.soap.descriptor import SoapParams, soap_spectra
@@ -50,8 +51,6 @@ def invariance_table(image: np.ndarray, params: SoapParams, transforms: dict[str
     largest absolute and relative difference, and whether every feature agrees
     within 1e-8 relative (absolute floor 1e-8 times the largest feature).
     """
-    import pandas as pd
-
     reference = soap_spectra(image_to_points(image), params)
     scale = np.abs(reference).max()
     rows = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 
 from pixelsoap.soap.basis import gto_basis
 from pixelsoap.soap.descriptor import SoapParams, descriptor, soap_spectra
@@ -18,8 +19,6 @@ def basis_check(parameter_sets: list[tuple[float, int, int]]):
     Returns a DataFrame with the largest absolute and relative differences of
     alphas and betas.  sigma does not enter the basis; 1.0 is used to build DScribe's.
     """
-    import pandas as pd
-
     rows = []
     for r_cut, n_max, l_max in parameter_sets:
         with warnings.catch_warnings():
@@ -43,8 +42,6 @@ def closed_form_check(points: np.ndarray, params: SoapParams, centers: list[int]
     points : (N, 3); returns a DataFrame with, per center, the largest absolute
     difference and that difference relative to the largest feature.
     """
-    import pandas as pd
-
     centers = list(range(len(points))) if centers is None else list(centers)
     reference = soap_spectra(points, params, centers, engine=engine)
     rows = []

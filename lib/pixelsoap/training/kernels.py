@@ -39,7 +39,7 @@ class Layout(NamedTuple):
 
 
 def _activate(z, name):
-    import jax.numpy as jnp
+    import jax.numpy as jnp  # heavy optional dependency, imported where it is used
 
     return jnp.maximum(z, 0.0) if name == "relu" else z
 

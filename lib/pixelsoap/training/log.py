@@ -28,7 +28,7 @@ def write_history(history: Mapping[str, Sequence[float]], directory: str | os.Pa
     Earlier DVCLive files in ``directory`` are replaced.  Returns ``directory``.  Raises ValueError
     if the logged metrics have different lengths or there is nothing to log.
     """
-    from dvclive import Live
+    from dvclive import Live  # heavy optional dependency, imported where it is used
 
     skip = set(skip)
     curves = {name: [float(v) for v in values] for name, values in history.items() if name not in skip}

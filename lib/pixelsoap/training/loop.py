@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from pixelsoap.runtime.validation import is_int
 from pixelsoap.training import checkpoint
 from pixelsoap.training.kernels import Layout, epoch_program, keep_where_program, validation_program
-from pixelsoap.training.spec import MLPSpec, TrainResult, TrainSettings, batch_plan, epoch_order, init_weights
-
-VALIDATION_CHUNK_ROWS = 4096
+from pixelsoap.training.spec import (
+    VALIDATION_CHUNK_ROWS,
+    MLPSpec,
+    TrainResult,
+    TrainSettings,
+    batch_plan,
+    epoch_order,
+    group_by_shape,
+    init_weights,
+)
 
 
 def _matrices(name: str, data: Any, n_models: int, widths: Sequence[int | None], integer: bool = False
@@ -140,7 +149,7 @@ def train_group(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: Any
         run_key = checkpoint.run_key(specs, settings, seeds, X_arrays + Xv_arrays + (
             [] if targets_are_inputs else Y_arrays + Yv_arrays))
 
-    import jax
+    import jax  # heavy optional dependency, imported where it is used
     import jax.numpy as jnp
 
     classifier = specs[0].classifier
@@ -195,8 +204,6 @@ def train_group(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: Any
     params, m_state, v_state, iterations, best_params = jax.tree_util.tree_map(jnp.array, state)
     seeds_device = jnp.asarray(np.array(seeds, np.uint32))
     keep_where = keep_where_program()
-
-    from tqdm.auto import tqdm
 
     bar = tqdm(total=settings.epochs, initial=host["epochs_done"], disable=not progress,
                desc=f"{n_models} model(s)", unit="epoch")
@@ -294,8 +301,6 @@ def train_in_groups(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val:
     errors : "raise", or "return": a group that raises gives its exception as each member's result
     (one bad group does not stop the others).
     """
-    from pixelsoap.training.spec import group_by_shape
-
     if errors not in ("raise", "return"):
         raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
     groups = group_by_shape(specs, max_waste) if groups is None else [list(g) for g in groups]
@@ -337,7 +342,6 @@ def epoch_seconds(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: A
     """
     if not (is_int(epochs) and epochs >= 2):
         raise ValueError(f"epochs must be an int >= 2, got {epochs!r}")
-    import dataclasses
 
     ends: list[float] = []
     settings = dataclasses.replace(settings, epochs=int(epochs), patience=None)

@@ -28,6 +28,7 @@ ACTIVATIONS = ("relu", "linear", "softmax")
 LOSSES = ("sparse_categorical_crossentropy", "mse")
 MONITORS = ("val_accuracy", "val_loss")
 CLASSIFIER_LOSS = "sparse_categorical_crossentropy"
+#: validation rows per compiled call (bounds the memory of validating many models at once)
 VALIDATION_CHUNK_ROWS = 4096
 
 

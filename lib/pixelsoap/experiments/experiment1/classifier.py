@@ -57,7 +57,7 @@ def search_findings(trials: pd.DataFrame, importances: dict | None = None,
     accuracy of n_max, l_max >= 6 against smaller values and, given ``reference``,
     the draw nearest to it (:func:`nearest_draw`).
     """
-    from scipy.stats import spearmanr
+    from scipy.stats import spearmanr  # heavy optional dependency, imported where it is used
 
     acc = trials[metric]
     rho = {p: float(spearmanr(trials[p], acc).statistic) if trials[p].nunique() > 1 else float("nan")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from pixelsoap.images.conversion import image_to_points, images_to_points
 from pixelsoap.soap.descriptor import SoapParams, soap_spectra_batch
@@ -93,8 +94,6 @@ def accuracy_by_distance(distances: np.ndarray, correct: np.ndarray, bin_width: 
     count, and a 95 % Wilson interval (low, high); bins with fewer than
     ``min_count`` rows are dropped.
     """
-    import pandas as pd
-
     edges = np.arange(0, distances.max() + bin_width, bin_width)
     which = np.digitize(distances, edges) - 1
     rows = []

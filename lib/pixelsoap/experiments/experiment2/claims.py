@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from pixelsoap.experiments.experiment2.classifiers import accuracy_summary, baseline_rows
+from pixelsoap.models.metrics import compare_intervals, estimate
 from pixelsoap.published import value as published_value
 
 __all__ = ["IDENTICAL_GAP", "NOISE_GAP", "CAPTION_DEEP_LIMIT", "PCA_OPTIMUM", "relative_gap", "mse_findings",
@@ -122,8 +124,6 @@ def smallest_of(estimates: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | 
 
 def _interval_verdict(interval: Mapping[str, float] | None, threshold: float, strict: bool) -> str:
     """"holds" / "fails" / "inconclusive": the interval against ``interval > threshold`` (``strict``) or ``>=``."""
-    from pixelsoap.models.metrics import compare_intervals
-
     if interval is None:
         return "fails"
     holds = compare_intervals(interval, ">" if strict else ">=", threshold)
@@ -156,9 +156,6 @@ def accuracy_findings(acc: pd.DataFrame, above: int = 50, at: int = 100, keep: f
     ``keep`` and ``about`` default to the published fractions (``experiment2.claims.above_50_keeps_95pct``
     and ``experiment2.claims.h100_keeps_98pct`` of ``published.yaml``).
     """
-    from pixelsoap.experiments.experiment2.classifiers import accuracy_summary, baseline_rows
-    from pixelsoap.models.metrics import estimate
-
     keep = published_value("experiment2.claims.above_50_keeps_95pct") if keep is None else keep
     about = published_value("experiment2.claims.h100_keeps_98pct") if about is None else about
     base_rows = baseline_rows(acc)

@@ -18,8 +18,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from pixelsoap.models.autoencoders import MAX_WASTE
+from pixelsoap.models.metrics import estimate
+from pixelsoap.training.loop import train_in_groups
+from pixelsoap.training.spec import TrainSettings, classifier_spec, forward
 
 if TYPE_CHECKING:
     from pixelsoap.experiments.experiment2.compression import CompressionData
@@ -44,9 +48,6 @@ def classifier_accuracies(features: Sequence[Mapping[str, np.ndarray]], data: Co
     (its group's wall time shared in proportion to parameter counts), group_size.
     checkpoint_dir : as in :func:`pixelsoap.models.autoencoders.train_autoencoders`.
     """
-    from pixelsoap.training.loop import train_in_groups
-    from pixelsoap.training.spec import TrainSettings, classifier_spec, forward
-
     specs = [classifier_spec(f["train"].shape[1], config.hidden_units, config.dropout) for f in features]
     settings = TrainSettings(config.learning_rate, config.batch_size, config.epochs, config.patience,
                              "val_accuracy", config.seed)
@@ -69,15 +70,13 @@ def classifier_accuracy(features: Mapping[str, np.ndarray], data: CompressionDat
     """:func:`classifier_accuracies` of one feature set."""
     return classifier_accuracies([features], data, config)[0]
 
-def accuracy_table(acc_results: Iterable[Mapping]) -> pd.DataFrame:  # noqa: F821
+def accuracy_table(acc_results: Iterable[Mapping]) -> pd.DataFrame:
     """One row per classifier with :data:`ACCURACY_COLUMNS`; ``ratio`` = test accuracy / the test accuracy of the
     baseline of the same ``repetition`` (training seed; 0 where a result has none).
 
     The baseline (:func:`baseline_rows`) is the classifier on all d principal coordinates when the table has
     it (PCA at h_e = d: uncompressed, and in the coordinates of the PCA codes), else the raw d-feature one.
     """
-    import pandas as pd
-
     frame = pd.DataFrame([{c: r.get(c) for c in ACCURACY_COLUMNS} for r in acc_results], columns=ACCURACY_COLUMNS)
     frame["h_m"] = frame["h_m"].astype("Int64")
     frame["repetition"] = frame["repetition"].fillna(0).astype(int)
@@ -86,7 +85,7 @@ def accuracy_table(acc_results: Iterable[Mapping]) -> pd.DataFrame:  # noqa: F82
     return frame.sort_values(["features", "h_e", "repetition"]).reset_index(drop=True)
 
 
-def baseline_rows(acc: pd.DataFrame) -> pd.DataFrame:  # noqa: F821
+def baseline_rows(acc: pd.DataFrame) -> pd.DataFrame:
     """The rows of the uncompressed baseline in an accuracy table, one per training seed.
 
     PCA at h_e = d (d: the raw rows' h_e) when present: all d principal coordinates lose nothing, and a
@@ -103,17 +102,13 @@ def baseline_rows(acc: pd.DataFrame) -> pd.DataFrame:  # noqa: F821
     return raw
 
 
-def accuracy_summary(acc: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:  # noqa: F821
+def accuracy_summary(acc: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """One row per (features, h_m, h_e) of an :func:`accuracy_table`: the mean over training seeds and its interval.
 
     Columns: features, h_m, h_e, n_seeds, then for ``test_accuracy`` and ``ratio`` (paired by seed
     with the raw classifier) the mean, ``_low`` and ``_high`` (the ``confidence`` Student-t interval of
     the mean, :func:`pixelsoap.models.metrics.estimate`) and ``_estimate`` (that estimate, a dict).
     """
-    import pandas as pd
-
-    from pixelsoap.models.metrics import estimate
-
     rows = []
     for (features, h_e), group in acc.groupby(["features", "h_e"], sort=True):
         row = {"features": features, "h_m": group["h_m"].iloc[0], "h_e": int(h_e), "n_seeds": int(len(group))}

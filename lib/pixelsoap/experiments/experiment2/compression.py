@@ -38,6 +38,7 @@ cluster, then ``dvc repro`` only reads the cache.
 
 from __future__ import annotations
 
+import argparse
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -45,7 +46,12 @@ from typing import Any
 
 import numpy as np
 
+from pixelsoap.experiments.experiment2.jobs import plan_jobs, run_jobs
+from pixelsoap.experiments.experiment2.pca import fit_pca
+from pixelsoap.experiments.spectra import load
+from pixelsoap.models.classifier import ClassifierConfig
 from pixelsoap.published import value as published_value
+from pixelsoap.runtime.profiles import load_stage_params
 from pixelsoap.runtime.validation import is_int
 from pixelsoap.soap.sampling import ModelInputs
 
@@ -138,8 +144,6 @@ def parse_section(section: Mapping[str, Any], seed: int, d: int = 308) -> dict[s
     seeded with ``seed``) and classifier_seeds (the ``classifier`` section's ``n_seeds``, default
     1: training seeds ``seed``, ``seed + 1``, ... of every classifier and of the baseline).
     """
-    from pixelsoap.models.classifier import ClassifierConfig
-
     unknown = sorted(set(section) - set(SECTION_KEYS))
     if unknown:
         raise ValueError(f"unknown experiment2 key(s) {unknown}; expected {list(SECTION_KEYS)}")
@@ -226,10 +230,6 @@ def run_section(params: Mapping[str, Any], progress: bool = True) -> tuple[list[
     Uses ``seed``, :func:`dask_settings` and ``experiment2``; returns
     :func:`pixelsoap.experiments.experiment2.jobs.run_jobs`'s results.  The notebook then finds every job cached.
     """
-    from pixelsoap.experiments.experiment2.jobs import plan_jobs, run_jobs
-    from pixelsoap.experiments.experiment2.pca import fit_pca
-    from pixelsoap.experiments.spectra import load
-
     seed = int(params["seed"])
     settings = parse_section(params["experiment2"], seed)
     data = CompressionData.from_dataset(load(), settings["n_train"], seed)
@@ -242,10 +242,6 @@ def run_section(params: Mapping[str, Any], progress: bool = True) -> tuple[list[
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m pixelsoap.experiments.experiment2.compression [--params FILE]``: train every Experiment 2 job without the
     notebook's per-cell timeout (for the paper profile), so that the stage only reads the cache."""
-    import argparse
-
-    from pixelsoap.runtime.profiles import load_stage_params
-
     parser = argparse.ArgumentParser(description="Experiment 2: train every autoencoder and classifier job "
                                                  "of the profile (fills the cache the notebook reads).")
     parser.add_argument("--params", default=None, help="parameter file (default: <root>/params.yaml)")

@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from pixelsoap.experiments.experiment2.jobs import AutoencoderJob
+from pixelsoap.models.autoencoders import epoch_seconds_per_model
 from pixelsoap.published import value as published_value
 
 if TYPE_CHECKING:
@@ -29,7 +31,7 @@ PAPER_KINDS = (None, *published_value("experiment2.h_m"))
 PAPER_EPOCHS = published_value("experiment2.epochs")
 
 
-def cost_summary(mse: pd.DataFrame) -> pd.DataFrame:  # noqa: F821
+def cost_summary(mse: pd.DataFrame) -> pd.DataFrame:
     """Training cost per autoencoder kind: columns method, h_m, models, epochs (total),
     seconds (total wall time, one worker), seconds_per_model, seconds_per_epoch."""
     rows = mse[mse["method"] != "pca"].copy()
@@ -43,7 +45,7 @@ def cost_summary(mse: pd.DataFrame) -> pd.DataFrame:  # noqa: F821
 
 
 def measure_epoch_costs(data: CompressionData, training: TrainingConfig, kinds: Sequence[int | None] = PAPER_KINDS,
-                        h_e: int = 154, models: int = 2, rows: int = 2048, epochs: int = 3) -> pd.DataFrame:  # noqa: F821
+                        h_e: int = 154, models: int = 2, rows: int = 2048, epochs: int = 3) -> pd.DataFrame:
     """Seconds of one epoch per autoencoder of each kind, measured now, whatever the cache holds.
 
     For each kind (``None``: linear, an int: deep h_m), ``models`` autoencoders of code size ``h_e``
@@ -52,10 +54,6 @@ def measure_epoch_costs(data: CompressionData, training: TrainingConfig, kinds: 
     from fresh weights; the first epoch (compilation) is not counted.  Columns: method, h_m, h_e,
     rows, seconds_per_epoch (wall seconds per model), cores (the cores the engine used).
     """
-    import pandas as pd
-
-    from pixelsoap.models.autoencoders import epoch_seconds_per_model
-
     rows = min(int(rows), len(data.X_train))
     X_train, X_val = data.X_train[:rows], data.X_val[:max(1, min(rows // 4, len(data.X_val)))]
     h_e = min(int(h_e), data.n_features)
@@ -67,7 +65,7 @@ def measure_epoch_costs(data: CompressionData, training: TrainingConfig, kinds: 
     return frame
 
 
-def paper_grid_estimate(epoch_costs: pd.DataFrame, epochs: int = PAPER_EPOCHS, n_h_e: int = 308,  # noqa: F821
+def paper_grid_estimate(epoch_costs: pd.DataFrame, epochs: int = PAPER_EPOCHS, n_h_e: int = 308,
                         paper_rows: int = 96_000, d: int = 308) -> dict[str, float]:
     """Core-hours of the paper's grid: every h_e in 1..n_h_e for each kind of ``epoch_costs``
     (:func:`measure_epoch_costs`), ``epochs`` epochs on ``paper_rows`` training rows.
@@ -88,6 +86,4 @@ def paper_grid_estimate(epoch_costs: pd.DataFrame, epochs: int = PAPER_EPOCHS, n
 
 def _isna(value: Any) -> bool:
     """True for None, NaN and pandas' NA."""
-    import pandas as pd
-
     return bool(pd.isna(value))

@@ -35,6 +35,7 @@ of the library (:func:`pixelsoap.experiments.experiment2.dynamics_training.state
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import shlex
@@ -46,11 +47,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
 
+from pixelsoap.experiments.experiment2.compression import CompressionData, TrainingConfig, parse_section
 from pixelsoap.experiments.experiment2.dynamics_claims import PAPER_EPOCHS, dynamics_table, summarise
 from pixelsoap.experiments.experiment2.dynamics_training import HISTORY_COLUMNS, load_state, state_key, train_until
+from pixelsoap.experiments.experiment2.pca import fit_pca, pca_table
+from pixelsoap.experiments.spectra import load
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.io import atomic_path, write_json
+from pixelsoap.runtime.profiles import load_stage_params, profile_path
 
 #: encoding sizes of the default run: both sides of the paper's split at 200 (measured cost, see README)
 DEFAULT_H_E = (16, 100, 250)
@@ -112,8 +119,6 @@ def write_outputs(table, summary: Mapping[str, Any], folder: str | Path | None =
 def experiment2_check(table, mse_csv: str | Path) -> dict[str, Any]:
     """Our rows beside ``results/experiment2/mse.csv``'s at the same h_e: PCA's validation MSE, and the
     linear autoencoder's at the epoch the pipeline stopped (its best epoch), when both have it."""
-    import pandas as pd
-
     path = Path(mse_csv)
     if not path.is_file():
         return {}
@@ -146,10 +151,6 @@ def run(data, training, h_e: Sequence[int] = DEFAULT_H_E, epochs: int = PAPER_EP
     of saved states (default :func:`cache_root`); ``out``: of the outputs (default :func:`output_dir`).
     Returns the last summary written.
     """
-    from tqdm.auto import tqdm
-
-    from pixelsoap.experiments.experiment2.pca import fit_pca, pca_table
-
     h_e = sorted({int(h) for h in h_e})
     if not h_e or not all(1 <= h <= data.n_features for h in h_e):
         raise ValueError(f"h_e must be values in 1..{data.n_features}, got {h_e}")
@@ -227,12 +228,6 @@ def _resume_command(argv: Sequence[str]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m pixelsoap.experiments.experiment2.dynamics``: see the module's docstring."""
-    import argparse
-
-    from pixelsoap.experiments.experiment2.compression import CompressionData, TrainingConfig, parse_section
-    from pixelsoap.experiments.spectra import load
-    from pixelsoap.runtime.profiles import load_stage_params
-
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(description="Validation MSE of the linear autoencoder against epochs under "
                                                  "the paper's protocol, beside PCA's (resumable; issue 15).")
@@ -244,7 +239,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--state", default=None, help=f"folder of the saved states (default: {STATE_DIR})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    from pixelsoap.runtime.profiles import profile_path
 
     params = load_stage_params(args.params or profile_path("paper"), ["experiment2"], "autoencoder dynamics")
     seed = int(params["seed"])

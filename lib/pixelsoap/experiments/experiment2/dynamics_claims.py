@@ -11,6 +11,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from pixelsoap.experiments.experiment2.claims import IDENTICAL_GAP
+from pixelsoap.published import value
 
 #: the paper's training length (Sec. 4.3.2): the epochs the claims are judged at
 PAPER_EPOCHS = 10_000
@@ -23,16 +27,12 @@ COLUMNS = ["h_e", "epoch", "val_mse", "train_loss", "pca_val_mse", "gap", "secon
 def identical_tolerance() -> float:
     """The relative gap within which Experiment 2 calls the MSEs "identical"
     (:data:`pixelsoap.experiments.experiment2.claims.IDENTICAL_GAP`)."""
-    from pixelsoap.experiments.experiment2.claims import IDENTICAL_GAP
-
     return float(IDENTICAL_GAP)
 
 
 def dynamics_table(histories: Mapping[int, Mapping[str, Sequence[float]]], pca_val_mse: Mapping[int, float],
-                   epochs: int | None = None) -> pd.DataFrame:  # noqa: F821
+                   epochs: int | None = None) -> pd.DataFrame:
     """One row per (h_e, epoch) with :data:`COLUMNS` (epochs 1-based, at most ``epochs`` per h_e)."""
-    import pandas as pd
-
     frames = []
     for h_e in sorted(histories):
         history = histories[h_e]
@@ -66,7 +66,7 @@ def _fmt_epochs(n: float | None) -> str:
     return "never (the gap is not shrinking)" if n is None else f"{int(round(n)):,}"
 
 
-def summarise_h_e(rows: pd.DataFrame, target: int, tolerance: float) -> dict[str, Any]:  # noqa: F821
+def summarise_h_e(rows: pd.DataFrame, target: int, tolerance: float) -> dict[str, Any]:
     """The summary of one h_e's rows of :func:`dynamics_table`.
 
     gap : (val_mse - pca_val_mse) / pca_val_mse at the last epoch; excess_mse : the difference itself
@@ -115,7 +115,7 @@ def summarise_h_e(rows: pd.DataFrame, target: int, tolerance: float) -> dict[str
             "seconds_per_epoch_last_100": recent, "seconds_left": max(0, int(target) - epochs) * recent}
 
 
-def summarise(table: pd.DataFrame, target: int = PAPER_EPOCHS, tolerance: float | None = None,  # noqa: F821
+def summarise(table: pd.DataFrame, target: int = PAPER_EPOCHS, tolerance: float | None = None,
               split: int = SPLIT) -> dict[str, Any]:
     """Per h_e (:func:`summarise_h_e`) and the verdict of the paper's two claims on what was reached.
 
@@ -128,8 +128,6 @@ def summarise(table: pd.DataFrame, target: int = PAPER_EPOCHS, tolerance: float 
     - ``contrast``: identical below and distinguishable above, at the epochs reached and at ``target``.
     Gaps are relative: (linear autoencoder MSE - PCA MSE) / PCA MSE on the validation rows.
     """
-    from pixelsoap.published import value
-
     tolerance = identical_tolerance() if tolerance is None else float(tolerance)
     per_h_e = {int(h): summarise_h_e(rows, target, tolerance) for h, rows in table.groupby("h_e")}
     below = {h: s for h, s in per_h_e.items() if h < split}

@@ -19,9 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from pixelsoap.models.autoencoders import training_settings
 from pixelsoap.runtime.cache import UNREADABLE, digest, set_aside
 from pixelsoap.runtime.io import atomic_path
 from pixelsoap.training import checkpoint
+from pixelsoap.training.loop import train_group
+from pixelsoap.training.spec import autoencoder_spec
 
 #: bump when the meaning of a saved state changes (it is part of :func:`state_key`)
 FORMAT_VERSION = 1
@@ -33,8 +36,6 @@ HISTORY_COLUMNS = {"val_loss": "val_mse", "loss": "train_loss", "epoch_seconds":
 def _settings(training, epochs: int):
     """The engine's TrainSettings for ``training`` (a :class:`pixelsoap.experiments.experiment2.compression.TrainingConfig`) run to
     ``epochs`` epochs in total, without early stopping."""
-    from pixelsoap.models.autoencoders import training_settings
-
     return training_settings(dataclasses.replace(training, epochs=int(epochs), patience=None))
 
 
@@ -109,9 +110,6 @@ def train_until(X_train: np.ndarray, X_val: np.ndarray, h_e: int, training, fold
     training : a :class:`pixelsoap.experiments.experiment2.compression.TrainingConfig` (learning rate, batch size, seed; its
     epochs and patience are ignored: every epoch is trained).
     """
-    from pixelsoap.training.loop import train_group
-    from pixelsoap.training.spec import autoencoder_spec
-
     folder = Path(folder)
     saved = load_state(folder)
     start = 0 if saved is None else saved["epochs"]

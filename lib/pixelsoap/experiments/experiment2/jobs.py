@@ -25,11 +25,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from pixelsoap.experiments.experiment2.classifiers import classifier_accuracies
 from pixelsoap.models.autoencoders import MAX_WASTE, train_autoencoders
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.cache import UNREADABLE, digest, set_aside
+from pixelsoap.runtime.dask import dask_client, on_worker
+from pixelsoap.runtime.io import save_npz
+from pixelsoap.training.spec import autoencoder_spec, group_by_shape
 
 if TYPE_CHECKING:
     from pixelsoap.experiments.experiment2.compression import CompressionData, TrainingConfig
@@ -131,8 +135,6 @@ def cache_folder() -> Path:
 def save_result(path: Path, result: Mapping[str, Any]) -> Path:
     """Write a job result atomically as ``.npz``: scalars as JSON ``meta``, ``history`` and
     ``encoded`` dicts as ``history__<name>`` / ``encoded__<part>`` arrays."""
-    from pixelsoap.runtime.io import save_npz
-
     arrays = {f"{group}__{name}": np.asarray(values) for group in ("history", "encoded")
               for name, values in (result.get(group) or {}).items()}
     meta = {k: v for k, v in result.items() if k not in ("history", "encoded")}
@@ -283,11 +285,7 @@ def _drive(run: _Run, data, training, classifier, pca, scheduler, n_workers, tf_
     whose codes a classifier waits for first, then the most expensive; classifier jobs are
     grouped as soon as their inputs exist.
     """
-    from distributed import as_completed
-    from tqdm.auto import tqdm
-
-    from pixelsoap.runtime.dask import dask_client, on_worker
-    from pixelsoap.training.spec import autoencoder_spec, group_by_shape
+    from distributed import as_completed  # heavy optional dependency, imported where it is used
 
     todo = run.todo()
     ae = sorted((j for j in todo if isinstance(j, AutoencoderJob)),

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 if TYPE_CHECKING:
     from pixelsoap.experiments.experiment2.compression import CompressionData
@@ -72,7 +73,7 @@ class PCAFit:
 
 def fit_pca(X_train: np.ndarray) -> PCAFit:
     """scikit-learn PCA (all components, full SVD) of X_train (rows, d) in float64."""
-    from sklearn.decomposition import PCA
+    from sklearn.decomposition import PCA  # heavy optional dependency, imported where it is used
 
     pca = PCA(svd_solver="full").fit(np.asarray(X_train, np.float64))
     return PCAFit(pca.mean_.copy(), pca.components_.copy(), pca.explained_variance_.copy())
@@ -90,13 +91,11 @@ def pca_table(pca: PCAFit, data: CompressionData, seconds: float = float("nan"))
 # --------------------------------------------------------------------------- tables
 
 
-def mse_table(pca_rows: list[dict], ae_results: Iterable[Mapping]) -> pd.DataFrame:  # noqa: F821
+def mse_table(pca_rows: list[dict], ae_results: Iterable[Mapping]) -> pd.DataFrame:
     """One row per (method, h_m, h_e) with :data:`MSE_COLUMNS`, sorted by method, h_m, h_e.
 
     MSEs in squared rescaled-feature units; epochs 0 and seconds = fit time for PCA.
     """
-    import pandas as pd
-
     rows = list(pca_rows) + [{c: r.get(c) for c in MSE_COLUMNS} for r in ae_results]
     frame = pd.DataFrame(rows, columns=MSE_COLUMNS)
     frame["h_m"] = frame["h_m"].astype("Int64")
@@ -111,7 +110,7 @@ def method_label(method: str, h_m: Any = None) -> str:
     return {"pca": "PCA", "linear": "linear AE"}.get(method) or f"deep AE h_m={int(h_m)}"
 
 
-def wide_mse(mse: pd.DataFrame, column: str = "val_mse") -> pd.DataFrame:  # noqa: F821
+def wide_mse(mse: pd.DataFrame, column: str = "val_mse") -> pd.DataFrame:
     """``column`` as a wide table: one row per autoencoder h_e, one column per method (PCA first)."""
     labelled = mse.assign(label=[method_label(m, h) for m, h in zip(mse["method"], mse["h_m"])])
     wide = labelled.pivot_table(index="h_e", columns="label", values=column, sort=False)

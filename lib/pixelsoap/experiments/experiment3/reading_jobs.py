@@ -25,8 +25,19 @@ from typing import Any
 
 import numpy as np
 
+from pixelsoap.data import load_images
 from pixelsoap.experiments.experiment3 import robustness as rb
-from pixelsoap.soap.descriptor import SoapParams
+from pixelsoap.images.conversion import image_to_points, points_per_image
+from pixelsoap.models.classifier import ClassifierConfig, predict_labels, train_classifier
+from pixelsoap.soap.descriptor import SoapParams, soap_spectra_batch
+from pixelsoap.soap.sampling import (
+    SampledSpectra,
+    centers_by_image,
+    fit_scaler,
+    sample_centers,
+    scatter_rows,
+    split_rows,
+)
 
 #: the readings computed by jobs here ((a) comes from the stage's table, the control from (c)'s jobs)
 JOB_READINGS = ("b_retrained", "c_rescaled", "d_xy", "d_z")
@@ -44,8 +55,6 @@ def noisy_points(image: np.ndarray, sigma_disturbance: float, rng: np.random.Gen
     and kept on ``axes``: with every axis the points equal that function's bit for bit, and with a
     subset each kept axis carries exactly the noise it would get with all three.
     """
-    from pixelsoap.images.conversion import image_to_points
-
     axes = tuple(sorted({int(a) for a in axes}))
     if not axes or not set(axes) <= {0, 1, 2}:
         raise ValueError(f"axes must be a non-empty subset of (0, 1, 2), got {axes!r}")
@@ -70,10 +79,6 @@ def sample_noisy_spectra(images: np.ndarray, labels: np.ndarray, soap: SoapParam
     equal ``sample_spectra(..., sigma_disturbance=..., noise_rng=...)`` bit for bit.
     Returns a :class:`pixelsoap.soap.sampling.SampledSpectra` (X: (n_samples, d) ``dtype``).
     """
-    from pixelsoap.images.conversion import points_per_image
-    from pixelsoap.soap.descriptor import soap_spectra_batch
-    from pixelsoap.soap.sampling import SampledSpectra, centers_by_image, sample_centers, scatter_rows
-
     images, labels = np.asarray(images), np.asarray(labels)
     image_idx, point_idx = sample_centers(points_per_image(images), n_samples, centers_rng)
     used = np.unique(image_idx)
@@ -89,8 +94,6 @@ def sample_noisy_spectra(images: np.ndarray, labels: np.ndarray, soap: SoapParam
 
 def refitted_scaler(X: np.ndarray):
     """Reading (c)'s scaler: a RobustScaler fitted on the noisy spectra ``X`` (rows, d) it will rescale."""
-    from pixelsoap.soap.sampling import fit_scaler
-
     return fit_scaler(X)
 
 
@@ -110,17 +113,11 @@ def model_seed(seed: int, repetition: int) -> int:
 
 
 def _accuracy(model, X: np.ndarray, y: np.ndarray) -> tuple[int, int]:
-    from pixelsoap.models.classifier import predict_labels
-
     return int((predict_labels(model, np.asarray(X, np.float32)) == y).sum()), int(len(y))
 
 
 def _retrained(job: ReadingJob, config: Mapping[str, Any]) -> dict[str, Any]:
     """Reading (b): noisy training-image spectra, split, new scaler, new classifier, validation accuracy."""
-    from pixelsoap.data import load_images
-    from pixelsoap.models.classifier import ClassifierConfig, train_classifier
-    from pixelsoap.soap.sampling import fit_scaler, split_rows
-
     seed, rep = int(config["seed"]), int(job.seed)
     images, labels = load_images("train", config.get("dataset", "mnist"))
     spectra = sample_noisy_spectra(images, labels, SoapParams.from_mapping(config["soap"]), config["n_train"],
@@ -140,8 +137,6 @@ def _retrained(job: ReadingJob, config: Mapping[str, Any]) -> dict[str, Any]:
 
 def _clean_model(job: ReadingJob, config: Mapping[str, Any]) -> dict[str, Any]:
     """Readings (c) and (d), and the control: the clean model on noisy test spectra."""
-    from pixelsoap.data import load_images
-
     model, clean_scaler = rb.load_classifier(str(config["model_path"]), config["model_hash"],
                                          str(config["scaler_path"]), config["scaler_hash"])
     images, labels = load_images("test", config.get("dataset", "mnist"))

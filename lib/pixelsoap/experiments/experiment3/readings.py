@@ -34,6 +34,7 @@ settings for (b), the library code), written atomically, so a rerun computes onl
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -41,10 +42,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from pixelsoap import published
+from pixelsoap.data import cache_key_part
 from pixelsoap.experiments.experiment3 import robustness as rb
 from pixelsoap.experiments.experiment3.reading_jobs import JOB_READINGS, ReadingJob, evaluate_job
+from pixelsoap.models.classifier import ClassifierConfig
 from pixelsoap.runtime import paths
+from pixelsoap.runtime.cache import ResultCache, digest
+from pixelsoap.runtime.dask import run_each
+from pixelsoap.runtime.io import write_json
 from pixelsoap.runtime.provenance import file_digest
 from pixelsoap.runtime.validation import is_int
 from pixelsoap.soap.descriptor import SoapParams
@@ -94,8 +102,6 @@ def parse_readings(section: Mapping[str, Any] | None, classifier: Mapping[str, A
     dict: the architecture and optimiser of ``classifier`` (``experiment1.final.classifier``), the
     readings' ``epochs`` and ``patience``; the seed is set per job.  ValueError names a bad key.
     """
-    from pixelsoap.models.classifier import ClassifierConfig
-
     section = dict(section or {})
     unknown = sorted(set(section) - set(DEFAULTS))
     if unknown:
@@ -143,9 +149,6 @@ def plan_jobs(levels: Sequence[float], n_seeds: int, readings: Sequence[str] = J
 
 def job_key(job: ReadingJob, config: Mapping[str, Any]) -> str:
     """Cache key of one job: everything its result depends on (``config`` as :func:`run_readings` builds it)."""
-    from pixelsoap.data import cache_key_part
-    from pixelsoap.runtime.cache import digest
-
     payload = {"level": repr(float(job.level)), "repetition": int(job.seed), "seed": int(config["seed"]),
                "soap": SoapParams.from_mapping(config["soap"]).as_dict(),
                **cache_key_part(config.get("dataset", "mnist"))}
@@ -157,8 +160,6 @@ def job_key(job: ReadingJob, config: Mapping[str, Any]) -> str:
 
 
 def _read_result(path: Path) -> dict[str, Any]:
-    import json
-
     result = json.loads(path.read_text())
     float(result["accuracy"]), int(result["n"]), int(result["n_correct"])
     return result
@@ -166,9 +167,6 @@ def _read_result(path: Path) -> dict[str, Any]:
 
 def result_cache(folder: str | os.PathLike | None = None):
     """The cache of finished jobs: one JSON per job in ``folder`` (default :func:`cache_folder`)."""
-    from pixelsoap.runtime.cache import ResultCache
-    from pixelsoap.runtime.io import write_json
-
     return ResultCache(folder if folder is not None else cache_folder(), ".json", _read_result, write_json)
 
 
@@ -213,8 +211,6 @@ def run_readings(settings: Mapping[str, Any], soap: Mapping[str, Any], seed: int
 def _drive(todo: list[ReadingJob], config: dict, keys: dict, results: dict, cache, compute: Callable, scheduler,
            n_workers: int, tf_threads: int | None, progress: bool, n_cached: int) -> None:
     """Run ``todo`` on Dask (:func:`pixelsoap.runtime.dask.run_each`); cache and keep each result."""
-    from pixelsoap.runtime.dask import run_each
-
     def finish(job: ReadingJob, computed: dict) -> None:
         result = {**computed, "reading": job.reading, "level": job.level, "seed": job.seed}
         result["accuracy"] = result["n_correct"] / result["n"]
@@ -236,8 +232,6 @@ def readings_table(rows: Sequence[Mapping[str, Any]], stage_table=None):
     of its own).  stage_table : the stage's table (:func:`pixelsoap.experiments.experiment3.robustness.run_levels` or
     ``accuracy.csv``), added as reading ``a_clean``.  Ratios are to the same reading's and seed's level 0.
     """
-    import pandas as pd
-
     records = []
     for r in rows:
         base = {"reading": r["reading"], "level": float(r["level"]), "seed": int(r["seed"]), "n": int(r["n"])}
@@ -294,8 +288,6 @@ def summarise_readings(table) -> dict[str, dict[str, Any]]:
 
 def curves(table):
     """The mean curve of every reading: :func:`pixelsoap.experiments.experiment3.robustness.summarise` per reading, one DataFrame."""
-    import pandas as pd
-
     parts = [rb.summarise(g).assign(reading=name) for name, g in table.groupby("reading", sort=False)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
@@ -305,8 +297,6 @@ def curves(table):
 
 def published_values() -> dict[str, float]:
     """The paper's Sec. 4.4.3 numbers from published.yaml: ratio_at_1, value_at_3_9, steep_beyond."""
-    from pixelsoap import published
-
     return {k: float(published.value(f"experiment3.{k}")) for k in ("ratio_at_1", "value_at_3_9", "steep_beyond")}
 
 
@@ -397,8 +387,6 @@ def summary_frame(metrics: Mapping[str, Any]):
     Columns: reading, description, baseline, ratio_at_1, accuracy_at_3_9, ratio_at_3_9, steepest_at,
     distance (to the paper, :func:`best_match`; None for the control), rank.
     """
-    import pandas as pd
-
     per = metrics["best_match"]["per_reading"]
     rows = [{"reading": name, "description": metrics["descriptions"].get(name), "baseline": s["baseline"],
              "ratio_at_1": s["ratio_at_1"], "accuracy_at_3_9": s["accuracy_at_3_9"],

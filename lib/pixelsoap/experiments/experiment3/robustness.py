@@ -45,11 +45,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from pixelsoap import published
+from pixelsoap.data import cache_key_part, load_images
+from pixelsoap.models.classifier import load_model, predict_labels, seed_model_path
+from pixelsoap.models.metrics import estimate
 from pixelsoap.runtime import paths
-from pixelsoap.runtime.provenance import file_digest, json_digest
+from pixelsoap.runtime.cache import ResultCache
+from pixelsoap.runtime.dask import run_each
+from pixelsoap.runtime.io import write_json
+from pixelsoap.runtime.provenance import code_digest, file_digest, json_digest
 from pixelsoap.soap.descriptor import SoapParams
+from pixelsoap.soap.sampling import load_scaler, sample_spectra
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +80,6 @@ def model_files(n_models: int = 1) -> list[Path]:
     n_models : how many Experiment 1 trained (its profile's ``experiment1.final.n_seeds``); the paths
     are those :func:`pixelsoap.experiments.experiment1.classifier.model_path` gives repetitions 0 .. n_models - 1.
     """
-    from pixelsoap.models.classifier import seed_model_path
-
     folder = paths.data_dir() / "experiment1"
     return [seed_model_path(folder, "classifier-published-params", r) for r in range(int(n_models))]
 
@@ -156,8 +162,6 @@ def noisy_spectra(images: np.ndarray, labels: np.ndarray, soap: SoapParams, n_sa
     Returns a :class:`pixelsoap.soap.sampling.SampledSpectra` (X: (T, d) ``dtype``).
     ``job.level == 0`` gives exactly the noise-free spectra of the same pixels.
     """
-    from pixelsoap.soap.sampling import sample_spectra
-
     return sample_spectra(images, labels, soap, int(n_samples), centers_rng(seed, job.seed), dtype=dtype,
                           n_jobs=1, progress=False, sigma_disturbance=job.level,
                           noise_rng=noise_rng(seed, job.seed, job.level))
@@ -166,9 +170,6 @@ def noisy_spectra(images: np.ndarray, labels: np.ndarray, soap: SoapParams, n_sa
 @functools.lru_cache(maxsize=16)
 def load_classifier(model_path: str, model_hash: str, scaler_path: str, scaler_hash: str):
     """(model, scaler), loaded once per process and file version (the hashes key the memo)."""
-    from pixelsoap.models.classifier import load_model
-    from pixelsoap.soap.sampling import load_scaler
-
     return load_model(model_path), load_scaler(scaler_path)
 
 
@@ -181,9 +182,6 @@ def evaluate_level(job: Job, seed: int, soap: Mapping[str, Any], n_samples: int,
     Returns {level, seed, accuracy, n, n_correct, per_model, seconds, worker_pid}: ``accuracy`` and
     ``n_correct`` of the first model, ``per_model`` the number of correct predictions of each.
     """
-    from pixelsoap.data import load_images
-    from pixelsoap.models.classifier import predict_labels
-
     start = time.perf_counter()
     params = SoapParams.from_mapping(soap)
     model_paths = [model_path] if isinstance(model_path, (str, os.PathLike)) else list(model_path)
@@ -210,9 +208,6 @@ def job_key(job: Job, seed: int, soap: Mapping[str, Any], n_samples: int, model_
     library code (:mod:`pixelsoap.runtime.provenance`) included.
 
     model_hash : the hash of the one model, or the list of the hashes of every model the job scores."""
-    from pixelsoap.data import cache_key_part
-    from pixelsoap.runtime.provenance import code_digest
-
     payload = {"level": repr(float(job.level)), "repetition": int(job.seed), "seed": int(seed),
                "soap": SoapParams.from_mapping(soap).as_dict(), "n_samples": int(n_samples),
                "model": model_hash, "scaler": scaler_hash, "library_code": code_digest(), **cache_key_part(dataset)}
@@ -227,9 +222,6 @@ def _read_result(path: Path) -> dict[str, Any]:
 
 def result_cache(folder: str | os.PathLike | None = None):
     """The cache of finished jobs: one JSON per job in ``folder`` (default :func:`cache_folder`)."""
-    from pixelsoap.runtime.cache import ResultCache
-    from pixelsoap.runtime.io import write_json
-
     return ResultCache(folder if folder is not None else cache_folder(), ".json", _read_result, write_json)
 
 
@@ -283,8 +275,6 @@ def run_levels(levels: Sequence[float], n_seeds: int, soap: Mapping[str, Any], n
 def _drive(todo: list[Job], args: tuple, keys: dict, results: dict, cache, compute: Callable, scheduler,
            n_workers: int, tf_threads: int | None, progress: bool, n_cached: int) -> None:
     """Run the jobs in ``todo`` on Dask (:func:`pixelsoap.runtime.dask.run_each`); cache and store each result."""
-    from pixelsoap.runtime.dask import run_each
-
     def finish(job: Job, computed: dict) -> None:
         result = {**computed, "level": job.level, "seed": job.seed}
         cache.put(keys[job], result)
@@ -315,7 +305,6 @@ def baseline_check(table, spectra_folder: str | os.PathLike | None = None,
         if out["applies"]:
             model, scaler = load_classifier(str(model_path or model_file()), "", str(scaler_path or scaler_file()), "")
             X = scaler.transform(f["X"].astype(np.float64)).astype(np.float32)
-            from pixelsoap.models.classifier import predict_labels
 
             out["stage_test_accuracy"] = float((predict_labels(model, X) == f["y"]).mean())
     return out
@@ -331,8 +320,6 @@ def accuracy_table(rows: Iterable[Mapping[str, Any]]):
     (``model`` 0, 1, ...); one without it, one row of model 0.  ``ratio_to_baseline`` divides by the
     same seed's and model's accuracy at level 0.
     """
-    import pandas as pd
-
     expanded = []
     for r in rows:
         per_model = r.get("per_model") or [r.get("n_correct")]
@@ -373,10 +360,6 @@ def summarise(table):
     n (spectra per job), accuracy, accuracy_sd, accuracy_low, accuracy_high, ratio, ratio_sd, ratio_low,
     ratio_high (ratios of each unit to its own baseline, then averaged).
     """
-    import pandas as pd
-
-    from pixelsoap.models.metrics import estimate
-
     over = "training seeds" if spread_unit(table) == "model" else "noise draws"
     rows = []
     for level, group in per_unit_curves(table).groupby("level", sort=True):
@@ -462,8 +445,6 @@ def findings(table, published: Mapping[str, float], chance: float = 0.1) -> dict
     ``spread_over`` says which), and ``estimate`` / ``accuracy_estimate`` / ``ratio_estimate`` the
     :func:`pixelsoap.models.metrics.estimate` of those values (95 % interval over training seeds).
     """
-    from pixelsoap.models.metrics import estimate
-
     summary = summarise(table)
     lv, acc, ratio = summary["level"], summary["accuracy"], summary["ratio"]
     ours = curve_statistics(lv, acc, ratio)
@@ -512,8 +493,6 @@ def degradation(table, threshold: float) -> dict[str, Any]:
     - ``largest_step_drop``: the largest fall of the ratio between two adjacent levels of the grid
       (baseline included), with ``largest_step_between`` its two levels (mean curve).
     """
-    from pixelsoap.models.metrics import estimate
-
     unit = "model" if "model" in table and table["model"].nunique() > 1 else "seed"
     per_unit = table.groupby([unit, "level"], as_index=False)["ratio_to_baseline"].mean()   # noise draws averaged
     curves = [(g["level"].to_numpy(np.float64), g["ratio_to_baseline"].to_numpy(np.float64))

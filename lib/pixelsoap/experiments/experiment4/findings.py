@@ -14,6 +14,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from pixelsoap import published
+from pixelsoap.experiments.experiment3.robustness import json_ready
+from pixelsoap.experiments.experiment4.image_classification import (
+    accuracy_interval,
+    confused_pairs,
+    label_accuracy,
+    merged_accuracy,
+    transform_partners,
+)
+from pixelsoap.models.metrics import confusion_matrix
 
 #: angles whose accuracy the metrics name (at_30, ...): the reference numbers' angles and a few more
 REPORTED_ANGLES = (0, 15, 30, 45, 60, 90, 180)
@@ -23,10 +35,6 @@ def summarise(table):
     """One row per (model, transform): accuracy as the mean over seeds, its Wilson interval from the
     pooled counts, and the number of seeds.  Columns: model, transform, kind, value, accuracy, low, high,
     n, n_seeds."""
-    import pandas as pd
-
-    from pixelsoap.experiments.experiment4.image_classification import accuracy_interval
-
     rows = []
     for (model, name), group in table.groupby(["model", "transform"], sort=False):
         pooled = accuracy_interval(int(group["n_correct"].sum()), int(group["n"].sum()))
@@ -71,14 +79,6 @@ def price_of_invariance(result: Mapping[str, Any], merge: Mapping[int, int] | No
     soap_unchanged_by_mirror / _by_180 : share of test images whose pooled-SOAP prediction is the
         same on the transformed image as upright (1.0 when the spectra are exactly invariant).
     """
-    from pixelsoap.experiments.experiment4.image_classification import (
-        confused_pairs,
-        label_accuracy,
-        merged_accuracy,
-        transform_partners,
-    )
-    from pixelsoap.models.metrics import confusion_matrix
-
     merge = {9: 6} if merge is None else merge
     y = np.asarray(result["y_true"])
     upright = result["predictions"]["rotate 0"]
@@ -110,16 +110,12 @@ def mutual_pairs(partners: Sequence[Mapping[str, Any]]) -> list[list[int]]:
 
 def reference_numbers() -> dict[str, Any]:
     """The outside reference numbers of Experiment 4 (published.yaml, ``references``): not the paper's."""
-    from pixelsoap import published
-
     return published.load()["references"]
 
 
 def metrics(result: Mapping[str, Any], settings: Mapping[str, Any], soap, seed: int,
             seconds: float | None = None) -> dict[str, Any]:
     """results/experiment4/metrics.json: settings, per-model summaries, costs, the price of invariance."""
-    from pixelsoap.experiments.experiment3.robustness import json_ready
-
     summary = summarise(result["table"])
     upright = summary[(summary["kind"] == "rotate") & (summary["value"] == 0.0)]
     return json_ready({

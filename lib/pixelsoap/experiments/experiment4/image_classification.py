@@ -28,11 +28,16 @@ transformed digit as (e.g. a mirrored 2 read as a 5).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from pixelsoap.images.conversion import image_to_points
+from pixelsoap.models.classifier import predict_proba, train_classifier
+from pixelsoap.soap.descriptor import soap_spectra_stream
 
 N_CLASSES = 10
 POOLINGS = ("mean", "mean_std")
@@ -167,11 +172,6 @@ def image_statistics(images: Sequence[np.ndarray] | np.ndarray, labels: Sequence
     predict_proba : rescaled float32 spectra (M, d) -> probabilities (M, 10); None skips the pixel
         classifier (votes and proba_sum stay zero).
     """
-    import time
-
-    from pixelsoap.images.conversion import image_to_points
-    from pixelsoap.soap.descriptor import soap_spectra_stream
-
     start = time.perf_counter()
     labels = np.asarray(labels, dtype=np.int64)
     n, d = len(labels), params.size
@@ -233,8 +233,6 @@ class ImageClassifier:
         return ((stats.pooled(self.pooling) - self.mean) / self.scale).astype(np.float32)
 
     def predict_proba(self, stats: ImageStatistics) -> np.ndarray:
-        from pixelsoap.models.classifier import predict_proba
-
         return predict_proba(self.model, self.features(stats))
 
     def predict(self, stats: ImageStatistics) -> np.ndarray:
@@ -247,10 +245,6 @@ def train_image_classifier(train: ImageStatistics, val: ImageStatistics, config,
     """Train the Fig. 8 architecture (``config``: a :class:`pixelsoap.models.classifier.ClassifierConfig`) on pooled
     spectra of the training images, validated on ``val``'s images; features standardised with the
     training images' mean and standard deviation."""
-    import time
-
-    from pixelsoap.models.classifier import train_classifier
-
     start = time.perf_counter()
     X_train = train.pooled(pooling)
     mean, scale = X_train.mean(axis=0), X_train.std(axis=0)

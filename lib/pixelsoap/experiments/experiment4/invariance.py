@@ -52,11 +52,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
 
-from pixelsoap.experiments.experiment4.image_classification import ImageStatistics
+from pixelsoap.data import load_images
+from pixelsoap.experiments.experiment3.robustness import model_file, scaler_file
+from pixelsoap.experiments.experiment4.image_classification import (
+    ImageStatistics,
+    accuracy_interval,
+    image_statistics,
+    train_image_classifier,
+)
 from pixelsoap.images import transforms as tf_images
+from pixelsoap.models.classifier import ClassifierConfig, load_model, predict_proba
+from pixelsoap.models.cnn import config_from_mapping, load_cnn, predict_cnn, save_cnn, train_cnn
 from pixelsoap.runtime import paths
+from pixelsoap.runtime.cache import ResultCache, digest
+from pixelsoap.runtime.io import save_npz, write_json
 from pixelsoap.runtime.provenance import file_digest, sha256_hex
+from pixelsoap.soap.sampling import load_scaler
 
 #: random streams derived from the profile's seed
 STREAM_TEST, STREAM_TRAIN, STREAM_CNN, STREAM_SHIFTS = 41, 42, 43, 44
@@ -194,9 +208,6 @@ def split_train_val(indices: np.ndarray, val_fraction: float, seed: int) -> tupl
 
 
 def _stats_cache(folder: Path):
-    from pixelsoap.runtime.cache import ResultCache
-    from pixelsoap.runtime.io import save_npz
-
     def load(path: Path) -> ImageStatistics:
         with np.load(path) as f:
             return ImageStatistics.from_arrays({k: f[k] for k in f.files})
@@ -225,16 +236,12 @@ class Benchmark:
 
     def __init__(self, settings: Mapping[str, Any], soap, seed: int, *, model_path=None, scaler_path=None,
                  folder=None, data=None, progress: bool = True, dataset: str = "mnist") -> None:
-        from pixelsoap.experiments.experiment3.robustness import model_file, scaler_file
-
         self.settings, self.soap, self.seed, self.progress = dict(settings), soap, int(seed), progress
         self.model_path = Path(model_path or model_file())
         self.scaler_path = Path(scaler_path or scaler_file())
         self.folder = Path(folder) if folder is not None else cache_folder()
         self.hashes = {"model": file_digest(self.model_path), "scaler": file_digest(self.scaler_path)}
         if data is None:
-            from pixelsoap.data import load_images
-
             data = (load_images("train", dataset), load_images("test", dataset))
         (self.train_images, self.train_labels), (test_images, test_labels) = data
         self.test_index = subset(len(test_labels), settings["n_test"], self.seed, STREAM_TEST)
@@ -247,23 +254,15 @@ class Benchmark:
     # -- the pixel classifier and scaler, loaded once
     def pixel_classifier(self):
         if self._pixel is None:
-            from pixelsoap.models.classifier import load_model
-            from pixelsoap.soap.sampling import load_scaler
-
             self._pixel = (load_model(self.model_path), load_scaler(self.scaler_path))
         return self._pixel
 
     def _key(self, kind: str, **payload) -> str:
-        from pixelsoap.runtime.cache import digest
-
         return digest(kind, {"soap": self.soap.as_dict(), "seed": self.seed, **self.hashes, **payload})
 
     def statistics(self, images: np.ndarray, labels: np.ndarray, with_pixels: bool = True,
                    desc: str = "SOAP") -> tuple[ImageStatistics, bool]:
         """(ImageStatistics, from_cache) of ``images`` (n, rows, cols), keyed by their content and labels."""
-        from pixelsoap.experiments.experiment4.image_classification import image_statistics
-        from pixelsoap.models.classifier import predict_proba
-
         cache = _stats_cache(self.folder)
         key = self._key("exp4-stats", images=content_digest(images, np.asarray(labels, np.int64)),
                         pixels=bool(with_pixels))
@@ -287,10 +286,6 @@ class Benchmark:
 
     def cnn(self, augment: bool, seed: int):
         """(model, info) of the CNN for one seed, trained or loaded from the cache; info: seconds, history."""
-        from pixelsoap.models.cnn import config_from_mapping, load_cnn, save_cnn, train_cnn
-        from pixelsoap.runtime.cache import ResultCache
-        from pixelsoap.runtime.io import write_json
-
         settings = {k: v for k, v in self.settings["cnn"].items() if k != "n_train"}
         config = config_from_mapping(settings, augment=bool(augment), seed=int(seed))
         images, labels = self.train_images[self.cnn_index], np.asarray(self.train_labels)[self.cnn_index]
@@ -319,8 +314,6 @@ def choose_pooling(validation: Mapping[str, Sequence[float]]) -> str:
 
 
 def _row(model: str, transform: Transform, seed: int | None, k: int, n: int) -> dict[str, Any]:
-    from pixelsoap.experiments.experiment4.image_classification import accuracy_interval
-
     return {"model": model, "transform": transform.name, "kind": transform.kind, "value": transform.value,
             "seed": seed, **accuracy_interval(k, n)}
 
@@ -334,13 +327,6 @@ def run_benchmark(settings: Mapping[str, Any], soap, seed: int, **kwargs) -> dic
     inference_seconds_per_image, ...}, jobs: {computed, cached}, n_test, n_train_images, n_val_images,
     cnn_train_images}.
     """
-    import pandas as pd
-    from tqdm.auto import tqdm
-
-    from pixelsoap.experiments.experiment4.image_classification import train_image_classifier
-    from pixelsoap.models.classifier import ClassifierConfig
-    from pixelsoap.models.cnn import predict_cnn
-
     bench = Benchmark(settings, soap, seed, **kwargs)
     n_seeds = int(settings["n_seeds"])
     jobs = {"computed": 0, "cached": 0}

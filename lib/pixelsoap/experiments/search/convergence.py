@@ -29,8 +29,11 @@ from typing import Any
 
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
+from tqdm.auto import tqdm
 
 from pixelsoap.data import cache_key_part, dataset_of
+from pixelsoap.experiments.search.monte_carlo import usable_draws
+from pixelsoap.experiments.search.trials import evaluate_trials
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.cache import ResultCache, digest
 from pixelsoap.runtime.io import write_json
@@ -97,8 +100,7 @@ def score_budget(draws: Sequence[Mapping[str, Any]], n_samples: int, epochs: int
     ``val_fraction`` and ``classifier`` are used, with ``epochs`` replaced and no early stopping);
     evaluate : stand-in for :func:`pixelsoap.experiments.search.trials.evaluate_trials` (same signature).
     """
-    if evaluate is None:
-        from pixelsoap.experiments.search.trials import evaluate_trials as evaluate
+    evaluate = evaluate or evaluate_trials
     classifier = {**dict(search["classifier"]), "epochs": int(epochs), "patience": None}
     data = {"n_samples": int(n_samples), "val_fraction": float(search.get("val_fraction", 0.2)),
             "cache_spectra": False}
@@ -126,10 +128,6 @@ def run_study(params: Mapping[str, Any], n_trials: int, budgets: Sequence[tuple[
     (the search's first usable draws); budgets : (T, E) pairs, smallest first, each at least the one
     before.
     """
-    from tqdm.auto import tqdm
-
-    from pixelsoap.experiments.search.monte_carlo import usable_draws
-
     if n_trials < 3:
         raise ValueError(f"n_trials must be at least 3 to compare rankings, got {n_trials}")
     budgets = [tuple(int(x) for x in b) for b in budgets]

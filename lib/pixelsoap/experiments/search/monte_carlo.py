@@ -80,9 +80,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from pixelsoap import published
 from pixelsoap.data import dataset_of
+from pixelsoap.experiments.experiment1.classifier import bootstrap_findings, search_findings
 from pixelsoap.experiments.search.space import SearchSpace
 from pixelsoap.experiments.search.study import (
     SearchError,
@@ -113,6 +115,7 @@ from pixelsoap.experiments.search.trials import (
     spectra_cache_path,
 )
 from pixelsoap.runtime import paths
+from pixelsoap.runtime.dask import dask_client, on_worker
 from pixelsoap.runtime.interrupt import exit_if_interrupted
 from pixelsoap.runtime.io import atomic_path, write_json
 from pixelsoap.runtime.profiles import load_stage_params
@@ -144,7 +147,7 @@ def _draw_seed(seed: int, draw: int) -> int:
 
 def _ask_draw(study, space: SearchSpace, seed: int, draw: int, params: Mapping | None = None):
     """Ask the trial of draw ``draw``: freshly sampled, or ``params`` re-enqueued (a rerun)."""
-    from optuna.samplers import RandomSampler
+    from optuna.samplers import RandomSampler  # heavy optional dependency, imported where it is used
 
     if params is not None:
         study.enqueue_trial({k: params[k] for k in PARAMS}, user_attrs={"draw": draw})
@@ -306,9 +309,6 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
     """
     import distributed
     from distributed import as_completed
-    from tqdm.auto import tqdm
-
-    from pixelsoap.runtime.dask import dask_client, on_worker
 
     in_flight: dict[Any, list[tuple[int, int, int]]] = {}  # future -> [(trial id, trial number, draw)]
     completed = None
@@ -458,8 +458,6 @@ def run_search_stage(params: dict) -> dict:
     and ``results/experiment1/search.json``; returns the latter's content.
     """
     import optuna
-
-    from pixelsoap.experiments.experiment1.classifier import bootstrap_findings, search_findings
 
     cfg, seed = params["experiment1"]["search"], int(params["seed"])
     dask_cfg = params["experiment1"].get("dask", {})

@@ -92,7 +92,7 @@ class SearchSpace:
 
     def distributions(self) -> dict:
         """The Optuna distributions of the four parameters, in :data:`PARAMS` order."""
-        from optuna.distributions import FloatDistribution, IntDistribution
+        from optuna.distributions import FloatDistribution, IntDistribution  # heavy dependency: imported where used
 
         out = {}
         for name in PARAMS:

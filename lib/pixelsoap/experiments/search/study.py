@@ -33,6 +33,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from pixelsoap.data import cache_key_part
 from pixelsoap.experiments.search.space import SearchSpace
 from pixelsoap.experiments.search.trials import DATA_NOT_KEYED, PARAMS, check_seed, classifier_config, data_config
@@ -78,7 +80,7 @@ def study_config(space: SearchSpace, data: dict, classifier: dict, seed: int) ->
 @contextlib.contextmanager
 def quiet_optuna() -> Iterator[None]:
     """Silence Optuna's per-trial INFO lines (the progress bar says it better); restore afterwards."""
-    import optuna
+    import optuna  # heavy optional dependency, imported where it is used
 
     before = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -198,7 +200,7 @@ _FRAME_ATTRS = ("final_val_accuracy", "best_epoch", "n_features", "seconds", "sp
                 "spectra_cached")
 
 
-def trials_frame(study, include_stale: bool = False) -> pd.DataFrame:  # noqa: F821
+def trials_frame(study, include_stale: bool = False) -> pd.DataFrame:
     """One row per trial: number, state, draw, r_cut, n_max, l_max, sigma, val_accuracy,
     final_val_accuracy, best_epoch, n_features, seconds, spectra_seconds, train_seconds,
     spectra_cached, fail_kind, fail_reason, datetime_start, datetime_complete.
@@ -209,8 +211,6 @@ def trials_frame(study, include_stale: bool = False) -> pd.DataFrame:  # noqa: F
     they are left out unless ``include_stale``, so a resumed search reads like an
     uninterrupted one.
     """
-    import pandas as pd
-
     rows = []
     for t in study.get_trials(deepcopy=False):
         if not include_stale and t.user_attrs.get("fail_kind") == "stale":

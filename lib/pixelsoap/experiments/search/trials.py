@@ -29,11 +29,17 @@ from typing import Any
 
 import numpy as np
 
-from pixelsoap.data import DATASETS, cache_key_part
+from pixelsoap.data import DATASETS, cache_key_part, load_images
+from pixelsoap.models.classifier import ClassifierConfig, train_classifier
 from pixelsoap.runtime import paths, provenance
 from pixelsoap.runtime.cache import UNREADABLE, digest, set_aside
+from pixelsoap.runtime.io import save_npz
 from pixelsoap.runtime.validation import is_finite_number
-from pixelsoap.soap.descriptor import SoapParams
+from pixelsoap.soap.descriptor import SoapParams, descriptor
+from pixelsoap.soap.sampling import SampledSpectra, fit_scaler, sample_spectra, split_rows
+from pixelsoap.training.checkpoint import CHECKPOINT_FILE, read_host_state
+from pixelsoap.training.loop import train_in_groups
+from pixelsoap.training.spec import TrainSettings, classifier_spec
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +88,6 @@ def data_config(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def classifier_config(classifier: Mapping[str, Any], seed: int) -> dict[str, Any]:
     """Validated classifier settings as a plain dict; the seed defaults to the search seed."""
-    from pixelsoap.models.classifier import ClassifierConfig
-
     if not isinstance(classifier, Mapping):
         raise ValueError(f"classifier settings must be a mapping, got {type(classifier).__name__}")
     return ClassifierConfig.from_mapping({"seed": int(seed), **dict(classifier)}).as_dict()
@@ -97,8 +101,6 @@ def check_seed(seed: object) -> int:
 
 def check_soap_params(params: Mapping[str, Any]) -> SoapParams:
     """``SoapParams`` for ``params``, also built by DScribe; :class:`InvalidParameters` if SOAP rejects them."""
-    from pixelsoap.soap.descriptor import descriptor
-
     try:
         soap = SoapParams.from_mapping(params)
         descriptor(soap)
@@ -121,10 +123,6 @@ def spectra_cache_path(soap: SoapParams, n_samples: int, seed: int, dtype: str =
 
 def _trial_spectra(soap: SoapParams, n_samples: int, seed: int, dtype: str, cache: bool, dataset: str = "mnist"):
     """T sampled training-image spectra (same (image, point) draws for every ``soap``), and whether cached."""
-    from pixelsoap.data import load_images
-    from pixelsoap.runtime.io import save_npz
-    from pixelsoap.soap.sampling import SampledSpectra, sample_spectra
-
     path = spectra_cache_path(soap, n_samples, seed, dtype, dataset)
     if cache and path.is_file():
         try:
@@ -144,8 +142,6 @@ def _trial_spectra(soap: SoapParams, n_samples: int, seed: int, dtype: str, cach
 
 def _trial_inputs(soap: SoapParams, cfg: dict, seed: int) -> dict[str, Any]:
     """Scaled float32 inputs of one trial: X_train, y_train, X_val, y_val, spectra_seconds, spectra_cached."""
-    from pixelsoap.soap.sampling import fit_scaler, split_rows
-
     start = time.perf_counter()
     spectra, cached = _trial_spectra(soap, cfg["n_samples"], seed, cfg["dtype"], cfg["cache_spectra"],
                                      cfg["dataset"])
@@ -191,16 +187,13 @@ def evaluate_trial(soap_params: Mapping[str, Any], data: Mapping[str, Any], clas
     ``seconds`` (total), ``spectra_seconds``, ``train_seconds``, ``spectra_cached``.
     Raises :class:`InvalidParameters` when SOAP rejects ``soap_params``.
     """
-    from pixelsoap.models.classifier import ClassifierConfig
-
     start = time.perf_counter()
     seed = check_seed(seed)
     soap = check_soap_params(soap_params)
     cfg = data_config(data)
     clf = classifier_config(classifier, seed)
     inputs = _trial_inputs(soap, cfg, seed)
-    if trainer is None:
-        from pixelsoap.models.classifier import train_classifier as trainer
+    trainer = trainer or train_classifier
     t0 = time.perf_counter()
     _, history = trainer(inputs["X_train"], inputs["y_train"], inputs["X_val"], inputs["y_val"],
                          ClassifierConfig.from_mapping(clf), verbose=0)
@@ -221,10 +214,6 @@ def evaluate_trials(soap_params: Sequence[Mapping[str, Any]], data: Mapping[str,
     :func:`pixelsoap.training.spec.group_by_shape`).  checkpoint_dir : where each group's training
     state is kept after every epoch, so that an interrupted job resumes where it stopped.
     """
-    from pixelsoap.models.classifier import ClassifierConfig
-    from pixelsoap.training.loop import train_in_groups
-    from pixelsoap.training.spec import TrainSettings, classifier_spec
-
     start = time.perf_counter()
     seed = check_seed(seed)
     cfg = data_config(data)
@@ -294,8 +283,6 @@ def epochs_in_training(root: str | Path | None = None) -> list[int]:
     under ``root`` (default :func:`checkpoint_root`; only jobs whose workers share this machine's cache
     are seen).  A group already done keeps its checkpoint, and shows its last epoch, until its family is.
     """
-    from pixelsoap.training.checkpoint import CHECKPOINT_FILE, read_host_state
-
     epochs = []
     for path in sorted(Path(root or checkpoint_root()).glob(f"*/group-*/{CHECKPOINT_FILE}")):
         state = read_host_state(path)    # None when replaced or removed while read: the next poll sees it
