@@ -208,7 +208,7 @@ def _project(tmp_path: Path, metrics: dict) -> Path:
     root = tmp_path / "project"
     (root / "results" / "baselines").mkdir(parents=True)
     (root / "lib" / "pixelsoap").mkdir(parents=True)
-    shutil.copy(ROOT / "lib" / "pixelsoap" / "published.yaml", root / "lib" / "pixelsoap" / "published.yaml")
+    shutil.copytree(ROOT / "lib" / "pixelsoap" / "published", root / "lib" / "pixelsoap" / "published")
     shutil.copy(ROOT / "params" / "default.yaml", root / "params.yaml")
     (root / "results" / "baselines" / "metrics.json").write_text(json.dumps(metrics))
     return root

@@ -266,9 +266,9 @@ def test_every_stage_that_loads_images_reads_the_dataset_key():
         assert "dataset" in dvc[name]["params"], name
         if "pixelsoap.pipeline.runner" in dvc[name]["cmd"]:
             assert "--sections seed dataset " in dvc[name]["cmd"], name
-    # no module loads MNIST around the switch (data.py defines it, datasets.py dispatches to it)
+    # no module loads MNIST around the switch (data/mnist.py defines it, data/__init__.py dispatches to it)
     lib = ROOT / "lib" / "pixelsoap"
-    direct = [p.name for p in lib.rglob("*.py") if p.name not in ("data.py", "datasets.py", "__init__.py")
+    direct = [p.name for p in lib.rglob("*.py") if p.name not in ("mnist.py", "__init__.py")
               and "load_mnist(" in p.read_text()]
     notebooks = [p.name for p in (ROOT / "notebooks").glob("*.py") if "load_mnist(" in p.read_text()]
     assert direct == [] and notebooks == []

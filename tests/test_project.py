@@ -1,5 +1,6 @@
 """Project files: the lock and environment.yml agree, profiles match the paper, notebooks are clean."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -147,8 +148,9 @@ def test_a_notebook_run_removes_the_temporary_copies_a_killed_run_left(tmp_path)
 
 LIB = ROOT / "lib" / "pixelsoap"
 #: how a stage runs, not what it computes: a change here need not rerun stages
-PLUMBING = {"runner", "reproduce", "profiles", "profile_schema", "profile_fields", "paths", "io", "jobs", "provenance",
-            "clones"}
+PLUMBING = {"runtime", "runtime.paths", "runtime.io", "runtime.provenance", "runtime.validation", "runtime.dask",
+            "runtime.cache", "runtime.interrupt", "runtime.profiles", "runtime.profile_schema", "runtime.profile_fields",
+            "pipeline.runner", "pipeline.reproduce", "pipeline.clones"}
 
 
 def _module_file(name: str):
@@ -196,7 +198,7 @@ def _stage_modules(stage: dict) -> set[str]:
     through the plumbing modules."""
     import ast
 
-    starts = {""} | {m for m in re.findall(r"-m pixelsoap\.(\w+)", stage["cmd"]) if m not in PLUMBING}
+    starts = {""} | {m for m in re.findall(r"-m pixelsoap\.([\w.]+)", stage["cmd"]) if m not in PLUMBING}
     for dep in stage.get("deps", []):
         if dep.startswith("notebooks/"):
             starts |= _imports(ast.parse((ROOT / dep).read_text()), "")
@@ -226,22 +228,28 @@ def test_every_stage_depends_on_the_library_code_it_can_run():
     assert not missing, f"dvc.yaml stages lack dependencies: {missing}"
 
 
-def test_the_dependency_check_follows_lazy_imports():
-    """models.train_classifier imports the training engine inside the function: it must be found."""
+def test_the_dependency_check_follows_imports_at_any_depth():
+    """The classifier imports the training engine, whose loop imports its compiled kernels inside a
+    function (JAX is heavy): all of them must be found, and each package's __init__ on the way."""
     found = _stage_modules({"cmd": "python -m pixelsoap.models.classifier", "deps": []})
-    assert {"models", "training", "training_loop", "training_kernels", ""} <= found
-    assert "runner" not in found and "jobs" not in found
+    assert {"models", "models.classifier", "training", "training.loop", "training.kernels", ""} <= found
+    assert "pipeline.runner" not in found and "runtime.dask" not in found
 
 
-def test_the_package_docstring_maps_every_module():
-    """lib/pixelsoap/__init__.py's module map names every module and subpackage of the library."""
+def test_the_package_docstrings_map_every_module():
+    """lib/pixelsoap/__init__.py names every subpackage, and each subpackage's __init__ names each of its
+    modules and subpackages (``:mod:`.name```)."""
     import pixelsoap
 
-    doc = pixelsoap.__doc__
-    modules = {p.stem for p in LIB.glob("*.py") if p.name != "__init__.py"}
-    modules |= {p.parent.name for p in LIB.glob("*/__init__.py")}
-    missing = sorted(m for m in modules if f":mod:`pixelsoap.{m}`" not in doc)
-    assert not missing, f"modules missing from the map in lib/pixelsoap/__init__.py: {missing}"
+    subpackages = sorted(p.parent.name for p in LIB.glob("*/__init__.py"))
+    missing = [s for s in subpackages if f":mod:`pixelsoap.{s}`" not in pixelsoap.__doc__]
+    assert not missing, f"subpackages missing from the map in lib/pixelsoap/__init__.py: {missing}"
+    for init in sorted(LIB.rglob("*/__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        names = {p.stem for p in init.parent.glob("*.py") if not p.name.startswith("__")}
+        names |= {p.parent.name for p in init.parent.glob("*/__init__.py")}
+        unnamed = sorted(n for n in names if f":mod:`.{n}`" not in doc)
+        assert not unnamed, f"{init.relative_to(ROOT)} does not name {unnamed}"
 
 
 def _readme_layout() -> str:

@@ -250,7 +250,7 @@ def test_best_match_picks_the_reading_constructed_to_match():
 
 
 def test_published_values_come_from_published_yaml():
-    published = yaml.safe_load((ROOT / "lib" / "pixelsoap" / "published.yaml").read_text())["experiment3"]
+    published = yaml.safe_load((ROOT / "lib" / "pixelsoap" / "published" / "published.yaml").read_text())["experiment3"]
     assert rr.published_values() == {k: published[k]["value"] for k in ("ratio_at_1", "value_at_3_9", "steep_beyond")}
 
 

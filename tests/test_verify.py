@@ -120,13 +120,13 @@ def _project(root):
 
     import yaml
 
-    (root / "lib" / "pixelsoap").mkdir(parents=True)
+    (root / "lib" / "pixelsoap" / "report").mkdir(parents=True)
     (root / "results").mkdir()
     (root / "params").mkdir()
     rule = {"kind": "close", "tolerance": {"abs": 0.02}}
     rows = {"rows": [{"id": "ratio", "published": "experiment3.ratio_at_1", "file": "results/m.json",
                       "ours": "ratio", "rule": rule}]}
-    (root / "lib" / "pixelsoap" / "artifacts.yaml").write_text(yaml.safe_dump(rows))
+    (root / "lib" / "pixelsoap" / "report" / "artifacts.yaml").write_text(yaml.safe_dump(rows))
     (root / "params" / "default.yaml").write_text("seed: 0\n")
     (root / "params.yaml").write_text("seed: 0\n")
     (root / "dvc.yaml").write_text("stages: {}\n")

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from pixelsoap.models.metrics import is_estimate
-from pixelsoap.pipeline.clones import prepare_clone, run_reproduce
+from pixelsoap.pipeline import clones
 from pixelsoap.report import evaluate_rows
 from pixelsoap.report.run_info import infer_profile
 from pixelsoap.runtime import paths
@@ -231,10 +231,10 @@ def run_verify(profile: str = "default", root: str | Path | None = None, workdir
         print(f"verify: note: the committed results are of profile {committed_profile!r}, not {profile!r}: "
               "expect them to differ", file=sys.stderr)
     workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="pixelsoap-verify-"))
-    clone = prepare_clone(root, workdir, caller="verify")
+    clone = clones.prepare_clone(root, workdir, caller="verify")
     print(f"verify: regenerating profile {profile} from scratch in {clone}", flush=True)
     started = time.perf_counter()
-    rc = run_reproduce(clone, profile, force=True)
+    rc = clones.run_reproduce(clone, profile, force=True)
     seconds = time.perf_counter() - started
     if rc != 0:
         print(f"verify: the pipeline in {clone} failed (exit status {rc}); the rows it could not "

@@ -24,6 +24,7 @@ The package, one module per concern (at run time a module imports only those lis
 - :mod:`.formatting`: values as the report prints them
 - :mod:`.rules`: verdicts, comparison rules and their tolerances
 - :mod:`.rows`: the rows of artifacts.yaml, expanded and evaluated
+- :mod:`.budget`: the doubled-budget labels of the rows (the record of :mod:`pixelsoap.pipeline.budget_check`)
 - :mod:`.run_info`: profile, package versions, notebooks, time per stage, figures, ``dvc status``
 - :mod:`.render`: Markdown and HTML templates, notebooks as HTML, the HTML folder swapped in whole
 - :mod:`.build`: :func:`build_report` and :func:`write_report`

@@ -31,9 +31,10 @@ import numpy as np
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
+from pixelsoap.runtime import provenance
 from pixelsoap.runtime.cache import UNREADABLE, set_aside
 from pixelsoap.runtime.io import save_npz
-from pixelsoap.runtime.provenance import code_digest, sha256_hex
+from pixelsoap.runtime.provenance import sha256_hex
 from pixelsoap.soap.basis import gto_basis, gto_overlap
 from pixelsoap.soap.engine.engine import PreparedSet, check_output_size, check_set_memory
 
@@ -411,7 +412,7 @@ class _ChunkStore:
     """Finished chunks of one batch on disk, keyed by a hash of every input and of the library code."""
 
     def __init__(self, root, sets, cents, params: SoapParams, dtype: str, chunk_size: int, engine: str) -> None:
-        parts: list[object] = [repr((params.as_dict(), dtype, chunk_size, len(sets), engine, code_digest()))]
+        parts: list[object] = [repr((params.as_dict(), dtype, chunk_size, len(sets), engine, provenance.code_digest()))]
         for p, c in zip(sets, cents):
             parts += [np.ascontiguousarray(p), np.ascontiguousarray(c), b"|"]
         self.folder = Path(root) / sha256_hex(*parts, length=20)

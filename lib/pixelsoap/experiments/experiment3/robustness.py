@@ -51,11 +51,11 @@ from pixelsoap import published
 from pixelsoap.data import cache_key_part, load_images
 from pixelsoap.models.classifier import load_model, predict_labels, seed_model_path
 from pixelsoap.models.metrics import estimate
-from pixelsoap.runtime import paths
+from pixelsoap.runtime import paths, provenance
 from pixelsoap.runtime.cache import ResultCache
 from pixelsoap.runtime.dask import run_each
 from pixelsoap.runtime.io import write_json
-from pixelsoap.runtime.provenance import code_digest, file_digest, json_digest
+from pixelsoap.runtime.provenance import file_digest, json_digest
 from pixelsoap.soap.descriptor import SoapParams
 from pixelsoap.soap.sampling import load_scaler, sample_spectra
 
@@ -210,7 +210,7 @@ def job_key(job: Job, seed: int, soap: Mapping[str, Any], n_samples: int, model_
     model_hash : the hash of the one model, or the list of the hashes of every model the job scores."""
     payload = {"level": repr(float(job.level)), "repetition": int(job.seed), "seed": int(seed),
                "soap": SoapParams.from_mapping(soap).as_dict(), "n_samples": int(n_samples),
-               "model": model_hash, "scaler": scaler_hash, "library_code": code_digest(), **cache_key_part(dataset)}
+               "model": model_hash, "scaler": scaler_hash, "library_code": provenance.code_digest(), **cache_key_part(dataset)}
     return json_digest(payload, 24)
 
 
