@@ -247,8 +247,8 @@ if dynamics_csv.exists():
         ["epochs", "val_mse", "pca_val_mse", "gap", "excess_mse", "val_mse_change_last_tenth",
          "first_epoch_within_tolerance", "gap_at_target", "gap_at_target_is", "seconds_per_epoch"]])
 else:
-    print(f"no {dynamics_csv.relative_to(paths.project_root())}: run `python -m pixelsoap.experiments.experiment2.dynamics` "
-          "for the long run (not part of the pipeline)")
+    print(f"no {dynamics_csv.relative_to(paths.project_root())}: run "
+          "`python -m pixelsoap.experiments.experiment2.dynamics` for the long run (not part of the pipeline)")
 
 # %% [markdown]
 # **Reading the long run.** PCA's MSE falls steeply with $h_e$ (the spectra have few effective

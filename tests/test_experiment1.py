@@ -1,4 +1,5 @@
-"""Experiment 1's analysis (pixelsoap.experiments.experiment1.classifier): search findings, Table 1, its classifiers, the paper's findings."""
+"""Experiment 1's analysis (pixelsoap.experiments.experiment1.classifier): search findings, Table 1, its classifiers,
+the paper's findings."""
 
 import json
 import math

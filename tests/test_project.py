@@ -149,8 +149,8 @@ def test_a_notebook_run_removes_the_temporary_copies_a_killed_run_left(tmp_path)
 LIB = ROOT / "lib" / "pixelsoap"
 #: how a stage runs, not what it computes: a change here need not rerun stages
 PLUMBING = {"runtime", "runtime.paths", "runtime.io", "runtime.provenance", "runtime.validation", "runtime.dask",
-            "runtime.cache", "runtime.interrupt", "runtime.profiles", "runtime.profile_schema", "runtime.profile_fields",
-            "pipeline.runner", "pipeline.reproduce", "pipeline.clones"}
+            "runtime.cache", "runtime.interrupt", "runtime.profiles", "runtime.profile_schema",
+            "runtime.profile_fields", "pipeline.runner", "pipeline.reproduce", "pipeline.clones"}
 
 
 def _module_file(name: str):

@@ -68,7 +68,8 @@ def test_the_library_digest_is_stable_within_a_process_and_across_processes():
     assert provenance.code_digest() == first == provenance.tree_digest(provenance.PACKAGE_DIR)
     assert len(first) == 64 and int(first, 16) >= 0
     env = {**os.environ, "PYTHONPATH": str(provenance.PACKAGE_DIR.parent)}
-    other = subprocess.run([sys.executable, "-c", "from pixelsoap.runtime import provenance; print(provenance.code_digest())"],
+    code = "from pixelsoap.runtime import provenance; print(provenance.code_digest())"
+    other = subprocess.run([sys.executable, "-c", code],
                            env=env, check=True, capture_output=True, text=True).stdout.strip()
     assert other == first
 

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pixelsoap.data import idx as idx_dataset
+from pixelsoap.data import idx
 from pixelsoap.data.idx import IdxDataError, IdxDataset, Payloads
 from pixelsoap.runtime.paths import cache_dir
 
@@ -147,7 +147,7 @@ def idx_from_deb(deb: str | os.PathLike) -> Payloads:
                         or member.size > MAX_MEMBER_BYTES:
                     continue
                 raw = tar.extractfile(member).read()
-                payloads[name] = idx_dataset.gunzip(raw, base, FashionMnistDataError) if base.endswith(".gz") else raw
+                payloads[name] = idx.gunzip(raw, base, FashionMnistDataError) if base.endswith(".gz") else raw
     except (tarfile.TarError, lzma.LZMAError, EOFError) as exc:
         raise FashionMnistDataError(f"{deb.name}: unreadable {data_name} ({exc})") from exc
     missing = sorted(set(FILE_NAMES) - set(payloads))
@@ -205,7 +205,7 @@ def verify_split(split: str, payloads: Payloads) -> tuple[np.ndarray, np.ndarray
     a checksum mismatch, images and labels of different counts, or label counts
     other than :data:`LABEL_COUNTS`.
     """
-    return idx_dataset.verify_split(FASHION_MNIST, split, payloads)
+    return idx.verify_split(FASHION_MNIST, split, payloads)
 
 
 def fetch_fashion_mnist(cache_dir: str | os.PathLike | None = None,
@@ -217,7 +217,7 @@ def fetch_fashion_mnist(cache_dir: str | os.PathLike | None = None,
     corrupt one is refilled from the Debian package.  Raises
     :class:`FashionMnistDataError` listing each source's failure.
     """
-    return idx_dataset.fetch(FASHION_MNIST, cache_dir, source_dir)
+    return idx.fetch(FASHION_MNIST, cache_dir, source_dir)
 
 
 def load_fashion_mnist(split: str, source_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -227,12 +227,12 @@ def load_fashion_mnist(split: str, source_dir: str | os.PathLike | None = None) 
     :data:`CLASS_NAMES`.  Read from the named local folder if any, else from the
     cache, filled first when needed (:func:`fetch_fashion_mnist`).
     """
-    return idx_dataset.load(FASHION_MNIST, split, source_dir)
+    return idx.load(FASHION_MNIST, split, source_dir)
 
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m pixelsoap.data.fashion_mnist``: fill the Fashion-MNIST cache and print where the files are."""
-    idx_dataset.main(FASHION_MNIST, argv)
+    idx.main(FASHION_MNIST, argv)
 
 
 if __name__ == "__main__":

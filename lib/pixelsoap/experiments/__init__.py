@@ -10,5 +10,6 @@
 
 Notebook stages import these from ``notebooks/NN-<stage>.py``; ``python -m
 pixelsoap.experiments.spectra`` and ``python -m pixelsoap.experiments.search`` run the two stages
-without a notebook.  Nothing is re-exported here: each stage imports its own modules.
+without a notebook.  Nothing is re-exported here; each stage's package re-exports the few names
+that other layers (plots, pipeline) use.
 """

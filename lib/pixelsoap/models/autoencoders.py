@@ -121,7 +121,8 @@ def train_autoencoders(data, models: Sequence[tuple[int, int | None, bool]], tra
 
 
 def training_settings(training):
-    """The engine's :class:`pixelsoap.training.spec.TrainSettings` of a :class:`pixelsoap.experiments.experiment2.compression.TrainingConfig`."""
+    """The engine's :class:`pixelsoap.training.spec.TrainSettings` of a
+    :class:`pixelsoap.experiments.experiment2.compression.TrainingConfig`."""
     return TrainSettings(training.learning_rate, training.batch_size, training.epochs, training.patience,
                          "val_loss", training.seed)
 

@@ -283,7 +283,8 @@ def to_keras(spec: MLPSpec, weights: Sequence[np.ndarray]) -> Any:
     """The equivalent compiled Keras model with ``weights`` set, built by the project's builders.
 
     Classifier specs: :func:`pixelsoap.models.classifier.build_classifier`; autoencoder specs
-    (the shapes of :func:`pixelsoap.training.spec.autoencoder_spec`): :func:`pixelsoap.models.autoencoders.build_autoencoder`;
+    (the shapes of :func:`pixelsoap.training.spec.autoencoder_spec`):
+    :func:`pixelsoap.models.autoencoders.build_autoencoder`;
     anything else: a ``keras.Sequential`` of Dense layers named dense_1, ..., dropout_1, ...
     """
     import keras

@@ -22,12 +22,14 @@ verdict whose run used the paper's own budget is *at the paper's budget*.
    dependency of its stage: a clone without a record must still run).
 
 The report (``python -m pixelsoap.report``) then labels each verdict of the active run
-(:func:`pixelsoap.report.budget.label_rows`): **at the paper's budget** where the row's budget (``RowResult.budget_fraction``,
+(:func:`pixelsoap.report.budget.label_rows`): **at the paper's budget** where the row's budget
+(``RowResult.budget_fraction``,
 from the ``budgets`` of artifacts.yaml) is the paper's, else **stable when the budget doubles** where
 the doubled run gives the same verdict and **changes when the budget doubles** where it does not
 (with the doubled run's verdict), and says so when the record was made for other parameters than the
 active ones (a section of the parameters the check did not have, such as a stage added since, leaves
-it current).  Rows read only from a study run on its own (:data:`~pixelsoap.report.budget.STUDY_FILES`) are not checked, since
+it current).  Rows read only from a study run on its own (:data:`~pixelsoap.report.budget.STUDY_FILES`) are not
+checked, since
 the doubled run reads the same files, unless the study ran at the paper's own budget (the long run at
 10,000 epochs, :func:`~pixelsoap.report.budget.study_at_paper_budget`).
 """

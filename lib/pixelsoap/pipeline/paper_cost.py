@@ -119,7 +119,7 @@ def estimate(root: str | Path | None = None, cores: int | None = None) -> list[d
     if grid:
         rows.append({"stage": "experiment2", "measured": "two epochs of each autoencoder kind at h_e = 154",
                      "factor": "every h_e 1..308 of 4 kinds x 10,000 epochs x 96,000 rows "
-                               "(compression_costs.paper_grid_estimate)",
+                               "(experiments.experiment2.costs.paper_grid_estimate)",
                      "core_seconds": float(grid["total"]) * 3600})
     exp3 = _read(root, "results/experiment3/metrics.json")
     r3, p3 = run["experiment3"], paper["experiment3"]

@@ -38,11 +38,13 @@ def fig20_noise_robustness(summary, published: Mapping[str, float], steepest: Ma
                            interval: str = "sd", chance: float = 0.1, title: str | None = None):
     """Fig. 20: test accuracy against sigma_disturbance (pixels, log axis), mean over seeds with error bars.
 
-    summary : :func:`pixelsoap.experiments.experiment3.robustness.summarise` (one row per level; level 0 is the baseline,
+    summary : :func:`pixelsoap.experiments.experiment3.robustness.summarise` (one row per level; level 0 is the
+    baseline,
         drawn as a horizontal line with its interval as a band; the spread is over training seeds
         when there are several models, its ``spread_over`` column says).
     published : ``ratio_at_1``, ``value_at_3_9``, ``steep_beyond`` (marked).
-    steepest : :func:`pixelsoap.experiments.experiment3.robustness.steepest_decline` of our curve (its interval is shaded).
+    steepest : :func:`pixelsoap.experiments.experiment3.robustness.steepest_decline` of our curve (its interval is
+    shaded).
     interval : "sd" (one standard deviation over seeds) or "ci" (95 % t-interval; very wide for
         2-3 seeds).  The right axis is accuracy / baseline.
     """

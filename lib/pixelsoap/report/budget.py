@@ -21,7 +21,8 @@ from pixelsoap.runtime.cache import digest
 RECORD = Path("results") / "budget_check" / "verdicts.json"
 
 #: outputs of studies run on their own (committed, not pipeline stages), relative to the project root, as
-#: :mod:`pixelsoap.runtime.paths` defines them: the doubled run reads the same files, so agreement there says nothing about
+#: :mod:`pixelsoap.runtime.paths` defines them: the doubled run reads the same files, so agreement there says nothing
+#: about
 #: their budget (the long run's epochs, the ladder's budgets)
 STUDY_FILES = (paths.DYNAMICS_SUMMARY.as_posix(), paths.RANKING_STABILITY.as_posix())
 

@@ -94,7 +94,8 @@ Grid = Annotated[Any, AfterValidator(_check_grid), Field(description=GRID_ALLOWE
 
 # --------------------------------------------------------------------------- search space ranges
 
-#: name -> (lowest allowed low, strictly above?, highest allowed high, ints only?), as pixelsoap.experiments.search.monte_carlo.SearchSpace
+#: name -> (lowest allowed low, strictly above?, highest allowed high, ints only?), as
+#: pixelsoap.experiments.search.monte_carlo.SearchSpace
 _SPACE_LIMITS = {"r_cut": (1, True, None, False), "sigma": (0, True, None, False),
                  "n_max": (1, False, 20, True), "l_max": (0, False, 20, True)}
 

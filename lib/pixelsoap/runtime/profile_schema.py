@@ -165,7 +165,8 @@ class Accuracy(Section):
 
 
 class Training(Section):
-    """:class:`pixelsoap.experiments.experiment2.compression.TrainingConfig` fields; the seed comes from the profile's seed."""
+    """:class:`pixelsoap.experiments.experiment2.compression.TrainingConfig` fields; the seed comes from the profile's
+    seed."""
 
     learning_rate: float = number_field(0, default=1e-4)
     batch_size: int = int_field(1, default=512)
@@ -246,7 +247,8 @@ class Cnn(Section):
 
 
 class Experiment4(Section):
-    """:func:`pixelsoap.experiments.experiment4.invariance.parse_section`: the invariance benchmark (beyond the paper)."""
+    """:func:`pixelsoap.experiments.experiment4.invariance.parse_section`: the invariance benchmark (beyond the
+    paper)."""
 
     n_test: int = int_field(1, what="test images per transform (MNIST has 10,000)")
     n_train: int = int_field(10, what="training images of the pooled-SOAP image classifier, before the split")
@@ -273,7 +275,8 @@ class Experiment4(Section):
 
 
 class Baselines(Section):
-    """:func:`pixelsoap.experiments.baselines.parse_section`: chance, the raw-pixel window, the image split (beyond the paper)."""
+    """:func:`pixelsoap.experiments.baselines.parse_section`: chance, the raw-pixel window, the image split (beyond the
+    paper)."""
 
     n_seeds: int = int_field(2, what="training seeds per model (an interval needs two)")
     window: Annotated[Any, AfterValidator(check_window), Field(description=WINDOW_ALLOWED)] = 9

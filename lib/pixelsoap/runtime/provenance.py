@@ -4,7 +4,7 @@ DVC keys a stage on its dependencies; the job caches that live outside DVC (the 
 studies and spectra, the SOAP chunk checkpoints, the training engine's checkpoints, the
 Experiment 2, 3 and 4 jobs, the ranking ladder) key on :func:`code_digest` in the same spirit,
 so a result that older code computed is never read back by newer code: a rerun on changed code
-recomputes, a rerun on the same code resumes as before.  :func:`pixelsoap.runtime.dask.digest` adds it
+recomputes, a rerun on the same code resumes as before.  :func:`pixelsoap.runtime.cache.digest` adds it
 to every key it makes; the few keys made otherwise add it themselves.
 
 What the digest covers: every ``lib/pixelsoap/**/*.py`` except the subpackages of

@@ -423,7 +423,7 @@ class _ChunkStore:
     def load(self, i: int, lengths: list[int], size: int, dtype: str) -> list[np.ndarray] | None:
         """Chunk ``i`` if its file holds ``lengths`` spectra of ``size`` values of ``dtype``; else None.
 
-        An unreadable or inconsistent file is set aside (:func:`pixelsoap.runtime.dask.set_aside`) and recomputed.
+        An unreadable or inconsistent file is set aside (:func:`pixelsoap.runtime.cache.set_aside`) and recomputed.
         """
         path = self._path(i)
         if not path.is_file():

@@ -56,7 +56,7 @@ def load(directory: str | Path, key: str) -> tuple[list[np.ndarray], dict[str, A
     """The checkpoint's (arrays, host_state) if one exists with this key; else None.
 
     A checkpoint with another key (another run's specs, settings, seeds or data) is deleted
-    with a logged warning; an unreadable one is set aside (:func:`pixelsoap.runtime.dask.set_aside`).
+    with a logged warning; an unreadable one is set aside (:func:`pixelsoap.runtime.cache.set_aside`).
     """
     path = Path(directory) / CHECKPOINT_FILE
     if not path.exists():

@@ -36,7 +36,8 @@ from pixelsoap.runtime.io import atomic_path, write_json
 from pixelsoap.soap.descriptor import SoapParams
 
 PARAMS = ("r_cut", "n_max", "l_max", "sigma")
-#: Table 1's metrics, in the order of its columns (support-weighted, :func:`pixelsoap.models.metrics.classification_report`)
+#: Table 1's metrics, in the order of its columns (support-weighted,
+#: :func:`pixelsoap.models.metrics.classification_report`)
 TABLE1_METRICS = ("accuracy", "recall", "precision", "f1")
 #: labels of Table 1's two rows, and the names of their saved classifiers (``classifier-<name>.keras``)
 PUBLISHED_ROW, PUBLISHED_NAME = "published best parameters", "published-params"

@@ -6,3 +6,8 @@
 - :mod:`.dynamics`: the long run to 10,000 epochs (``python -m pixelsoap.experiments.experiment2.dynamics``),
   with :mod:`.dynamics_training` and :mod:`.dynamics_claims`
 """
+
+from pixelsoap.experiments.experiment2.classifiers import accuracy_summary, baseline_rows
+from pixelsoap.experiments.experiment2.compression import CompressionData, TrainingConfig, parse_section
+
+__all__ = ["CompressionData", "TrainingConfig", "accuracy_summary", "baseline_rows", "parse_section"]

@@ -240,7 +240,8 @@ def run_section(params: Mapping[str, Any], progress: bool = True) -> tuple[list[
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m pixelsoap.experiments.experiment2.compression [--params FILE]``: train every Experiment 2 job without the
+    """``python -m pixelsoap.experiments.experiment2.compression [--params FILE]``: train every Experiment 2 job
+    without the
     notebook's per-cell timeout (for the paper profile), so that the stage only reads the cache."""
     parser = argparse.ArgumentParser(description="Experiment 2: train every autoencoder and classifier job "
                                                  "of the profile (fills the cache the notebook reads).")

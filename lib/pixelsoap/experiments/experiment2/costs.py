@@ -71,7 +71,8 @@ def paper_grid_estimate(epoch_costs: pd.DataFrame, epochs: int = PAPER_EPOCHS, n
     (:func:`measure_epoch_costs`), ``epochs`` epochs on ``paper_rows`` training rows.
 
     Per kind: seconds_per_epoch x (mean multiply-adds over the grid / those at the measured h_e,
-    :meth:`pixelsoap.experiments.experiment2.jobs.AutoencoderJob.cost`) x n_h_e x epochs x paper_rows / rows x cores / 3600.
+    :meth:`pixelsoap.experiments.experiment2.jobs.AutoencoderJob.cost`) x n_h_e x epochs x paper_rows / rows x cores /
+    3600.
     """
     out = {}
     for r in epoch_costs.itertuples():

@@ -147,7 +147,8 @@ def run(data, training, h_e: Sequence[int] = DEFAULT_H_E, epochs: int = PAPER_EP
     """Train every h_e to ``epochs`` epochs, ``chunk`` at a time in turns, writing the outputs after each chunk.
 
     data : a :class:`pixelsoap.experiments.experiment2.compression.CompressionData`; training : a
-    :class:`pixelsoap.experiments.experiment2.compression.TrainingConfig` (learning rate, batch size, seed).  ``cache``: the folder
+    :class:`pixelsoap.experiments.experiment2.compression.TrainingConfig` (learning rate, batch size, seed).
+    ``cache``: the folder
     of saved states (default :func:`cache_root`); ``out``: of the outputs (default :func:`output_dir`).
     Returns the last summary written.
     """

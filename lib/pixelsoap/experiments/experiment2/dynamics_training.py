@@ -1,4 +1,5 @@
-"""One linear autoencoder of the long run (:mod:`pixelsoap.experiments.experiment2.dynamics`), trained in resumable chunks.
+"""One linear autoencoder of the long run (:mod:`pixelsoap.experiments.experiment2.dynamics`), trained in resumable
+chunks.
 
 Each h_e keeps its training state (weights, Adam's moments and step count, epochs done) in
 ``results/experiment2/dynamics-state/<key>/`` (:func:`state_key`, :data:`STATE_FILE`) after every chunk
@@ -34,7 +35,8 @@ HISTORY_COLUMNS = {"val_loss": "val_mse", "loss": "train_loss", "epoch_seconds":
 
 
 def _settings(training, epochs: int):
-    """The engine's TrainSettings for ``training`` (a :class:`pixelsoap.experiments.experiment2.compression.TrainingConfig`) run to
+    """The engine's TrainSettings for ``training`` (a
+    :class:`pixelsoap.experiments.experiment2.compression.TrainingConfig`) run to
     ``epochs`` epochs in total, without early stopping."""
     return training_settings(dataclasses.replace(training, epochs=int(epochs), patience=None))
 
@@ -60,7 +62,7 @@ def load_state(folder: str | Path) -> dict[str, Any] | None:
 
     arrays : the engine's state arrays (weights, Adam moments, step count) after ``epochs`` epochs;
     host : the engine's host-side state without its histories; history : column -> list per epoch
-    (:data:`HISTORY_COLUMNS` values).  An unreadable file is set aside (:func:`pixelsoap.runtime.dask.set_aside`).
+    (:data:`HISTORY_COLUMNS` values).  An unreadable file is set aside (:func:`pixelsoap.runtime.cache.set_aside`).
     """
     path = Path(folder) / STATE_FILE
     if not path.exists():
@@ -107,7 +109,8 @@ def train_until(X_train: np.ndarray, X_val: np.ndarray, h_e: int, training, fold
     since the first (val_mse, train_loss, seconds); ``on_epoch(epoch, record)`` is called after each
     epoch trained here.  A state already at or past ``epochs`` is returned as it is.
 
-    training : a :class:`pixelsoap.experiments.experiment2.compression.TrainingConfig` (learning rate, batch size, seed; its
+    training : a :class:`pixelsoap.experiments.experiment2.compression.TrainingConfig` (learning rate, batch size,
+    seed; its
     epochs and patience are ignored: every epoch is trained).
     """
     folder = Path(folder)

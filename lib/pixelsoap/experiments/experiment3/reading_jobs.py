@@ -6,7 +6,8 @@ rescales the spectra (the clean scaler, or reading (c)'s :func:`refitted_scaler`
 reading's classifier (the clean model, or reading (b)'s retrained one) and returns the accuracy.
 
 Random streams.  (c), (d) and the control draw their (image, point) pairs and their noise from
-the streams of :mod:`pixelsoap.experiments.experiment3.robustness` (:func:`~pixelsoap.experiments.experiment3.robustness.centers_rng`,
+the streams of :mod:`pixelsoap.experiments.experiment3.robustness`
+(:func:`~pixelsoap.experiments.experiment3.robustness.centers_rng`,
 :func:`~pixelsoap.experiments.experiment3.robustness.noise_rng`), so repetition ``s`` sees the same pixels as (a)'s
 repetition ``s`` (the first ``n_samples`` draws' distribution, not the same rows when
 ``n_samples`` differs) and (d)'s noise on its axes is exactly the noise (c) adds to those axes.

@@ -26,7 +26,8 @@ spectra with the clean scaler (free), so that what separates (a) from the others
 or the sample size.  It is not a candidate of :func:`best_match`.
 
 Jobs.  Every (reading, level, repetition) is one job on a Dask cluster (:mod:`pixelsoap.runtime.dask`),
-computed by :mod:`pixelsoap.experiments.experiment3.reading_jobs` (which also states the random streams of each reading),
+computed by :mod:`pixelsoap.experiments.experiment3.reading_jobs` (which also states the random streams of each
+reading),
 cached as a JSON in ``paths.cache_dir() / "experiment3-readings"`` under a hash of everything its
 result depends on (the clean model's and scaler's file hashes for (c) and (d), the classifier
 settings for (b), the library code), written atomically, so a rerun computes only what is missing.
@@ -178,8 +179,10 @@ def run_readings(settings: Mapping[str, Any], soap: Mapping[str, Any], seed: int
     """Run (or take from the cache) every job of the readings on ``dataset``'s images; return their per-job table.
 
     settings : :func:`parse_readings`; soap : r_cut, n_max, l_max, sigma; seed : the profile's seed.
-    model_path / scaler_path : the clean model and scaler (default those of :mod:`pixelsoap.experiments.experiment3.robustness`).
-    scheduler / n_workers / tf_threads : as :func:`pixelsoap.experiments.experiment3.robustness.run_levels`; no cluster starts
+    model_path / scaler_path : the clean model and scaler (default those of
+    :mod:`pixelsoap.experiments.experiment3.robustness`).
+    scheduler / n_workers / tf_threads : as :func:`pixelsoap.experiments.experiment3.robustness.run_levels`; no cluster
+    starts
     when every job is cached.  compute : stand-in for :func:`evaluate_job` (tests).
     stage_table : the stage's own table (reading (a)), added to the result as ``a_clean``.
 
@@ -262,7 +265,8 @@ def reading_summary(rows) -> dict[str, Any]:
 
     Returns baseline (accuracy at level 0), ratio_at_1, accuracy_at_1, accuracy_at_3_9, ratio_at_3_9
     (interpolated in ln sigma, :func:`pixelsoap.experiments.experiment3.robustness.curve_statistics`), steepest_decline
-    (:func:`pixelsoap.experiments.experiment3.robustness.steepest_decline` of the accuracy), n_levels, n_seeds, n (spectra
+    (:func:`pixelsoap.experiments.experiment3.robustness.steepest_decline` of the accuracy), n_levels, n_seeds, n
+    (spectra
     per job), and ``per_seed``: each seed's own ratio_at_1, accuracy_at_3_9, ratio_at_3_9, steepest_at.
     """
     summary = rb.summarise(rows)
@@ -287,7 +291,8 @@ def summarise_readings(table) -> dict[str, dict[str, Any]]:
 
 
 def curves(table):
-    """The mean curve of every reading: :func:`pixelsoap.experiments.experiment3.robustness.summarise` per reading, one DataFrame."""
+    """The mean curve of every reading: :func:`pixelsoap.experiments.experiment3.robustness.summarise` per reading, one
+    DataFrame."""
     parts = [rb.summarise(g).assign(reading=name) for name, g in table.groupby("reading", sort=False)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 

@@ -210,7 +210,8 @@ def job_key(job: Job, seed: int, soap: Mapping[str, Any], n_samples: int, model_
     model_hash : the hash of the one model, or the list of the hashes of every model the job scores."""
     payload = {"level": repr(float(job.level)), "repetition": int(job.seed), "seed": int(seed),
                "soap": SoapParams.from_mapping(soap).as_dict(), "n_samples": int(n_samples),
-               "model": model_hash, "scaler": scaler_hash, "library_code": provenance.code_digest(), **cache_key_part(dataset)}
+               "model": model_hash, "scaler": scaler_hash, "library_code": provenance.code_digest(),
+               **cache_key_part(dataset)}
     return json_digest(payload, 24)
 
 

@@ -102,7 +102,8 @@ def price_of_invariance(result: Mapping[str, Any], merge: Mapping[int, int] | No
 
 def mutual_pairs(partners: Sequence[Mapping[str, Any]]) -> list[list[int]]:
     """Digit pairs [a, b] (a < b) that a transform turns into each other: a is read as b and b as a, both
-    collapsing (:func:`pixelsoap.experiments.experiment4.image_classification.transform_partners`).  A non-invariant model that
+    collapsing (:func:`pixelsoap.experiments.experiment4.image_classification.transform_partners`).  A non-invariant
+    model that
     meets a shape it never saw often answers one "sink" digit; a pair that goes both ways is a real one."""
     read_as = {p["digit"]: p["read_as"] for p in partners if p["collapses"]}
     return sorted([a, b] for a, b in read_as.items() if a < b and read_as.get(b) == a)

@@ -38,7 +38,7 @@ from this module's result by :mod:`pixelsoap.experiments.experiment4.findings`.
 Resuming: the SOAP pass over each transform's images (the expensive part), the
 training images' pooled spectra and each trained CNN are cached in
 ``paths.cache_dir() / "experiment4"`` under a hash of everything they depend on, the library code included
-(:class:`pixelsoap.runtime.dask.ResultCache`, atomic writes), so an interrupted run
+(:class:`pixelsoap.runtime.cache.ResultCache`, atomic writes), so an interrupted run
 computes only what is missing.  The image-level classifier takes seconds and is
 retrained (bit for bit) on every run.
 """

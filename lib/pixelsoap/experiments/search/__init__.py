@@ -7,6 +7,7 @@
 - :mod:`.convergence`: the ranking at a ladder of budgets (a study of its own, Fig. 10c)
 """
 
+from pixelsoap.experiments.search.convergence import run_study
 from pixelsoap.experiments.search.monte_carlo import (
     InvalidParameters,
     SearchError,
@@ -18,5 +19,5 @@ from pixelsoap.experiments.search.monte_carlo import (
     usable_draws,
 )
 
-__all__ = ["InvalidParameters", "SearchError", "SearchSpace", "best_params", "run_search", "study_name",
+__all__ = ["InvalidParameters", "SearchError", "SearchSpace", "best_params", "run_search", "run_study", "study_name",
            "trials_frame", "usable_draws"]

@@ -3,7 +3,8 @@
 :class:`SearchSpace` holds the ranges of ``r_cut``, ``n_max``, ``l_max`` and ``sigma`` (the
 paper's by default), checks them against what SOAP allows, reads them from a profile's
 ``experiment1.search.space`` section and gives their Optuna distributions.  The search itself
-(draws, trials, driver) is :mod:`pixelsoap.experiments.search.monte_carlo`; its study bookkeeping :mod:`pixelsoap.experiments.search.study`.
+(draws, trials, driver) is :mod:`pixelsoap.experiments.search.monte_carlo`; its study bookkeeping
+:mod:`pixelsoap.experiments.search.study`.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ Keeping a journal usable after a kill at any moment:
   FAIL with ``fail_kind = "stale"`` (:func:`fail_trial`); the driver reruns their draws.
 
 :func:`open_study` loads a configuration's study read-only; :func:`trials_frame` and
-:func:`best_params` read its trials.  The driver that fills the study is :mod:`pixelsoap.experiments.search.monte_carlo`.
+:func:`best_params` read its trials.  The driver that fills the study is
+:mod:`pixelsoap.experiments.search.monte_carlo`.
 """
 
 from __future__ import annotations

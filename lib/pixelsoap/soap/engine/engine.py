@@ -79,7 +79,8 @@ class EngineConstants:
 @functools.lru_cache(maxsize=16)
 def engine_constants(r_cut: float, n_max: int, l_max: int, sigma: float) -> EngineConstants:
     """Kernel constants for the GTO basis of Algorithm A1 (bit-identical to DScribe's alphas and betas)."""
-    from pixelsoap.soap.engine.harmonics import harmonic_constants  # Numba kernels: heavy, imported when the engine runs
+    # the Numba kernels are heavy: imported when the engine runs, not with the package
+    from pixelsoap.soap.engine.harmonics import harmonic_constants
     from pixelsoap.soap.engine.vector_kernels import MAX_L_MAX, lanes_for, near_table_degree
 
     if not 0 <= l_max <= MAX_L_MAX:
