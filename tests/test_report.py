@@ -399,6 +399,7 @@ def test_best_params_distance_is_judged_on_the_interval_of_the_paired_difference
 ])
 def test_experiment3_ratio_at_1_is_judged_over_training_seeds(project, model_offsets, status):
     from pixelsoap.experiments.experiment3 import robustness as rb
+    from pixelsoap.runtime.io import json_ready
 
     rows = []
     for seed in (0, 1):
@@ -411,7 +412,7 @@ def test_experiment3_ratio_at_1_is_judged_over_training_seeds(project, model_off
     table = rb.accuracy_table(rows)
     found = rb.findings(table, {"ratio_at_1": 0.92, "value_at_3_9": 0.51, "steep_beyond": 0.5})
     _write_json(project / "results" / "experiment3" / "metrics.json",
-                rb.json_ready({"findings": found, "settings": {"n_samples": 1000, "n_seeds": 2, "n_models": 3}}))
+                json_ready({"findings": found, "settings": {"n_samples": 1000, "n_seeds": 2, "n_models": 3}}))
     row = _rows(project)["experiment3.ratio_at_1"]
     assert row.status == status, row.detail
     assert found["ratio_at_1"]["estimate"]["n"] == 3

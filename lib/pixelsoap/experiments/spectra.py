@@ -35,6 +35,11 @@ from pixelsoap.soap.sampling import SampledSpectra, fit_scaler, load_scaler, sam
 STREAM_TRAIN, STREAM_TEST, STREAM_SPLIT = 1, 2, 3
 
 
+def scaler_file() -> Path:
+    """The RobustScaler of the clean training spectra (the paper's s_RR)."""
+    return paths.data_dir() / "spectra" / "scaler.joblib"
+
+
 def spectra_dir() -> Path:
     return paths.data_dir() / "spectra"
 

@@ -12,7 +12,7 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +89,16 @@ def save_npz(target: str | os.PathLike, **arrays: np.ndarray) -> Path:
             with archive.open(member, "w", force_zip64=True) as fh:
                 np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
     return Path(target)
+
+
+def json_ready(obj: Any) -> Any:
+    """``obj`` with every NaN float (and numpy scalar or array inside) turned into JSON-safe values (NaN -> None)."""
+    if isinstance(obj, Mapping):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [json_ready(v) for v in (obj.tolist() if isinstance(obj, np.ndarray) else obj)]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj

@@ -325,6 +325,21 @@ def model_path(name: str, repetition: int = 0, model_dir: str | os.PathLike | No
     return models.seed_model_path(folder, f"classifier-{name}", repetition)
 
 
+def model_file() -> Path:
+    """The classifier trained on clean spectra at the published parameters (its first training seed): the
+    model Experiments 3 and 4 score."""
+    return model_files(1)[0]
+
+
+def model_files(n_models: int = 1) -> list[Path]:
+    """The Experiment 1 classifiers at the published parameters, one per training seed (first seed first).
+
+    n_models : how many Experiment 1 trained (its profile's ``experiment1.final.n_seeds``); the paths
+    are those :func:`model_path` gives repetitions 0 .. n_models - 1.
+    """
+    return [model_path("published-params", r) for r in range(int(n_models))]
+
+
 def train_and_test_seeds(data: SpectraDataset, name: str, config: models.ClassifierConfig, dataset: str,
                          n_seeds: int = 1, *, model_dir: str | os.PathLike | None = None,
                          backup_root: str | os.PathLike | None = None,

@@ -47,13 +47,15 @@ import pandas as pd
 
 from pixelsoap import published
 from pixelsoap.data import cache_key_part
+from pixelsoap.experiments.experiment1.classifier import model_file
 from pixelsoap.experiments.experiment3 import robustness as rb
 from pixelsoap.experiments.experiment3.reading_jobs import JOB_READINGS, ReadingJob, evaluate_job
+from pixelsoap.experiments.spectra import scaler_file
 from pixelsoap.models.classifier import ClassifierConfig
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.cache import ResultCache, digest
 from pixelsoap.runtime.dask import run_each
-from pixelsoap.runtime.io import write_json
+from pixelsoap.runtime.io import json_ready, write_json
 from pixelsoap.runtime.provenance import file_digest
 from pixelsoap.runtime.validation import is_int
 from pixelsoap.soap.descriptor import SoapParams
@@ -189,8 +191,8 @@ def run_readings(settings: Mapping[str, Any], soap: Mapping[str, Any], seed: int
     Returns a DataFrame (:func:`readings_table`): one row per (reading, level, seed), with the
     control ``a_resampled`` beside ``c_rescaled``.
     """
-    model_path = Path(model_path or rb.model_file())
-    scaler_path = Path(scaler_path or rb.scaler_file())
+    model_path = Path(model_path or model_file())
+    scaler_path = Path(scaler_path or scaler_file())
     config = {"seed": int(seed), "soap": SoapParams.from_mapping(soap).as_dict(), "n_samples": settings["n_samples"],
               "n_train": settings["n_train"], "val_fraction": settings["val_fraction"],
               "classifier": dict(settings["classifier"]), "model_path": str(model_path),
@@ -383,7 +385,7 @@ def readings_metrics(table, settings: Mapping[str, Any], published: Mapping[str,
                     "cached": int((jobs["cached"] == True).sum()),  # noqa: E712
                     "median_job_seconds": timing},
            "seconds": None if seconds is None else round(float(seconds), 1)}
-    return rb.json_ready(out)
+    return json_ready(out)
 
 
 def summary_frame(metrics: Mapping[str, Any]):

@@ -18,7 +18,8 @@ repetition's curve compares the same pixels); the noise comes from
 repetitions thus covers both the sampling of pixels and the noise.
 
 Models.  The classifier is trained with several seeds in Experiment 1
-(``experiment1.final.n_seeds``; :func:`model_files`); every job scores the same
+(``experiment1.final.n_seeds``; :func:`~pixelsoap.experiments.experiment1.classifier.model_files`); every job scores
+the same
 noisy spectra with each of them (SOAP is the cost, a prediction is cheap), so
 the per-job table has one row per (level, noise seed, model).  :func:`summarise`
 averages the noise draws within each model and gives intervals over the models
@@ -49,7 +50,9 @@ import pandas as pd
 
 from pixelsoap import published
 from pixelsoap.data import cache_key_part, load_images
-from pixelsoap.models.classifier import load_model, predict_labels, seed_model_path
+from pixelsoap.experiments.experiment1.classifier import model_file
+from pixelsoap.experiments.spectra import scaler_file
+from pixelsoap.models.classifier import load_model, predict_labels
 from pixelsoap.models.metrics import estimate
 from pixelsoap.runtime import paths, provenance
 from pixelsoap.runtime.cache import ResultCache
@@ -67,26 +70,6 @@ STREAM_CENTERS, STREAM_NOISE = 2, 13
 PAPER_LEVELS = {k: published.value("experiment3.levels")[k] for k in ("min", "max", "steps")}
 #: the columns of the per-job table (results/experiment3/accuracy.csv)
 TABLE_COLUMNS = ["level", "seed", "model", "accuracy", "n", "n_correct", "ratio_to_baseline"]
-
-
-def model_file() -> Path:
-    """The Experiment 1 classifier trained on clean spectra at the published parameters (its first training seed)."""
-    return model_files(1)[0]
-
-
-def model_files(n_models: int = 1) -> list[Path]:
-    """The Experiment 1 classifiers at the published parameters, one per training seed (first seed first).
-
-    n_models : how many Experiment 1 trained (its profile's ``experiment1.final.n_seeds``); the paths
-    are those :func:`pixelsoap.experiments.experiment1.classifier.model_path` gives repetitions 0 .. n_models - 1.
-    """
-    folder = paths.data_dir() / "experiment1"
-    return [seed_model_path(folder, "classifier-published-params", r) for r in range(int(n_models))]
-
-
-def scaler_file() -> Path:
-    """The RobustScaler of the clean training spectra (the paper's s_RR)."""
-    return paths.data_dir() / "spectra" / "scaler.joblib"
 
 
 def cache_folder() -> Path:
@@ -237,7 +220,8 @@ def run_levels(levels: Sequence[float], n_seeds: int, soap: Mapping[str, Any], n
 
     levels : sigma_disturbance values (pixels), 0 for the baseline; n_seeds : repetitions per level.
     soap : r_cut, n_max, l_max, sigma; n_samples : T spectra per job; seed : the profile's seed.
-    model_path / scaler_path : default :func:`model_file` / :func:`scaler_file`.
+    model_path / scaler_path : default :func:`~pixelsoap.experiments.experiment1.classifier.model_file` /
+        :func:`~pixelsoap.experiments.spectra.scaler_file`.
     scheduler / n_workers : None for a local cluster of ``n_workers`` one-thread processes, an
         address, or a ``distributed.Client`` (as :func:`pixelsoap.experiments.search.monte_carlo.run_search`).
     model_path : one model file or a list of them (one per training seed; every job scores each).
@@ -535,16 +519,3 @@ def reading_of_51(levels, accuracy, ratio, value: float = 0.51, ratio_at_1: floa
     finite = {k: g for k, g in gap.items() if np.isfinite(g)}
     out["supported"] = min(finite, key=finite.get) if finite else None
     return out
-
-
-def json_ready(obj: Any) -> Any:
-    """``obj`` with every NaN float (and numpy scalar or array inside) turned into JSON-safe values (NaN -> None)."""
-    if isinstance(obj, Mapping):
-        return {str(k): json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [json_ready(v) for v in (obj.tolist() if isinstance(obj, np.ndarray) else obj)]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from pixelsoap import published
-from pixelsoap.experiments.experiment3.robustness import json_ready
 from pixelsoap.experiments.experiment4.image_classification import (
     accuracy_interval,
     confused_pairs,
@@ -26,6 +25,7 @@ from pixelsoap.experiments.experiment4.image_classification import (
     transform_partners,
 )
 from pixelsoap.models.metrics import confusion_matrix
+from pixelsoap.runtime.io import json_ready
 
 #: angles whose accuracy the metrics name (at_30, ...): the reference numbers' angles and a few more
 REPORTED_ANGLES = (0, 15, 30, 45, 60, 90, 180)

@@ -56,13 +56,14 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from pixelsoap.data import load_images
-from pixelsoap.experiments.experiment3.robustness import model_file, scaler_file
+from pixelsoap.experiments.experiment1.classifier import model_file
 from pixelsoap.experiments.experiment4.image_classification import (
     ImageStatistics,
     accuracy_interval,
     image_statistics,
     train_image_classifier,
 )
+from pixelsoap.experiments.spectra import scaler_file
 from pixelsoap.images import transforms as tf_images
 from pixelsoap.models.classifier import ClassifierConfig, load_model, predict_proba
 from pixelsoap.models.cnn import config_from_mapping, load_cnn, predict_cnn, save_cnn, train_cnn
