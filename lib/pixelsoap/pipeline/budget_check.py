@@ -53,24 +53,7 @@ import yaml
 
 from pixelsoap.pipeline.clones import git, prepare_clone, run_reproduce
 from pixelsoap.report import build_report
-from pixelsoap.report.budget import (  # noqa: F401  (the labels are also the check's vocabulary)
-    AT_PAPER_BUDGET,
-    BUDGET_SYMBOL,
-    CHANGES,
-    JUDGED,
-    LABELS,
-    RECORD,
-    STABLE,
-    STALE,
-    STUDY_FILES,
-    UNCHECKED,
-    label_rows,
-    load_record,
-    params_digest,
-    record_is_current,
-    section_digests,
-    study_at_paper_budget,
-)
+from pixelsoap.report.budget import RECORD, params_digest, section_digests
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.io import write_bytes, write_json
 from pixelsoap.runtime.profile_schema import validate_params
@@ -171,7 +154,8 @@ def verdict_record(rows: Iterable[Any]) -> dict[str, dict]:
 
 def run_check(profile: str = "default", root: str | Path | None = None, workdir: str | Path | None = None,
               dry_run: bool = False) -> dict:
-    """Run the doubled-budget check of ``profile``; returns the record written to :data:`RECORD`."""
+    """Run the doubled-budget check of ``profile``; returns the record written to
+    :data:`~pixelsoap.report.budget.RECORD`."""
     root = Path(root or paths.project_root())
     base = load_profile(profile)
     doubled, changes = doubled_profile(base, load_profile("paper"))
