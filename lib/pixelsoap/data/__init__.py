@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from pixelsoap.data import fashion_mnist, mnist
+from pixelsoap.data import mnist
 
 __all__ = ["DATASETS", "DEFAULT_DATASET", "load_images", "fetch_images", "class_names", "display_name",
            "cache_key_part", "dataset_of"]
@@ -48,6 +48,9 @@ def load_images(split: str, dataset: str = DEFAULT_DATASET) -> tuple[np.ndarray,
     """Verified read-only ``(images (n, 28, 28), labels (n,))``, uint8, of one split of ``dataset``."""
     if _check(dataset) == "mnist":
         return mnist.load_mnist(split)  # looked up at call time, so tests can stand in for mnist.load_mnist
+    # imported when used, so that `python -m pixelsoap.data.fashion_mnist` finds it not yet imported
+    from pixelsoap.data import fashion_mnist
+
     return fashion_mnist.load_fashion_mnist(split)
 
 
@@ -55,6 +58,8 @@ def fetch_images(dataset: str = DEFAULT_DATASET):
     """Fill the cache of ``dataset`` (verified IDX files); return its folder."""
     if _check(dataset) == "mnist":
         return mnist.fetch_mnist()
+    from pixelsoap.data import fashion_mnist
+
     return fashion_mnist.fetch_fashion_mnist()
 
 

@@ -5,9 +5,11 @@
   paper's claims checked; :mod:`.costs`: what the paper's grid costs
 - :mod:`.dynamics`: the long run to 10,000 epochs (``python -m pixelsoap.experiments.experiment2.dynamics``),
   with :mod:`.dynamics_training` and :mod:`.dynamics_claims`
+
+The two commands (:mod:`.compression`, :mod:`.dynamics`) are not imported here, so that
+``python -m`` runs each once.
 """
 
 from pixelsoap.experiments.experiment2.classifiers import accuracy_summary, baseline_rows
-from pixelsoap.experiments.experiment2.compression import CompressionData, TrainingConfig, parse_section
 
-__all__ = ["CompressionData", "TrainingConfig", "accuracy_summary", "baseline_rows", "parse_section"]
+__all__ = ["accuracy_summary", "baseline_rows"]
