@@ -1,6 +1,6 @@
 """The paper's Monte-Carlo search over the SOAP hyperparameters (Sec. 4.2.2), on Optuna and Dask.
 
-``python -m pixelsoap.experiments.search.monte_carlo`` is the DVC stage ``search``: it runs the search with the
+``python -m pixelsoap.experiments.search`` is the DVC stage ``search``: it runs the search with the
 profile's ``experiment1.search`` settings (resuming a study interrupted earlier) and writes
 ``results/experiment1/trials.csv`` and ``results/experiment1/search.json`` (the best parameters
 and the checks of the paper's findings of :mod:`pixelsoap.experiments.experiment1.classifier`).
@@ -491,7 +491,7 @@ def run_search_stage(params: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m pixelsoap.experiments.search.monte_carlo [--params FILE]``: the DVC stage ``search``."""
+    """``python -m pixelsoap.experiments.search [--params FILE]``: the DVC stage ``search``."""
     parser = argparse.ArgumentParser(description="DVC stage: the Experiment 1 hyperparameter search.")
     parser.add_argument("--params", default=None, help="parameter file (default: <root>/params.yaml)")
     args = parser.parse_args(argv)
