@@ -21,16 +21,16 @@ $(STAMP): requirements.lock pyproject.toml
 ## reproduce: regenerate figures, metrics, tables, executed notebooks and the report (PROFILE=smoke|default|paper)
 ##   If a stage fails, the stages that do not need it still run (--keep-going), the report is
 ##   written anyway with the failed and skipped stages shown as not run, and the target fails.
-##   One Ctrl-C stops the whole run (pixelsoap.reproduce); `make reproduce` again resumes it.
+##   One Ctrl-C stops the whole run (pixelsoap.pipeline.reproduce); `make reproduce` again resumes it.
 reproduce: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pixelsoap.reproduce $(PROFILE)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pixelsoap.pipeline.reproduce $(PROFILE)
 
 ## verify: regenerate the profile (PROFILE, default: default) from scratch in a temporary clone of the
 ##   committed HEAD (about 15 min on 2 cores for the default) and list every verdict and number of the
 ##   report that differs from the committed one, with the interval it may move in; fails if any
 ##   verdict differs or any number leaves its interval.  VERIFY_DIR=folder keeps (and resumes) the clone there.
 verify: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pixelsoap.verify --profile $(PROFILE) $(if $(VERIFY_DIR),--workdir $(VERIFY_DIR))
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pixelsoap.pipeline.verify --profile $(PROFILE) $(if $(VERIFY_DIR),--workdir $(VERIFY_DIR))
 
 ## lint: ruff on the library, notebooks, tests and benchmarks (rules in pyproject.toml)
 lint: install

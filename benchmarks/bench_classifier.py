@@ -20,17 +20,17 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow start-up chatter
 
-from pixelsoap import spectra
-from pixelsoap.metrics import classification_report
-from pixelsoap.models import (
+from pixelsoap.experiments import spectra
+from pixelsoap.models import configure_threads
+from pixelsoap.models.classifier import (
     DEFAULT_EPOCHS,
     DEFAULT_HIDDEN_UNITS,
     ClassifierConfig,
-    configure_threads,
     count_parameters,
     predict_labels,
     train_classifier,
 )
+from pixelsoap.models.metrics import classification_report
 
 
 def widths(text: str) -> tuple[int, ...]:

@@ -6,7 +6,7 @@
 Needs only NumPy, SciPy, Numba, tqdm and JAX (no TensorFlow, Keras, DVC or MNIST), so it runs on
 the lent GPU machines as they come, from a copy of the repository.  Measures, on synthetic float32
 data, the seconds of one epoch of the engine (training and validation, compilation excluded:
-:func:`pixelsoap.training.epoch_seconds`) for the shapes the cost estimates rest on:
+:func:`pixelsoap.training.loop.epoch_seconds`) for the shapes the cost estimates rest on:
 
 1. the classifier 308-256-256-10, dropout 0.1, batch 128 (Experiment 1's and 3's model, a search trial);
 2. 24 search-trial classifiers of d 9..792 in ``group_by_shape`` groups, per model;
@@ -34,13 +34,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 from pixelsoap import published
-from pixelsoap.training import (
-    TrainSettings,
-    autoencoder_spec,
-    classifier_spec,
-    epoch_seconds,
-    group_by_shape,
-)
+from pixelsoap.training.loop import epoch_seconds
+from pixelsoap.training.spec import TrainSettings, autoencoder_spec, classifier_spec, group_by_shape
 
 #: the paper's protocol (published.yaml): search trials and epochs; autoencoder epochs; descriptor size
 PAPER_TRIALS = int(published.value("experiment1.search.n_trials"))

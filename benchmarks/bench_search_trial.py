@@ -11,7 +11,7 @@ separately and extrapolated:
 - spectra: ``--samples`` spectra (drawn from ``--samples / 2`` training images,
   the paper's ratio of 120,000 spectra to 60,000 images) for the published
   best parameters and for the first ``--draws`` parameter sets of the search
-  (:func:`pixelsoap.search.draw_params`, seed of the profile), one process each
+  (:func:`pixelsoap.experiments.search.monte_carlo.draw_params`, seed of the profile), one process each
   as on a search worker -> seconds per spectrum;
 - training: ``--epochs`` epochs of the profile's classifier on 96,000 + 24,000
   random rows for the smallest, the published (308) and the largest descriptor
@@ -33,8 +33,8 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pixelsoap import load_mnist, sample_spectra
-from pixelsoap.profiles import load_profile
-from pixelsoap.search import SearchSpace, check_soap_params, draw_params
+from pixelsoap.experiments.search.monte_carlo import SearchSpace, check_soap_params, draw_params
+from pixelsoap.runtime.profiles import load_profile
 
 PUBLISHED = {"r_cut": 63, "n_max": 7, "l_max": 10, "sigma": 3}
 
@@ -51,7 +51,7 @@ def spectra_cost(params: dict, n_samples: int, images: np.ndarray, labels: np.nd
 
 def epoch_cost(n_features: int, n_train: int, n_val: int, classifier: dict, epochs: int) -> tuple[float, float]:
     """(seconds of the first epoch, median seconds of the later ones) for ``n_features`` inputs."""
-    from pixelsoap.models import ClassifierConfig, train_classifier
+    from pixelsoap.models.classifier import ClassifierConfig, train_classifier
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n_train + n_val, n_features)).astype(np.float32)

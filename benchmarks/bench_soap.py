@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from pixelsoap import SoapParams, image_to_points, images_to_points, load_mnist, soap_spectra_batch
-from pixelsoap.search import usable_draws
-from pixelsoap.soap import soap_spectra_stream
+from pixelsoap.experiments.search.monte_carlo import usable_draws
+from pixelsoap.soap.descriptor import soap_spectra_stream
 
 PAPER = SoapParams(63, 7, 10, 3)
 RESULTS = Path(__file__).resolve().parent / "results" / "soap-engine.txt"

@@ -7,12 +7,12 @@ Measures, on synthetic float32 data (``--rows`` training + rows/4 validation row
 seconds per epoch excluding compilation (mean of epochs 2..k; the first epoch's
 extra time, mostly tracing and compiling, is reported separately):
 1. the classifier d=308, hidden (256, 256), dropout 0.1, batch 128: Keras fit
-   (pixelsoap.models.build_classifier) vs the engine alone -> ratio (target >= 4x);
+   (pixelsoap.models.classifier.build_classifier) vs the engine alone -> ratio (target >= 4x);
 2. 24 search-trial classifiers with d spread geometrically over 9..792, ``--trial-rows``
    training rows each: the engine in ``group_by_shape`` groups, per model, vs one
    model of the mean d alone on the engine (target <= 1.2x) and vs Keras fit per model;
 3. 12 linear autoencoders (h_e 1..308) on d=308, batch 512, Adam 1e-4: 12 Keras fits
-   (pixelsoap.autoencoders.build_autoencoder) vs one engine group (target >= 5x);
+   (pixelsoap.models.autoencoders.build_autoencoder) vs one engine group (target >= 5x);
 4. one deep autoencoder (h_m = 2, h_e = 100): Keras fit vs the engine.
 Prints a table and writes it to ``benchmarks/results/training-engine.txt`` with the machine named.
 """
@@ -34,14 +34,8 @@ from bench_device import PAPER_SEARCH_EPOCHS as PAPER_EPOCHS
 from bench_device import PAPER_TRIALS, synthetic
 from bench_soap import machine
 
-from pixelsoap.training import (
-    TrainSettings,
-    autoencoder_spec,
-    classifier_spec,
-    group_by_shape,
-    padded_cost,
-    train_group,
-)
+from pixelsoap.training.loop import train_group
+from pixelsoap.training.spec import TrainSettings, autoencoder_spec, classifier_spec, group_by_shape, padded_cost
 
 RESULTS = Path(__file__).resolve().parent / "results" / "training-engine.txt"
 AUTOENCODER_CODES = [1, 2, 4, 8, 16, 32, 64, 100, 150, 200, 250, 308]
@@ -81,8 +75,8 @@ def main() -> None:
     args = parser.parse_args()
     import keras
 
-    from pixelsoap.autoencoders import build_autoencoder
-    from pixelsoap.models import ClassifierConfig, build_classifier
+    from pixelsoap.models.autoencoders import build_autoencoder
+    from pixelsoap.models.classifier import ClassifierConfig, build_classifier
 
     lines = [f"# Training engine (JAX, grouped) beside Keras fit ({keras.backend.backend()} backend) "
              f"({time.strftime('%Y-%m-%d')}; {machine()})",

@@ -12,7 +12,7 @@
 # %% tags=["parameters"]
 # Opened by hand, the notebook runs on the active profile (params.yaml, else params/default.yaml);
 # `make reproduce` injects the same sections, from params.yaml, after this cell.
-from pixelsoap.profiles import active_params
+from pixelsoap.runtime.profiles import active_params
 
 _profile = active_params()
 seed = _profile["seed"]
@@ -23,13 +23,13 @@ conversion = _profile["conversion"]
 import pandas as pd
 
 import pixelsoap as ps
-from pixelsoap import paths
-from pixelsoap.conversion import describe_counts
-from pixelsoap.datasets import class_names, class_noun, display_name, load_images
-from pixelsoap.io import write_json
+from pixelsoap.data import class_names, class_noun, display_name, load_images
+from pixelsoap.images.conversion import describe_counts
+from pixelsoap.images.selection import first_of_digit
 from pixelsoap.plots import save_figure
 from pixelsoap.plots.conversion import fig07_points_per_image, fig07_projection
-from pixelsoap.selection import first_of_digit
+from pixelsoap.runtime import paths
+from pixelsoap.runtime.io import write_json
 
 # %% [markdown]
 # ## Fig. 7: one digit as a point set

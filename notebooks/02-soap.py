@@ -11,7 +11,7 @@
 # %% tags=["parameters"]
 # Opened by hand, the notebook runs on the active profile (params.yaml, else params/default.yaml);
 # `make reproduce` injects the same sections, from params.yaml, after this cell.
-from pixelsoap.profiles import active_params
+from pixelsoap.runtime.profiles import active_params
 
 _profile = active_params()
 seed = _profile["seed"]
@@ -22,14 +22,14 @@ theory = _profile["theory"]
 # %%
 
 import pixelsoap as ps
-from pixelsoap import paths
-from pixelsoap.io import write_json
+from pixelsoap.images.selection import first_of_digit
 from pixelsoap.plots import save_figure
 from pixelsoap.plots import theory as theory_plots
 from pixelsoap.plots.pipeline import fig01_pipeline
-from pixelsoap.selection import first_of_digit
-from pixelsoap.symmetry import invariance_table
-from pixelsoap.verification import basis_check, closed_form_check
+from pixelsoap.runtime import paths
+from pixelsoap.runtime.io import write_json
+from pixelsoap.soap.symmetry import invariance_table
+from pixelsoap.soap.verification import basis_check, closed_form_check
 
 params = ps.SoapParams.from_mapping(soap)
 out = paths.results_dir() / "soap"
@@ -83,7 +83,7 @@ basis
 # 12 points of the invariance digit, with the active SOAP parameters.
 
 # %%
-from pixelsoap.datasets import load_images
+from pixelsoap.data import load_images
 
 test_images, test_labels = load_images("test", dataset)
 digit_index = first_of_digit(test_labels, theory["invariance_digit"])

@@ -21,7 +21,7 @@
 # %% tags=["parameters"]
 # Opened by hand, the notebook runs on the active profile (params.yaml, else params/default.yaml);
 # `make reproduce` injects the same sections, from params.yaml, after this cell.
-from pixelsoap.profiles import active_params
+from pixelsoap.runtime.profiles import active_params
 
 _profile = active_params()
 seed = _profile["seed"]
@@ -38,17 +38,19 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 import pixelsoap as ps
-from pixelsoap import experiment1 as exp1
-from pixelsoap import models, paths, published
-from pixelsoap.datasets import class_names, class_noun, display_name, load_images
-from pixelsoap.metrics import most_confused_pairs
-from pixelsoap.pixelwise import accuracy_by_distance, centroid_distances, predict_images
+from pixelsoap import published
+from pixelsoap.data import class_names, class_noun, display_name, load_images
+from pixelsoap.experiments.experiment1 import classifier as exp1
+from pixelsoap.experiments.experiment1.pixelwise import accuracy_by_distance, centroid_distances, predict_images
+from pixelsoap.experiments.spectra import load as load_spectra
+from pixelsoap.images.selection import easiest_per_digit, first_of_digit, most_ambiguous
+from pixelsoap.models import classifier as models
+from pixelsoap.models.metrics import most_confused_pairs
 from pixelsoap.plots import experiment1 as plots1
 from pixelsoap.plots import save_figure
 from pixelsoap.plots.models import confusion_matrix_figure, model_diagram, training_history_figure
-from pixelsoap.selection import easiest_per_digit, first_of_digit, most_ambiguous
-from pixelsoap.spectra import load as load_spectra
-from pixelsoap.training_log import write_history
+from pixelsoap.runtime import paths
+from pixelsoap.training.log import write_history
 
 final_cfg = experiment1["final"]
 out = paths.results_dir() / "experiment1"
@@ -127,7 +129,7 @@ pd.DataFrame(search["findings"]["spearman"], index=["Spearman rho with validatio
 # %% [markdown]
 # ## Whole test images, pixel by pixel (Fig. 11-14)
 # The first `experiment1["figures"]["candidate_images"]` test images are classified at every pixel;
-# the examples are chosen from them by rules in `pixelsoap.selection`. The model is the first seed's.
+# the examples are chosen from them by rules in `pixelsoap.images.selection`. The model is the first seed's.
 
 # %%
 test_images, test_labels = load_images("test", dataset)

@@ -35,7 +35,7 @@
 # %% tags=["parameters"]
 # Opened by hand, the notebook runs on the active profile (params.yaml, else params/default.yaml);
 # `make reproduce` injects the same sections, from params.yaml, after this cell.
-from pixelsoap.profiles import active_params
+from pixelsoap.runtime.profiles import active_params
 
 _profile = active_params()
 seed = _profile["seed"]
@@ -49,19 +49,24 @@ import time
 import numpy as np
 import pandas as pd
 
-from pixelsoap import paths
-from pixelsoap.autoencoders import build_autoencoder
-from pixelsoap.compression import CompressionData, correlation_matrix, dask_settings, parse_section
-from pixelsoap.compression_claims import accuracy_findings, check_claims, compressibility, mse_findings
-from pixelsoap.compression_classifiers import accuracy_summary, accuracy_table
-from pixelsoap.compression_costs import cost_summary, measure_epoch_costs, paper_grid_estimate
-from pixelsoap.compression_jobs import plan_jobs, run_jobs
-from pixelsoap.compression_pca import fit_pca, mse_table, pca_table, wide_mse
-from pixelsoap.io import atomic_path, write_json
+from pixelsoap.experiments.experiment2.claims import accuracy_findings, check_claims, compressibility, mse_findings
+from pixelsoap.experiments.experiment2.classifiers import accuracy_summary, accuracy_table
+from pixelsoap.experiments.experiment2.compression import (
+    CompressionData,
+    correlation_matrix,
+    dask_settings,
+    parse_section,
+)
+from pixelsoap.experiments.experiment2.costs import cost_summary, measure_epoch_costs, paper_grid_estimate
+from pixelsoap.experiments.experiment2.jobs import plan_jobs, run_jobs
+from pixelsoap.experiments.experiment2.pca import fit_pca, mse_table, pca_table, wide_mse
+from pixelsoap.experiments.spectra import load as load_spectra
+from pixelsoap.models.autoencoders import build_autoencoder
 from pixelsoap.plots import experiment2 as plots2
 from pixelsoap.plots import save_figure
 from pixelsoap.plots.models import model_diagram
-from pixelsoap.spectra import load as load_spectra
+from pixelsoap.runtime import paths
+from pixelsoap.runtime.io import atomic_path, write_json
 
 started = time.perf_counter()
 settings = parse_section(experiment2, seed)
@@ -216,7 +221,7 @@ pd.DataFrame({name: {"holds": c["holds"]} for name, c in claims.items()}).T
 # the validation MSE after every epoch beside PCA's:
 #
 # ```sh
-# python -m pixelsoap.autoencoder_dynamics --h-e 16 100 250 --epochs 10000
+# python -m pixelsoap.experiments.experiment2.dynamics --h-e 16 100 250 --epochs 10000
 # ```
 #
 # It writes `results/experiment2/dynamics.csv` (one row per $h_e$ and epoch) and `dynamics.json` (epochs
@@ -242,8 +247,8 @@ if dynamics_csv.exists():
         ["epochs", "val_mse", "pca_val_mse", "gap", "excess_mse", "val_mse_change_last_tenth",
          "first_epoch_within_tolerance", "gap_at_target", "gap_at_target_is", "seconds_per_epoch"]])
 else:
-    print(f"no {dynamics_csv.relative_to(paths.project_root())}: run `python -m pixelsoap.autoencoder_dynamics` "
-          "for the long run (not part of the pipeline)")
+    print(f"no {dynamics_csv.relative_to(paths.project_root())}: run "
+          "`python -m pixelsoap.experiments.experiment2.dynamics` for the long run (not part of the pipeline)")
 
 # %% [markdown]
 # **Reading the long run.** PCA's MSE falls steeply with $h_e$ (the spectra have few effective

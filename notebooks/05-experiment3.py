@@ -42,7 +42,7 @@
 # %% tags=["parameters"]
 # Opened by hand, the notebook runs on the active profile (params.yaml, else params/default.yaml);
 # `make reproduce` injects the same sections, from params.yaml, after this cell.
-from pixelsoap.profiles import active_params
+from pixelsoap.runtime.profiles import active_params
 
 _profile = active_params()
 seed = _profile["seed"]
@@ -55,12 +55,14 @@ experiment3 = _profile["experiment3"]
 import time
 
 import pixelsoap as ps
-from pixelsoap import paths, published
-from pixelsoap import robustness as rb
-from pixelsoap import robustness_readings as rr
-from pixelsoap.io import atomic_path, write_json
+from pixelsoap import published
+from pixelsoap.experiments.experiment1 import classifier as exp1
+from pixelsoap.experiments.experiment3 import readings as rr
+from pixelsoap.experiments.experiment3 import robustness as rb
 from pixelsoap.plots import experiment3 as plots3
 from pixelsoap.plots import save_figure
+from pixelsoap.runtime import paths
+from pixelsoap.runtime.io import atomic_path, json_ready, write_json
 
 started = time.perf_counter()
 settings = rb.parse_section(experiment3)
@@ -68,7 +70,7 @@ params = ps.SoapParams.from_mapping(soap)
 dask_cfg = experiment1.get("dask", {})
 pub = {k: published.value(f"experiment3.{k}") for k in ("ratio_at_1", "value_at_3_9", "steep_beyond")}
 out = paths.results_dir() / "experiment3"
-model_files = rb.model_files(int(experiment1.get("final", {}).get("n_seeds", 1)))
+model_files = exp1.model_files(int(experiment1.get("final", {}).get("n_seeds", 1)))
 print(f"{len(settings['levels'])} levels x {settings['n_seeds']} noise draw(s),",
       f"{settings['n_samples']:,} spectra each; SOAP {params.as_dict()};",
       f"{len(model_files)} model(s) {[f.name for f in model_files]}")
@@ -134,7 +136,7 @@ summary
 metrics = {
     "settings": {"levels": settings["levels"], "n_samples": settings["n_samples"], "n_seeds": settings["n_seeds"],
                  "n_models": len(model_files), "soap": params.as_dict(), "seed": seed, "dataset": dataset,
-                 "model": rb.model_file().name, "models": [f.name for f in model_files]},
+                 "model": exp1.model_file().name, "models": [f.name for f in model_files]},
     "findings": found,
     "baseline_check": check,
     "per_level": summary.to_dict(orient="records"),
@@ -237,6 +239,6 @@ print(f"best match: {best['name']} ({best['description']}), distance {best['dist
 # %%
 metrics["readings"] = reading_metrics
 metrics["seconds"] = round(time.perf_counter() - started, 1)
-write_json(out / "metrics.json", rb.json_ready(metrics))
+write_json(out / "metrics.json", json_ready(metrics))
 print(f"results/experiment3/metrics.json written; the notebook took {metrics['seconds']:.0f} s, "
       f"the readings {reading_metrics['seconds']:.0f} s of it")

@@ -41,7 +41,7 @@
 # %% tags=["parameters"]
 # Opened by hand, the notebook runs on the active profile (params.yaml, else params/default.yaml);
 # `make reproduce` injects the same sections, from params.yaml, after this cell.
-from pixelsoap.profiles import active_params
+from pixelsoap.runtime.profiles import active_params
 
 _profile = active_params()
 seed = _profile["seed"]
@@ -55,12 +55,12 @@ import time
 import pandas as pd
 
 import pixelsoap as ps
-from pixelsoap import experiment4 as e4
-from pixelsoap import invariance_findings as findings
-from pixelsoap import paths
-from pixelsoap.io import atomic_path, write_json
+from pixelsoap.experiments.experiment4 import findings
+from pixelsoap.experiments.experiment4 import invariance as e4
 from pixelsoap.plots import experiment4 as plots4
 from pixelsoap.plots import save_figure
+from pixelsoap.runtime import paths
+from pixelsoap.runtime.io import atomic_path, write_json
 
 started = time.perf_counter()
 settings = e4.parse_section(experiment4)

@@ -3,7 +3,7 @@
 #
 # The paper's pixel classifier reaches a test accuracy of 0.6863 (Table 1), with nothing to judge the
 # number by. A reviewer would ask three things, answered here on exactly the pixels the `spectra`
-# stage sampled (`pixelsoap.baselines`):
+# stage sampled (`pixelsoap.experiments.baselines`):
 #
 # - **Chance.** A random guess scores 1/10; always answering the most frequent class scores that
 #   class's share of the test rows.
@@ -26,7 +26,7 @@
 # %% tags=["parameters"]
 # Opened by hand, the notebook runs on the active profile (params.yaml, else params/default.yaml);
 # `make reproduce` injects the same sections, from params.yaml, after this cell.
-from pixelsoap.profiles import active_params
+from pixelsoap.runtime.profiles import active_params
 
 _profile = active_params()
 seed = _profile["seed"]
@@ -40,13 +40,15 @@ import time
 
 import pandas as pd
 
-from pixelsoap import baselines as base
-from pixelsoap import models, paths, published
-from pixelsoap.datasets import load_images
-from pixelsoap.io import atomic_path, write_json
+from pixelsoap import published
+from pixelsoap.data import load_images
+from pixelsoap.experiments import baselines as base
+from pixelsoap.experiments.spectra import load as load_spectra
+from pixelsoap.models import classifier as models
 from pixelsoap.plots import save_figure
 from pixelsoap.plots.baselines import fig23_baselines
-from pixelsoap.spectra import load as load_spectra
+from pixelsoap.runtime import paths
+from pixelsoap.runtime.io import atomic_path, write_json
 
 started = time.perf_counter()
 settings = base.parse_section(baselines)

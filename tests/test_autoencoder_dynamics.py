@@ -1,4 +1,4 @@
-"""The long run of the linear autoencoder against PCA (pixelsoap.autoencoder_dynamics and its
+"""The long run of the linear autoencoder against PCA (pixelsoap.experiments.experiment2.dynamics and its
 _training and _claims modules) on tiny data: chunks continue exactly, an interrupted run resumes where
 it stopped, and the summary's numbers."""
 
@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pixelsoap import autoencoder_dynamics as dyn
-from pixelsoap import autoencoder_dynamics_claims as claims
-from pixelsoap import autoencoder_dynamics_training as chunks
-from pixelsoap.compression import CompressionData, TrainingConfig
-from pixelsoap.compression_pca import fit_pca
-from pixelsoap.training import autoencoder_spec, train_group
+from pixelsoap.experiments.experiment2 import dynamics as dyn
+from pixelsoap.experiments.experiment2 import dynamics_claims as claims
+from pixelsoap.experiments.experiment2 import dynamics_training as chunks
+from pixelsoap.experiments.experiment2.compression import CompressionData, TrainingConfig
+from pixelsoap.experiments.experiment2.pca import fit_pca
+from pixelsoap.training.loop import train_group
+from pixelsoap.training.spec import autoencoder_spec
 
 D = 12
 
@@ -211,7 +212,8 @@ def test_report_rows_read_the_summary(tmp_path):
 
     e = np.arange(1, 401, dtype=np.float64)
     table = _table({16: 2.0 * e ** -1.0, 100: 20.0 * e ** -0.5, 250: 5e4 * e ** -0.2})
-    summary = {**claims.summarise(table, target=10_000), "command": "python -m pixelsoap.autoencoder_dynamics"}
+    summary = {**claims.summarise(table, target=10_000),
+               "command": "python -m pixelsoap.experiments.experiment2.dynamics"}
     dyn.write_outputs(table, summary, tmp_path / "results" / "experiment2")
     ids = ("experiment2.claims.pca_equals_linear_ae_below_200", "experiment2.claims.pca_better_above_200")
     rows = {r.id: r for r in report.evaluate_rows(tmp_path) if r.id in ids}

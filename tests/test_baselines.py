@@ -10,14 +10,16 @@ import numpy as np
 import pytest
 import yaml
 
-from pixelsoap import baselines as base
-from pixelsoap import models, report, spectra
-from pixelsoap.conversion import image_to_points
-from pixelsoap.metrics import estimate
-from pixelsoap.profile_schema import ProfileError, validate_params
+from pixelsoap import report
+from pixelsoap.experiments import baselines as base
+from pixelsoap.experiments import spectra
+from pixelsoap.images.conversion import image_to_points
+from pixelsoap.models import classifier as models
+from pixelsoap.models.metrics import estimate
 from pixelsoap.report import ERROR, INCONCLUSIVE, MISSING, NO_PUBLISHED, NOT_REPRODUCED, NOT_RUN, REPRODUCED, Sources
-from pixelsoap.sampling import ModelInputs
-from pixelsoap.soap import SoapParams
+from pixelsoap.runtime.profile_schema import ProfileError, validate_params
+from pixelsoap.soap.descriptor import SoapParams
+from pixelsoap.soap.sampling import ModelInputs
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((ROOT / "params" / "default.yaml").read_text())
@@ -206,7 +208,7 @@ def _project(tmp_path: Path, metrics: dict) -> Path:
     root = tmp_path / "project"
     (root / "results" / "baselines").mkdir(parents=True)
     (root / "lib" / "pixelsoap").mkdir(parents=True)
-    shutil.copy(ROOT / "lib" / "pixelsoap" / "published.yaml", root / "lib" / "pixelsoap" / "published.yaml")
+    shutil.copytree(ROOT / "lib" / "pixelsoap" / "published", root / "lib" / "pixelsoap" / "published")
     shutil.copy(ROOT / "params" / "default.yaml", root / "params.yaml")
     (root / "results" / "baselines" / "metrics.json").write_text(json.dumps(metrics))
     return root

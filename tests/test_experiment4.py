@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import yaml
 
-from pixelsoap import experiment4 as e4
-from pixelsoap import image_transforms as it
-from pixelsoap import invariance_findings as findings
-from pixelsoap.conversion import image_to_points
-from pixelsoap.models import ClassifierConfig, save_model, train_classifier
-from pixelsoap.profile_schema import ProfileError, validate_params
-from pixelsoap.sampling import fit_scaler, save_scaler
-from pixelsoap.soap import SoapParams, soap_spectra
+from pixelsoap.experiments.experiment4 import findings
+from pixelsoap.experiments.experiment4 import invariance as e4
+from pixelsoap.images import transforms as it
+from pixelsoap.images.conversion import image_to_points
+from pixelsoap.models.classifier import ClassifierConfig, save_model, train_classifier
+from pixelsoap.runtime.profile_schema import ProfileError, validate_params
+from pixelsoap.soap.descriptor import SoapParams, soap_spectra
+from pixelsoap.soap.sampling import fit_scaler, save_scaler
 
 PARAMS = SoapParams(20, 3, 3, 2)
 SETTINGS = {"n_test": 12, "n_train": 30, "val_fraction": 0.2, "angle_step": 90, "translate_pad": 2,

@@ -1,4 +1,4 @@
-"""Fashion-MNIST (pixelsoap.fashion_mnist) and the profile's dataset switch (pixelsoap.datasets).
+"""Fashion-MNIST (pixelsoap.data.fashion_mnist) and the profile's dataset switch (pixelsoap.data).
 
 Offline: the IDX checks and the .deb reading run on small synthetic files (a .deb
 built here: an ar archive with debian-binary, control.tar.xz and data.tar.xz),
@@ -22,9 +22,10 @@ import numpy as np
 import pytest
 import yaml
 
-from pixelsoap import datasets, idx_dataset
-from pixelsoap import fashion_mnist as fm
-from pixelsoap.fashion_mnist import FILE_NAMES, FashionMnistDataError
+from pixelsoap import data as datasets
+from pixelsoap.data import fashion_mnist as fm
+from pixelsoap.data import idx as idx_dataset
+from pixelsoap.data.fashion_mnist import FILE_NAMES, FashionMnistDataError
 
 ROOT = Path(__file__).resolve().parents[1]
 PER_CLASS = {"train": 3, "test": 2}
@@ -235,7 +236,7 @@ def test_the_real_package(monkeypatch):
 
 
 def test_a_bad_dataset_is_refused_naming_the_value():
-    from pixelsoap.profile_schema import ProfileError, validate_params
+    from pixelsoap.runtime.profile_schema import ProfileError, validate_params
 
     profile = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text())
     for bad in ("kmnist", 3, None):
@@ -246,13 +247,13 @@ def test_a_bad_dataset_is_refused_naming_the_value():
     with pytest.raises(ProfileError) as info:             # DVC would stop on it: the schema says so first
         validate_params(without, source="params/mine.yaml", sections=["spectra"])
     assert str(info.value) == "params/mine.yaml: dataset is missing (required: 'mnist' or 'fashion-mnist' " \
-                              "(pixelsoap.datasets))"
+                              "(pixelsoap.data))"
     assert datasets.dataset_of(without) == "mnist"        # the library's default, for a stage run by hand
 
 
 @pytest.mark.parametrize("fashion, base", [("fashion", "default"), ("fashion-smoke", "smoke")])
 def test_fashion_profiles_are_their_base_profile_on_fashion_mnist(fashion, base):
-    from pixelsoap.profiles import load_profile
+    from pixelsoap.runtime.profiles import load_profile
 
     a, b = load_profile(fashion), load_profile(base)
     assert a["dataset"] == "fashion-mnist" and b["dataset"] == "mnist"
@@ -263,11 +264,11 @@ def test_every_stage_that_loads_images_reads_the_dataset_key():
     dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     for name in ("conversion", "soap", "spectra", "search", "experiment1", "experiment3", "report"):
         assert "dataset" in dvc[name]["params"], name
-        if "pixelsoap.runner" in dvc[name]["cmd"]:
+        if "pixelsoap.pipeline.runner" in dvc[name]["cmd"]:
             assert "--sections seed dataset " in dvc[name]["cmd"], name
-    # no module loads MNIST around the switch (data.py defines it, datasets.py dispatches to it)
+    # no module loads MNIST around the switch (data/mnist.py defines it, data/__init__.py dispatches to it)
     lib = ROOT / "lib" / "pixelsoap"
-    direct = [p.name for p in lib.rglob("*.py") if p.name not in ("data.py", "datasets.py", "__init__.py")
+    direct = [p.name for p in lib.rglob("*.py") if p.name not in ("mnist.py", "__init__.py")
               and "load_mnist(" in p.read_text()]
     notebooks = [p.name for p in (ROOT / "notebooks").glob("*.py") if "load_mnist(" in p.read_text()]
     assert direct == [] and notebooks == []
@@ -277,8 +278,12 @@ def test_every_stage_that_loads_images_reads_the_dataset_key():
 
 
 def test_cache_keys_and_the_params_digest_differ_between_datasets():
-    from pixelsoap import budget_check, robustness, robustness_readings, search, trials
-    from pixelsoap.soap import SoapParams
+    from pixelsoap.experiments.experiment3 import readings as robustness_readings
+    from pixelsoap.experiments.experiment3 import robustness
+    from pixelsoap.experiments.search import monte_carlo as search
+    from pixelsoap.experiments.search import trials
+    from pixelsoap.pipeline import budget_check
+    from pixelsoap.soap.descriptor import SoapParams
 
     soap = SoapParams.from_mapping({"r_cut": 63, "n_max": 7, "l_max": 10, "sigma": 3})
     keys = {ds: trials.spectra_cache_path(soap, 600, 0, "float32", ds) for ds in datasets.DATASETS}
@@ -307,7 +312,7 @@ def test_cache_keys_and_the_params_digest_differ_between_datasets():
 
 
 def test_the_ranking_study_scores_the_profiles_dataset_under_its_own_keys(tmp_path, monkeypatch):
-    from pixelsoap import search_convergence as sc
+    from pixelsoap.experiments.search import convergence as sc
 
     monkeypatch.setattr(sc.paths, "cache_dir", lambda: tmp_path / "cache")
     seen = []

@@ -1,4 +1,4 @@
-"""Headline metrics (pixelsoap.headline) and what dvc.yaml declares for DVC's metrics and plots."""
+"""Headline metrics (pixelsoap.pipeline.headline) and what dvc.yaml declares for DVC's metrics and plots."""
 
 import json
 import shutil
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pixelsoap.headline import (
+from pixelsoap.pipeline.headline import (
     HEADLINES,
     detail_path,
     headline,
@@ -99,7 +99,7 @@ def test_every_computing_stage_has_a_headline_declared_as_the_only_metrics():
     declared = {name: _paths(stage.get("metrics")) for name, stage in STAGES.items() if stage.get("metrics")}
     assert declared == {"headline": [f"results/{stage}/headline.json" for stage in HEADLINES]}
     assert {HEADLINES[stage][0] for stage in HEADLINES} <= set(STAGES["headline"]["deps"])
-    assert "lib/pixelsoap/headline.py" in STAGES["headline"]["deps"]
+    assert "lib/pixelsoap/pipeline/headline.py" in STAGES["headline"]["deps"]
 
 
 def test_a_missing_path_or_a_value_that_is_not_a_number_is_named(tmp_path):
@@ -147,7 +147,7 @@ def test_the_command_writes_each_stage_headline(tmp_path, monkeypatch):
 
 def test_plots_name_committed_files_columns_and_templates():
     """Each top-level plot reads columns that exist in its file (the training curves: the names
-    pixelsoap.training_log writes) with a template DVC has or the project ships in .dvc/plots/."""
+    pixelsoap.training.log writes) with a template DVC has or the project ships in .dvc/plots/."""
 
     builtin = {"linear", "simple", "scatter", "smooth", "confusion", "confusion_normalized", "bar_horizontal",
                "bar_horizontal_sorted", "scatter_jitter"}

@@ -1,4 +1,4 @@
-"""The shared verified-IDX mechanism (pixelsoap.idx_dataset), on a toy description and on both real ones.
+"""The shared verified-IDX mechanism (pixelsoap.data.idx), on a toy description and on both real ones.
 
 Offline: a toy data set of 4x4 images in three classes, with fetchers that are
 plain Python functions, exercises the generic path (fetchers in order, failures
@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pixelsoap import data, fashion_mnist, idx_dataset
-from pixelsoap.idx_dataset import IdxDataError, IdxDataset
+from pixelsoap.data import fashion_mnist
+from pixelsoap.data import idx as idx_dataset
+from pixelsoap.data import mnist as data
+from pixelsoap.data.idx import IdxDataError, IdxDataset
 
 TOY_SPLITS = {"train": ("toy-train-images", "toy-train-labels"), "test": ("toy-test-images", "toy-test-labels")}
 TOY_LABELS = {"train": [0, 1, 2, 2, 1, 0], "test": [2, 0, 1]}

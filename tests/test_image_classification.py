@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from pixelsoap import image_classification as ic
-from pixelsoap import image_transforms as it
-from pixelsoap.conversion import image_to_points
-from pixelsoap.sampling import fit_scaler
-from pixelsoap.soap import SoapParams, soap_spectra
+from pixelsoap.experiments.experiment4 import image_classification as ic
+from pixelsoap.images import transforms as it
+from pixelsoap.images.conversion import image_to_points
+from pixelsoap.soap.descriptor import SoapParams, soap_spectra
+from pixelsoap.soap.sampling import fit_scaler
 
 PARAMS = SoapParams(20, 3, 3, 2)
 

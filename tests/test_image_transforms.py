@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from pixelsoap import image_transforms as it
-from pixelsoap.conversion import image_to_points
+from pixelsoap.images import transforms as it
+from pixelsoap.images.conversion import image_to_points
 
 
 def _random_image(shape=(9, 9), seed=0):

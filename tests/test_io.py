@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from pixelsoap.io import save_npz, write_json
+from pixelsoap.runtime.io import save_npz, write_json
 
 
 def test_npz_round_trips_and_equal_arrays_give_equal_bytes(tmp_path):

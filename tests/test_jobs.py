@@ -1,9 +1,10 @@
-"""pixelsoap.jobs: the Dask machinery every experiment shares."""
+"""pixelsoap.runtime.dask: the Dask machinery every experiment shares."""
 
 import distributed
 import pytest
 
-from pixelsoap import jobs
+from pixelsoap.runtime import cache
+from pixelsoap.runtime import dask as jobs
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,6 @@ def test_a_failing_job_stops_the_run_with_its_error(client):
 
 
 def test_digest_depends_on_kind_and_payload_not_key_order():
-    assert jobs.digest("a", {"x": 1, "y": 2}) == jobs.digest("a", {"y": 2, "x": 1})
-    assert jobs.digest("a", {"x": 1}) != jobs.digest("b", {"x": 1}) != jobs.digest("b", {"x": 2})
-    assert jobs.digest("level", {"x": 1}, length=10).startswith("level-") and len(jobs.digest("k", 1, 10)) == 12
+    assert cache.digest("a", {"x": 1, "y": 2}) == cache.digest("a", {"y": 2, "x": 1})
+    assert cache.digest("a", {"x": 1}) != cache.digest("b", {"x": 1}) != cache.digest("b", {"x": 2})
+    assert cache.digest("level", {"x": 1}, length=10).startswith("level-") and len(cache.digest("k", 1, 10)) == 12

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from browser import chromium_or_skip, chromium_session
 
-from pixelsoap import paths
+from pixelsoap.runtime import paths
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "01-conversion.py"   # the fastest notebook: about 10 s on the smoke profile

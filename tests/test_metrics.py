@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from pixelsoap.metrics import (
+from pixelsoap.models.metrics import (
     classification_report,
     compare_intervals,
     confusion_matrix,
@@ -152,7 +152,7 @@ def test_confusion_matrix_figure():
 def test_estimate_is_the_student_t_interval_of_the_mean():
     from scipy import stats
 
-    from pixelsoap.metrics import estimate, is_estimate
+    from pixelsoap.models.metrics import estimate, is_estimate
 
     values = [0.68, 0.69, 0.675, 0.685, 0.70]
     e = estimate(values)

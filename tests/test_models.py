@@ -9,10 +9,10 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pixelsoap.models import (
+from pixelsoap.models import configure_threads
+from pixelsoap.models.classifier import (
     ClassifierConfig,
     build_classifier,
-    configure_threads,
     load_model,
     predict_labels,
     predict_proba,

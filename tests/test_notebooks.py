@@ -21,7 +21,7 @@ def _stage_sections() -> dict[str, list[str]]:
     out = {}
     for stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].values():
         cmd = " ".join(str(stage["cmd"]).split())
-        match = re.search(r"pixelsoap\.runner notebooks/(\S+)\.py .*?--sections ((?:[a-z0-9_]+ ?)+)", cmd)
+        match = re.search(r"pixelsoap\.pipeline\.runner notebooks/(\S+)\.py .*?--sections ((?:[a-z0-9_]+ ?)+)", cmd)
         if match:
             out[match[1]] = match[2].split()
     return out

@@ -1,9 +1,9 @@
-"""The paper profile's cost estimate (pixelsoap.paper_cost) on known inputs."""
+"""The paper profile's cost estimate (pixelsoap.pipeline.paper_cost) on known inputs."""
 
 import pandas as pd
 import pytest
 
-from pixelsoap import paper_cost
+from pixelsoap.pipeline import paper_cost
 
 
 def test_layer_cost_counts_the_multiply_adds_of_each_dense_layer():

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
-from pixelsoap import paths
+from pixelsoap.runtime import paths
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -48,7 +48,7 @@ def smoke_run(tmp_path_factory):
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
         _run(cmd, copy, env)
-    _run([sys.executable, "-m", "pixelsoap.profiles", "smoke"], copy, env)
+    _run([sys.executable, "-m", "pixelsoap.runtime.profiles", "smoke"], copy, env)
     log = _run(["dvc", "repro"], copy, env)
     return copy, env, log
 
@@ -107,7 +107,7 @@ def test_conversion_metrics(smoke_run):
 
 def test_sampled_spectra(smoke_run):
     copy, _, _ = smoke_run
-    from pixelsoap.spectra import load
+    from pixelsoap.experiments.spectra import load
     data = load(copy / "data" / "spectra")
     assert data.train.X.shape == (2400, 308) and data.val.X.shape == (600, 308)
     assert data.test.X.shape == (1000, 308) and data.test.X.dtype == np.float32

@@ -7,11 +7,16 @@ import pytest
 from conftest import make_random_images
 
 from pixelsoap import published
-from pixelsoap.conversion import image_to_points
-from pixelsoap.pixelwise import PixelPredictions, accuracy_by_distance, centroid_distances, predict_images
-from pixelsoap.sampling import fit_scaler
-from pixelsoap.selection import easiest_per_digit, first_of_digit, most_ambiguous
-from pixelsoap.soap import SoapParams, soap_spectra
+from pixelsoap.experiments.experiment1.pixelwise import (
+    PixelPredictions,
+    accuracy_by_distance,
+    centroid_distances,
+    predict_images,
+)
+from pixelsoap.images.conversion import image_to_points
+from pixelsoap.images.selection import easiest_per_digit, first_of_digit, most_ambiguous
+from pixelsoap.soap.descriptor import SoapParams, soap_spectra
+from pixelsoap.soap.sampling import fit_scaler
 
 PARAMS = SoapParams(20, 3, 3, 2)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pixelsoap.profile_schema import SECTIONS, ProfileError, validate_params
-from pixelsoap.profiles import PROFILES
+from pixelsoap.runtime.profile_schema import SECTIONS, ProfileError, validate_params
+from pixelsoap.runtime.profiles import PROFILES
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((ROOT / "params" / "default.yaml").read_text())
@@ -132,7 +132,7 @@ def _bad_root(tmp_path: Path) -> Path:
 def test_selecting_a_broken_profile_exits_2_and_writes_nothing(tmp_path):
     root = _bad_root(tmp_path)
     env = {**os.environ, "PIXELSOAP_ROOT": str(root)}
-    result = subprocess.run([sys.executable, "-m", "pixelsoap.profiles", "bad"], env=env, cwd=root,
+    result = subprocess.run([sys.executable, "-m", "pixelsoap.runtime.profiles", "bad"], env=env, cwd=root,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stderr
     assert "params/bad.yaml: spectra.n_test = 999.9: must be an int >= 1" in result.stderr
@@ -141,7 +141,7 @@ def test_selecting_a_broken_profile_exits_2_and_writes_nothing(tmp_path):
 
 
 def test_the_runner_refuses_a_broken_injected_section_before_running_the_notebook(tmp_path, monkeypatch, capsys):
-    from pixelsoap import runner
+    from pixelsoap.pipeline import runner
 
     root = _bad_root(tmp_path)
     monkeypatch.setenv("PIXELSOAP_ROOT", str(root))
@@ -159,8 +159,9 @@ def test_the_runner_refuses_a_broken_injected_section_before_running_the_noteboo
     assert len(calls) == 1 and calls[0][2] == {"seed": 0, "conversion": DEFAULT["conversion"]}
 
 
-@pytest.mark.parametrize("module, entry, key", [("spectra", "build", "spectra.n_test"),
-                                                ("search", "run_search_stage", "experiment1.search.n_trials")])
+@pytest.mark.parametrize("module, entry, key", [("experiments.spectra", "build", "spectra.n_test"),
+                                                ("experiments.search.monte_carlo", "run_search_stage",
+                                                 "experiment1.search.n_trials")])
 def test_stage_entry_points_refuse_before_any_work(tmp_path, monkeypatch, capsys, module, entry, key):
     import importlib
 

@@ -1,5 +1,6 @@
 """Project files: the lock and environment.yml agree, profiles match the paper, notebooks are clean."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -7,8 +8,8 @@ import jupytext
 import pytest
 import yaml
 
-from pixelsoap.profiles import PROFILES, load_profile, select_profile
-from pixelsoap.runner import has_parameters_cell
+from pixelsoap.pipeline.runner import has_parameters_cell
+from pixelsoap.runtime.profiles import PROFILES, load_profile, select_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
@@ -51,7 +52,7 @@ def test_paper_profile_has_the_published_settings():
     assert search["n_trials"] == 168 and search["n_samples"] == 120_000 and search["val_fraction"] == 0.2
     assert {k: search["space"][k] for k in ("r_cut", "n_max", "l_max", "sigma")} == {
         "r_cut": [2, 100], "n_max": [2, 11], "l_max": [2, 11], "sigma": [1, 10]}
-    from pixelsoap.models import ClassifierConfig
+    from pixelsoap.models.classifier import ClassifierConfig
     for section in (search["classifier"], paper["experiment1"]["final"]["classifier"]):
         config = ClassifierConfig.from_mapping(section)
         assert config.epochs == 300 and config.patience is None
@@ -59,7 +60,8 @@ def test_paper_profile_has_the_published_settings():
 
 
 def test_paper_profile_has_the_published_compression_and_noise_settings():
-    from pixelsoap import compression, robustness
+    from pixelsoap.experiments.experiment2 import compression
+    from pixelsoap.experiments.experiment3 import robustness
 
     paper = load_profile("paper")
     settings = compression.parse_section(paper["experiment2"], paper["seed"])             # Sec. 4.3.2
@@ -131,7 +133,7 @@ def test_params_yaml_is_tracked_and_holds_the_default_profile():
 
 
 def test_a_notebook_run_removes_the_temporary_copies_a_killed_run_left(tmp_path):
-    from pixelsoap.runner import remove_leftovers
+    from pixelsoap.pipeline.runner import remove_leftovers
 
     output = tmp_path / "04-experiment2.ipynb"
     litter = [tmp_path / ".04-experiment2.abc123.tmp.ipynb", tmp_path / ".04-experiment2.zz.tmp.ipynb"]
@@ -146,8 +148,9 @@ def test_a_notebook_run_removes_the_temporary_copies_a_killed_run_left(tmp_path)
 
 LIB = ROOT / "lib" / "pixelsoap"
 #: how a stage runs, not what it computes: a change here need not rerun stages
-PLUMBING = {"runner", "reproduce", "profiles", "profile_schema", "profile_fields", "paths", "io", "jobs", "provenance",
-            "clones"}
+PLUMBING = {"runtime", "runtime.paths", "runtime.io", "runtime.provenance", "runtime.validation", "runtime.dask",
+            "runtime.cache", "runtime.interrupt", "runtime.profiles", "runtime.profile_schema",
+            "runtime.profile_fields", "pipeline.runner", "pipeline.reproduce", "pipeline.clones"}
 
 
 def _module_file(name: str):
@@ -195,7 +198,7 @@ def _stage_modules(stage: dict) -> set[str]:
     through the plumbing modules."""
     import ast
 
-    starts = {""} | {m for m in re.findall(r"-m pixelsoap\.(\w+)", stage["cmd"]) if m not in PLUMBING}
+    starts = {""} | {m for m in re.findall(r"-m pixelsoap\.([\w.]+)", stage["cmd"]) if m not in PLUMBING}
     for dep in stage.get("deps", []):
         if dep.startswith("notebooks/"):
             starts |= _imports(ast.parse((ROOT / dep).read_text()), "")
@@ -225,22 +228,28 @@ def test_every_stage_depends_on_the_library_code_it_can_run():
     assert not missing, f"dvc.yaml stages lack dependencies: {missing}"
 
 
-def test_the_dependency_check_follows_lazy_imports():
-    """models.train_classifier imports the training engine inside the function: it must be found."""
-    found = _stage_modules({"cmd": "python -m pixelsoap.models", "deps": []})
-    assert {"models", "training", "training_loop", "training_kernels", ""} <= found
-    assert "runner" not in found and "jobs" not in found
+def test_the_dependency_check_follows_imports_at_any_depth():
+    """The classifier imports the training engine, whose loop imports its compiled kernels inside a
+    function (JAX is heavy): all of them must be found, and each package's __init__ on the way."""
+    found = _stage_modules({"cmd": "python -m pixelsoap.models.classifier", "deps": []})
+    assert {"models", "models.classifier", "training", "training.loop", "training.kernels", ""} <= found
+    assert "pipeline.runner" not in found and "runtime.dask" not in found
 
 
-def test_the_package_docstring_maps_every_module():
-    """lib/pixelsoap/__init__.py's module map names every module and subpackage of the library."""
+def test_the_package_docstrings_map_every_module():
+    """lib/pixelsoap/__init__.py names every subpackage, and each subpackage's __init__ names each of its
+    modules and subpackages (``:mod:`.name```)."""
     import pixelsoap
 
-    doc = pixelsoap.__doc__
-    modules = {p.stem for p in LIB.glob("*.py") if p.name != "__init__.py"}
-    modules |= {p.parent.name for p in LIB.glob("*/__init__.py")}
-    missing = sorted(m for m in modules if f":mod:`pixelsoap.{m}`" not in doc)
-    assert not missing, f"modules missing from the map in lib/pixelsoap/__init__.py: {missing}"
+    subpackages = sorted(p.parent.name for p in LIB.glob("*/__init__.py"))
+    missing = [s for s in subpackages if f":mod:`pixelsoap.{s}`" not in pixelsoap.__doc__]
+    assert not missing, f"subpackages missing from the map in lib/pixelsoap/__init__.py: {missing}"
+    for init in sorted(LIB.rglob("*/__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        names = {p.stem for p in init.parent.glob("*.py") if not p.name.startswith("__")}
+        names |= {p.parent.name for p in init.parent.glob("*/__init__.py")}
+        unnamed = sorted(n for n in names if f":mod:`.{n}`" not in doc)
+        assert not unnamed, f"{init.relative_to(ROOT)} does not name {unnamed}"
 
 
 def _readme_layout() -> str:

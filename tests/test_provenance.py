@@ -1,4 +1,4 @@
-"""pixelsoap.provenance: caches outside DVC key on the library code, so no result of other code is read back."""
+"""pixelsoap.runtime.provenance: caches outside DVC key on the library code, so no result of other code is read back."""
 
 import json
 import os
@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pixelsoap import jobs, provenance, training_checkpoint
-from pixelsoap.io import write_json
+from pixelsoap.runtime import cache, provenance
+from pixelsoap.runtime.io import write_json
+from pixelsoap.training import checkpoint as training_checkpoint
 
 # --------------------------------------------------------------------------- the digest of a source tree
 
@@ -67,7 +68,8 @@ def test_the_library_digest_is_stable_within_a_process_and_across_processes():
     assert provenance.code_digest() == first == provenance.tree_digest(provenance.PACKAGE_DIR)
     assert len(first) == 64 and int(first, 16) >= 0
     env = {**os.environ, "PYTHONPATH": str(provenance.PACKAGE_DIR.parent)}
-    other = subprocess.run([sys.executable, "-c", "from pixelsoap import provenance; print(provenance.code_digest())"],
+    code = "from pixelsoap.runtime import provenance; print(provenance.code_digest())"
+    other = subprocess.run([sys.executable, "-c", code],
                            env=env, check=True, capture_output=True, text=True).stdout.strip()
     assert other == first
 
@@ -84,35 +86,35 @@ def code(monkeypatch):
 
 
 def test_a_result_cached_by_other_code_is_not_read_back(tmp_path, code):
-    cache = jobs.ResultCache(tmp_path, ".json", lambda p: json.loads(p.read_text()), write_json)
+    results = cache.ResultCache(tmp_path, ".json", lambda p: json.loads(p.read_text()), write_json)
     code("old")
-    cache.put(jobs.digest("job", {"x": 1}), {"accuracy": 0.5})
-    assert cache.get(jobs.digest("job", {"x": 1})) == {"accuracy": 0.5}  # same code: resumed
+    results.put(cache.digest("job", {"x": 1}), {"accuracy": 0.5})
+    assert results.get(cache.digest("job", {"x": 1})) == {"accuracy": 0.5}  # same code: resumed
     code("new")
-    assert cache.get(jobs.digest("job", {"x": 1})) is None
+    assert results.get(cache.digest("job", {"x": 1})) is None
     code("old")
-    assert cache.get(jobs.digest("job", {"x": 1})) == {"accuracy": 0.5}
+    assert results.get(cache.digest("job", {"x": 1})) == {"accuracy": 0.5}
 
 
 def test_settings_digests_and_the_long_runs_state_do_not_follow_the_code(code):
-    from pixelsoap import autoencoder_dynamics_training as dynamics
-    from pixelsoap.budget_check import params_digest
-    from pixelsoap.compression import TrainingConfig
+    from pixelsoap.experiments.experiment2 import dynamics_training as dynamics
+    from pixelsoap.experiments.experiment2.compression import TrainingConfig
+    from pixelsoap.pipeline.budget_check import params_digest
 
     code("old")
-    old = (jobs.digest("params", {"x": 1}, code=False), params_digest({"seed": 0}),
-           dynamics.state_key(8, TrainingConfig(), "data"), jobs.digest("job", {"x": 1}))
+    old = (cache.digest("params", {"x": 1}, code=False), params_digest({"seed": 0}),
+           dynamics.state_key(8, TrainingConfig(), "data"), cache.digest("job", {"x": 1}))
     code("new")
-    new = (jobs.digest("params", {"x": 1}, code=False), params_digest({"seed": 0}),
-           dynamics.state_key(8, TrainingConfig(), "data"), jobs.digest("job", {"x": 1}))
+    new = (cache.digest("params", {"x": 1}, code=False), params_digest({"seed": 0}),
+           dynamics.state_key(8, TrainingConfig(), "data"), cache.digest("job", {"x": 1}))
     assert old[:3] == new[:3] and old[3] != new[3]
 
 
 def test_the_search_study_and_its_spectra_of_other_code_are_other_files(code):
-    from pixelsoap.search_space import SearchSpace
-    from pixelsoap.search_study import study_name
-    from pixelsoap.soap import SoapParams
-    from pixelsoap.trials import spectra_cache_path
+    from pixelsoap.experiments.search.space import SearchSpace
+    from pixelsoap.experiments.search.study import study_name
+    from pixelsoap.experiments.search.trials import spectra_cache_path
+    from pixelsoap.soap.descriptor import SoapParams
 
     def names():
         return (study_name(SearchSpace(), {"n_samples": 300}, {"epochs": 2}, 0),
@@ -140,9 +142,11 @@ def test_a_training_checkpoint_of_other_code_is_discarded(tmp_path, code):
 
 
 def test_the_experiment_jobs_of_other_code_have_other_keys(code):
-    from pixelsoap import robustness, robustness_reading_jobs, robustness_readings
-    from pixelsoap.compression import TrainingConfig
-    from pixelsoap.compression_jobs import AutoencoderJob
+    from pixelsoap.experiments.experiment2.compression import TrainingConfig
+    from pixelsoap.experiments.experiment2.jobs import AutoencoderJob
+    from pixelsoap.experiments.experiment3 import reading_jobs as robustness_reading_jobs
+    from pixelsoap.experiments.experiment3 import readings as robustness_readings
+    from pixelsoap.experiments.experiment3 import robustness
 
     soap = {"r_cut": 5.0, "n_max": 3, "l_max": 3, "sigma": 1.0}
     config = {"seed": 0, "soap": soap, "n_samples": 100, "model_hash": "m", "scaler_hash": "s"}
@@ -160,7 +164,7 @@ def test_the_experiment_jobs_of_other_code_have_other_keys(code):
 
 
 def test_the_soap_chunks_of_other_code_are_another_folder(tmp_path, code):
-    from pixelsoap.soap import SoapParams, _ChunkStore
+    from pixelsoap.soap.descriptor import SoapParams, _ChunkStore
 
     sets, centers = [np.zeros((3, 3))], [np.arange(2)]
 

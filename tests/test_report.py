@@ -57,7 +57,7 @@ SPECTRA = {"n_train": 2400, "n_val": 600, "n_test": 1000, "descriptor_size": 308
 SOAP = {"descriptor_size": 308, "basis_max_rel_diff_alpha": 0.0, "basis_max_rel_diff_beta": 1e-14,
         "closed_form_max_rel_diff": 2.5e-11, "invariant_all": True, "invariance_max_rel_diff": 1.2e-13}
 def _interval(mean, low, high, n=4):
-    """A bootstrap interval as pixelsoap.experiment1.bootstrap_findings writes it."""
+    """A bootstrap interval as pixelsoap.experiments.experiment1.classifier.bootstrap_findings writes it."""
     return {"mean": mean, "low": low, "high": high, "n": n, "over": "trials, 2,000 bootstrap resamples",
             "confidence": 0.95, "share_positive": 0.9}
 
@@ -86,7 +86,7 @@ SEARCH = {"best_params": {"r_cut": 95, "n_max": 10, "l_max": 11, "sigma": 3}, "b
 def _table1_row(name, acc, prec, f1, spread=(-0.001, 0.0, 0.001, 0.0005, -0.0005)):
     """A row of Table 1 as experiment1.table1 writes it: the mean over 5 seeds and its estimate; the seeds
     of ``acc`` are the value plus ``spread``, the other metrics' a tight +-0.001."""
-    from pixelsoap.metrics import estimate
+    from pixelsoap.models.metrics import estimate
 
     pub = published.value("experiment1.table1")
     tight = (-0.001, 0.0, 0.001, 0.0005, -0.0005)
@@ -379,7 +379,7 @@ def test_rows_of_a_project_without_experiments_2_and_3(project):
     ((-0.002, -0.05, -0.02, -0.01, -0.04), INCONCLUSIVE),       # the interval straddles the tolerance
 ])
 def test_best_params_distance_is_judged_on_the_interval_of_the_paired_difference(project, offsets, status):
-    from pixelsoap import experiment1 as exp1
+    from pixelsoap.experiments.experiment1 import classifier as exp1
 
     published_params = [0.684, 0.686, 0.683, 0.687, 0.685]
     distance = exp1.paired_accuracy_distance([a + o for a, o in zip(published_params, offsets)], published_params,
@@ -398,7 +398,8 @@ def test_best_params_distance_is_judged_on_the_interval_of_the_paired_difference
     ((-0.4, 0.0, 0.4), INCONCLUSIVE),       # the seeds' curves spread across the tolerance
 ])
 def test_experiment3_ratio_at_1_is_judged_over_training_seeds(project, model_offsets, status):
-    from pixelsoap import robustness as rb
+    from pixelsoap.experiments.experiment3 import robustness as rb
+    from pixelsoap.runtime.io import json_ready
 
     rows = []
     for seed in (0, 1):
@@ -411,7 +412,7 @@ def test_experiment3_ratio_at_1_is_judged_over_training_seeds(project, model_off
     table = rb.accuracy_table(rows)
     found = rb.findings(table, {"ratio_at_1": 0.92, "value_at_3_9": 0.51, "steep_beyond": 0.5})
     _write_json(project / "results" / "experiment3" / "metrics.json",
-                rb.json_ready({"findings": found, "settings": {"n_samples": 1000, "n_seeds": 2, "n_models": 3}}))
+                json_ready({"findings": found, "settings": {"n_samples": 1000, "n_seeds": 2, "n_models": 3}}))
     row = _rows(project)["experiment3.ratio_at_1"]
     assert row.status == status, row.detail
     assert found["ratio_at_1"]["estimate"]["n"] == 3
@@ -420,8 +421,8 @@ def test_experiment3_ratio_at_1_is_judged_over_training_seeds(project, model_off
 def test_experiment2_rows_read_what_the_stage_writes(project):
     """results/experiment2/metrics.json as notebooks/04-experiment2.py builds it (claims from
     compression_claims.check_claims): every Experiment 2 row finds its values and judges them."""
-    from pixelsoap import compression as comp
-    from pixelsoap import compression_claims as comp_claims
+    from pixelsoap.experiments.experiment2 import claims as comp_claims
+    from pixelsoap.experiments.experiment2 import compression as comp
 
     mse_f = {"pca_vs_linear": {"below": {"h_e": 150, "gap": 0.03, "n_points": 5, "identical": True},
                                "above": {"h_e": 250, "gap": 0.2, "n_points": 3, "min_gap": 0.05,
@@ -463,7 +464,7 @@ def test_experiment2_rows_read_what_the_stage_writes(project):
     assert {k: r.status for k, r in rows.items()} == {
         "experiment2.epochs": SAME, "experiment2.batch_size": SAME, "experiment2.learning_rate": SAME,
         "experiment2.h_m": SAME,
-        # judged on the long run (python -m pixelsoap.autoencoder_dynamics), which has not run here
+        # judged on the long run (python -m pixelsoap.experiments.experiment2.dynamics), which has not run here
         "experiment2.claims.pca_equals_linear_ae_below_200": NOT_RUN,
         "experiment2.claims.pca_better_above_200": NOT_RUN,
         "experiment2.claims.deep_ae_better_below_50": NOT_REPRODUCED,      # h_m = 4 loses below 50

@@ -1,4 +1,4 @@
-"""One Ctrl-C stops `make reproduce` (pixelsoap.reproduce): the running stage and its workers end,
+"""One Ctrl-C stops `make reproduce` (pixelsoap.pipeline.reproduce): the running stage and its workers end,
 no later stage starts, DVC exits cleanly, and the exit status says "interrupted"."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from pixelsoap import reproduce
+from pixelsoap.pipeline import reproduce
+from pixelsoap.runtime import interrupt
 
 # A stage that starts a worker process (as Dask or joblib would), records both pids, then works
 # for two minutes; it ignores nothing, so SIGINT ends it the way it ends a real stage.
@@ -25,7 +26,7 @@ SLOW_STAGE = textwrap.dedent("""
     time.sleep(120)
 """)
 # A stage independent of the first: DVC's --keep-going would start it after the first fails.
-LATER_STAGE = ("from pixelsoap.reproduce import exit_if_interrupted; exit_if_interrupted('later'); "
+LATER_STAGE = ("from pixelsoap.runtime.interrupt import exit_if_interrupted; exit_if_interrupted('later'); "
                "import time; open('later.txt', 'w').write(str(time.time()))")
 
 
@@ -62,7 +63,7 @@ def test_one_ctrl_c_stops_the_whole_run(tmp_path):
     root = _project(tmp_path / "project")
     env = {**os.environ, "PIXELSOAP_ROOT": str(root),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    run = subprocess.Popen([sys.executable, "-m", "pixelsoap.reproduce", "--grace", "5", "--no-report"],
+    run = subprocess.Popen([sys.executable, "-m", "pixelsoap.pipeline.reproduce", "--grace", "5", "--no-report"],
                            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         worker_pid = int(_wait_for(lambda: (root / "pids.txt").is_file() and (root / "pids.txt").read_text(),
@@ -76,7 +77,7 @@ def test_one_ctrl_c_stops_the_whole_run(tmp_path):
         if run.poll() is None:
             run.kill()
     elapsed = time.time() - interrupted_at
-    assert run.returncode == reproduce.INTERRUPTED_EXIT, output
+    assert run.returncode == interrupt.INTERRUPTED_EXIT, output
     assert elapsed < 60, f"took {elapsed:.0f} s to stop"
     assert not psutil.pid_exists(stage_pid) or psutil.Process(stage_pid).status() == psutil.STATUS_ZOMBIE
     assert not psutil.pid_exists(worker_pid) or psutil.Process(worker_pid).status() == psutil.STATUS_ZOMBIE, \
@@ -84,7 +85,7 @@ def test_one_ctrl_c_stops_the_whole_run(tmp_path):
     later = root / "later.txt"
     assert not later.exists() or float(later.read_text()) < interrupted_at, "a stage started after Ctrl-C"
     assert "interrupted during stage a-slow" in output
-    assert not reproduce.interrupt_flag(root).exists()
+    assert not interrupt.interrupt_flag(root).exists()
     # DVC released its locks: a plain status works at once
     status = subprocess.run([str(Path(sys.executable).parent / "dvc"), "status"], cwd=root, env=env,
                             capture_output=True, text=True, timeout=120)
@@ -94,18 +95,18 @@ def test_one_ctrl_c_stops_the_whole_run(tmp_path):
 def test_the_flag_of_a_dead_run_is_ignored(tmp_path, monkeypatch):
     """A run killed with SIGKILL leaves its flag behind: later stages must still run."""
     monkeypatch.setenv("PIXELSOAP_ROOT", str(tmp_path))
-    flag = reproduce.interrupt_flag()
+    flag = interrupt.interrupt_flag()
     flag.parent.mkdir(parents=True)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     flag.write_text(str(dead.pid))
-    assert not reproduce.interrupted()
-    reproduce.exit_if_interrupted("x")            # returns
+    assert not interrupt.interrupted()
+    interrupt.exit_if_interrupted("x")            # returns
     flag.write_text(str(os.getpid()))              # a live run is stopping
-    assert reproduce.interrupted()
+    assert interrupt.interrupted()
     with pytest.raises(SystemExit) as stop:
-        reproduce.exit_if_interrupted("x")
-    assert stop.value.code == reproduce.INTERRUPTED_EXIT
+        interrupt.exit_if_interrupted("x")
+    assert stop.value.code == interrupt.INTERRUPTED_EXIT
 
 
 def test_force_reruns_a_stage_that_dvc_finds_up_to_date(tmp_path, monkeypatch):

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pixelsoap import robustness as rb
-from pixelsoap.conversion import image_to_points
-from pixelsoap.sampling import sample_spectra
-from pixelsoap.soap import SoapParams
+from pixelsoap.experiments.experiment3 import robustness as rb
+from pixelsoap.images.conversion import image_to_points
+from pixelsoap.soap.descriptor import SoapParams
+from pixelsoap.soap.sampling import sample_spectra
 
 PARAMS = SoapParams(10, 2, 2, 1)   # small and fast: d = 9
 SOAP = PARAMS.as_dict()
@@ -156,7 +156,7 @@ def test_findings_on_a_synthetic_table():
 def test_several_models_average_their_noise_draws_and_give_the_interval_over_training_seeds():
     from scipy import stats
 
-    from pixelsoap.metrics import estimate
+    from pixelsoap.models.metrics import estimate
 
     levels = rb.noise_levels(0.5, 4.0, 4)
     # model m, noise draw s: accuracy = curve + model offset + noise offset; 3 models x 2 draws per job
@@ -272,8 +272,9 @@ def test_jobs_score_every_training_seeds_model_and_key_on_each(tmp_path, client)
 
 def test_evaluate_level_on_a_tiny_model(tmp_path, images, monkeypatch):
     pytest.importorskip("keras")
-    from pixelsoap import data, models
-    from pixelsoap.sampling import fit_scaler, save_scaler
+    from pixelsoap.data import mnist as data
+    from pixelsoap.models import classifier as models
+    from pixelsoap.soap.sampling import fit_scaler, save_scaler
 
     imgs, labels = images
     monkeypatch.setattr(data, "load_mnist", lambda split: (imgs, labels))

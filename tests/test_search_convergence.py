@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from pixelsoap import search_convergence as sc
+from pixelsoap.experiments.search import convergence as sc
 
 
 def test_budgets_parse_and_bad_ones_are_named():

@@ -6,8 +6,8 @@ from ase import Atoms
 from conftest import make_random_images
 from dscribe.descriptors import SOAP
 
-from pixelsoap.conversion import image_to_points
-from pixelsoap.soap import SoapParams, resolve_n_jobs, soap_spectra, soap_spectra_batch
+from pixelsoap.images.conversion import image_to_points
+from pixelsoap.soap.descriptor import SoapParams, resolve_n_jobs, soap_spectra, soap_spectra_batch
 
 PAPER = SoapParams(63, 7, 10, 3)
 
@@ -54,7 +54,7 @@ def test_params_outside_the_meaningful_range_are_refused(kwargs, message):
 
 
 def test_params_at_the_bounds_work_and_agree_with_dscribe():
-    from pixelsoap.soap import R_CUT_RANGE, SIGMA_RANGE
+    from pixelsoap.soap.descriptor import R_CUT_RANGE, SIGMA_RANGE
 
     assert SIGMA_RANGE[0] <= 1 and SIGMA_RANGE[1] >= 10 and R_CUT_RANGE[0] < 2 and R_CUT_RANGE[1] >= 100
     points = np.random.default_rng(7).random((12, 3)) * [28, 28, 26]
@@ -68,7 +68,7 @@ def test_params_at_the_bounds_work_and_agree_with_dscribe():
 
 
 def test_the_paper_search_space_stays_allowed():
-    from pixelsoap.basis import gto_basis
+    from pixelsoap.soap.basis import gto_basis
 
     for r_cut in (2, 3, 5, 10, 63, 100):   # the basis is worst-conditioned at the shortest cutoff
         for n_max in range(2, 12):
@@ -129,7 +129,7 @@ def test_batch_checkpoints_resume(tmp_path, monkeypatch):
     chunks = sorted(tmp_path.rglob("chunk-*.npz"))
     assert len(chunks) == 4
     # A rerun must not compute anything: make computing impossible.
-    import pixelsoap.soap as soap_module
+    import pixelsoap.soap.descriptor as soap_module
     monkeypatch.setattr(soap_module, "_chunk_spectra", lambda *a, **k: pytest.fail("recomputed"))
     again = soap_spectra_batch(sets, PAPER, chunk_size=1, progress=False, checkpoint_dir=tmp_path)
     assert all(np.array_equal(a, b) for a, b in zip(first, again))

@@ -14,10 +14,10 @@ import pytest
 from ase import Atoms
 from dscribe.descriptors import SOAP
 
-from pixelsoap.conversion import image_to_points, images_to_points
-from pixelsoap.search import usable_draws
-from pixelsoap.soap import SoapParams, soap_spectra, soap_spectra_batch, soap_spectra_stream
-from pixelsoap.soap_engine import ENGINE_BYTES_PER_POINT, PreparedSet
+from pixelsoap.experiments.search.monte_carlo import usable_draws
+from pixelsoap.images.conversion import image_to_points, images_to_points
+from pixelsoap.soap.descriptor import SoapParams, soap_spectra, soap_spectra_batch, soap_spectra_stream
+from pixelsoap.soap.engine.engine import ENGINE_BYTES_PER_POINT, PreparedSet
 
 PAPER = SoapParams(63, 7, 10, 3)
 RTOL = 1e-8
@@ -65,7 +65,7 @@ def test_paper_extremes_of_the_search_space():
 
 @pytest.fixture(scope="module")
 def digits():
-    from pixelsoap.data import MnistDataError, load_mnist
+    from pixelsoap.data.mnist import MnistDataError, load_mnist
 
     try:
         images, _ = load_mnist("test")
@@ -101,7 +101,7 @@ def test_cloud_larger_than_any_digit_uses_the_cell_list():
 @pytest.mark.parametrize("extra", [0, 1, 44])
 def test_more_neighbours_than_one_block(extra):
     """Every point is a neighbour of every center: BLOCK + extra neighbours, so a second block, padded."""
-    from pixelsoap.soap_kernels import BLOCK
+    from pixelsoap.soap.engine.kernels import BLOCK
 
     rng = np.random.default_rng(extra)
     cloud = rng.random((BLOCK + extra, 3)) * [28, 28, 26]
@@ -132,7 +132,7 @@ def test_two_points_1e9_apart_are_cheap():
 def test_two_points_1e9_apart_cost_nothing_in_our_engine_and_are_refused_for_dscribe(monkeypatch):
     import time
 
-    from pixelsoap.soap_engine import estimate_set_memory
+    from pixelsoap.soap.engine.engine import estimate_set_memory
 
     far = np.array([[0.0, 0.0, 0.0], [1e9, 1e9, 1e9]])
     soap_spectra(far, SoapParams(3, 2, 2, 1))                      # compiled
@@ -189,7 +189,7 @@ def _digest(arrays):
 def test_bit_identical_in_another_process():
     sets = _sets(seed=9)
     here = _digest(soap_spectra(p, PAPER) for p in sets)
-    code = ("import numpy as np, hashlib; from pixelsoap.soap import SoapParams, soap_spectra_batch\n"
+    code = ("import numpy as np, hashlib; from pixelsoap.soap.descriptor import SoapParams, soap_spectra_batch\n"
             "rng = np.random.default_rng(9)\n"
             "sets = [np.floor(rng.random((int(rng.integers(5, 40)), 3)) * [28, 28, 26]) + (0.3 if i % 2 else 0.0)"
             " for i in range(6)]\n"
@@ -247,7 +247,7 @@ def test_bad_stream_arguments_are_named():
 
 def test_the_kernels_exp_is_within_three_ulp_of_the_exact_one():
     """_radial_rows against exp in extended precision of the same float64 argument, over [-708, 0]."""
-    from pixelsoap.soap_kernels import _radial_rows
+    from pixelsoap.soap.engine.kernels import _radial_rows
 
     rng = np.random.default_rng(3)
     r2 = np.concatenate([rng.random(20000) * 708.0, rng.random(2000) * 1e-3, [0.0, 708.0, 5000.0]])
@@ -265,7 +265,7 @@ def test_every_vector_layout_of_the_kernels(n_max):
     """n_max 1-4 run in vectors of 4, 5-8 in one vector of 8, 9-16 in two, 17-20 in three; l_max up to
     SoapParams' 20 gives orders chunked across several accumulator sets.  (At n_max 20 the basis is
     orthonormal only to ~1e-2 and DScribe's own spectra move by 2e-8 of their largest value.)"""
-    from pixelsoap.soap_vector_kernels import lanes_for
+    from pixelsoap.soap.engine.vector_kernels import lanes_for
 
     width, vectors = lanes_for(n_max)
     assert width * vectors >= n_max > width * vectors - width
@@ -281,9 +281,9 @@ def test_the_radial_path_follows_the_points_and_every_path_matches_dscribe(monke
     """On the lattice: the table's rows; off it: the table's rows times a Taylor polynomial (in the
     contraction's registers up to FUSED_NEAR_DEGREE, as rows before it beyond); for a narrow sigma
     (|aOa| up to 1/(2 sigma^2) makes the polynomial too long) or a table past MAX_TABLE_BYTES: exps."""
-    from pixelsoap import soap_engine
-    from pixelsoap.soap_engine import RADIAL_EXP, RADIAL_NEAR_TABLE, RADIAL_TABLE, engine_constants
-    from pixelsoap.soap_vector_kernels import FUSED_NEAR_DEGREE
+    from pixelsoap.soap.engine import engine as soap_engine
+    from pixelsoap.soap.engine.engine import RADIAL_EXP, RADIAL_NEAR_TABLE, RADIAL_TABLE, engine_constants
+    from pixelsoap.soap.engine.vector_kernels import FUSED_NEAR_DEGREE
 
     wide_sigma = SoapParams(20, 5, 6, 1.0)
     assert engine_constants(*PAPER.as_dict().values()).near_table_degree <= FUSED_NEAR_DEGREE
@@ -312,9 +312,9 @@ def test_radial_rows_near_the_table_are_as_accurate_as_the_exps(sigma):
     space's sigma: both within 4 ulp plus what rounding the argument aOa r^2 to float64 costs."""
     import numba
 
-    from pixelsoap.soap_engine import _radial_table, engine_constants
-    from pixelsoap.soap_kernels import _radial_rows
-    from pixelsoap.soap_vector_kernels import rows_near_table
+    from pixelsoap.soap.engine.engine import _radial_table, engine_constants
+    from pixelsoap.soap.engine.kernels import _radial_rows
+    from pixelsoap.soap.engine.vector_kernels import rows_near_table
 
     @numba.njit
     def near(table, rows, delta, exponents, n, degree, out):
@@ -340,7 +340,7 @@ def test_radial_rows_near_the_table_are_as_accurate_as_the_exps(sigma):
 
 
 def test_cached_kernels_are_dropped_when_the_vector_code_they_compile_in_changes(tmp_path):
-    from pixelsoap.soap_kernels import drop_stale_cached_kernels
+    from pixelsoap.soap.engine.kernels import drop_stale_cached_kernels
 
     source = tmp_path / "soap_vector_kernels.py"
     source.write_text("x = 1\n")
@@ -368,7 +368,7 @@ def test_the_kernel_module_keeps_its_stamp_beside_numbas_cache():
     attribute, so a Numba upgrade that moves it fails here rather than silently) holds the stamp."""
     from pathlib import Path
 
-    from pixelsoap import soap_kernels
+    from pixelsoap.soap.engine import kernels as soap_kernels
 
     cache_dir = Path(soap_kernels.spectra_kernel._cache._cache_path)
     assert (cache_dir / "pixelsoap-vector-code.sha256").is_file()

@@ -4,7 +4,7 @@ import numba
 import numpy as np
 import pytest
 
-from pixelsoap.solid_harmonics import HARMONIC_LANES, UNROLLED_L_MAX, harmonic_constants, solid_harmonics
+from pixelsoap.soap.engine.harmonics import HARMONIC_LANES, UNROLLED_L_MAX, harmonic_constants, solid_harmonics
 
 
 @numba.njit

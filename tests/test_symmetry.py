@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from pixelsoap.conversion import image_to_points, transform_image
-from pixelsoap.soap import SoapParams, soap_spectra
-from pixelsoap.symmetry import TRANSFORMS, invariance_table, point_correspondence, within_tolerance
+from pixelsoap.images.conversion import image_to_points, transform_image
+from pixelsoap.soap.descriptor import SoapParams, soap_spectra
+from pixelsoap.soap.symmetry import TRANSFORMS, invariance_table, point_correspondence, within_tolerance
 
 PARAMS = SoapParams(63, 7, 10, 3)
 

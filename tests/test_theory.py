@@ -1,4 +1,4 @@
-"""The theory of Sec. 3.1 / Appendix A (pixelsoap.theory, pixelsoap.expansion_coefficients) against
+"""The theory of Sec. 3.1 / Appendix A (pixelsoap.soap.theory, pixelsoap.soap.expansion) against
 quadrature and DScribe."""
 
 import math
@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from pixelsoap import expansion_coefficients as C
-from pixelsoap import theory as T
+from pixelsoap.soap import expansion as C
+from pixelsoap.soap import theory as T
 
 ase = pytest.importorskip("ase")
 dscribe_soap = pytest.importorskip("dscribe.descriptors").SOAP

@@ -14,21 +14,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 pytest.importorskip("jax")
 
-from pixelsoap import training_checkpoint
-from pixelsoap.training import (
+from pixelsoap.models.classifier import to_keras
+from pixelsoap.training import checkpoint as training_checkpoint
+from pixelsoap.training import configure_threads
+from pixelsoap.training.loop import train_group
+from pixelsoap.training.spec import (
     MLPSpec,
     TrainSettings,
     autoencoder_spec,
     classifier_spec,
-    configure_threads,
     epoch_order,
     forward,
     group_by_shape,
     init_weights,
     padded_cost,
     set_keras_weights,
-    to_keras,
-    train_group,
 )
 
 ROWS, VAL_ROWS, D = 1000, 300, 20      # 1000 rows: batch 128 and 512 both end with a partial batch
@@ -74,7 +74,7 @@ KERAS_ATOL = 5e-7
 
 def test_classifier_matches_keras_train_on_batch(data):
     keras = pytest.importorskip("keras")
-    from pixelsoap.models import ClassifierConfig, build_classifier
+    from pixelsoap.models.classifier import ClassifierConfig, build_classifier
 
     X, y, Xv, yv = data
     spec = classifier_spec(D, SMALL_HIDDEN, dropout=0.0)
@@ -95,7 +95,7 @@ def test_classifier_matches_keras_train_on_batch(data):
 @pytest.mark.parametrize("h_m", [None, 2])
 def test_autoencoder_matches_keras_train_on_batch(data, h_m):
     pytest.importorskip("keras")
-    from pixelsoap.autoencoders import build_autoencoder
+    from pixelsoap.models.autoencoders import build_autoencoder
 
     X, _, Xv, _ = data
     spec = autoencoder_spec(D, 3, h_m)
@@ -336,11 +336,11 @@ def test_importing_does_not_start_jax_and_threads_are_configurable():
     assert "intra_op_parallelism_threads=1" in done.stdout
     with pytest.raises(ValueError, match="0"):
         configure_threads(0)
-    assert Path(training_checkpoint.__file__).name == "training_checkpoint.py"
+    assert Path(training_checkpoint.__file__).name == "checkpoint.py"
 
 
 def test_restored_seconds_are_those_of_the_epochs_not_trained_again():
-    from pixelsoap.training_loop import TrainResult, _restored_seconds
+    from pixelsoap.training.loop import TrainResult, _restored_seconds
 
     def result(seconds):
         return TrainResult(weights=[], history={"epoch_seconds": seconds}, epochs=len(seconds), best_epoch=1)
@@ -352,7 +352,7 @@ def test_restored_seconds_are_those_of_the_epochs_not_trained_again():
 
 def test_an_interrupted_family_keeps_the_groups_it_finished(data, tmp_path, monkeypatch):
     """train_in_groups: after an interruption in group 2, a rerun restores group 1 and trains no epoch of it."""
-    from pixelsoap import training_loop
+    from pixelsoap.training import loop as training_loop
 
     X, y, Xv, yv = data
     specs = [classifier_spec(D, SMALL_HIDDEN, 0.1), classifier_spec(D, (12, 8), 0.1), classifier_spec(D, (9,), 0.1)]

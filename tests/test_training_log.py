@@ -1,11 +1,11 @@
-"""Training curves written with DVCLive (pixelsoap.training_log)."""
+"""Training curves written with DVCLive (pixelsoap.training.log)."""
 
 import csv
 import json
 
 import pytest
 
-from pixelsoap.training_log import write_history
+from pixelsoap.training.log import write_history
 
 
 def _tsv(path):

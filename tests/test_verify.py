@@ -1,12 +1,12 @@
-"""pixelsoap.verify: the committed report against one regenerated from scratch, row by row."""
+"""pixelsoap.pipeline.verify: the committed report against one regenerated from scratch, row by row."""
 
 import copy
 
 import pytest
 
-from pixelsoap.metrics import estimate
+from pixelsoap.models.metrics import estimate
+from pixelsoap.pipeline.verify import NO_INTERVAL, compare_rows, summary
 from pixelsoap.report import RowResult, Shown
-from pixelsoap.verify import NO_INTERVAL, compare_rows, summary
 
 
 def row(row_id: str, status: str = "reproduced", **shown) -> RowResult:
@@ -120,13 +120,13 @@ def _project(root):
 
     import yaml
 
-    (root / "lib" / "pixelsoap").mkdir(parents=True)
+    (root / "lib" / "pixelsoap" / "report").mkdir(parents=True)
     (root / "results").mkdir()
     (root / "params").mkdir()
     rule = {"kind": "close", "tolerance": {"abs": 0.02}}
     rows = {"rows": [{"id": "ratio", "published": "experiment3.ratio_at_1", "file": "results/m.json",
                       "ours": "ratio", "rule": rule}]}
-    (root / "lib" / "pixelsoap" / "artifacts.yaml").write_text(yaml.safe_dump(rows))
+    (root / "lib" / "pixelsoap" / "report" / "artifacts.yaml").write_text(yaml.safe_dump(rows))
     (root / "params" / "default.yaml").write_text("seed: 0\n")
     (root / "params.yaml").write_text("seed: 0\n")
     (root / "dvc.yaml").write_text("stages: {}\n")
@@ -138,7 +138,7 @@ def _project(root):
 
 
 def test_a_clone_is_the_committed_head_with_its_own_caches(tmp_path):
-    from pixelsoap.clones import clone_env, prepare_clone
+    from pixelsoap.pipeline.clones import clone_env, prepare_clone
 
     root = _project(tmp_path / "root")
     (root / "results" / "m.json").write_text('{"ratio": 0.5}')  # not committed: not in the clone
@@ -155,7 +155,7 @@ def test_a_clone_is_the_committed_head_with_its_own_caches(tmp_path):
 def test_verify_regenerates_in_the_clone_and_fails_on_what_moved(tmp_path, monkeypatch, capsys, regenerated, status):
     import json
 
-    from pixelsoap import clones, verify
+    from pixelsoap.pipeline import clones, verify
 
     root = _project(tmp_path / "root")
     runs = []

@@ -2,7 +2,12 @@
 
 Each figure function returns a matplotlib Figure and writes nothing; the
 notebooks save them with :func:`save_figure`, under a name that starts with
-the paper's figure number (``fig07-projection``), into ``figures/``.
+the paper's figure number (``fig07-projection``), into ``figures/``.  One module per section:
+
+- :mod:`.pipeline` (Fig. 1), :mod:`.theory` (Fig. 2-5), :mod:`.conversion` (Fig. 7), :mod:`.models`
+  (model diagrams, training curves, confusion matrices)
+- :mod:`.experiment1`, :mod:`.experiment2`, :mod:`.experiment3`, :mod:`.experiment4`, :mod:`.baselines`:
+  the figures of each experiment's stage
 """
 
 from __future__ import annotations
@@ -15,8 +20,8 @@ import matplotlib
 if not os.environ.get("MPLBACKEND"):
     matplotlib.use("Agg")
 
-from .. import paths
-from ..io import atomic_path
+from pixelsoap.runtime import paths
+from pixelsoap.runtime.io import atomic_path
 
 FORMATS = ("png", "pdf")
 

@@ -25,7 +25,7 @@ def fig23_baselines(metrics: Mapping, paper_test_accuracy: float):
     share of the test rows and at the paper's test accuracy.  Left: the whole scale from 0, with chance;
     right: the same, zoomed on the models.
 
-    metrics : :func:`pixelsoap.baselines.run`'s result; paper_test_accuracy : Table 1's accuracy (fraction).
+    metrics : :func:`pixelsoap.experiments.baselines.run`'s result; paper_test_accuracy : Table 1's accuracy (fraction).
     """
     fig, (full, zoom) = plt.subplots(1, 2, figsize=(11, 5), gridspec_kw={"width_ratios": [1, 1.4]})
     splits = sorted({m["split"] for m in metrics["models"].values()}, key=_place)

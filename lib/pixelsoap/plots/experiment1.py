@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap
 
-from ..pixelwise import PixelPredictions
+from pixelsoap.experiments.experiment1.pixelwise import PixelPredictions
 
 PARAMS = ["r_cut", "n_max", "l_max", "sigma"]
 LABELS = {"r_cut": r"$r_{cut}$", "n_max": r"$n_{max}$", "l_max": r"$l_{max}$", "sigma": r"$\sigma_p$"}
@@ -57,7 +57,7 @@ def fig10_search_marginals(trials, metric: str = "val_accuracy"):
 def fig10c_ranking_stability(record: dict):
     """Fig. 10c (ours): each step of the budget ladder, accuracy at a budget against twice it.
 
-    record : :func:`pixelsoap.search_convergence.run_study`'s output.  One panel per step, one dot
+    record : :func:`pixelsoap.experiments.search.convergence.run_study`'s output.  One panel per step, one dot
     per parameter set; the title gives Spearman's rho, and the step of the profile's own budget
     is framed.
     """

@@ -1,8 +1,8 @@
 """Figures of Experiment 2 (paper Sec. 4.3): correlations (Fig. 17), MSE (Fig. 18) and accuracy (Fig. 19) against h_e,
 and the linear autoencoder's MSE against epochs (Fig. 18e, the long run; not in the paper).
 
-The tables come from :func:`pixelsoap.compression_pca.mse_table` and
-:func:`pixelsoap.compression_classifiers.accuracy_table`;
+The tables come from :func:`pixelsoap.experiments.experiment2.pca.mse_table` and
+:func:`pixelsoap.experiments.experiment2.classifiers.accuracy_table`;
 each function returns a Figure and writes nothing.
 """
 
@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+from pixelsoap.experiments.experiment2.classifiers import accuracy_summary, baseline_rows
+from pixelsoap.published import value
 
 #: line style per method of the MSE table (deep autoencoders: one colour per h_m)
 STYLES = {"pca": dict(color="black", lw=1.6, label="PCA"),
@@ -43,7 +46,7 @@ def fig18_mse(mse, h_e_max: int = 308, log: bool = False, title: str | None = No
               floor: float = 1e-16):
     """Fig. 18: reconstruction MSE on the validation rows against h_e for every method, 0 <= h_e <= h_e_max.
 
-    mse : table with columns method, h_m, h_e and ``column`` (:func:`pixelsoap.compression_pca.mse_table`).
+    mse : table with columns method, h_m, h_e and ``column`` (:func:`pixelsoap.experiments.experiment2.pca.mse_table`).
     log : logarithmic MSE axis, cut at ``floor`` (PCA's MSE near h_e = d is float64 round-off).
     MSE is in squared rescaled-feature units.
     """
@@ -76,18 +79,14 @@ def fig19_accuracy(acc, h_e_max: int = 308, keep: float | None = None, title: st
     """Fig. 19: test accuracy of the classifier retrained on PCA and deep-autoencoder codes against h_e.
 
     acc : table with columns features, h_m, h_e, test_accuracy and (optionally) repetition, one row
-        per training seed (:func:`pixelsoap.compression_classifiers.accuracy_table`).
+        per training seed (:func:`pixelsoap.experiments.experiment2.classifiers.accuracy_table`).
     Points are means over training seeds with their 95 % interval as error bars.  The baseline
-    (:func:`pixelsoap.compression_classifiers.baseline_rows`: all d principal coordinates, else the
+    (:func:`pixelsoap.experiments.experiment2.classifiers.baseline_rows`: all d principal coordinates, else the
     raw features) is the dashed line, ``keep`` times it the dotted one (default: the published
     fraction, ``experiment2.claims.above_50_keeps_95pct``); the raw features' accuracy, when it is not
     the baseline, is the dash-dotted line; the right axis reads accuracy as a fraction of the baseline.
     """
-    from ..compression_classifiers import accuracy_summary, baseline_rows
-
     if keep is None:
-        from ..published import value
-
         keep = value("experiment2.claims.above_50_keeps_95pct")
     if "repetition" not in acc.columns:
         acc = acc.assign(repetition=0)
@@ -134,7 +133,7 @@ def fig19_accuracy(acc, h_e_max: int = 308, keep: float | None = None, title: st
 
 def fig18e_linear_dynamics(dynamics, tolerance: float = 0.05, target_epochs: int = 10_000, title: str | None = None):
     """The linear autoencoder's validation MSE against epochs beside PCA's, per h_e (the long run of
-    :mod:`pixelsoap.autoencoder_dynamics`; not a figure of the paper).
+    :mod:`pixelsoap.experiments.experiment2.dynamics`; not a figure of the paper).
 
     dynamics : table with columns h_e, epoch, val_mse, pca_val_mse, gap (``results/experiment2/dynamics.csv``).
     Left: MSE against epochs, log-log, PCA's MSE at the same h_e as a dashed line of the same colour.

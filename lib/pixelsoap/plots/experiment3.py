@@ -1,6 +1,6 @@
 """Figure of Experiment 3 (paper Sec. 4.4): accuracy against positional noise (Fig. 20).
 
-The table comes from :func:`pixelsoap.robustness.summarise`; the function returns a
+The table comes from :func:`pixelsoap.experiments.experiment3.robustness.summarise`; the function returns a
 Figure and writes nothing.
 """
 
@@ -38,11 +38,13 @@ def fig20_noise_robustness(summary, published: Mapping[str, float], steepest: Ma
                            interval: str = "sd", chance: float = 0.1, title: str | None = None):
     """Fig. 20: test accuracy against sigma_disturbance (pixels, log axis), mean over seeds with error bars.
 
-    summary : :func:`pixelsoap.robustness.summarise` (one row per level; level 0 is the baseline,
+    summary : :func:`pixelsoap.experiments.experiment3.robustness.summarise` (one row per level; level 0 is the
+    baseline,
         drawn as a horizontal line with its interval as a band; the spread is over training seeds
         when there are several models, its ``spread_over`` column says).
     published : ``ratio_at_1``, ``value_at_3_9``, ``steep_beyond`` (marked).
-    steepest : :func:`pixelsoap.robustness.steepest_decline` of our curve (its interval is shaded).
+    steepest : :func:`pixelsoap.experiments.experiment3.robustness.steepest_decline` of our curve (its interval is
+    shaded).
     interval : "sd" (one standard deviation over seeds) or "ci" (95 % t-interval; very wide for
         2-3 seeds).  The right axis is accuracy / baseline.
     """
@@ -79,7 +81,7 @@ def fig20_noise_robustness(summary, published: Mapping[str, float], steepest: Ma
     return fig
 
 
-#: colour and marker of each reading of :mod:`pixelsoap.robustness_readings` (the control dashed, grey)
+#: colour and marker of each reading of :mod:`pixelsoap.experiments.experiment3.readings` (the control dashed, grey)
 _READING_STYLE = {"a_clean": ("tab:blue", "o", "-"), "b_retrained": ("tab:green", "s", "-"),
                   "c_rescaled": ("tab:orange", "^", "-"), "d_xy": ("tab:purple", "v", "-"),
                   "d_z": ("tab:brown", "D", "-"), "a_resampled": ("grey", "o", "--")}
@@ -91,8 +93,8 @@ def fig20_readings(curves, published: Mapping[str, float], descriptions: Mapping
     reading's own baseline (right) against sigma_disturbance (pixels, log axis), mean over seeds with
     one standard deviation.
 
-    curves : :func:`pixelsoap.robustness_readings.curves` (a ``reading`` column plus the columns of
-        :func:`pixelsoap.robustness.summarise`; level 0, the baseline, is named in the legend).
+    curves : :func:`pixelsoap.experiments.experiment3.readings.curves` (a ``reading`` column plus the columns of
+        :func:`pixelsoap.experiments.experiment3.robustness.summarise`; level 0, the baseline, is named in the legend).
     published : ``ratio_at_1``, ``value_at_3_9``, ``steep_beyond`` (marked on both panels).
     descriptions : reading -> legend text; best : the reading that matches the paper best (drawn thicker).
     """

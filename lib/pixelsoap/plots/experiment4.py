@@ -18,7 +18,8 @@ def fig21_invariance(summary, labels: Mapping[str, str], references: Mapping | N
     panel with the mirror, translation and rescale markers; the outside reference points of a plain
     CNN (grey crosses) where given.
 
-    summary : :func:`pixelsoap.experiment4.summarise`'s table (model, kind, value, accuracy, low, high).
+    summary : :func:`pixelsoap.experiments.experiment4.findings.summarise`'s table (model, kind, value, accuracy,
+    low, high).
     """
     fig, (ax, side) = plt.subplots(1, 2, figsize=(11, 5.4), gridspec_kw={"width_ratios": [3.2, 1]}, sharey=True)
     others = summary[summary["kind"] != "rotate"].drop_duplicates("transform")["transform"].tolist()

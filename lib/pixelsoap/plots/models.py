@@ -112,7 +112,7 @@ def confusion_matrix_figure(confusion_normalised: np.ndarray, title: str | None 
 
     labels : the k tick labels (class names); noun : what a class is ("digit", "class").
     """
-    import seaborn as sns
+    import seaborn as sns  # heavy optional dependency, imported where it is used
 
     c = np.asarray(confusion_normalised, dtype=np.float64)
     fig, ax = plt.subplots(figsize=(6.4, 5.4))
@@ -132,7 +132,7 @@ def training_history_figure(history: dict, title: str | None = None):
     """Loss (left) and accuracy (right) against epoch, training and validation.
 
     history : {"loss", "val_loss", "accuracy", "val_accuracy"} -> one value per
-    epoch, as returned by :func:`pixelsoap.models.train_classifier`; missing keys are skipped.
+    epoch, as returned by :func:`pixelsoap.models.classifier.train_classifier`; missing keys are skipped.
     """
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, metric in zip(axes, ("loss", "accuracy")):

@@ -23,7 +23,7 @@ import numpy as np
 from matplotlib.colors import Normalize
 from matplotlib.patches import Circle
 
-from ..theory import density, gto_radial, spatial_basis, spherical_harmonic
+from pixelsoap.soap.theory import density, gto_radial, spatial_basis, spherical_harmonic
 
 __all__ = [
     "fig02a_neighbourhoods",

@@ -24,15 +24,16 @@ The package, one module per concern (at run time a module imports only those lis
 - :mod:`.formatting`: values as the report prints them
 - :mod:`.rules`: verdicts, comparison rules and their tolerances
 - :mod:`.rows`: the rows of artifacts.yaml, expanded and evaluated
+- :mod:`.budget`: the doubled-budget labels of the rows (the record of :mod:`pixelsoap.pipeline.budget_check`)
 - :mod:`.run_info`: profile, package versions, notebooks, time per stage, figures, ``dvc status``
 - :mod:`.render`: Markdown and HTML templates, notebooks as HTML, the HTML folder swapped in whole
 - :mod:`.build`: :func:`build_report` and :func:`write_report`
 - ``__main__``: the command line (``python -m pixelsoap.report``)
 """
 
-from ..published import entry as published_entry
-from .build import Report, build_and_write, build_report, write_report
-from .files import (
+from pixelsoap.published import entry as published_entry
+from pixelsoap.report.build import Report, build_and_write, build_report, write_report
+from pixelsoap.report.files import (
                     PARAMS_FILE,
                     Missing,
                     Sources,
@@ -42,9 +43,9 @@ from .files import (
                     unavailable_outputs,
                     unavailable_reason,
 )
-from .formatting import fmt, fmt_seconds, fmt_tolerance, md_cell, parse_number
-from .query import OPS, Context, RowError, evaluate, parse_path, references, resolve_path, split_ref
-from .render import (
+from pixelsoap.report.formatting import fmt, fmt_seconds, fmt_tolerance, md_cell, parse_number
+from pixelsoap.report.query import OPS, Context, RowError, evaluate, parse_path, references, resolve_path, split_ref
+from pixelsoap.report.render import (
                     NOTEBOOK_TEMPLATE,
                     TEMPLATES,
                     external_resources,
@@ -55,7 +56,7 @@ from .render import (
                     swap_in_folder,
                     write_html,
 )
-from .rows import (
+from pixelsoap.report.rows import (
                     ROWS_FILE,
                     RowResult,
                     Shown,
@@ -66,7 +67,7 @@ from .rows import (
                     fill_text,
                     load_rows,
 )
-from .rules import (
+from pixelsoap.report.rules import (
                     DIFFERS,
                     ERROR,
                     INCONCLUSIVE,
@@ -88,7 +89,14 @@ from .rules import (
                     verdict,
                     without_verdicts_on_other_data,
 )
-from .run_info import dvc_stale_stages, figures, infer_profile, notebooks, package_versions, stage_timings
+from pixelsoap.report.run_info import (
+                    dvc_stale_stages,
+                    figures,
+                    infer_profile,
+                    notebooks,
+                    package_versions,
+                    stage_timings,
+)
 
 __all__ = [
     "DIFFERS", "ERROR", "INCONCLUSIVE", "MISSING", "NOTEBOOK_TEMPLATE", "NOT_REPRODUCED", "NOT_RUN", "NO_PUBLISHED",

@@ -9,9 +9,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import paths
-from .build import build_and_write
-from .run_info import dvc_stale_stages
+from pixelsoap.report.build import build_and_write
+from pixelsoap.report.run_info import dvc_stale_stages
+from pixelsoap.runtime import paths
+from pixelsoap.runtime.interrupt import exit_if_interrupted
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,7 +29,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--interrupted", default=None, metavar="STAGE",
                         help="the stage a Ctrl-C stopped (`make reproduce` passes it): shown as interrupted")
     args = parser.parse_args(argv)
-    from ..reproduce import exit_if_interrupted
 
     exit_if_interrupted("report")
     root = Path(args.root) if args.root else paths.project_root()

@@ -10,13 +10,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import budget_check, paths
-from ..io import atomic_path
-from .files import Sources, dvc_stages, unavailable_outputs
-from .render import render_markdown, swap_in_folder, write_html
-from .rows import RowResult, evaluate_rows, load_rows
-from .rules import VERDICTS, without_verdicts_on_other_data
-from .run_info import figures, infer_profile, notebooks, package_versions, stage_timings
+from pixelsoap.data import DATASETS
+from pixelsoap.report import budget
+from pixelsoap.report.files import Sources, dvc_stages, unavailable_outputs
+from pixelsoap.report.render import render_markdown, swap_in_folder, write_html
+from pixelsoap.report.rows import RowResult, evaluate_rows, load_rows
+from pixelsoap.report.rules import VERDICTS, without_verdicts_on_other_data
+from pixelsoap.report.run_info import figures, infer_profile, notebooks, package_versions, stage_timings
+from pixelsoap.runtime import paths
+from pixelsoap.runtime.io import atomic_path
 
 
 @dataclass
@@ -34,10 +36,10 @@ class Report:
     notebooks: list[dict]
     timings: list[dict]
     report_seconds: float | None = None
-    interrupted: str | None = None  # the stage a Ctrl-C stopped (pixelsoap.reproduce), if any
-    budget_counts: dict = field(default_factory=dict)  # pixelsoap.budget_check label -> rows
+    interrupted: str | None = None  # the stage a Ctrl-C stopped (pixelsoap.pipeline.reproduce), if any
+    budget_counts: dict = field(default_factory=dict)  # pixelsoap.report.budget label -> rows
     budget_record: dict | None = None  # the doubled-budget check on record
-    dataset: str = "MNIST"  # the images of the run (pixelsoap.datasets display name)
+    dataset: str = "MNIST"  # the images of the run (pixelsoap.data display name)
 
 
 def build_report(root: str | Path | None = None, rows_file: str | Path | None = None,
@@ -66,8 +68,8 @@ def build_report(root: str | Path | None = None, rows_file: str | Path | None = 
         else "mnist"
     rows = without_verdicts_on_other_data(rows, dataset)
     counts = [(v, sum(r.status == v for r in rows)) for v in VERDICTS]
-    record = budget_check.load_record(root)
-    budget_counts = budget_check.label_rows(rows, record, profile["params"])
+    record = budget.load_record(root)
+    budget_counts = budget.label_rows(rows, record, profile["params"])
     report = Report(root=root, generated=now.strftime("%Y-%m-%d %H:%M UTC"), profile=profile,
                     packages=package_versions(config.get("packages", [])), rows=rows, groups=list(groups.items()),
                     counts=[(v, n) for v, n in counts if n], figures=figures(root, config.get("figures", {}), stages),
@@ -80,8 +82,6 @@ def build_report(root: str | Path | None = None, rows_file: str | Path | None = 
 
 def _dataset_name(dataset: str) -> str:
     """Display name of a profile's ``dataset`` ("MNIST", "Fashion-MNIST"); the value itself if unknown."""
-    from ..datasets import DATASETS
-
     return DATASETS[dataset][0] if dataset in DATASETS else dataset
 
 

@@ -25,7 +25,7 @@ def fmt(value: Any, order: Iterable[str] | None = None) -> str:
             return f"{value:.3g}"
         text = f"{value:.4f}".rstrip("0").rstrip(".")
         return text if text not in ("-0", "") else "0"
-    if isinstance(value, Mapping) and {"mean", "low", "high"} <= set(value):   # an estimate (pixelsoap.metrics)
+    if isinstance(value, Mapping) and {"mean", "low", "high"} <= set(value):   # an estimate (pixelsoap.models.metrics)
         # an estimate over seeds by default; a bootstrap interval names what it resamples in ``over``
         n = value.get("n")
         over = f", {fmt(n)} {value.get('over', 'seeds')}" if n is not None else ""

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..published import entry as published_entry
-from .files import Missing, Sources
+from pixelsoap.published import entry as published_entry
+from pixelsoap.report.files import Missing, Sources
 
 
 class RowError(Exception):

@@ -1,7 +1,7 @@
 """Rendering: REPORT.md and index.html from the Jinja templates, the executed notebooks as offline
 HTML pages (nbconvert), and the HTML folder swapped in whole.
 
-The templates live in ``lib/pixelsoap/templates/`` (:data:`TEMPLATES`): ``report.md.j2``,
+The templates live in ``lib/pixelsoap/report/templates/`` (:data:`TEMPLATES`): ``report.md.j2``,
 ``report.html.j2`` and nbconvert's lab template without scripts from other hosts
 (:data:`NOTEBOOK_TEMPLATE`).
 """
@@ -17,19 +17,19 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..budget_check import BUDGET_SYMBOL
-from .formatting import fmt_seconds, md_cell
-from .rules import VERDICT_STYLE
+from pixelsoap.report.budget import BUDGET_SYMBOL
+from pixelsoap.report.formatting import fmt_seconds, md_cell
+from pixelsoap.report.rules import VERDICT_STYLE
 
 if TYPE_CHECKING:
-    from .build import Report
+    from pixelsoap.report.build import Report
 
-TEMPLATES = Path(__file__).parent.parent / "templates"   # lib/pixelsoap/templates
+TEMPLATES = Path(__file__).parent / "templates"   # lib/pixelsoap/report/templates
 NOTEBOOK_TEMPLATE = "nbconvert-offline"   # TEMPLATES/<this>: nbconvert's lab template without CDN scripts
 
 
 def _jinja_env():
-    import jinja2
+    import jinja2  # heavy optional dependency, imported where it is used
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), keep_trailing_newline=True,
                              autoescape=jinja2.select_autoescape(["html", "html.j2"]),

@@ -18,14 +18,23 @@ from typing import Any
 
 import yaml
 
-from .. import paths
-from ..published import entry as published_entry
-from .files import Missing, Sources
-from .formatting import fmt
-from .query import Context, RowError, evaluate, references
-from .rules import DIFFERS, ERROR, MISSING, NOT_REPRODUCED, NOT_RUN, VERDICT_STYLE, describe_rule, verdict
+from pixelsoap.published import entry as published_entry
+from pixelsoap.report.files import Missing, Sources
+from pixelsoap.report.formatting import fmt
+from pixelsoap.report.query import Context, RowError, evaluate, references
+from pixelsoap.report.rules import (
+    DIFFERS,
+    ERROR,
+    MISSING,
+    NOT_REPRODUCED,
+    NOT_RUN,
+    VERDICT_STYLE,
+    describe_rule,
+    verdict,
+)
+from pixelsoap.runtime import paths
 
-ROWS_FILE = Path(__file__).parent.parent / "artifacts.yaml"   # lib/pixelsoap/artifacts.yaml
+ROWS_FILE = Path(__file__).parent / "artifacts.yaml"   # lib/pixelsoap/report/artifacts.yaml
 
 
 @dataclass
@@ -59,7 +68,7 @@ class RowResult:
     setting: bool = False
     files: list[str] = field(default_factory=list)
     file: str | None = None   # the row's default file (references without "file#")
-    budget: str | None = None  # stable / changes when the budget doubles / ... (pixelsoap.budget_check.label_rows)
+    budget: str | None = None  # stable / changes when the budget doubles / ... (pixelsoap.report.budget.label_rows)
     budget_detail: str = ""
     budget_text: str = ""      # "search: 168/168 trials, 5/300 epochs, ... (1/2,880 of the paper's)" (row_budget)
     budget_fraction: float | None = None   # the smallest fraction of the paper's budget behind the row

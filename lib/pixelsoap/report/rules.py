@@ -1,7 +1,7 @@
 """Verdicts: the comparison rules of ``artifacts.yaml`` (equal, close, at_least, greater_than,
 conditions, none), their tolerances (absolute, relative, binomial) and texts.
 
-A value of ours may be an *estimate* (:func:`pixelsoap.metrics.estimate`: the mean over training
+A value of ours may be an *estimate* (:func:`pixelsoap.models.metrics.estimate`: the mean over training
 seeds with its 95 % interval).  A rule then compares the whole interval: reproduced (or not)
 only when every point of the interval gives that verdict, otherwise :data:`INCONCLUSIVE`.
 
@@ -16,13 +16,13 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..metrics import ORDERED_COMPARISONS, compare_intervals, interval_bounds, is_estimate, is_interval
-from ..published import entry as published_entry
-from .formatting import fmt, fmt_tolerance
-from .query import Context, RowError, evaluate
+from pixelsoap.models.metrics import ORDERED_COMPARISONS, compare_intervals, interval_bounds, is_estimate, is_interval
+from pixelsoap.published import entry as published_entry
+from pixelsoap.report.formatting import fmt, fmt_tolerance
+from pixelsoap.report.query import Context, RowError, evaluate
 
 if TYPE_CHECKING:
-    from .rows import RowResult
+    from pixelsoap.report.rows import RowResult
 
 # Verdicts
 REPRODUCED = "reproduced"
@@ -123,7 +123,7 @@ _COMPARE = {**ORDERED_COMPARISONS, "==": values_equal, "!=": lambda a, b: not va
 def compare(a: Any, op: str, b: Any) -> bool | None:
     """``a op b`` as True, False or None (undecided: an interval of ``a`` or ``b`` straddles the rule).
 
-    Estimates (:func:`pixelsoap.metrics.is_estimate`) and other intervals (:func:`is_interval`)
+    Estimates (:func:`pixelsoap.models.metrics.is_estimate`) and other intervals (:func:`is_interval`)
     enter an ordered comparison by their interval: it holds when it holds for every pair of points
     of the two intervals, fails when it fails for every pair, and is undecided otherwise.  Other
     comparisons use an estimate's mean.

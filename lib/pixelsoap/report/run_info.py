@@ -8,15 +8,16 @@ import importlib.metadata
 import json
 import platform
 import re
+import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .files import PARAMS_FILE, Missing, Sources, locked_params, stage_of, unavailable_reason
-from .query import Context, evaluate, references
-from .rules import MISSING, NOT_RUN
+from pixelsoap.report.files import PARAMS_FILE, Missing, Sources, locked_params, stage_of, unavailable_reason
+from pixelsoap.report.query import Context, evaluate, references
+from pixelsoap.report.rules import MISSING, NOT_RUN
 
 
 def infer_profile(root: Path) -> dict:
@@ -177,8 +178,6 @@ def figures(root: Path, captions: Mapping[str, str], stages: Mapping[str, dict])
 
 def dvc_stale_stages(root: Path) -> list[str]:
     """The stages that ``dvc status`` reports as not up to date (the report stage itself excluded)."""
-    import subprocess
-
     result = subprocess.run(["dvc", "status", "--json"], cwd=root, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"dvc status failed: {result.stderr.strip()[-500:]}")

@@ -1,0 +1,165 @@
+"""A small Keras CNN: the practitioner's alternative to SOAP in Experiment 4.
+
+Architecture (input: grey images (rows, cols, 1), levels 0..255)::
+
+    Rescaling(1/255) -> [RandomRotation(full circle), training only, when augmented]
+    -> Conv2D(f1, 3x3, relu) -> MaxPool(2) -> Conv2D(f2, 3x3, relu) -> MaxPool(2)
+    -> Flatten -> Dense(hidden, relu) -> Dense(10, softmax)
+
+Trained with Adam, sparse categorical cross-entropy, on upright images; the
+augmented variant turns every training image by a fresh uniform angle in
+[-180, 180) degrees each epoch (``keras.layers.RandomRotation``, bilinear,
+blank fill), which is what one does instead of building invariance into the
+features.  Seeded (weights, shuffling, augmentation), so a rerun repeats.
+
+:func:`parameter_count` gives the number of weights from the widths alone
+(valid padding): conv k: 9 c_in c_out + c_out; dense: p_in p_out + p_out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pixelsoap.models.classifier import load_model, save_model
+
+N_CLASSES = 10
+KERNEL = 3
+POOL = 2
+
+
+@dataclass(frozen=True)
+class CnnConfig:
+    """filters : (f1, f2) channels of the two conv layers; hidden : width of the dense layer;
+    epochs, batch_size, learning_rate : Adam training; augment : random rotations while training;
+    seed : weights, shuffling and augmentation."""
+
+    filters: tuple[int, int] = (16, 32)
+    hidden: int = 64
+    epochs: int = 3
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    augment: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        filters = tuple(self.filters)
+        if len(filters) != 2 or not all(isinstance(f, (int, np.integer)) and not isinstance(f, bool) and f >= 1
+                                        for f in filters):
+            raise ValueError(f"filters must be two ints >= 1, got {self.filters!r}")
+        object.__setattr__(self, "filters", tuple(int(f) for f in filters))
+        for name in ("hidden", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["filters"] = list(self.filters)
+        return out
+
+
+def feature_map_side(side: int) -> int:
+    """Side of the last feature map for an input side (valid 3x3 convolutions, 2x2 pooling, twice)."""
+    for _ in range(2):
+        side = (side - (KERNEL - 1)) // POOL
+    return side
+
+
+def parameter_count(input_shape: Sequence[int], config: CnnConfig) -> int:
+    """Weights of :func:`build_cnn` for images (rows, cols), from the widths alone."""
+    rows, cols = (int(s) for s in input_shape[:2])
+    f1, f2 = config.filters
+    conv = (KERNEL * KERNEL * 1 * f1 + f1) + (KERNEL * KERNEL * f1 * f2 + f2)
+    flat = feature_map_side(rows) * feature_map_side(cols) * f2
+    return conv + flat * config.hidden + config.hidden + config.hidden * N_CLASSES + N_CLASSES
+
+
+def build_cnn(input_shape: Sequence[int] = (28, 28), config: CnnConfig | None = None):
+    """The compiled CNN: (batch, rows, cols, 1) grey levels 0..255 -> (batch, 10) softmax probabilities."""
+    import keras  # heavy optional dependency, imported where it is used
+
+    config = config or CnnConfig()
+    seeds = iter(range(config.seed * 1000 + 1, config.seed * 1000 + 1000))
+    rows, cols = (int(s) for s in input_shape[:2])
+    init = lambda: keras.initializers.GlorotUniform(seed=next(seeds))
+    layers = [keras.Input(shape=(rows, cols, 1), name="image"), keras.layers.Rescaling(1.0 / 255, name="grey")]
+    if config.augment:
+        layers.append(keras.layers.RandomRotation(0.5, fill_mode="constant", fill_value=0.0,
+                                                  interpolation="bilinear", seed=next(seeds), name="rotate"))
+    f1, f2 = config.filters
+    layers += [keras.layers.Conv2D(f1, KERNEL, activation="relu", kernel_initializer=init(), name="conv_1"),
+               keras.layers.MaxPooling2D(POOL, name="pool_1"),
+               keras.layers.Conv2D(f2, KERNEL, activation="relu", kernel_initializer=init(), name="conv_2"),
+               keras.layers.MaxPooling2D(POOL, name="pool_2"),
+               keras.layers.Flatten(name="flatten"),
+               keras.layers.Dense(config.hidden, activation="relu", kernel_initializer=init(), name="hidden"),
+               keras.layers.Dense(N_CLASSES, activation="softmax", kernel_initializer=init(), name="output")]
+    model = keras.Sequential(layers, name="cnn_augmented" if config.augment else "cnn")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _as_input(images: np.ndarray) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim != 3:
+        raise ValueError(f"images must be a stack (n, rows, cols), got shape {images.shape}")
+    return images.astype(np.float32)[..., None]
+
+
+def train_cnn(images: np.ndarray, labels: np.ndarray, config: CnnConfig | None = None,
+              verbose: int = 0) -> tuple[Any, dict[str, Any]]:
+    """Train :func:`build_cnn` on images (n, rows, cols) 0..255 and digits (n,); return (model, info).
+
+    info: {history: {loss, accuracy} per epoch, seconds: wall time of training}.
+    """
+    import keras
+
+    config = config or CnnConfig()
+    keras.utils.set_random_seed(config.seed)
+    X = _as_input(images)
+    model = build_cnn(X.shape[1:3], config)
+    start = time.perf_counter()
+    history = model.fit(X, np.asarray(labels, np.int64), epochs=config.epochs, batch_size=config.batch_size,
+                        shuffle=True, verbose=verbose)
+    seconds = time.perf_counter() - start
+    return model, {"history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+                   "seconds": seconds}
+
+
+def predict_cnn(model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Class probabilities of images (n, rows, cols), float32 (n, 10)."""
+    if len(images) == 0:
+        return np.zeros((0, N_CLASSES), np.float32)
+    return np.asarray(model.predict(_as_input(images), batch_size=batch_size, verbose=0), np.float32)
+
+
+def save_cnn(model, path: str | Path) -> Path:
+    """Save as a .keras file, atomically."""
+    return save_model(model, path)
+
+
+def load_cnn(path: str | Path):
+    """Load a model written by :func:`save_cnn`."""
+    return load_model(path)
+
+
+def config_from_mapping(mapping: Mapping[str, Any], **overrides) -> CnnConfig:
+    """A :class:`CnnConfig` from a profile section's keys (filters, hidden, epochs, batch_size,
+    learning_rate) plus ``overrides``; unknown keys are refused."""
+    known = {"filters", "hidden", "epochs", "batch_size", "learning_rate", "augment", "seed"}
+    unknown = sorted(set(mapping) - known)
+    if unknown:
+        raise ValueError(f"unknown CNN setting(s) {unknown}; allowed: {sorted(known)}")
+    values = {**dict(mapping), **overrides}
+    if "filters" in values:
+        values["filters"] = tuple(values["filters"])
+    return CnnConfig(**values)

@@ -1,0 +1,143 @@
+"""Running work on Dask, written once: the client, per-process thread set-up and the submit loop.
+
+Every experiment that trains models or computes spectra in parallel (the search,
+Experiment 2's autoencoders and classifiers, Experiment 3's noise levels) does
+the same things, and does them here (their results are cached by :mod:`pixelsoap.runtime.cache`):
+
+* :func:`dask_client` -- a client on a new local cluster of one-thread worker
+  processes, on a running scheduler (an address: the way beyond one machine),
+  or a given ``distributed.Client``;
+* :func:`on_worker` -- the function a worker runs: it limits TensorFlow's
+  (:func:`configure_tensorflow_threads`) and JAX's (:func:`configure_jax_threads`)
+  threads once per process, then calls the job;
+* :func:`run_each` -- one task per job on such a client, each result handed
+  back as it completes (with a progress bar), for experiments whose jobs are
+  independent (Experiment 3's levels and readings; the search and Experiment 2
+  group their models into tasks themselves).
+
+Dask, TensorFlow and JAX are imported inside the functions that use them: they are heavy
+optional dependencies, and importing this module must stay cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from pixelsoap.runtime.validation import is_int
+
+_THREADS_SET: dict[int, bool] = {}
+
+
+@contextlib.contextmanager
+def dask_client(scheduler=None, n_workers: int = 2) -> Iterator[Any]:
+    """A Dask client: on a new LocalCluster (``scheduler`` None), a running scheduler (address), or as given.
+
+    The local cluster has ``n_workers`` worker processes of one thread each and no dashboard.
+    """
+    from distributed import Client, LocalCluster
+
+    if isinstance(scheduler, Client):
+        yield scheduler
+        return
+    if scheduler is not None:
+        if not isinstance(scheduler, str) or not scheduler:
+            raise ValueError(f"scheduler must be None, an address string or a distributed.Client, got {scheduler!r}")
+        with Client(scheduler) as client:
+            yield client
+        return
+    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+        raise ValueError(f"n_workers must be an int >= 1, got {n_workers!r}")
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      env={"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
+def configure_worker(threads: int | None) -> None:
+    """Limit TensorFlow and the training engine (JAX) to ``threads`` threads, once per process (None: leave them)."""
+    if threads is None or threads in _THREADS_SET:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow's first import
+    configure_jax_threads(threads)
+    _THREADS_SET[threads] = configure_tensorflow_threads(threads)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+def configure_tensorflow_threads(n: int | None) -> bool:
+    """Limit TensorFlow to ``n`` intra-op threads and 1 inter-op thread (None: leave TF's default).
+
+    Call before the first TensorFlow operation, e.g. at the start of each Dask
+    worker (two workers on a 2-core machine: ``n=1``).  Also sets
+    ``OMP_NUM_THREADS`` / ``TF_NUM_INTRAOP_THREADS`` for libraries started later.
+    Returns False (and changes nothing in TF) if TF's runtime was already initialised.
+    """
+    if n is None:
+        return True
+    if not (is_int(n) and n >= 1):
+        raise ValueError(f"thread count must be an int >= 1, got {n!r}")
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(n)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    import tensorflow as tf  # heavy optional dependency: imported only when threads are set
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(int(n))
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        return tf.config.threading.get_intra_op_parallelism_threads() == n
+    return True
+
+
+def configure_jax_threads(n: int | None) -> bool:
+    """Limit JAX's CPU threads to ``n`` (None: leave the default) through ``XLA_FLAGS``.
+
+    Effective only before JAX is first imported; returns False (and changes
+    nothing) if it already was.  n = 1 also turns off Eigen's multi-threading.
+    """
+    if n is None:
+        return True
+    if not (is_int(n) and n >= 1):
+        raise ValueError(f"thread count must be an int >= 1, got {n!r}")
+    if "jax" in sys.modules:
+        return False
+    flags = [f for f in os.environ.get("XLA_FLAGS", "").split()
+             if not f.startswith(("--xla_cpu_multi_thread_eigen", "intra_op_parallelism_threads"))]
+    if n == 1:
+        flags.append("--xla_cpu_multi_thread_eigen=false")
+    flags.append(f"intra_op_parallelism_threads={int(n)}")
+    os.environ["XLA_FLAGS"] = " ".join(flags)
+    return True
+
+
+def on_worker(compute: Callable, threads: int | None, *args, **kwargs) -> Any:
+    """Run ``compute(*args, **kwargs)`` on a worker after :func:`configure_worker` (what jobs submit)."""
+    configure_worker(threads)
+    return compute(*args, **kwargs)
+
+
+def run_each(jobs: Sequence[Any], compute: Callable, args: tuple, finish: Callable[[Any, Any], None], *,
+             scheduler=None, n_workers: int = 2, tf_threads: int | None = None, progress: bool = True,
+             desc: str = "jobs", n_cached: int = 0) -> None:
+    """Run ``compute(job, *args)`` for every job on Dask, one task each; ``finish(job, result)`` as each completes.
+
+    The client is :func:`dask_client` (``scheduler``, ``n_workers``); each task runs through
+    :func:`on_worker` with ``tf_threads``.  ``finish`` runs in this process, in completion order,
+    so it can cache and keep the result: an interruption loses only the jobs still running.
+    The progress bar (``desc``, unit "job") shows ``n_cached`` as the jobs read from a cache.
+    """
+    from distributed import as_completed
+
+    with dask_client(scheduler, n_workers) as client, \
+            tqdm(total=len(jobs), desc=desc, unit="job", disable=not progress) as bar:
+        bar.set_postfix(cached=n_cached)
+        futures = {client.submit(on_worker, compute, tf_threads, job, *args, pure=False): job for job in jobs}
+        for future in as_completed(futures):
+            finish(futures[future], future.result())
+            bar.update(1)

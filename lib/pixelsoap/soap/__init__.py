@@ -1,0 +1,36 @@
+"""SOAP spectra of point sets: the descriptor API and the paper's formulas behind it.
+
+- :mod:`.descriptor`: Algorithm 2, :class:`SoapParams` and :func:`soap_spectra` (our engine or DScribe)
+- :mod:`.engine`: our engine, Numba kernels whose inner loops are LLVM vector code
+- :mod:`.basis`: Algorithm A1, the GTO radial basis
+- :mod:`.theory`: Eq. 1, 2, 5, A1, A2 (density, basis functions, power spectrum)
+- :mod:`.expansion`: Eq. 4, A7-A9 (the expansion coefficients in closed form and by quadrature)
+- :mod:`.symmetry`: invariance of the spectra to rotations, mirroring, translation
+- :mod:`.verification`: the paper's formulas checked against DScribe
+- :mod:`.sampling`: Algorithm 3, random extraction of centres, splits, the RobustScaler, model inputs
+"""
+
+from pixelsoap.soap.basis import gto_basis
+from pixelsoap.soap.descriptor import (
+    R_CUT_RANGE,
+    SIGMA_RANGE,
+    SoapParams,
+    resolve_n_jobs,
+    soap_spectra,
+    soap_spectra_batch,
+    soap_spectra_stream,
+)
+from pixelsoap.soap.sampling import (
+    ModelInputs,
+    SampledSpectra,
+    fit_scaler,
+    load_scaler,
+    sample_centers,
+    sample_spectra,
+    save_scaler,
+    split_rows,
+)
+
+__all__ = ["ModelInputs", "R_CUT_RANGE", "SIGMA_RANGE", "SampledSpectra", "SoapParams", "fit_scaler", "gto_basis",
+           "load_scaler", "resolve_n_jobs", "sample_centers", "sample_spectra", "save_scaler", "soap_spectra",
+           "soap_spectra_batch", "soap_spectra_stream", "split_rows"]
