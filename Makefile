@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 PROFILE ?= default
 STAMP   := $(VENV)/.installed
 
-.PHONY: install reproduce verify test lint lab lock benchmark clean-venv
+.PHONY: install reproduce verify test lint lab lock benchmark docs clean-venv
 
 ## install: create .venv with the locked environment, the project (editable) and the "pixelsoap" Jupyter kernel
 install: $(STAMP)
@@ -51,6 +51,11 @@ lab: install
 benchmark: install
 	$(BIN)/python benchmarks/bench_soap.py
 	$(BIN)/python benchmarks/bench_training.py
+
+## docs: the documentation site (Sphinx: docs/*.md and the API from the docstrings) into docs/_build/html,
+##   warnings as errors
+docs: install
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 ## lock: re-solve requirements.in into requirements.lock (then update environment.yml to match)
 lock:

@@ -251,29 +251,3 @@ def test_the_package_docstrings_map_every_module():
         unnamed = sorted(n for n in names if f":mod:`.{n}`" not in doc)
         assert not unnamed, f"{init.relative_to(ROOT)} does not name {unnamed}"
 
-
-def _readme_layout() -> str:
-    """The code block of the README's "## Layout" section."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("\n## Layout"):]
-    start = section.index("```") + 3
-    return section[start:section.index("```", start)]
-
-
-def test_the_readme_layout_matches_the_tree():
-    """Every module and file of lib/pixelsoap is in the README's layout, and every entry there exists."""
-    import re
-
-    layout = _readme_layout()
-    lib_block = layout[layout.index("lib/pixelsoap/"):layout.index("── notebooks/")]
-    listed = set(re.findall(r"── ([\w./-]+)", lib_block))
-    tree = {p.name for p in LIB.iterdir() if p.suffix in (".py", ".yaml") and p.name != "__init__.py"}
-    tree |= {p.name + "/" for p in LIB.iterdir() if p.is_dir() and not p.name.startswith("__")}
-    tree |= {p.name for p in (LIB / "report").glob("*.py") if p.name != "__init__.py"}
-    missing = sorted(tree - listed)
-    assert not missing, f"in lib/pixelsoap but not in the README's layout: {missing}"
-    stale = sorted(name for name in listed if not (LIB / name).exists() and not (LIB / "report" / name).exists())
-    assert not stale, f"in the README's layout but not in lib/pixelsoap: {stale}"
-    top = set(re.findall(r"^[├└]── ([\w./-]+)", layout, flags=re.M))
-    absent = sorted(name for name in top if not (ROOT / name.rstrip(",")).exists())
-    assert not absent, f"top-level entries of the README's layout that do not exist: {absent}"

@@ -85,8 +85,11 @@ class SoapParams:
 
     r_cut : cutoff radius, in the point-set units (pixels); in (1, 1e4] (``R_CUT_RANGE``:
         DScribe's GTO basis needs r_cut > 1; checked against DScribe up to 1e4).
+
     n_max : number of radial GTO basis functions, 1..20.
+
     l_max : largest spherical-harmonic degree, 0..20.
+
     sigma : width sigma_p of the Gaussians of the density (Eq. 1), in [1e-3, 1e3]
         (``SIGMA_RANGE``: below, spectra shrink as sigma^6 towards underflow, 2e-50 at
         1e-9; above, a spectrum spans over 140 decades and float32 storage flushes up to

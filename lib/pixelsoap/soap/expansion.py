@@ -155,7 +155,7 @@ def coefficients_closed_form(points, center, sigma: float, r_cut: float, n_max: 
         Gaussian width sigma_p (> 0).
     r_cut, n_max, l_max : GTO basis parameters (Algorithm A1).
     neighbour_cutoff : float or None
-        If given, only points with |R_p - center| <= neighbour_cutoff enter.
+        If given, only points with ``|R_p - center| <= neighbour_cutoff`` enter.
 
     Returns
     -------
@@ -208,7 +208,7 @@ def coefficients_numerical(points, center, sigma: float, r_cut: float, n_max: in
     points, center, sigma, r_cut, n_max, l_max, neighbour_cutoff :
         as :func:`coefficients_closed_form`.
     r_max : float or None
-        Outer radius of the radial integral; default max_p |R_p| + 10 sigma, where
+        Outer radius of the radial integral; default ``max_p |R_p| + 10 sigma``, where
         the density has fallen below exp(-50).
 
     Returns

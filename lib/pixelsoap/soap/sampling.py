@@ -27,8 +27,11 @@ class SampledSpectra:
     """T sampled spectra and where each came from.
 
     X : (T, d) spectra, float32 or float64, not rescaled.
+
     y : (T,) uint8 digit labels.
+
     image_index : (T,) int64 index of the source image in its MNIST split.
+
     point_index : (T,) int64 index of the center within its image's point set
         (point order of :func:`pixelsoap.image_to_points`).
     """
@@ -125,6 +128,7 @@ def sample_spectra(images: np.ndarray, labels: np.ndarray, params: SoapParams, n
     (image, point) pairs are distinct (:func:`sample_centers`); ``n_samples``
     above the images' total number of points is a ValueError raised before any
     SOAP work.  ``checkpoint_dir`` lets an interrupted run resume.
+
     sigma_disturbance : Gaussian noise (pixels; z in tens of grey levels) added to
         x, y and z of the sampled images' points (Algorithm 1, Experiment 3), drawn
         from ``noise_rng`` image by image in increasing image index; 0 (default):

@@ -108,7 +108,7 @@ def dscribe_neighbour_cutoff(r_cut: float, sigma: float) -> float:
 # Eq. 1: density
 # ----------------------------------------------------------------------------
 def density(r, points, sigma: float) -> np.ndarray:
-    """Gaussian-smeared density rho(r) = sum_i exp(-|r - R_i|^2 / (2 sigma^2)) (Eq. 1).
+    """Gaussian-smeared density ``rho(r) = sum_i exp(-|r - R_i|^2 / (2 sigma^2))`` (Eq. 1).
 
     Parameters
     ----------
@@ -199,7 +199,7 @@ def spherical_harmonic(l: int, m: int, xyz) -> np.ndarray:
 
     Parameters
     ----------
-    l, m : int, 0 <= l, |m| <= l
+    l, m : int, 0 <= l, ``|m| <= l``
     xyz : array (..., 3)
 
     Returns
@@ -220,7 +220,7 @@ def spatial_basis(xyz, n: int, l: int, m: int, r_cut: float, n_max: int, l_max: 
     xyz : array (..., 3)
         Points relative to the reference point, length units.
     n : int, 0 <= n < n_max (0-based, so the paper's Phi_053 is n=0, l=5, m=3)
-    l, m : int, 0 <= l <= l_max, |m| <= l
+    l, m : int, 0 <= l <= l_max, ``|m| <= l``
     r_cut, n_max, l_max : parameters of the GTO basis (g_nl depends on all three
         through the Loewdin orthonormalisation of Algorithm A1).
 
@@ -268,7 +268,7 @@ def power_spectrum(coeffs) -> np.ndarray:
     Parameters
     ----------
     coeffs : complex array (..., n_max, l_max + 1, 2 l_max + 1)
-        ``coeffs[..., n, l, m + l_max]`` = c_nlm (entries with |m| > l must be 0),
+        ``coeffs[..., n, l, m + l_max]`` = c_nlm (entries with ``|m| > l`` must be 0),
         e.g. from :func:`pixelsoap.soap.expansion.coefficients_closed_form`.
 
     Returns
