@@ -42,6 +42,11 @@ lint: install
 test: install lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
+## test-fast: the inner loop: the lint, then every test not marked slow (about 2 min on 2 cores); `make test`
+##   runs the slow ones too (the smoke pipeline, notebooks, browsers, Dask searches, training equivalences)
+test-fast: install lint
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not slow" -q
+
 ## lab: JupyterLab on the notebooks (py:percent files open as notebooks through jupytext:
 ##   .jupyter/labconfig makes "Jupytext Notebook" their default viewer; tests/test_lab.py runs one)
 lab: install

@@ -35,6 +35,7 @@ def _data(n: int = 160, rank: int = 4, seed: int = 0) -> CompressionData:
 TRAINING = TrainingConfig(learning_rate=1e-3, batch_size=32, epochs=1, patience=None, seed=3)
 
 
+@pytest.mark.slow
 def test_chunks_continue_exactly_as_one_run(tmp_path):
     """3 epochs then 4 more (two calls, state saved between) give bit for bit the weights, Adam state and
     history of 7 epochs in one call, and of the engine's own 7-epoch run; the second call trains 4."""
@@ -67,6 +68,7 @@ def test_chunks_continue_exactly_as_one_run(tmp_path):
     assert chunks.train_until(data.X_train, data.X_val, 3, TRAINING, tmp_path / "one", 5)["val_mse"] == one["val_mse"]
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_at_the_last_finished_epoch(tmp_path, monkeypatch):
     """Ctrl-C in the middle of a chunk keeps the finished chunks' outputs; the rerun trains only what is
     missing (from the engine's checkpoint of the last finished epoch) and ends with the uninterrupted

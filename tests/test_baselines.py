@@ -152,6 +152,7 @@ def test_training_seeds_derive_from_the_profile_seed():
     assert base.training_seeds(11, 2) == [11, 12]
 
 
+@pytest.mark.slow
 def test_train_seeds_gives_one_accuracy_per_seed_on_separable_data():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 10, 600)
@@ -261,6 +262,7 @@ def test_baseline_rows_on_either_side_of_their_rules(tmp_path):
             assert rows[plain].status == NO_PUBLISHED
 
 
+@pytest.mark.slow
 def test_the_stage_writes_every_key_the_rows_read(sampled, tmp_path):
     """run() on synthetic spectra: four models with their seeds, the image split without shared images,
     and a metrics file every baselines row of the report finds its values in."""

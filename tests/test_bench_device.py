@@ -16,6 +16,7 @@ def _load():
     return module
 
 
+@pytest.mark.slow
 def test_device_benchmark_writes_epochs_and_the_papers_hours_from_them(tmp_path):
     bench = _load()
     result = bench.main(["--rows", "512", "--trial-rows", "128", "--epochs", "2", "--out", str(tmp_path)])

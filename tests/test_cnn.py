@@ -25,6 +25,7 @@ def test_cnn_shapes_and_parameter_count(augment):
     assert any(layer.name == "rotate" for layer in model.layers) == augment
 
 
+@pytest.mark.slow
 def test_cnn_trains_predicts_and_repeats():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(40, 28, 28)).astype(np.uint8)

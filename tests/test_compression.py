@@ -176,6 +176,7 @@ def test_every_classifier_and_the_baseline_get_each_training_seed():
 
 # --- the job cache -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_cached_jobs_are_reused_without_a_cluster(tmp_path):
     from distributed import Client, LocalCluster
 
@@ -461,6 +462,7 @@ def test_costs_and_paper_estimate():
     assert estimate["total"] == pytest.approx(estimate["linear"] + estimate["deep_hm2"])
 
 
+@pytest.mark.slow
 def test_the_paper_grid_estimate_is_measured_by_the_run_not_read_from_the_cache():
     """Every kind of the paper's grid gets an epoch timed now, whichever models the run trained or
     found cached; a deep autoencoder (h_m = 10: ~20x the multiply-adds) costs more than a linear one."""
@@ -476,6 +478,7 @@ def test_the_paper_grid_estimate_is_measured_by_the_run_not_read_from_the_cache(
     assert set(estimate) == {"linear", "deep_hm2", "deep_hm4", "deep_hm10", "total"}
 
 
+@pytest.mark.slow
 def test_a_family_trained_together_matches_each_model_trained_alone():
     """Experiment 2 trains a family of autoencoders in one program: each model must end where it
     would alone (same seed, batch order and Adam steps; only float32 summation order differs, so
@@ -494,6 +497,7 @@ def test_a_family_trained_together_matches_each_model_trained_alone():
     assert family[0]["group_size"] == family[1]["group_size"] == 2 and family[2]["group_size"] == 1
 
 
+@pytest.mark.slow
 def test_an_interrupted_family_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     """Experiment 2 keeps each group's training state after every epoch: a family interrupted after
     its first epoch and run again trains only the remaining epochs and ends bit for bit where an

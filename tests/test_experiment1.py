@@ -161,6 +161,7 @@ def _separable_spectra(n_train=400, n_test=200, d=12, seed=0):
 CONFIG = models.ClassifierConfig(hidden_units=(16,), epochs=12, batch_size=32, learning_rate=0.01, seed=1)
 
 
+@pytest.mark.slow
 def test_train_and_test_saves_the_model_and_reports_on_the_test_rows(tmp_path):
     data = _separable_spectra()
     trained = exp1.train_and_test(data, "toy", CONFIG, "mnist", model_dir=tmp_path / "models",
@@ -179,6 +180,7 @@ def test_train_and_test_saves_the_model_and_reports_on_the_test_rows(tmp_path):
     assert not exp1.backup_dir("toy", "mnist", tmp_path / "cache").exists()
 
 
+@pytest.mark.slow
 def test_seeds_train_in_one_group_each_model_equal_to_its_seed_trained_alone(tmp_path):
     data = _separable_spectra()
     trained = exp1.train_and_test_seeds(data, "toy", CONFIG, "mnist", 3, model_dir=tmp_path / "models",

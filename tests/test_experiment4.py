@@ -60,6 +60,7 @@ def _run(tiny):
                                       folder=tiny["folder"] / "cache", data=tiny["data"], progress=False)
 
 
+@pytest.mark.slow
 def test_stage_logic_end_to_end_and_resume(tiny, tmp_path):
     settings, result = _run(tiny)
     table = result["table"]

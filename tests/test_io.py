@@ -8,6 +8,7 @@ import pytest
 from pixelsoap.runtime.io import save_npz, write_json
 
 
+@pytest.mark.slow
 def test_npz_round_trips_and_equal_arrays_give_equal_bytes(tmp_path):
     arrays = {"X": np.arange(12, dtype=np.float32).reshape(3, 4), "y": np.array([3, 1, 4], np.int64),
               "is_val": np.array([True, False, True])}

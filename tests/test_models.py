@@ -83,6 +83,7 @@ def test_layers_follow_fig8():
     assert model.input_shape == (None, N_FEATURES) and model.output_shape == (None, 10)
 
 
+@pytest.mark.slow
 def test_predictions_are_probabilities(trained, data):
     model, history = trained
     proba = predict_proba(model, data[2])
@@ -136,6 +137,7 @@ def test_training_ignores_other_threads_drawing_from_python_random(trained, data
     np.testing.assert_array_equal(predict_proba(trained[0], Xv), predict_proba(again, Xv))
 
 
+@pytest.mark.slow
 def test_early_stopping_restores_best_weights(data):
     X, y, Xv, yv = data
     cfg = ClassifierConfig(hidden_units=(8,), epochs=12, batch_size=32, patience=2, learning_rate=0.05)
@@ -190,6 +192,7 @@ def test_backup_resumes_after_interruption_with_the_weights_of_an_uninterrupted_
         {k: v for k, v in straight_history.items() if k != "epoch_seconds"}
 
 
+@pytest.mark.slow
 def test_a_backup_of_other_settings_or_data_is_discarded_not_resumed(data, tmp_path):
     """An interrupted run with other widths (or other rows) leaves a backup that does not fit:
     the next run starts afresh instead of failing to load it or resuming someone else's weights."""
@@ -240,6 +243,7 @@ def test_save_and_load_roundtrip(trained, data, tmp_path):
         load_model(tmp_path / "missing.keras")
 
 
+@pytest.mark.slow
 def test_configure_threads_in_a_fresh_process():
     code = ("from pixelsoap.models import configure_threads; import tensorflow as tf; "
             "assert configure_threads(1); "

@@ -216,6 +216,7 @@ def _stage_modules(stage: dict) -> set[str]:
     return seen - PLUMBING
 
 
+@pytest.mark.slow
 def test_every_stage_depends_on_the_library_code_it_can_run():
     """A change to a module a stage can import must rerun the stage: dvc.yaml lists every one."""
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]

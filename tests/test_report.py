@@ -673,6 +673,7 @@ def test_report_of_this_checkout_has_no_broken_rows():
 # --------------------------------------------------------------------------- the page in a real browser
 
 
+@pytest.mark.slow
 def test_report_page_in_headless_chromium(project, tmp_path):
     chromium_or_skip()
     _, index = report.write_report(project)
@@ -699,6 +700,7 @@ def test_browser_check_catches_broken_pages(tmp_path):
     assert any("cdn.example.org" in u for u in result["external_requests"])
 
 
+@pytest.mark.slow
 def test_this_checkouts_report_in_headless_chromium(tmp_path):
     """The report of this checkout's outputs, built into a temporary folder: values match the files,
     links resolve, and the page works in Chromium (screenshot kept in the pytest tmp folder)."""
@@ -898,6 +900,7 @@ CLAIM_CASES = [
 
 @pytest.mark.parametrize(("row_id", "files", "expected"), CLAIM_CASES,
                          ids=[f"{c[0]}-{c[2]}-{i}" for i, c in enumerate(CLAIM_CASES)])
+@pytest.mark.slow
 def test_each_claims_rule_can_pass_and_fail(tmp_path, row_id, files, expected):
     row = _judge_real_row(tmp_path, row_id, files)
     assert row.status == expected, (row.detail, row.rule_text)

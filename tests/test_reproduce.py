@@ -58,6 +58,7 @@ def _wait_for(condition, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_one_ctrl_c_stops_the_whole_run(tmp_path):
     root = _project(tmp_path / "project")
@@ -109,6 +110,7 @@ def test_the_flag_of_a_dead_run_is_ignored(tmp_path, monkeypatch):
     assert stop.value.code == interrupt.INTERRUPTED_EXIT
 
 
+@pytest.mark.slow
 def test_force_reruns_a_stage_that_dvc_finds_up_to_date(tmp_path, monkeypatch):
     """`make verify` regenerates every result: --force reruns stages whose outputs match dvc.lock."""
     root = tmp_path / "project"

@@ -114,6 +114,7 @@ def test_reading_c_scaler_is_a_robust_scaler_fitted_on_the_noisy_spectra(tiny, m
     assert result["control_n_correct"] == int((predict_labels(model, clean.transform(noisy)) == y).sum())
 
 
+@pytest.mark.slow
 def test_retrained_reading_is_deterministic_and_scored_on_its_validation_rows(tiny):
     _, _, config = tiny
     job = rj.ReadingJob("b_retrained", 0.8, 0)

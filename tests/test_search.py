@@ -350,6 +350,7 @@ def test_evaluate_trial_samples_splits_and_caches_spectra(tmp_path, monkeypatch)
         evaluate_trial({"r_cut": 2, "n_max": 11, "l_max": 11, "sigma": 3}, DATA, CLASSIFIER, 5, trainer=stub_trainer)
 
 
+@pytest.mark.slow
 @needs_mnist
 def test_trials_trained_together_score_as_each_trained_alone(tmp_path, monkeypatch):
     """evaluate_trials trains the classifiers of its trials in one program per size group; each
@@ -447,6 +448,7 @@ def reference(tmp_path_factory, mnist_cached):
     return read_study(tmp / "reference.journal"), log, time.perf_counter() - start
 
 
+@pytest.mark.slow
 def test_smoke_search_finishes_with_n_complete_distinct_trials(reference):
     study, log, seconds = reference
     done = completed(study)
@@ -460,6 +462,7 @@ def test_smoke_search_finishes_with_n_complete_distinct_trials(reference):
     print(f"uninterrupted search of {N_REAL} trials: {seconds:.1f} s")
 
 
+@pytest.mark.slow
 def test_killed_search_resumes_without_losing_or_repeating_trials(tmp_path, reference):
     cmd, env, log = search_command(tmp_path, "killed")
     journal = tmp_path / "killed.journal"

@@ -111,6 +111,7 @@ def test_more_neighbours_than_one_block(extra):
     assert_matches_dscribe(np.floor(cloud), params, centers)       # on the lattice
 
 
+@pytest.mark.slow
 def test_one_point_duplicates_and_far_points():
     assert_matches_dscribe(np.array([[3.0, 4.0, 5.0]]), PAPER)
     dup = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [4.0, 2.0, 0.0], [4.0, 2.0, 0.0]])

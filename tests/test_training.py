@@ -72,6 +72,7 @@ def _assert_weights_close(ours, theirs, atol):
 KERAS_ATOL = 5e-7
 
 
+@pytest.mark.slow
 def test_classifier_matches_keras_train_on_batch(data):
     keras = pytest.importorskip("keras")
     from pixelsoap.models.classifier import ClassifierConfig, build_classifier
@@ -92,6 +93,7 @@ def test_classifier_matches_keras_train_on_batch(data):
     assert keras.backend.backend() == "tensorflow"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("h_m", [None, 2])
 def test_autoencoder_matches_keras_train_on_batch(data, h_m):
     pytest.importorskip("keras")
@@ -119,6 +121,7 @@ def _group_inputs(data):
     return [X[:, :s.widths[0]] for s in GROUP], y, [Xv[:, :s.widths[0]] for s in GROUP], yv
 
 
+@pytest.mark.slow
 def test_grouped_training_matches_training_alone_and_keeps_padding_zero(data, tmp_path):
     X, y, Xv, yv = _group_inputs(data)
     padded_nonzero = []
@@ -177,6 +180,7 @@ def test_two_runs_are_bit_identical(data):
                {k: v for k, v in b.history.items() if k != "epoch_seconds"}
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_is_bit_identical(data, tmp_path, caplog):
     X, y, Xv, yv = data
     specs = [classifier_spec(D, SMALL_HIDDEN, 0.1), classifier_spec(D, (12, 8), 0.1)]
@@ -214,6 +218,7 @@ def test_resume_after_interruption_is_bit_identical(data, tmp_path, caplog):
     assert seen[0] == 1 and "another run" in caplog.text
 
 
+@pytest.mark.slow
 def test_early_stopping_restores_the_best_epoch(data):
     X, y, Xv, yv = data
     specs = [classifier_spec(D, (32, 32), 0.0)] * 3
@@ -298,6 +303,7 @@ def test_group_by_shape_caps_the_training_state_of_a_group():
 
 # --- export -------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_saved_keras_model_predicts_what_forward_predicts(data, tmp_path):
     keras = pytest.importorskip("keras")
     X, y, Xv, yv = data
@@ -326,6 +332,7 @@ def test_saved_keras_model_predicts_what_forward_predicts(data, tmp_path):
         set_keras_weights(model, init_weights(autoencoder_spec(D, 3), 0))
 
 
+@pytest.mark.slow
 def test_importing_does_not_start_jax_and_threads_are_configurable():
     code = ("import sys, os, pixelsoap.training as t; assert 'jax' not in sys.modules; "
             "assert t.configure_threads(1); print(os.environ['XLA_FLAGS']); import jax; "
@@ -350,6 +357,7 @@ def test_restored_seconds_are_those_of_the_epochs_not_trained_again():
     assert _restored_seconds(group, 0) == 15.0 and _restored_seconds(group, 4) == 0.0
 
 
+@pytest.mark.slow
 def test_an_interrupted_family_keeps_the_groups_it_finished(data, tmp_path, monkeypatch):
     """train_in_groups: after an interruption in group 2, a rerun restores group 1 and trains no epoch of it."""
     from pixelsoap.training import loop as training_loop
