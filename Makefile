@@ -19,11 +19,14 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 ## reproduce: regenerate figures, metrics, tables, executed notebooks and the report (PROFILE=smoke|default|paper)
+##   Any profile but default, SET="soap.r_cut=40 ..." or VARIANT=name runs in a clone under runs/ (printed)
+##   and leaves the committed results alone (pixelsoap.pipeline.variants).
 ##   If a stage fails, the stages that do not need it still run (--keep-going), the report is
 ##   written anyway with the failed and skipped stages shown as not run, and the target fails.
 ##   One Ctrl-C stops the whole run (pixelsoap.pipeline.reproduce); `make reproduce` again resumes it.
 reproduce: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pixelsoap.pipeline.reproduce $(PROFILE)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pixelsoap.pipeline.reproduce $(PROFILE) \
+	  $(foreach s,$(SET),--set $(s)) $(if $(VARIANT),--variant $(VARIANT))
 
 ## verify: regenerate the profile (PROFILE, default: default) from scratch in a temporary clone of the
 ##   committed HEAD (about 15 min on 2 cores for the default) and list every verdict and number of the

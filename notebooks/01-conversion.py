@@ -18,6 +18,9 @@ _profile = active_params()
 seed = _profile["seed"]
 dataset = _profile["dataset"]
 conversion = _profile["conversion"]
+# Opened by hand it writes figures and results under scratch/ (gitignored); `make reproduce`
+# injects outputs = "pipeline": set that here to write the pipeline's own files.
+outputs = "scratch"
 
 # %%
 import pandas as pd
@@ -30,6 +33,8 @@ from pixelsoap.plots import save_figure
 from pixelsoap.plots.conversion import fig07_points_per_image, fig07_projection
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.io import write_json
+
+paths.use_outputs(outputs)  # scratch/ by hand, the project's figures/ and results/ in the pipeline
 
 # %% [markdown]
 # ## Fig. 7: one digit as a point set

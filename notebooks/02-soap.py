@@ -18,6 +18,9 @@ seed = _profile["seed"]
 dataset = _profile["dataset"]
 soap = _profile["soap"]
 theory = _profile["theory"]
+# Opened by hand it writes figures and results under scratch/ (gitignored); `make reproduce`
+# injects outputs = "pipeline": set that here to write the pipeline's own files.
+outputs = "scratch"
 
 # %%
 
@@ -30,6 +33,8 @@ from pixelsoap.runtime import paths
 from pixelsoap.runtime.io import write_json
 from pixelsoap.soap.symmetry import invariance_table
 from pixelsoap.soap.verification import basis_check, closed_form_check
+
+paths.use_outputs(outputs)  # scratch/ by hand, the project's figures/ and results/ in the pipeline
 
 params = ps.SoapParams.from_mapping(soap)
 out = paths.results_dir() / "soap"

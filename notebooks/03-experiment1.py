@@ -29,6 +29,9 @@ dataset = _profile["dataset"]
 soap = _profile["soap"]
 spectra = _profile["spectra"]
 experiment1 = _profile["experiment1"]
+# Opened by hand it writes figures and results under scratch/ (gitignored); `make reproduce`
+# injects outputs = "pipeline": set that here to write the pipeline's own files.
+outputs = "scratch"
 
 # %%
 import json
@@ -51,6 +54,8 @@ from pixelsoap.plots import save_figure
 from pixelsoap.plots.models import confusion_matrix_figure, model_diagram, training_history_figure
 from pixelsoap.runtime import paths
 from pixelsoap.training.log import write_history
+
+paths.use_outputs(outputs)  # scratch/ by hand, the project's figures/ and results/ in the pipeline
 
 final_cfg = experiment1["final"]
 out = paths.results_dir() / "experiment1"
@@ -94,7 +99,7 @@ write_history(history_paper, out / "training")  # the same curves for `dvc plots
 # published ones, the first row's classifiers are that row too.
 
 # %%
-search = json.loads((out / "search.json").read_text())
+search = json.loads((paths.pipeline_results_dir() / "experiment1" / "search.json").read_text())
 best = ps.SoapParams.from_mapping(search["best_params"])
 print(f"search: best of {search['n_complete']} trials {best.as_dict()}, "
       f"validation accuracy {search['best_val_accuracy']:.4f} (paper: {search['published_best_val_accuracy']})")
@@ -120,7 +125,7 @@ pairs
 # ## Fig. 10: the search
 
 # %%
-trials = pd.read_csv(out / "trials.csv")
+trials = pd.read_csv(paths.pipeline_results_dir() / "experiment1" / "trials.csv")
 complete = trials[trials["state"] == "COMPLETE"]
 save_figure(plots1.fig10_search_pairs(complete, published.value("experiment1.best_params")), "fig10-search-pairs")
 save_figure(plots1.fig10_search_marginals(complete), "fig10-search-marginals")

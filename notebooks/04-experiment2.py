@@ -41,6 +41,9 @@ _profile = active_params()
 seed = _profile["seed"]
 experiment1 = _profile["experiment1"]
 experiment2 = _profile["experiment2"]
+# Opened by hand it writes figures and results under scratch/ (gitignored); `make reproduce`
+# injects outputs = "pipeline": set that here to write the pipeline's own files.
+outputs = "scratch"
 
 # %%
 import json
@@ -67,6 +70,8 @@ from pixelsoap.plots import save_figure
 from pixelsoap.plots.models import model_diagram
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.io import atomic_path, write_json
+
+paths.use_outputs(outputs)  # scratch/ by hand, the project's figures/ and results/ in the pipeline
 
 started = time.perf_counter()
 settings = parse_section(experiment2, seed)
@@ -233,10 +238,10 @@ pd.DataFrame({name: {"holds": c["holds"]} for name, c in claims.items()}).T
 # %%
 from IPython.display import display
 
-dynamics_csv = out / "dynamics.csv"
+dynamics_csv = paths.pipeline_results_dir() / "experiment2" / "dynamics.csv"  # the committed long run
 if dynamics_csv.exists():
     dynamics = pd.read_csv(dynamics_csv)
-    dynamics_summary = json.loads((out / "dynamics.json").read_text())
+    dynamics_summary = json.loads((dynamics_csv.parent / "dynamics.json").read_text())
     save_figure(plots2.fig18e_linear_dynamics(dynamics, dynamics_summary["tolerance"],
                                               dynamics_summary["target_epochs"]), "fig18e-linear-dynamics")
     for name in ("pca_equals_linear_ae_below_200", "pca_better_above_200"):

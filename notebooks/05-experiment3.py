@@ -50,6 +50,9 @@ dataset = _profile["dataset"]
 soap = _profile["soap"]
 experiment1 = _profile["experiment1"]
 experiment3 = _profile["experiment3"]
+# Opened by hand it writes figures and results under scratch/ (gitignored); `make reproduce`
+# injects outputs = "pipeline": set that here to write the pipeline's own files.
+outputs = "scratch"
 
 # %%
 import time
@@ -63,6 +66,8 @@ from pixelsoap.plots import experiment3 as plots3
 from pixelsoap.plots import save_figure
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.io import atomic_path, json_ready, write_json
+
+paths.use_outputs(outputs)  # scratch/ by hand, the project's figures/ and results/ in the pipeline
 
 started = time.perf_counter()
 settings = rb.parse_section(experiment3)

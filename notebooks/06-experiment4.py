@@ -48,6 +48,9 @@ seed = _profile["seed"]
 dataset = _profile["dataset"]
 soap = _profile["soap"]
 experiment4 = _profile["experiment4"]
+# Opened by hand it writes figures and results under scratch/ (gitignored); `make reproduce`
+# injects outputs = "pipeline": set that here to write the pipeline's own files.
+outputs = "scratch"
 
 # %%
 import time
@@ -61,6 +64,8 @@ from pixelsoap.plots import experiment4 as plots4
 from pixelsoap.plots import save_figure
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.io import atomic_path, write_json
+
+paths.use_outputs(outputs)  # scratch/ by hand, the project's figures/ and results/ in the pipeline
 
 started = time.perf_counter()
 settings = e4.parse_section(experiment4)

@@ -34,6 +34,9 @@ dataset = _profile["dataset"]
 spectra = _profile["spectra"]
 experiment1 = _profile["experiment1"]
 baselines = _profile["baselines"]
+# Opened by hand it writes figures and results under scratch/ (gitignored); `make reproduce`
+# injects outputs = "pipeline": set that here to write the pipeline's own files.
+outputs = "scratch"
 
 # %%
 import time
@@ -49,6 +52,8 @@ from pixelsoap.plots import save_figure
 from pixelsoap.plots.baselines import fig23_baselines
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.io import atomic_path, write_json
+
+paths.use_outputs(outputs)  # scratch/ by hand, the project's figures/ and results/ in the pipeline
 
 started = time.perf_counter()
 settings = base.parse_section(baselines)

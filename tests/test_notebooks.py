@@ -58,8 +58,9 @@ def test_parameters_cell_gives_the_active_profile(project, stem, selected):
     namespace: dict = {}
     exec(compile(_parameters_source(stem), f"{stem} parameters", "exec"), namespace)
     defined = {k for k in namespace if not k.startswith("_") and k not in ("__builtins__", "active_params")}
-    assert defined == set(SECTIONS[stem])
-    assert {k: namespace[k] for k in defined} == {k: expected[k] for k in defined}
+    assert defined == set(SECTIONS[stem]) | {"outputs"}
+    assert {k: namespace[k] for k in SECTIONS[stem]} == {k: expected[k] for k in SECTIONS[stem]}
+    assert namespace["outputs"] == "scratch"          # by hand: never the pipeline's files
 
 
 def test_a_broken_params_yaml_is_refused_by_the_parameters_cell(project):

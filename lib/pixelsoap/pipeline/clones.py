@@ -64,6 +64,9 @@ def clone_env(clone: Path, base: dict[str, str] | None = None) -> dict[str, str]
 
 def run_reproduce(clone: Path, profile: str, force: bool = False) -> int:
     """``python -m pixelsoap.pipeline.reproduce <profile>`` in ``clone`` (``--force``: rerun every stage); its exit
-    status."""
-    command = [sys.executable, "-m", "pixelsoap.pipeline.reproduce", profile, *(["--force"] if force else [])]
+    status.
+
+    ``--in-place``: the clone itself runs the profile (it is the throwaway copy), not a clone of it."""
+    command = [sys.executable, "-m", "pixelsoap.pipeline.reproduce", profile, "--in-place",
+               *(["--force"] if force else [])]
     return subprocess.run(command, cwd=clone, env=clone_env(clone)).returncode

@@ -3,6 +3,8 @@
 ``python -m pixelsoap.pipeline.reproduce [PROFILE] [--force]`` selects the profile (checked first),
 runs ``dvc repro --keep-going`` (``--force``: every stage, even one DVC finds up to date) and,
 when a stage fails, writes the report with the stages that did not run shown as not run.
+A profile other than ``default``, ``--set SECTION.KEY=VALUE`` or ``--variant NAME`` runs in a clone
+under ``runs/`` instead and leaves the committed results alone (:mod:`pixelsoap.pipeline.variants`).
 
 Why a wrapper: on Ctrl-C, DVC ignores the interrupt itself, passes it to the
 running stage only, counts the stage as failed and, with ``--keep-going``,
@@ -36,6 +38,7 @@ import threading
 import time
 from pathlib import Path
 
+from pixelsoap.pipeline import variants
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.interrupt import INTERRUPTED_EXIT, interrupt_flag
 from pixelsoap.runtime.profiles import main as select
@@ -162,10 +165,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-report", action="store_true", help="do not write the report after a failure")
     parser.add_argument("--force", action="store_true",
                         help="rerun every stage, also those DVC finds up to date (dvc repro --force; make verify)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
+                        help="a variant: override one parameter of the profile (repeatable); runs in runs/<name>/")
+    parser.add_argument("--variant", default=None, metavar="NAME", help="run as a variant in runs/NAME/project")
+    parser.add_argument("--in-place", action="store_true",
+                        help="run in this checkout whatever the profile (what the clones of variants and verify do)")
+    parser.add_argument("--stages", nargs="+", default=[], metavar="STAGE",
+                        help="only these stages and those they need (dvc repro targets)")
     args = parser.parse_args(argv)
+    if not args.in_place and variants.is_variant(args.profile, args.overrides, args.variant):
+        sys.exit(variants.run_variant(args.profile or variants.COMMITTED_PROFILE, args.overrides, args.variant,
+                                      force=args.force, stages=args.stages))
     if args.profile:
         select([args.profile])
-    sys.exit(run_pipeline(dvc_args=("--force",) if args.force else (), grace=args.grace,
+    sys.exit(run_pipeline(dvc_args=(*(("--force",) if args.force else ()), *args.stages), grace=args.grace,
                           report=not args.no_report))
 
 

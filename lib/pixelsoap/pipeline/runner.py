@@ -96,8 +96,9 @@ def main(argv: list[str] | None = None) -> None:
     missing = [s for s in args.sections if s not in params]
     if missing:
         sys.exit(f"params file lacks section(s) {', '.join(missing)}")
-    run_notebook(args.source, args.output, {s: params[s] for s in args.sections}, kernel=args.kernel,
-                 timeout=args.timeout, log_output=args.log_output)
+    # outputs = "pipeline": the notebook writes the project's figures/ and results/, not scratch/
+    run_notebook(args.source, args.output, {**{s: params[s] for s in args.sections}, "outputs": "pipeline"},
+                 kernel=args.kernel, timeout=args.timeout, log_output=args.log_output)
 
 
 if __name__ == "__main__":

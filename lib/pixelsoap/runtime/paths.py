@@ -4,6 +4,11 @@ Every path is derived from the project root (the folder holding ``dvc.yaml``),
 found by walking up from the current directory and then from this file.
 The environment variable ``PIXELSOAP_ROOT`` overrides the search, and
 ``PIXELSOAP_CACHE_DIR`` moves the data cache (MNIST files, partial spectra).
+
+Where results and figures are written (:func:`output_root`): the project root when the pipeline
+runs a notebook (the runner injects ``outputs = "pipeline"``), and ``<root>/scratch`` (gitignored)
+when a notebook is opened by hand, so exploring never rewrites the committed results.  A notebook
+passes its ``outputs`` parameter to :func:`use_outputs`; ``PIXELSOAP_OUTPUTS`` holds the choice.
 """
 
 from __future__ import annotations
@@ -12,6 +17,11 @@ import os
 from pathlib import Path
 
 _MARKER = "dvc.yaml"
+#: the environment variable naming where notebooks write (:func:`use_outputs`), its values, and the
+#: gitignored folder of the ``scratch`` choice
+OUTPUTS_ENV = "PIXELSOAP_OUTPUTS"
+OUTPUTS = ("pipeline", "scratch")
+SCRATCH = "scratch"
 
 #: outputs of the studies run on their own (committed, not pipeline stages), relative to the project
 #: root: the long autoencoder run (:mod:`pixelsoap.experiments.experiment2.dynamics`) and the search's
@@ -48,14 +58,36 @@ def mnist_cache_dir() -> Path:
     return cache_dir() / "mnist"
 
 
+def pipeline_results_dir() -> Path:
+    """``<root>/results`` whatever :func:`output_root` says: where a notebook reads what other stages
+    and the committed studies wrote (the search's trials, the long autoencoder run)."""
+    return project_root() / "results"
+
+
 def figures_dir() -> Path:
-    """``<root>/figures``: every paper figure as PNG and PDF."""
-    return project_root() / "figures"
+    """``<output root>/figures``: every paper figure as PNG and PDF (:func:`output_root`)."""
+    return output_root() / "figures"
+
+
+def output_root() -> Path:
+    """Where figures and results are written: ``<root>/scratch`` when ``PIXELSOAP_OUTPUTS`` is
+    ``scratch`` (a notebook opened by hand), else the project root (the pipeline, scripts, tests)."""
+    return project_root() / SCRATCH if os.environ.get(OUTPUTS_ENV) == "scratch" else project_root()
+
+
+def use_outputs(where: str) -> Path:
+    """Make :func:`results_dir` and :func:`figures_dir` write to the pipeline's folders (``"pipeline"``)
+    or to ``<root>/scratch`` (``"scratch"``, the default of a notebook opened by hand); returns the
+    output root.  A ValueError names any other value."""
+    if where not in OUTPUTS:
+        raise ValueError(f"outputs = {where!r}: expected one of {', '.join(map(repr, OUTPUTS))}")
+    os.environ[OUTPUTS_ENV] = where
+    return output_root()
 
 
 def results_dir() -> Path:
-    """``<root>/results``: metrics JSON, tables and executed notebooks."""
-    return project_root() / "results"
+    """``<output root>/results``: metrics JSON, tables and executed notebooks (:func:`output_root`)."""
+    return output_root() / "results"
 
 
 def data_dir() -> Path:
