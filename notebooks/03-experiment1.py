@@ -83,7 +83,7 @@ save_figure(model_diagram(model, "Fig. 8: pixel-wise classifier"), "fig08-classi
 
 # %%
 data_paper = load_spectra()
-trained_paper = exp1.train_and_test_seeds(data_paper, exp1.PUBLISHED_NAME, config, dataset, n_seeds)
+trained_paper = exp1.train_and_test_seeds(data_paper, exp1.PROFILE_NAME, config, dataset, n_seeds)
 model_paper, history_paper, proba_paper, report_paper = trained_paper[0]   # the first seed: Fig. 9-14
 reports_paper = [t.report for t in trained_paper]
 final_val_accuracy = exp1.best_val_accuracy([t.history for t in trained_paper])

@@ -7,13 +7,13 @@
 # image, then a random point of it) at the Experiment 1 SOAP parameters ($r_{cut} = 63$,
 # $n_{max} = 7$, $l_{max} = 10$, $\sigma_p = 3$), rescale them with the RobustScaler of the clean
 # training spectra and classify them with the Experiment 1 model trained on clean data
-# (`data/experiment1/classifier-published-params.keras`). The paper's grid is 20 logarithmic steps
+# (`data/experiment1/classifier-profile-params.keras`). The paper's grid is 20 logarithmic steps
 # from 0.1 to 5.0; we add $\sigma = 0$, the noise-free baseline.
 #
 # **Seeds.** The paper shows one run of one model. Two kinds of repetition here:
 #
 # - *training seeds*: Experiment 1 trains its classifier with `experiment1.final.n_seeds` seeds
-#   (`data/experiment1/classifier-published-params*.keras`), and every job scores the same noisy spectra
+#   (`data/experiment1/classifier-profile-params*.keras`), and every job scores the same noisy spectra
 #   with each of them (SOAP is the cost; a prediction is cheap);
 # - *noise draws* (`experiment3.n_seeds`): draw $s$ takes its own pixels (the same at every level, so
 #   one draw's curve compares the same pixels) and its own noise. Draw 0 takes exactly the test pixels

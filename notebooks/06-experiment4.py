@@ -8,7 +8,7 @@
 # **Whole images from pixel spectra.** Every pixel of a test image gets its SOAP spectrum (the paper's
 # parameters), rescaled with the RobustScaler of the training spectra. Then
 # (a) Experiment 1's per-pixel classifier (the model Experiment 3 uses,
-# `data/experiment1/classifier-published-params.keras`) labels every pixel, and the image gets the
+# `data/experiment1/classifier-profile-params.keras`) labels every pixel, and the image gets the
 # **majority vote** or the digit of the **mean probability**; (b) the image's spectra are **pooled**
 # (their mean, or mean and standard deviation side by side) and an image-level network with the
 # Fig. 8 architecture, trained on pooled spectra of upright training images, names the digit. The

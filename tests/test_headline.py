@@ -46,7 +46,7 @@ def test_headlines_read_the_committed_detail_files():
         "spectra": {"n_train": spectra["n_train"], "n_val": spectra["n_val"], "n_test": spectra["n_test"]},
         "search": {"best_val_accuracy": search["best_val_accuracy"], "best_r_cut": search["best_params"]["r_cut"],
                    "trials_complete": search["n_complete"], "trials_failed": search["n_failed"]},
-        "experiment1": {"test_accuracy_published_params": exp1["table1"][0]["accuracy"]["ours"],
+        "experiment1": {"test_accuracy_profile_params": exp1["table1"][0]["accuracy"]["ours"],
                         "test_accuracy_search_best": exp1["table1"][1]["accuracy"]["ours"],
                         "accuracy_minus_paper": exp1["table1"][0]["accuracy"]["difference"]},
         "experiment2": {"linear_ae_minus_pca_val_mse": exp2["mse_findings"]["linear_vs_pca_optimum"]["min_gap_val"],

@@ -39,8 +39,10 @@ PARAMS = ("r_cut", "n_max", "l_max", "sigma")
 #: Table 1's metrics, in the order of its columns (support-weighted,
 #: :func:`pixelsoap.models.metrics.classification_report`)
 TABLE1_METRICS = ("accuracy", "recall", "precision", "f1")
-#: labels of Table 1's two rows, and the names of their saved classifiers (``classifier-<name>.keras``)
-PUBLISHED_ROW, PUBLISHED_NAME = "published best parameters", "published-params"
+#: labels of Table 1's two rows, and the names of their saved classifiers (``classifier-<name>.keras``); the
+#: first row is trained at the profile's ``soap`` parameters, the published ones in every shipped profile
+#: but changed by a variant (``--set soap.r_cut=40``), so its files are named by that role
+PUBLISHED_ROW, PROFILE_NAME = "published best parameters", "profile-params"
 SEARCH_ROW, SEARCH_BEST_NAME = "best parameters of our search", "search-best"
 
 
@@ -326,18 +328,18 @@ def model_path(name: str, repetition: int = 0, model_dir: str | os.PathLike | No
 
 
 def model_file() -> Path:
-    """The classifier trained on clean spectra at the published parameters (its first training seed): the
-    model Experiments 3 and 4 score."""
+    """The classifier trained on clean spectra at the profile's SOAP parameters (the published ones unless a
+    variant changes them; its first training seed): the model Experiments 3 and 4 score."""
     return model_files(1)[0]
 
 
 def model_files(n_models: int = 1) -> list[Path]:
-    """The Experiment 1 classifiers at the published parameters, one per training seed (first seed first).
+    """The Experiment 1 classifiers at the profile's SOAP parameters, one per training seed (first seed first).
 
     n_models : how many Experiment 1 trained (its profile's ``experiment1.final.n_seeds``); the paths
     are those :func:`model_path` gives repetitions 0 .. n_models - 1.
     """
-    return [model_path("published-params", r) for r in range(int(n_models))]
+    return [model_path(PROFILE_NAME, r) for r in range(int(n_models))]
 
 
 def train_and_test_seeds(data: SpectraDataset, name: str, config: models.ClassifierConfig, dataset: str,
