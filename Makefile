@@ -4,11 +4,17 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 PROFILE ?= default
 STAMP   := $(VENV)/.installed
+PLOTS_PAGE := build/dvc-plots/offline.html
 
 .PHONY: install reproduce verify test lint lab lock benchmark docs clean-venv
 
-## install: create .venv with the locked environment, the project (editable) and the "pixelsoap" Jupyter kernel
-install: $(STAMP)
+## install: create .venv with the locked environment, the project (editable) and the "pixelsoap" Jupyter kernel,
+##   and the offline page of `dvc plots show` (vega from npm inlined, pixelsoap.pipeline.dvc_plots; a warning
+##   and no page when npm cannot fetch it)
+install: $(STAMP) $(PLOTS_PAGE)
+
+$(PLOTS_PAGE): $(STAMP)
+	-$(BIN)/python -m pixelsoap.pipeline.dvc_plots --force
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0) if v == (3, 11) else print(f"warning: requirements.lock is made for Python 3.11, this is {v[0]}.{v[1]}")'

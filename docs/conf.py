@@ -41,3 +41,10 @@ napoleon_numpy_docstring = True
 
 html_theme = "alabaster"
 html_title = f"pixelsoap {release}"
+
+
+def setup(app):
+    """```mermaid blocks (the DAG in reproducing.md, drawn by GitHub) shown as plain text here."""
+    from pygments.lexers.special import TextLexer
+
+    app.add_lexer("mermaid", TextLexer)

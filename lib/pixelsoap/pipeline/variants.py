@@ -15,7 +15,8 @@ What the variant shares with the workspace, so it recomputes only what its param
 - the DVC cache (``cache.dir`` in the clone's ``.dvc/config.local``): content addressed, and its
   run-cache restores a stage that ran before with the same dependencies and parameters;
 - this virtual environment (and the ``pixelsoap`` kernel), with the clone's library first on
-  ``PYTHONPATH`` (:func:`pixelsoap.pipeline.clones.clone_env`).
+  ``PYTHONPATH`` (:func:`pixelsoap.pipeline.clones.clone_env`), and the offline page of
+  ``dvc plots show`` (``build/dvc-plots``, :mod:`pixelsoap.pipeline.dvc_plots`).
 
 Its report, figures and executed notebooks stay in the clone (the command prints where); in that
 folder ``dvc params diff``, ``dvc metrics diff`` and ``dvc exp show`` compare the variant with HEAD.
@@ -104,8 +105,9 @@ def variant_params(profile: str, overrides: Mapping[str, object]) -> bytes:
     as YAML.  Checked against the profile schema (a ProfileError lists every problem)."""
     source = profile_path(profile)
     params = apply_overrides(load_profile(profile), overrides)
-    validate_params(params, source=f"{source.name} with {', '.join(f'{k}={v!r}' for k, v in overrides.items())}"
-                    if overrides else source.name)
+    shown = f"params/{source.name}"
+    validate_params(params, source=f"{shown} with {', '.join(f'{k}={v!r}' for k, v in overrides.items())}"
+                    if overrides else shown)
     if not overrides:
         return source.read_bytes()
     header = f"# Variant of profile {profile!r} with " + ", ".join(f"{k}={v!r}" for k, v in overrides.items())
@@ -128,6 +130,10 @@ def prepare_variant(root: Path, profile: str, overrides: Mapping[str, object], n
     folder = variant_name(profile, overrides, name)
     clone = clones.prepare_clone(root, root / RUNS_DIR / folder, caller=f"variant {folder}")
     write_bytes(clone / "params.yaml", payload)
+    plots_page = root / "build" / "dvc-plots"          # the offline `dvc plots show` page (make install)
+    if plots_page.is_dir() and not (clone / "build" / "dvc-plots").exists():
+        (clone / "build").mkdir(exist_ok=True)
+        (clone / "build" / "dvc-plots").symlink_to(plots_page.resolve())
     cache = root / ".dvc" / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     subprocess.run(["dvc", "config", "--local", "cache.dir", str(cache.resolve())], cwd=clone, check=True,
@@ -148,7 +154,7 @@ def run_variant(profile: str, override_items: Sequence[str] = (), name: str | No
         overrides = parse_overrides(override_items)
         clone = prepare_variant(root, profile, overrides, name)
     except ValueError as exc:  # ProfileError is a ValueError
-        print(f"variant refused; nothing run:\n{exc}", file=sys.stderr)
+        print(f"variant {name or profile} refused; nothing run:\n{exc}", file=sys.stderr)
         return 2
     shown = clone.relative_to(root) if clone.is_relative_to(root) else clone
     print(f"variant {shown.parent.name}: running in {shown} (the workspace's results are left as they are)",
