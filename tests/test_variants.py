@@ -171,3 +171,30 @@ def test_a_smoke_run_then_the_default_leave_git_status_clean(tmp_path):
     out = _run([*reproduce_cmd, "default"], project, env)                # back: nothing to recompute
     assert "didn't change" in out or "up to date" in out.lower()
     assert status() == "" and (project / "out.txt").read_text() == committed
+
+
+@pytest.mark.slow
+def test_the_runner_makes_a_notebook_write_the_pipelines_outputs(tmp_path, monkeypatch):
+    """A notebook whose parameters cell says "scratch" (opened by hand) writes the project's results when
+    the pipeline's runner executes it."""
+    from pixelsoap.pipeline import runner
+
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    shutil.copy(ROOT / "params" / "default.yaml", tmp_path / "params.yaml")
+    source = tmp_path / "nb.py"
+    source.write_text(textwrap.dedent("""\
+        # %% tags=["parameters"]
+        outputs = "scratch"
+
+        # %%
+        from pixelsoap.runtime import paths
+
+        paths.use_outputs(outputs)
+        (paths.results_dir()).mkdir(parents=True)
+        (paths.results_dir() / "where.txt").write_text(outputs)
+    """))
+    monkeypatch.setenv("PIXELSOAP_ROOT", str(tmp_path))
+    monkeypatch.delenv(paths.OUTPUTS_ENV, raising=False)
+    runner.main([str(source), str(tmp_path / "nb.ipynb"), "--sections", "seed", "--timeout", "120"])
+    assert (tmp_path / "results" / "where.txt").read_text() == "pipeline"
+    assert not (tmp_path / paths.SCRATCH).exists()

@@ -5,7 +5,9 @@
 - :mod:`.headline`: a few headline metrics per stage for ``dvc metrics``
 - :mod:`.budget_check`: the doubled-budget run that says which verdicts are settled
 - :mod:`.verify`: ``make verify``, a profile regenerated from scratch in a clone and compared
-- :mod:`.clones`: clones of the committed project for the two above
+- :mod:`.variants`: any profile but the default, or a parameter override, run in a clone under ``runs/``
+- :mod:`.clones`: clones of the committed project for the three above
+- :mod:`.dvc_plots`: the offline page of ``dvc plots show`` (vega inlined)
 - :mod:`.paper_cost`: what the paper profile costs, extrapolated from the last run
 - :mod:`.convergence`: the search's ranking ladder study and its figure (Fig. 10c)
 
