@@ -89,6 +89,20 @@ def test_reproduce_sends_variants_to_their_clone_and_the_default_to_the_workspac
                      ("select", ["smoke"]), ("workspace", ())]
 
 
+def test_verify_and_the_budget_check_run_their_profile_in_their_own_clone(tmp_path, monkeypatch):
+    """Their clone is the throwaway copy: `--in-place`, or a non-default profile would clone it again."""
+    seen = []
+
+    def run(cmd, **kwargs):
+        seen.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(clones.subprocess, "run", run)
+    assert clones.run_reproduce(tmp_path, "smoke", force=True) == 0
+    [command] = seen
+    assert command[1:] == ["-m", "pixelsoap.pipeline.reproduce", "smoke", "--in-place", "--force"]
+
+
 # --------------------------------------------------------------------------- notebooks opened by hand
 
 def test_outputs_go_to_scratch_by_hand_and_to_the_project_in_the_pipeline(tmp_path, monkeypatch):
