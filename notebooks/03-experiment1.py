@@ -83,7 +83,9 @@ save_figure(model_diagram(model, "Fig. 8: pixel-wise classifier"), "fig08-classi
 
 # %%
 data_paper = load_spectra()
-trained_paper = exp1.train_and_test_seeds(data_paper, exp1.PROFILE_NAME, config, dataset, n_seeds)
+model_dir = paths.output_data_dir() / "experiment1"      # data/experiment1 in the pipeline, scratch/ by hand
+trained_paper = exp1.train_and_test_seeds(data_paper, exp1.PROFILE_NAME, config, dataset, n_seeds,
+                                          model_dir=model_dir)
 model_paper, history_paper, proba_paper, report_paper = trained_paper[0]   # the first seed: Fig. 9-14
 reports_paper = [t.report for t in trained_paper]
 final_val_accuracy = exp1.best_val_accuracy([t.history for t in trained_paper])
@@ -103,7 +105,8 @@ search = json.loads((paths.pipeline_results_dir() / "experiment1" / "search.json
 best = ps.SoapParams.from_mapping(search["best_params"])
 print(f"search: best of {search['n_complete']} trials {best.as_dict()}, "
       f"validation accuracy {search['best_val_accuracy']:.4f} (paper: {search['published_best_val_accuracy']})")
-reports_best = exp1.search_best_reports(best, paper_params, reports_paper, spectra, seed, config, dataset)
+reports_best = exp1.search_best_reports(best, paper_params, reports_paper, spectra, seed, config, dataset,
+                                        model_dir=model_dir)
 rows = exp1.table1_rows(reports_paper, paper_params, reports_best, best)
 table = exp1.write_table1(rows, out / "table1.csv")
 table.T

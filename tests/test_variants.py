@@ -112,8 +112,11 @@ def test_outputs_go_to_scratch_by_hand_and_to_the_project_in_the_pipeline(tmp_pa
     assert paths.use_outputs("scratch") == tmp_path / "scratch"
     assert paths.figures_dir() == tmp_path / "scratch" / "figures"
     assert paths.results_dir() == tmp_path / "scratch" / "results"
+    assert paths.output_data_dir() == tmp_path / "scratch" / "data"      # Experiment 1's classifiers
     assert paths.pipeline_results_dir() == tmp_path / "results"          # what other stages wrote
+    assert paths.data_dir() == tmp_path / "data"                         # the spectra, the classifiers read
     assert paths.use_outputs("pipeline") == tmp_path and paths.figures_dir() == tmp_path / "figures"
+    assert paths.output_data_dir() == paths.data_dir()
     with pytest.raises(ValueError, match="outputs = 'figures'"):
         paths.use_outputs("figures")
 

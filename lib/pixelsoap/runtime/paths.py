@@ -90,6 +90,12 @@ def results_dir() -> Path:
     return output_root() / "results"
 
 
+def output_data_dir() -> Path:
+    """``<output root>/data``: where a notebook saves data it makes (Experiment 1's classifiers); the
+    pipeline's :func:`data_dir` in the pipeline, under ``scratch/`` by hand (:func:`output_root`)."""
+    return output_root() / "data"
+
+
 def data_dir() -> Path:
     """``<root>/data``: stage outputs holding data (sampled spectra, scalers)."""
     return project_root() / "data"
