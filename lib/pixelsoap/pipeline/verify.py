@@ -5,7 +5,7 @@
 1. :func:`pixelsoap.pipeline.clones.prepare_clone` checks the committed HEAD out into ``<workdir>/project``
    (default: a new temporary folder, kept afterwards for inspection), with its own DVC and data
    caches (the MNIST download is shared);
-2. ``python -m pixelsoap.pipeline.reproduce <profile> --force`` runs there with this virtual environment:
+2. ``python -m pixelsoap.pipeline.reproduce <profile> --in-place --force`` runs there with this virtual environment:
    every stage reruns, also those whose committed outputs DVC would find up to date, so nothing of
    the committed results enters the regenerated ones;
 3. every row of the report is evaluated on both trees (:func:`pixelsoap.report.evaluate_rows`, each
