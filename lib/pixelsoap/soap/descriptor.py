@@ -28,11 +28,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from pixelsoap.runtime import provenance
 from pixelsoap.runtime.cache import UNREADABLE, set_aside
+from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.io import save_npz
 from pixelsoap.runtime.provenance import sha256_hex
 from pixelsoap.soap.basis import gto_basis, gto_overlap
@@ -158,7 +158,7 @@ class SoapParams:
 @functools.lru_cache(maxsize=8)
 def descriptor(params: SoapParams):
     """The DScribe SOAP descriptor for ``params`` (one species, GTO basis, open space), cached."""
-    from dscribe.descriptors import SOAP  # heavy optional dependency, imported where it is used
+    SOAP = require("dscribe.descriptors", extra="dscribe").SOAP  # optional (dscribe extra), imported where it is used
 
     with warnings.catch_warnings():
         # sqrtm warns that S is ill-conditioned for wide r_cut; the basis is
@@ -209,7 +209,7 @@ def _spectra_source(arr: np.ndarray, params: SoapParams, engine: str) -> Callabl
 
 
 def _dscribe_spectra(arr: np.ndarray, params: SoapParams, idx: np.ndarray) -> np.ndarray:
-    from ase import Atoms
+    Atoms = require("ase", extra="dscribe").Atoms
 
     atoms = Atoms(f"{SPECIES}{len(arr)}", positions=arr)
     out = descriptor(params).create(atoms, centers=idx.tolist(), n_jobs=1)
@@ -293,6 +293,9 @@ def _map_ordered(fn: Callable, tasks: Iterable, workers: int, engine: str) -> It
             yield fn(*task)
         return
     if engine != "pixelsoap":
+        # worker processes for DScribe only; joblib comes with the dscribe extra
+        joblib = require("joblib", extra="dscribe")
+        Parallel, delayed = joblib.Parallel, joblib.delayed
         yield from Parallel(n_jobs=workers, return_as="generator")(delayed(fn)(*t) for t in tasks)
         return
 
