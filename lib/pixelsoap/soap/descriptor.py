@@ -457,6 +457,14 @@ def soap_spectra_stream(point_sets: Iterable[np.ndarray], params: SoapParams | M
                         ) -> Iterator[tuple[int, int, np.ndarray]]:
     """Spectra at every point of many point sets, handed out chunk by chunk, in order; memory stays bounded.
 
+    Yields ``(k, start, spectra)``: rows ``start .. start + len(spectra)`` of point
+    set k's spectra, ``spectra`` (rows, d) of ``dtype``.  At most 2 x workers
+    pieces are in flight, so memory holds a few pieces, never the whole output.
+    A point set whose working memory exceeds the limit (see :func:`soap_spectra`)
+    raises MemoryError when it is reached, before any work on it.
+
+    Parameters
+    ----------
     point_sets : any iterable of (N_k, 3) arrays or ``ase.Atoms`` (a generator is read lazily).
     params : SoapParams, a mapping, or None with the keywords r_cut, n_max, l_max, sigma
         (as :func:`soap_spectra`).
@@ -464,12 +472,6 @@ def soap_spectra_stream(point_sets: Iterable[np.ndarray], params: SoapParams | M
     dtype : "float64" (default, as computed, as :func:`soap_spectra_batch`) or "float32" (half the memory).
     progress : show a progress bar; None (default): only when stderr is a terminal.
     total : number of point sets, for the progress bar only.
-
-    Yields ``(k, start, spectra)``: rows ``start .. start + len(spectra)`` of point
-    set k's spectra, ``spectra`` (rows, d) of ``dtype``.  At most 2 x workers
-    pieces are in flight, so memory holds a few pieces, never the whole output.
-    A point set whose working memory exceeds the limit (see :func:`soap_spectra`)
-    raises MemoryError when it is reached, before any work on it.
     """
     params = resolve_params(params, r_cut=r_cut, n_max=n_max, l_max=l_max, sigma=sigma)
     progress = resolve_progress(progress)
