@@ -114,7 +114,7 @@ def main() -> None:
         pooled = np.zeros((len(everything), PAPER.size))
         start = time.perf_counter()
         count = 0
-        for k, _, spectra in soap_spectra_stream((image_to_points(im) for im in everything), PAPER,
+        for k, _, spectra in soap_spectra_stream((image_to_points(im) for im in everything), PAPER, dtype="float32",
                                                  n_jobs=args.n_jobs, total=len(everything), desc="stream"):
             pooled[k] += spectra.sum(axis=0)
             count += len(spectra)

@@ -207,7 +207,7 @@ def test_stream_pieces_equal_the_batch_and_stay_small():
     batch = soap_spectra_batch(sets, PAPER, progress=False, dtype="float32")
     got = {k: [] for k in range(len(sets))}
     pieces = 0
-    for k, start, spectra in soap_spectra_stream((p for p in sets), PAPER, rows_per_chunk=16, n_jobs=2,
+    for k, start, spectra in soap_spectra_stream((p for p in sets), PAPER, rows_per_chunk=16, n_jobs=2, dtype="float32",
                                                  progress=False):
         assert len(spectra) <= 16 and start == sum(len(s) for s in got[k])
         got[k].append(spectra)

@@ -13,3 +13,9 @@ pixelsoap.experiments.spectra`` and ``python -m pixelsoap.experiments.search`` r
 without a notebook.  Nothing is re-exported here; each stage's package re-exports the few names
 that other layers (plots, pipeline) use.
 """
+
+from pixelsoap.runtime.extras import require_installed
+
+# the stages train models and tabulate with pandas: name the extra before one of their modules fails alone
+require_installed("pandas", "yaml", "pydantic", "keras", "jax", "optuna", "sklearn", extra="ml",
+                  purpose="pixelsoap.experiments")

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from pixelsoap.runtime.extras import require
 from pixelsoap.training.loop import epoch_seconds, train_in_groups
 from pixelsoap.training.spec import MLPSpec, TrainSettings, autoencoder_spec, forward
 
@@ -50,7 +51,7 @@ def build_autoencoder(n_features: int, h_e: int, h_m: int | None = None, learnin
     ``seed``: Glorot-uniform kernels drawn from seeds derived from it (None: Keras's
     default, which draws them from Python's global ``random``).
     """
-    import keras  # heavy optional dependency, imported where it is used
+    keras = require("keras", extra="ml")  # optional (ml extra), imported where it is used
 
     def dense(units: int, activation: str, name: str, index: int):
         init = "glorot_uniform" if seed is None else keras.initializers.GlorotUniform(

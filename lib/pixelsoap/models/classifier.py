@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from pixelsoap.models.autoencoders import build_autoencoder
+from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.io import atomic_path
 from pixelsoap.runtime.validation import is_int, is_real
 from pixelsoap.training.loop import train_group
@@ -133,7 +134,7 @@ def build_classifier(n_features: int, config: ClassifierConfig | None = None):
     draw them from Python's global ``random``, which other threads of a Dask
     worker (its event loop) also draw from, making training irreproducible there.
     """
-    import keras  # heavy optional dependency, imported where it is used
+    keras = require("keras", extra="ml")  # optional (ml extra), imported where it is used
 
     config = config or ClassifierConfig()
     seeds = iter(range(config.seed * 1000 + 1, config.seed * 1000 + 1000))
@@ -271,7 +272,7 @@ def save_model(model, path: str | Path) -> Path:
 
 def load_model(path: str | Path):
     """Load a model written by :func:`save_model` (compiled, ready for predict or further fit)."""
-    import keras
+    keras = require("keras", extra="ml")
 
     path = Path(path)
     if not path.is_file():
@@ -287,7 +288,7 @@ def to_keras(spec: MLPSpec, weights: Sequence[np.ndarray]) -> Any:
     :func:`pixelsoap.models.autoencoders.build_autoencoder`;
     anything else: a ``keras.Sequential`` of Dense layers named dense_1, ..., dropout_1, ...
     """
-    import keras
+    keras = require("keras", extra="ml")
 
     check_weights(spec, weights)
     d = spec.widths[0]

@@ -13,3 +13,9 @@
 
 Each is a command (``python -m pixelsoap.pipeline.<name>``); nothing is re-exported here.
 """
+
+from pixelsoap.runtime.extras import require_installed
+
+# the commands run DVC, notebooks and the report: name the extra before one of their modules fails alone
+require_installed("yaml", "pandas", "pydantic", "papermill", "jupytext", extra="pipeline", purpose="pixelsoap.pipeline")
+

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from pixelsoap.pipeline import variants
 from pixelsoap.runtime import paths
+from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.interrupt import INTERRUPTED_EXIT, interrupt_flag
 from pixelsoap.runtime.profiles import main as select
 
@@ -56,7 +57,7 @@ class _Interrupter:
     """What one or two Ctrl-C do to the running DVC process tree."""
 
     def __init__(self, dvc: subprocess.Popen, flag: Path, grace: float):
-        import psutil  # heavy optional dependency, imported where it is used
+        psutil = require("psutil", extra="pipeline")  # optional (pipeline extra), imported where it is used
 
         self._psutil = psutil
         self.dvc = dvc

@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from pixelsoap.runtime import paths
+from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.interrupt import exit_if_interrupted
 from pixelsoap.runtime.io import atomic_path
 from pixelsoap.runtime.profiles import load_stage_params
@@ -44,9 +45,9 @@ def run_notebook(source: str | Path, output: str | Path, parameters: dict, *, ke
     Raises ValueError if the notebook has no tagged ``parameters`` cell (papermill
     would otherwise silently ignore the injected values).
     """
-    import jupytext  # heavy optional dependency, imported where it is used
-    import nbformat
-    import papermill
+    jupytext = require("jupytext", extra="pipeline")  # optional (pipeline extra), imported where it is used
+    nbformat = require("nbformat", extra="pipeline")
+    papermill = require("papermill", extra="pipeline")
 
     source, output = Path(source), Path(output)
     notebook = jupytext.read(source)

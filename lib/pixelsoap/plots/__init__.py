@@ -15,13 +15,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import matplotlib
+from pixelsoap.runtime import paths
+from pixelsoap.runtime.extras import require, require_installed
+from pixelsoap.runtime.io import atomic_path
 
+# every module here draws with matplotlib (and seaborn, pandas): name the extra before one of them fails alone
+require_installed("matplotlib", "seaborn", "pandas", extra="plots", purpose="pixelsoap.plots")
+matplotlib = require("matplotlib", extra="plots")
 if not os.environ.get("MPLBACKEND"):
     matplotlib.use("Agg")
-
-from pixelsoap.runtime import paths
-from pixelsoap.runtime.io import atomic_path
 
 FORMATS = ("png", "pdf")
 

@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from pixelsoap.runtime.extras import require
+
 
 def fig07_projection(image: np.ndarray, points: np.ndarray, label: int | str | None = None,
                      noun: str = "digit"):
@@ -41,7 +43,7 @@ def fig07_points_per_image(counts_by_split: dict[str, np.ndarray], labels_by_spl
     counts_by_split : {"train": (n,), "test": (m,)} point counts; labels_by_split : matching labels 0..9;
     dataset_name, class_names (by label; default the labels), noun : for titles and ticks.
     """
-    import seaborn as sns  # heavy optional dependency, imported where it is used
+    sns = require("seaborn", extra="plots")  # optional (plots extra), imported where it is used
 
     frame = pd.concat([pd.DataFrame({"points": counts_by_split[s], "digit": labels_by_split[s], "split": s})
                        for s in counts_by_split], ignore_index=True)

@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyBboxPatch
 
+from pixelsoap.runtime.extras import require
+
 #: box face colour per Keras layer type (others: grey)
 LAYER_COLOURS = {"InputLayer": "#dbe9f6", "Dense": "#fde0c5", "Dropout": "#e4e4e4",
                  "BatchNormalization": "#e3f1dc", "Activation": "#f3e1f3"}
@@ -112,7 +114,7 @@ def confusion_matrix_figure(confusion_normalised: np.ndarray, title: str | None 
 
     labels : the k tick labels (class names); noun : what a class is ("digit", "class").
     """
-    import seaborn as sns  # heavy optional dependency, imported where it is used
+    sns = require("seaborn", extra="plots")  # optional (plots extra), imported where it is used
 
     c = np.asarray(confusion_normalised, dtype=np.float64)
     fig, ax = plt.subplots(figsize=(6.4, 5.4))

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pixelsoap.runtime.extras import require
 
 SOURCE = Path(__file__).with_name("published.yaml")
 
@@ -15,6 +15,7 @@ SOURCE = Path(__file__).with_name("published.yaml")
 @functools.lru_cache(maxsize=1)
 def load() -> dict:
     """All published values as a nested dict (see published.yaml)."""
+    yaml = require("yaml", extra="pipeline")  # optional (pipeline extra): only the report and the stages read it
     return yaml.safe_load(SOURCE.read_text())
 
 

@@ -14,7 +14,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pixelsoap.runtime.extras import require
+
+# optional (pipeline extra): an ImportError names the extra when it is missing
+yaml = require("yaml", extra="pipeline")
 
 PARAMS_FILE = "params.yaml"               # the active profile (``make reproduce PROFILE=...``)
 

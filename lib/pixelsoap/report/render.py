@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pixelsoap.report.budget import BUDGET_SYMBOL
 from pixelsoap.report.formatting import fmt_seconds, md_cell
 from pixelsoap.report.rules import VERDICT_STYLE
+from pixelsoap.runtime.extras import require
 
 if TYPE_CHECKING:
     from pixelsoap.report.build import Report
@@ -29,7 +30,7 @@ NOTEBOOK_TEMPLATE = "nbconvert-offline"   # TEMPLATES/<this>: nbconvert's lab te
 
 
 def _jinja_env():
-    import jinja2  # heavy optional dependency, imported where it is used
+    jinja2 = require("jinja2", extra="pipeline")  # optional (pipeline extra), imported where it is used
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), keep_trailing_newline=True,
                              autoescape=jinja2.select_autoescape(["html", "html.j2"]),
@@ -104,7 +105,7 @@ def render_notebook_html(ipynb: str | Path, report_href: str = "../index.html") 
     nbconvert's lab template without require.js, MathJax, Mermaid and widget scripts (LaTeX shows
     as source), images inline, and a link back to the report.
     """
-    from nbconvert import HTMLExporter
+    HTMLExporter = require("nbconvert", extra="pipeline").HTMLExporter
 
     exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name=NOTEBOOK_TEMPLATE,
                             embed_images=True)

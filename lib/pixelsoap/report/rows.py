@@ -16,8 +16,6 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pixelsoap.published import entry as published_entry
 from pixelsoap.report.files import Missing, Sources
 from pixelsoap.report.formatting import fmt
@@ -33,6 +31,10 @@ from pixelsoap.report.rules import (
     verdict,
 )
 from pixelsoap.runtime import paths
+from pixelsoap.runtime.extras import require
+
+# optional (pipeline extra): an ImportError names the extra when it is missing
+yaml = require("yaml", extra="pipeline")
 
 ROWS_FILE = Path(__file__).parent / "artifacts.yaml"   # lib/pixelsoap/report/artifacts.yaml
 

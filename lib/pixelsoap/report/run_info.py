@@ -13,11 +13,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pixelsoap.report.files import PARAMS_FILE, Missing, Sources, locked_params, stage_of, unavailable_reason
 from pixelsoap.report.query import Context, evaluate, references
 from pixelsoap.report.rules import MISSING, NOT_RUN
+from pixelsoap.runtime.extras import require
+
+# optional (pipeline extra): an ImportError names the extra when it is missing
+yaml = require("yaml", extra="pipeline")
 
 
 def infer_profile(root: Path) -> dict:

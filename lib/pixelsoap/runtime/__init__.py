@@ -1,5 +1,7 @@
 """The plumbing every other layer stands on; it imports nothing else of the project.
 
+- :mod:`.extras`: optional dependencies (:func:`require`): a missing one is named with its extra and install
+  command
 - :mod:`.paths`: where things live (the project root, caches, results, figures)
 - :mod:`.io`: atomic writes (JSON, bytes, ``.npz``), so an interrupted run never leaves half a file
 - :mod:`.provenance`: the digest of the library code that jobs run, and the one set of hashing helpers

@@ -30,6 +30,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.validation import is_int
 
 _THREADS_SET: dict[int, bool] = {}
@@ -41,7 +42,8 @@ def dask_client(scheduler=None, n_workers: int = 2) -> Iterator[Any]:
 
     The local cluster has ``n_workers`` worker processes of one thread each and no dashboard.
     """
-    from distributed import Client, LocalCluster
+    Client = require("distributed", extra="ml").Client
+    LocalCluster = require("distributed", extra="ml").LocalCluster
 
     if isinstance(scheduler, Client):
         yield scheduler
@@ -85,7 +87,7 @@ def configure_tensorflow_threads(n: int | None) -> bool:
     os.environ["OMP_NUM_THREADS"] = str(n)
     os.environ["TF_NUM_INTRAOP_THREADS"] = str(n)
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    import tensorflow as tf  # heavy optional dependency: imported only when threads are set
+    tf = require("tensorflow", extra="ml")  # optional (ml extra): imported only when threads are set
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(int(n))
@@ -132,7 +134,7 @@ def run_each(jobs: Sequence[Any], compute: Callable, args: tuple, finish: Callab
     so it can cache and keep the result: an interruption loses only the jobs still running.
     The progress bar (``desc``, unit "job") shows ``n_cached`` as the jobs read from a cache.
     """
-    from distributed import as_completed
+    as_completed = require("distributed", extra="ml").as_completed
 
     with dask_client(scheduler, n_workers) as client, \
             tqdm(total=len(jobs), desc=desc, unit="job", disable=not progress) as bar:

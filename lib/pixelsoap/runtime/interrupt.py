@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from pixelsoap.runtime import paths
+from pixelsoap.runtime.extras import require
 
 FLAG_NAME = "pixelsoap-interrupted"
 INTERRUPTED_EXIT = 130
@@ -30,7 +31,7 @@ def interrupted(root: str | Path | None = None) -> bool:
         pid = int(flag.read_text().strip())
     except (OSError, ValueError):
         return False
-    import psutil  # comes with Dask (the optional ml extra), needed only when a flag is up
+    psutil = require("psutil", extra="ml")  # comes with Dask (the optional ml extra), needed only when a flag is up
 
     return psutil.pid_exists(pid)
 

@@ -10,10 +10,18 @@ only; the underscored names are the schema's internals, not an interface of thei
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pydantic_core import PydanticCustomError, PydanticUndefined
-
+from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.validation import is_finite_number, is_int
+
+# optional (pipeline extra): an ImportError names the extra when it is missing
+_pydantic = require("pydantic", extra="pipeline")
+AfterValidator = _pydantic.AfterValidator
+BaseModel = _pydantic.BaseModel
+ConfigDict = _pydantic.ConfigDict
+Field = _pydantic.Field
+_pydantic_core = require("pydantic_core", extra="pipeline")
+PydanticCustomError = _pydantic_core.PydanticCustomError
+PydanticUndefined = _pydantic_core.PydanticUndefined
 
 #: largest encoding size h_e: the descriptor size d at the paper's SOAP parameters
 #: (n_max 7, l_max 10), the bound :func:`pixelsoap.experiments.experiment2.compression.parse_section` checks

@@ -25,8 +25,7 @@ import typing
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
-
+from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.profile_fields import (
     ANGLE_STEP_ALLOWED,
     JOBS_ALLOWED,
@@ -54,6 +53,14 @@ from pixelsoap.runtime.profile_fields import (
     optional_int_field,
     rule_error,
 )
+
+# optional (pipeline extra): an ImportError names the extra when it is missing
+_pydantic = require("pydantic", extra="pipeline")
+AfterValidator = _pydantic.AfterValidator
+BaseModel = _pydantic.BaseModel
+Field = _pydantic.Field
+ValidationError = _pydantic.ValidationError
+model_validator = _pydantic.model_validator
 
 __all__ = ["ProfileError", "Profile", "SECTIONS", "validate_params"]
 

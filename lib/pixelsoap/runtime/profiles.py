@@ -13,11 +13,13 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
 from pixelsoap.runtime import paths
+from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.io import write_bytes
 from pixelsoap.runtime.profile_schema import ProfileError, validate_params
+
+# optional (pipeline extra): an ImportError names the extra when it is missing
+yaml = require("yaml", extra="pipeline")
 
 PROFILES = ("smoke", "default", "paper", "fashion-smoke", "fashion")
 

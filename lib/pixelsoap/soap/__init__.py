@@ -8,6 +8,8 @@
 - :mod:`.symmetry`: invariance of the spectra to rotations, mirroring, translation
 - :mod:`.verification`: the paper's formulas checked against DScribe
 - :mod:`.sampling`: Algorithm 3, random extraction of centres, splits, the RobustScaler, model inputs
+- :mod:`.transformer`: :class:`SoapTransformer`, the scikit-learn transformer (loaded on first use: it
+  imports scikit-learn, the ``sklearn`` extra)
 """
 
 from pixelsoap.soap.basis import gto_basis
@@ -16,6 +18,7 @@ from pixelsoap.soap.descriptor import (
     SIGMA_RANGE,
     SoapParams,
     resolve_n_jobs,
+    resolve_params,
     soap_spectra,
     soap_spectra_batch,
     soap_spectra_stream,
@@ -31,6 +34,15 @@ from pixelsoap.soap.sampling import (
     split_rows,
 )
 
-__all__ = ["ModelInputs", "R_CUT_RANGE", "SIGMA_RANGE", "SampledSpectra", "SoapParams", "fit_scaler", "gto_basis",
-           "load_scaler", "resolve_n_jobs", "sample_centers", "sample_spectra", "save_scaler", "soap_spectra",
-           "soap_spectra_batch", "soap_spectra_stream", "split_rows"]
+__all__ = ["ModelInputs", "R_CUT_RANGE", "SIGMA_RANGE", "SampledSpectra", "SoapParams", "SoapTransformer", "fit_scaler",
+           "gto_basis", "load_scaler", "resolve_n_jobs", "resolve_params", "sample_centers", "sample_spectra",
+           "save_scaler", "soap_spectra", "soap_spectra_batch", "soap_spectra_stream", "split_rows"]
+
+
+def __getattr__(name: str):
+    """``SoapTransformer`` on first use: its module imports scikit-learn, which ``import pixelsoap`` must not."""
+    if name == "SoapTransformer":
+        from pixelsoap.soap.transformer import SoapTransformer  # loads scikit-learn (the sklearn extra)
+
+        return SoapTransformer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,23 +16,25 @@ The ``engine`` argument picks one; without it the environment variable
 
 from __future__ import annotations
 
+import difflib
 import functools
 import itertools
 import numbers
 import os
+import sys
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from pixelsoap.runtime import provenance
 from pixelsoap.runtime.cache import UNREADABLE, set_aside
+from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.io import save_npz
 from pixelsoap.runtime.provenance import sha256_hex
 from pixelsoap.soap.basis import gto_basis, gto_overlap
@@ -155,10 +157,57 @@ class SoapParams:
         return cls(**{k: mapping[k] for k in ("r_cut", "n_max", "l_max", "sigma")})
 
 
+PARAM_NAMES = ("r_cut", "n_max", "l_max", "sigma")
+
+
+def resolve_params(params: SoapParams | Mapping | None = None, **keywords: object) -> SoapParams:
+    """The SOAP parameters given as a :class:`SoapParams`, a mapping, or the keywords r_cut, n_max, l_max, sigma.
+
+    ``keywords`` left at None count as not given.  Exactly one form is accepted: both a ``params``
+    and keywords, an unknown key (named, with the nearest valid name) or a missing one are a
+    ValueError; a ``params`` of another type is a TypeError.  The values are then checked by
+    :class:`SoapParams`.
+    """
+    given = {name: value for name, value in keywords.items() if value is not None}
+    if isinstance(params, SoapParams) and not given:
+        return params
+    if params is not None and given:
+        raise ValueError(f"give the SOAP parameters either as params or as keywords, not both: got params={params!r} "
+                         f"and {', '.join(f'{k}={v!r}' for k, v in given.items())}")
+    if params is None:
+        mapping = given
+    elif isinstance(params, Mapping):
+        mapping = dict(params)
+    else:
+        raise TypeError(f"params must be a SoapParams, a mapping or None (with the keywords {', '.join(PARAM_NAMES)}), "
+                        f"got {type(params).__name__}: {params!r}")
+    unknown = [key for key in mapping if key not in PARAM_NAMES]
+    if unknown:
+        hints = {key: difflib.get_close_matches(str(key).lower().replace("-", "_"), PARAM_NAMES, n=1)
+                 for key in unknown}
+        named = ", ".join(f"{key!r}" + (f" (did you mean {hints[key][0]!r}?)" if hints[key] else "") for key in unknown)
+        raise ValueError(f"unknown SOAP parameter {named}; the parameters are {', '.join(PARAM_NAMES)}")
+    missing = [name for name in PARAM_NAMES if name not in mapping]
+    if missing:
+        raise ValueError(f"SOAP parameters lack {', '.join(missing)}: got {mapping or 'none'} (pass a SoapParams, "
+                         f"a mapping, or all of the keywords {', '.join(PARAM_NAMES)})")
+    return SoapParams(**mapping)
+
+
+def resolve_progress(progress: bool | None) -> bool:
+    """Whether to show a progress bar: ``progress`` if given, else only when stderr is a terminal."""
+    if progress is None:
+        isatty = getattr(sys.stderr, "isatty", None)
+        return bool(isatty and isatty())
+    if not isinstance(progress, bool):
+        raise ValueError(f"progress must be True, False or None (a bar when stderr is a terminal), got {progress!r}")
+    return progress
+
+
 @functools.lru_cache(maxsize=8)
 def descriptor(params: SoapParams):
     """The DScribe SOAP descriptor for ``params`` (one species, GTO basis, open space), cached."""
-    from dscribe.descriptors import SOAP  # heavy optional dependency, imported where it is used
+    SOAP = require("dscribe.descriptors", extra="dscribe").SOAP  # optional (dscribe extra), imported where it is used
 
     with warnings.catch_warnings():
         # sqrtm warns that S is ill-conditioned for wide r_cut; the basis is
@@ -168,8 +217,30 @@ def descriptor(params: SoapParams):
                     sigma=params.sigma, rbf="gto", periodic=False, sparse=False, dtype="float64")
 
 
+def is_ase_atoms(obj: object) -> bool:
+    """True for an ``ase.Atoms`` (checked by its type's module and methods; ase is not imported)."""
+    return type(obj).__module__.split(".")[0] == "ase" and callable(getattr(obj, "get_positions", None))
+
+
+def as_points(points: object) -> object:
+    """An ``ase.Atoms``'s positions (N, 3), in its length units (Angstrom); anything else unchanged.
+
+    Every atom is one point of the single species SOAP is computed for here (see the module
+    docstring), in open space: a warning says so when the Atoms holds several elements or a
+    periodic cell, whose species and periodicity are not used.
+    """
+    if not is_ase_atoms(points):
+        return points
+    numbers = np.asarray(points.get_atomic_numbers())
+    if len(np.unique(numbers)) > 1 or bool(np.any(points.get_pbc())):
+        warnings.warn("ase.Atoms given: its positions are used as one species in open space; its elements "
+                      f"({sorted(set(points.get_chemical_symbols()))}) and periodic boundaries "
+                      f"({points.get_pbc().tolist()}) are not", UserWarning, stacklevel=3)
+    return points.get_positions()
+
+
 def _check_points(points: np.ndarray) -> np.ndarray:
-    arr = np.asarray(points, dtype=np.float64)
+    arr = np.asarray(as_points(points), dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != 3:
         raise ValueError(f"points must be an array (N, 3), got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
@@ -209,7 +280,7 @@ def _spectra_source(arr: np.ndarray, params: SoapParams, engine: str) -> Callabl
 
 
 def _dscribe_spectra(arr: np.ndarray, params: SoapParams, idx: np.ndarray) -> np.ndarray:
-    from ase import Atoms
+    Atoms = require("ase", extra="dscribe").Atoms
 
     atoms = Atoms(f"{SPECIES}{len(arr)}", positions=arr)
     out = descriptor(params).create(atoms, centers=idx.tolist(), n_jobs=1)
@@ -227,14 +298,19 @@ def _check_dtype(dtype: str) -> None:
         raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
 
 
-def soap_spectra(points: np.ndarray, params: SoapParams, centers: Sequence[int] | None = None, *,
-                 engine: str | None = None) -> np.ndarray:
+def soap_spectra(points: np.ndarray, params: SoapParams | Mapping | None = None,
+                 centers: Sequence[int] | None = None, *, engine: str | None = None,
+                 r_cut: float | None = None, n_max: int | None = None, l_max: int | None = None,
+                 sigma: float | None = None) -> np.ndarray:
     """SOAP power spectra of one point set (one row of Algorithm 2).
 
     Parameters
     ----------
-    points : array (N, 3), point coordinates (pixels; z in tens of grey levels).
-    params : SoapParams.
+    points : array (N, 3), point coordinates (pixels; z in tens of grey levels), or an
+        ``ase.Atoms`` (its positions; see :func:`as_points`).
+    params : SoapParams, or a mapping with the keys r_cut, n_max, l_max, sigma; or None and
+        the four keywords instead (``soap_spectra(points, r_cut=63, n_max=7, l_max=10, sigma=3)``);
+        see :func:`resolve_params`.
     centers : indices into ``points`` (M,), or None for all N points.
     engine : "pixelsoap" or "dscribe" (see the module docstring).
 
@@ -247,10 +323,11 @@ def soap_spectra(points: np.ndarray, params: SoapParams, centers: Sequence[int] 
     physical memory, or ``PIXELSOAP_MAX_OUTPUT_BYTES``); use
     :func:`soap_spectra_stream` for such inputs.  Also refused, with the estimate
     and the bound named: a point set whose working memory would exceed that limit
-    (our engine: 160 bytes a point, whatever the extent, so two points 1e9 apart
-    cost nothing special; DScribe: one cell per r_cut cube of the bounding box,
-    so two points 1e4 apart on every axis are refused).
+    (our engine: 224 bytes a point, ``pixelsoap.soap.engine.engine.ENGINE_BYTES_PER_POINT``,
+    whatever the extent, so two points 1e9 apart cost nothing special; DScribe: one cell per
+    r_cut cube of the bounding box, so two points 1e4 apart on every axis are refused).
     """
+    params = resolve_params(params, r_cut=r_cut, n_max=n_max, l_max=l_max, sigma=sigma)
     name = resolve_engine(engine)
     arr = _check_points(points)
     idx = _check_centers(centers, len(arr))
@@ -293,6 +370,9 @@ def _map_ordered(fn: Callable, tasks: Iterable, workers: int, engine: str) -> It
             yield fn(*task)
         return
     if engine != "pixelsoap":
+        # worker processes for DScribe only; joblib comes with the dscribe extra
+        joblib = require("joblib", extra="dscribe")
+        Parallel, delayed = joblib.Parallel, joblib.delayed
         yield from Parallel(n_jobs=workers, return_as="generator")(delayed(fn)(*t) for t in tasks)
         return
 
@@ -306,21 +386,25 @@ def _map_ordered(fn: Callable, tasks: Iterable, workers: int, engine: str) -> It
             yield result
 
 
-def soap_spectra_batch(point_sets: Sequence[np.ndarray], params: SoapParams,
+def soap_spectra_batch(point_sets: Sequence[np.ndarray], params: SoapParams | Mapping | None = None,
                        centers: Sequence[Sequence[int] | None] | None = None, *, dtype: str = "float64",
-                       n_jobs: int = 1, chunk_size: int = 500, progress: bool = True,
+                       n_jobs: int = 1, chunk_size: int = 500, progress: bool | None = None,
                        desc: str = "SOAP", checkpoint_dir: str | os.PathLike | None = None,
-                       engine: str | None = None) -> list[np.ndarray]:
+                       engine: str | None = None, r_cut: float | None = None, n_max: int | None = None,
+                       l_max: int | None = None, sigma: float | None = None) -> list[np.ndarray]:
     """SOAP spectra of many point sets, in chunks, in parallel, with a progress bar (Algorithm 2).
 
     Parameters
     ----------
-    point_sets : n arrays (N_k, 3).
+    point_sets : n arrays (N_k, 3) or ``ase.Atoms``.
+    params : SoapParams, a mapping, or None with the keywords r_cut, n_max, l_max, sigma
+        (as :func:`soap_spectra`).
     centers : n index arrays (or None entries for all points), or None for all points everywhere.
     dtype : "float64" (as computed) or "float32" (cast per chunk, to halve storage).
     n_jobs : workers, joblib convention (-1 = all cores): threads for our engine,
         processes for DScribe.
     chunk_size : point sets per task.
+    progress : show a progress bar; None (default): only when stderr is a terminal.
     checkpoint_dir : if given, every finished chunk is saved there (atomically)
         under a key hashing all inputs (the engine included), and a rerun loads
         finished chunks instead of recomputing them, so an interrupted run resumes.
@@ -331,6 +415,8 @@ def soap_spectra_batch(point_sets: Sequence[np.ndarray], params: SoapParams,
     list of n arrays (M_k, d) of the requested dtype, in input order.  The
     spectra do not depend on chunk_size or n_jobs (bit for bit).
     """
+    params = resolve_params(params, r_cut=r_cut, n_max=n_max, l_max=l_max, sigma=sigma)
+    progress = resolve_progress(progress)
     name = resolve_engine(engine)
     _check_dtype(dtype)
     if chunk_size < 1:
@@ -363,22 +449,32 @@ def soap_spectra_batch(point_sets: Sequence[np.ndarray], params: SoapParams,
     return [spec for i in range(len(slices)) for spec in done[i]]
 
 
-def soap_spectra_stream(point_sets: Iterable[np.ndarray], params: SoapParams, *, rows_per_chunk: int = 16384,
-                        dtype: str = "float32", n_jobs: int = 1, progress: bool = True, desc: str = "SOAP",
-                        total: int | None = None, engine: str | None = None
+def soap_spectra_stream(point_sets: Iterable[np.ndarray], params: SoapParams | Mapping | None = None, *,
+                        rows_per_chunk: int = 16384, dtype: str = "float64", n_jobs: int = 1,
+                        progress: bool | None = None, desc: str = "SOAP", total: int | None = None,
+                        engine: str | None = None, r_cut: float | None = None, n_max: int | None = None,
+                        l_max: int | None = None, sigma: float | None = None
                         ) -> Iterator[tuple[int, int, np.ndarray]]:
     """Spectra at every point of many point sets, handed out chunk by chunk, in order; memory stays bounded.
-
-    point_sets : any iterable of (N_k, 3) arrays (a generator is read lazily).
-    rows_per_chunk : spectra per yielded piece (a large set is cut into several pieces).
-    total : number of point sets, for the progress bar only.
 
     Yields ``(k, start, spectra)``: rows ``start .. start + len(spectra)`` of point
     set k's spectra, ``spectra`` (rows, d) of ``dtype``.  At most 2 x workers
     pieces are in flight, so memory holds a few pieces, never the whole output.
     A point set whose working memory exceeds the limit (see :func:`soap_spectra`)
     raises MemoryError when it is reached, before any work on it.
+
+    Parameters
+    ----------
+    point_sets : any iterable of (N_k, 3) arrays or ``ase.Atoms`` (a generator is read lazily).
+    params : SoapParams, a mapping, or None with the keywords r_cut, n_max, l_max, sigma
+        (as :func:`soap_spectra`).
+    rows_per_chunk : spectra per yielded piece (a large set is cut into several pieces).
+    dtype : "float64" (default, as computed, as :func:`soap_spectra_batch`) or "float32" (half the memory).
+    progress : show a progress bar; None (default): only when stderr is a terminal.
+    total : number of point sets, for the progress bar only.
     """
+    params = resolve_params(params, r_cut=r_cut, n_max=n_max, l_max=l_max, sigma=sigma)
+    progress = resolve_progress(progress)
     name = resolve_engine(engine)
     _check_dtype(dtype)
     if isinstance(rows_per_chunk, bool) or not isinstance(rows_per_chunk, numbers.Integral) or rows_per_chunk < 1:

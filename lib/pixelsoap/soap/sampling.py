@@ -13,10 +13,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
 
-import joblib
 import numpy as np
 
 from pixelsoap.images.conversion import images_to_points, points_per_image
+from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.io import atomic_path
 from pixelsoap.runtime.provenance import sha256_hex
 from pixelsoap.soap.descriptor import SoapParams, soap_spectra_batch
@@ -201,13 +201,14 @@ def split_rows(n_rows: int, val_fraction: float = 0.2, rng: np.random.Generator 
 
 def fit_scaler(X_train: np.ndarray):
     """Fit the paper's RobustScaler (median and interquartile range per feature) on training rows."""
-    from sklearn.preprocessing import RobustScaler  # heavy optional dependency, imported where it is used
+    RobustScaler = require("sklearn.preprocessing", extra="sklearn").RobustScaler  # optional (sklearn extra)
 
     return RobustScaler().fit(np.asarray(X_train, dtype=np.float64))
 
 
 def save_scaler(scaler, path: str | Path) -> Path:
     """Save a fitted scaler (joblib pickle) atomically."""
+    joblib = require("joblib", extra="sklearn")  # optional: comes with scikit-learn, which the scaler needs
     with atomic_path(path) as tmp:
         joblib.dump(scaler, tmp)
     return Path(path)
@@ -215,6 +216,7 @@ def save_scaler(scaler, path: str | Path) -> Path:
 
 def load_scaler(path: str | Path):
     """Load a scaler saved by :func:`save_scaler`."""
+    joblib = require("joblib", extra="sklearn")  # optional: comes with scikit-learn, which the scaler needs
     return joblib.load(path)
 
 

@@ -9,10 +9,13 @@ rotated and mirrored 7 and a 4, can look alike to the classifier).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from pixelsoap.images.conversion import image_to_points, point_pixels, transform_image
+from pixelsoap.runtime.extras import require
 from pixelsoap.soap.descriptor import SoapParams, soap_spectra
+
+# optional (plots extra): an ImportError names the extra when it is missing
+pd = require("pandas", extra="plots")
 
 #: name -> keyword arguments of :func:`pixelsoap.images.conversion.transform_image`
 TRANSFORMS: dict[str, dict] = {

@@ -5,12 +5,15 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 
+from pixelsoap.runtime.extras import require
 from pixelsoap.soap.basis import gto_basis
 from pixelsoap.soap.descriptor import SoapParams, descriptor, soap_spectra
 from pixelsoap.soap.expansion import coefficients_closed_form
 from pixelsoap.soap.theory import dscribe_neighbour_cutoff, power_spectrum
+
+# optional (plots extra): an ImportError names the extra when it is missing
+pd = require("pandas", extra="plots")
 
 
 def basis_check(parameter_sets: list[tuple[float, int, int]]):

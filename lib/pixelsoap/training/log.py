@@ -17,6 +17,8 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from pixelsoap.runtime.extras import require
+
 #: history keys left out by default (wall-clock time per epoch: not reproducible)
 TIMING_KEYS = ("epoch_seconds",)
 
@@ -28,7 +30,7 @@ def write_history(history: Mapping[str, Sequence[float]], directory: str | os.Pa
     Earlier DVCLive files in ``directory`` are replaced.  Returns ``directory``.  Raises ValueError
     if the logged metrics have different lengths or there is nothing to log.
     """
-    from dvclive import Live  # heavy optional dependency, imported where it is used
+    Live = require("dvclive", extra="ml").Live  # optional (ml extra), imported where it is used
 
     skip = set(skip)
     curves = {name: [float(v) for v in values] for name, values in history.items() if name not in skip}

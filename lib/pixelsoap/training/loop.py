@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.validation import is_int
 from pixelsoap.training import checkpoint
 from pixelsoap.training.kernels import Layout, epoch_program, keep_where_program, validation_program
@@ -149,8 +150,8 @@ def train_group(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: Any
         run_key = checkpoint.run_key(specs, settings, seeds, X_arrays + Xv_arrays + (
             [] if targets_are_inputs else Y_arrays + Yv_arrays))
 
-    import jax  # heavy optional dependency, imported where it is used
-    import jax.numpy as jnp
+    jax = require("jax", extra="ml")  # optional (ml extra), imported where it is used
+    jnp = require("jax.numpy", extra="ml")
 
     classifier = specs[0].classifier
     widths = np.max([s.widths for s in specs], axis=0).tolist()

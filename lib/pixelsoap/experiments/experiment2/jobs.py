@@ -32,6 +32,7 @@ from pixelsoap.models.autoencoders import MAX_WASTE, train_autoencoders
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.cache import UNREADABLE, digest, set_aside
 from pixelsoap.runtime.dask import dask_client, on_worker
+from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.io import save_npz
 from pixelsoap.training.spec import autoencoder_spec, group_by_shape
 
@@ -285,7 +286,7 @@ def _drive(run: _Run, data, training, classifier, pca, scheduler, n_workers, tf_
     whose codes a classifier waits for first, then the most expensive; classifier jobs are
     grouped as soon as their inputs exist.
     """
-    from distributed import as_completed  # heavy optional dependency, imported where it is used
+    as_completed = require("distributed", extra="ml").as_completed  # optional (ml extra), imported where it is used
 
     todo = run.todo()
     ae = sorted((j for j in todo if isinstance(j, AutoencoderJob)),

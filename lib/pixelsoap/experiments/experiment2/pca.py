@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pixelsoap.runtime.extras import require
+
 if TYPE_CHECKING:
     from pixelsoap.experiments.experiment2.compression import CompressionData
 
@@ -73,7 +75,7 @@ class PCAFit:
 
 def fit_pca(X_train: np.ndarray) -> PCAFit:
     """scikit-learn PCA (all components, full SVD) of X_train (rows, d) in float64."""
-    from sklearn.decomposition import PCA  # heavy optional dependency, imported where it is used
+    PCA = require("sklearn.decomposition", extra="sklearn").PCA  # optional (sklearn extra), imported where it is used
 
     pca = PCA(svd_solver="full").fit(np.asarray(X_train, np.float64))
     return PCAFit(pca.mean_.copy(), pca.components_.copy(), pca.explained_variance_.copy())

@@ -116,6 +116,7 @@ from pixelsoap.experiments.search.trials import (
 )
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.dask import dask_client, on_worker
+from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.interrupt import exit_if_interrupted
 from pixelsoap.runtime.io import atomic_path, write_json
 from pixelsoap.runtime.profiles import load_stage_params
@@ -147,7 +148,7 @@ def _draw_seed(seed: int, draw: int) -> int:
 
 def _ask_draw(study, space: SearchSpace, seed: int, draw: int, params: Mapping | None = None):
     """Ask the trial of draw ``draw``: freshly sampled, or ``params`` re-enqueued (a rerun)."""
-    from optuna.samplers import RandomSampler  # heavy optional dependency, imported where it is used
+    RandomSampler = require("optuna.samplers", extra="ml").RandomSampler  # optional (ml extra)
 
     if params is not None:
         study.enqueue_trial({k: params[k] for k in PARAMS}, user_attrs={"draw": draw})
@@ -161,7 +162,7 @@ def _ask_draw(study, space: SearchSpace, seed: int, draw: int, params: Mapping |
 
 def draw_params(space: SearchSpace | Mapping, seed: int, draw: int) -> dict[str, Any]:
     """The parameters of draw number ``draw`` of a search with ``seed``, as :func:`run_search` asks them."""
-    import optuna
+    optuna = require("optuna", extra="ml")
 
     space = SearchSpace.from_mapping(space)
     with quiet_optuna():
@@ -192,7 +193,7 @@ class _Plan:
     """Which draws are done, which must be (re)run, and which draw comes next."""
 
     def __init__(self, study) -> None:
-        from optuna.trial import TrialState
+        TrialState = require("optuna.trial", extra="ml").TrialState
 
         self.complete: set[int] = set()
         self.invalid: set[int] = set()
@@ -263,7 +264,7 @@ def run_search(storage_path: str | os.PathLike, n_trials: int, space: SearchSpac
     Returns the :class:`optuna.Study`.  See the module docstring for how an
     interrupted search resumes and why its trials match an uninterrupted run's.
     """
-    import optuna
+    optuna = require("optuna", extra="ml")
 
     if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) or n_trials < 1:
         raise ValueError(f"n_trials must be an int >= 1, got {n_trials!r}")
@@ -307,8 +308,8 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
     Trials go to Dask in jobs of up to ``group_size`` (:func:`pixelsoap.experiments.search.trials.run_group`); at most
     ``n_workers`` jobs are in flight, and each job's trials are told as soon as it returns.
     """
-    import distributed
-    from distributed import as_completed
+    distributed = require("distributed", extra="ml")
+    as_completed = require("distributed", extra="ml").as_completed
 
     in_flight: dict[Any, list[tuple[int, int, int]]] = {}  # future -> [(trial id, trial number, draw)]
     completed = None
@@ -434,7 +435,7 @@ def _check_result(result: Any) -> None:
 
 
 def _tell_complete(study, trial_id: int, number: int, result: Mapping[str, Any]) -> None:
-    import optuna
+    optuna = require("optuna", extra="ml")
 
     value = float(result["val_accuracy"])
     trial = optuna.Trial(study, trial_id)
@@ -457,7 +458,7 @@ def run_search_stage(params: dict) -> dict:
     ``experiment1.dask``).  Writes ``results/experiment1/trials.csv`` (:func:`trials_frame`)
     and ``results/experiment1/search.json``; returns the latter's content.
     """
-    import optuna
+    optuna = require("optuna", extra="ml")
 
     cfg, seed = params["experiment1"]["search"], int(params["seed"])
     dask_cfg = params["experiment1"].get("dask", {})

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from pixelsoap.experiments.search.trials import PARAMS
+from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.validation import is_finite_number
 
 __all__ = ["SearchSpace"]
@@ -93,7 +94,8 @@ class SearchSpace:
 
     def distributions(self) -> dict:
         """The Optuna distributions of the four parameters, in :data:`PARAMS` order."""
-        from optuna.distributions import FloatDistribution, IntDistribution  # heavy dependency: imported where used
+        FloatDistribution = require("optuna.distributions", extra="ml").FloatDistribution  # optional (ml extra)
+        IntDistribution = require("optuna.distributions", extra="ml").IntDistribution
 
         out = {}
         for name in PARAMS:

@@ -40,6 +40,7 @@ from pixelsoap.data import cache_key_part
 from pixelsoap.experiments.search.space import SearchSpace
 from pixelsoap.experiments.search.trials import DATA_NOT_KEYED, PARAMS, check_seed, classifier_config, data_config
 from pixelsoap.runtime import provenance
+from pixelsoap.runtime.extras import require
 
 __all__ = [
     "SearchError", "study_name", "study_config", "quiet_optuna", "driver_lock", "repair_journal",
@@ -81,7 +82,7 @@ def study_config(space: SearchSpace, data: dict, classifier: dict, seed: int) ->
 @contextlib.contextmanager
 def quiet_optuna() -> Iterator[None]:
     """Silence Optuna's per-trial INFO lines (the progress bar says it better); restore afterwards."""
-    import optuna  # heavy optional dependency, imported where it is used
+    optuna = require("optuna", extra="ml")  # optional (ml extra), imported where it is used
 
     before = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -114,7 +115,7 @@ def repair_journal(path: Path) -> None:
     Optuna's journal reader skips a last line without newline, but the next
     append would be glued to it and make the file unreadable.
     """
-    from optuna.storages.journal._file import LOCK_FILE_SUFFIX
+    LOCK_FILE_SUFFIX = require("optuna.storages.journal._file", extra="ml").LOCK_FILE_SUFFIX
 
     lock = Path(str(path) + LOCK_FILE_SUFFIX)
     if lock.is_symlink() or lock.exists():
@@ -146,8 +147,8 @@ def repair_journal(path: Path) -> None:
 
 def journal_storage(path: Path):
     """Optuna's journal storage on the file ``path`` (no lock, no repair: see :func:`driver_lock`)."""
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
+    JournalStorage = require("optuna.storages", extra="ml").JournalStorage
+    JournalFileBackend = require("optuna.storages.journal", extra="ml").JournalFileBackend
 
     return JournalStorage(JournalFileBackend(str(path)))
 
@@ -155,7 +156,7 @@ def journal_storage(path: Path):
 def open_study(storage_path: str | os.PathLike, space: SearchSpace | Mapping, data_cfg: Mapping,
                classifier_cfg: Mapping, seed: int):
     """Load the study of a configuration from its journal file (read-only use; no repair, no lock)."""
-    import optuna
+    optuna = require("optuna", extra="ml")
 
     path = Path(storage_path)
     if not path.is_file():
@@ -169,8 +170,8 @@ def open_study(storage_path: str | os.PathLike, space: SearchSpace | Mapping, da
 
 def fail_trial(study, trial_id: int, number: int, kind: str, reason: str) -> None:
     """Record a trial as FAIL with ``fail_kind`` and ``fail_reason`` user attributes."""
-    import optuna
-    from optuna.trial import TrialState
+    optuna = require("optuna", extra="ml")
+    TrialState = require("optuna.trial", extra="ml").TrialState
 
     trial = optuna.Trial(study, trial_id)
     trial.set_user_attr("fail_kind", kind)
@@ -180,7 +181,7 @@ def fail_trial(study, trial_id: int, number: int, kind: str, reason: str) -> Non
 
 def recover_stale_trials(study, space: SearchSpace) -> int:
     """Mark trials left RUNNING or WAITING by a killed driver as stale FAILs; return how many."""
-    from optuna.trial import TrialState
+    TrialState = require("optuna.trial", extra="ml").TrialState
 
     reason = "stale: left unfinished by an interrupted search; its draw is rerun"
     stale = 0
@@ -240,7 +241,7 @@ def best_params(study) -> dict[str, Any]:
 
     Integer-valued parameters are returned as ``int`` (the dict suits ``SoapParams.from_mapping``).
     """
-    from optuna.trial import TrialState
+    TrialState = require("optuna.trial", extra="ml").TrialState
 
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not done:
