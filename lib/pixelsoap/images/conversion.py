@@ -4,6 +4,11 @@ Each pixel (row i, column j) with grey level I becomes the point
 ``(x, y, z) = (j, i, floor(I / 10))``; pixels with ``z == 0`` (I < 10) are
 dropped.  Optional Gaussian noise N(0, sigma_disturbance^2) is added to x, y
 and z (Experiment 3).  Units: x and y in pixels, z in tens of grey levels.
+
+Beyond the paper, :func:`encode_image` gives the same pixels as points that carry a density
+weight (:func:`pixelsoap.soap.soap_spectra`'s ``weights``), by encoding name (``ENCODINGS``):
+``"paper"`` is Algorithm 1 (no weights), ``"plane-weight"`` puts every point in the plane,
+(x, y, 0), with the weight I / 255, and ``"z-weight"`` keeps the paper's z and adds the weight I / 255.
 """
 
 from __future__ import annotations
@@ -13,6 +18,10 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 GREY_LEVELS_PER_Z = 10
+#: the encodings of an image as (weighted) points, by name; the first, Algorithm 1, is the default
+ENCODINGS = ("paper", "plane-weight", "z-weight")
+#: grey level of weight 1 in the weighted encodings
+WEIGHT_GREY_LEVEL = 255.0
 
 
 def _refuse_unscaled(arr: np.ndarray, max_value: float, where: str = "image") -> None:
@@ -106,6 +115,52 @@ def images_to_points(images: Iterable[np.ndarray] | np.ndarray, sigma_disturbanc
     """
     gen = np.random.default_rng(rng)
     return [image_to_points(img, sigma_disturbance, gen) for img in images]
+
+
+def check_encoding(encoding: object) -> str:
+    """``encoding`` if it is one of ``ENCODINGS``, else a ValueError naming it and listing the names."""
+    if not isinstance(encoding, str) or encoding not in ENCODINGS:
+        raise ValueError(f"encoding must be one of {', '.join(map(repr, ENCODINGS))}, got {encoding!r}")
+    return encoding
+
+
+def encode_image(image: np.ndarray, encoding: str = "paper") -> tuple[np.ndarray, np.ndarray | None]:
+    """One grey image as points and their density weights, by encoding name (``ENCODINGS``).
+
+    The points are always the pixels of Algorithm 1 (grey level I >= 10), in its row-major
+    order, so :func:`point_pixels` and per-pixel labels serve every encoding.
+
+    * ``"paper"``: (x, y, floor(I / 10)), exactly :func:`image_to_points`; weights None (every weight 1,
+      :func:`pixelsoap.soap.soap_spectra`'s unweighted path);
+    * ``"plane-weight"``: (x, y, 0), weight I / 255;
+    * ``"z-weight"``: (x, y, floor(I / 10)), weight I / 255.
+
+    image : (M0, M1) grey levels 0..255, checked as in :func:`image_to_points`.
+    Returns ``(points, weights)``: float64 (N, 3) (x, y in pixels, z in tens of grey levels) and
+    float64 (N,) in (0, 1] or None.  An unknown encoding is refused, before any work, naming the allowed ones.
+    """
+    check_encoding(encoding)
+    points = image_to_points(image)
+    if encoding == "paper":
+        return points, None
+    values = _check_image(image)
+    rows, cols = points[:, 1].astype(np.int64), points[:, 0].astype(np.int64)
+    weights = values[rows, cols] / WEIGHT_GREY_LEVEL
+    if encoding == "plane-weight":
+        points[:, 2] = 0.0
+    return points, weights
+
+
+def encode_images(images: Iterable[np.ndarray] | np.ndarray, encoding: str = "paper"
+                  ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    """:func:`encode_image` of many images: (n arrays (N_k, 3), n weight arrays (N_k,) or None for "paper").
+
+    The two lists go straight to :func:`pixelsoap.soap.soap_spectra_batch` (``weights=``).
+    """
+    check_encoding(encoding)
+    encoded = [encode_image(image, encoding) for image in images]
+    points = [p for p, _ in encoded]
+    return points, None if encoding == "paper" else [w for _, w in encoded]
 
 
 def points_per_image(images: np.ndarray) -> np.ndarray:

@@ -75,6 +75,8 @@ class ProfileError(ValueError):
 class Conversion(Section):
     example_digit: int = int_field(0, 9, "Fig. 7 shows its first test image")
     n_images: int = int_field(1, what="images in the points-per-image distribution")
+    encoding: Annotated[Literal["paper", "plane-weight", "z-weight"], Field(
+        description="'paper' (Algorithm 1), 'plane-weight' or 'z-weight' (grey level as density weight)")] = "paper"
 
 
 class Soap(Section):

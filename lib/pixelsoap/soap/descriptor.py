@@ -9,6 +9,12 @@ power spectrum (Eq. 5) per center.  Two engines compute it, selected by name:
   several times faster, multi-threaded;
 * ``"dscribe"``: DScribe itself, the reference the tests compare against.
 
+Points may carry weights (``weights=``, one number >= 0 per point): the density becomes
+sum_i w_i exp(-|r - r_i|^2 / 2 sigma^2), the center's own weight included, so the spectra
+(quadratic in the density) scale as w^2.  Without weights every weight is 1 and the engine runs
+its unweighted path.  DScribe has no weights: for integer weights the ``"dscribe"`` engine repeats
+each point that many times (coincident points), and refuses other weights.
+
 The ``engine`` argument picks one; without it the environment variable
 ``PIXELSOAP_SOAP_ENGINE`` does, else ``"pixelsoap"``.
 :mod:`pixelsoap.soap.theory` holds the paper's closed forms, also tested against DScribe.
@@ -259,6 +265,38 @@ def _check_centers(centers: Sequence[int] | np.ndarray | None, n_points: int) ->
     return idx.astype(np.int64)
 
 
+def check_weights(weights: object, n_points: int, what: str = "weights") -> np.ndarray:
+    """One density weight per point, checked before any work: float64 (n_points,), finite, >= 0.
+
+    Refused with a ValueError naming the first bad value and its index: a shape other than
+    (n_points,), a non-numeric dtype (bool, strings, objects), NaN, infinities, negative weights.
+    """
+    arr = np.asarray(weights)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"{what} must be numbers (one per point), got dtype {arr.dtype}")
+    if arr.shape != (n_points,):
+        raise ValueError(f"{what} must have shape ({n_points},), one weight per point, got shape {arr.shape}")
+    arr = arr.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0))
+    if bad.size:
+        i = int(bad[0])
+        why = "not finite" if not np.isfinite(arr[i]) else "negative"
+        raise ValueError(f"{what} must be finite and >= 0: {what}[{i}] = {float(arr[i])!r} is {why}"
+                         f" ({bad.size} bad value(s))")
+    return arr
+
+
+def _check_weight_sets(weights: Sequence | None, sets: list[np.ndarray]) -> list[np.ndarray | None]:
+    """Per point set, its checked weights (or None): ``weights`` is None or one entry per set."""
+    if weights is None:
+        return [None] * len(sets)
+    weights = list(weights)
+    if len(weights) != len(sets):
+        raise ValueError(f"got {len(sets)} point sets but {len(weights)} weight arrays")
+    return [None if w is None else check_weights(w, len(p), f"weights of point set {k}")
+            for k, (p, w) in enumerate(zip(sets, weights))]
+
+
 def resolve_engine(engine: str | None = None) -> str:
     """The engine to use: ``engine``, else ``$PIXELSOAP_SOAP_ENGINE``, else ``"pixelsoap"``; checked by name."""
     name = engine if engine is not None else os.environ.get(ENGINE_ENV, ENGINES[0])
@@ -268,14 +306,18 @@ def resolve_engine(engine: str | None = None) -> str:
     return name
 
 
-def _spectra_source(arr: np.ndarray, params: SoapParams, engine: str) -> Callable[[np.ndarray], np.ndarray]:
-    """For one point set (N, 3), a function centers (M,) int64 -> float64 spectra (M, d).
+def _spectra_source(arr: np.ndarray, params: SoapParams, engine: str,
+                    weights: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """For one point set (N, 3) and its checked weights (N,) or None, a function centers (M,) int64 ->
+    float64 spectra (M, d).
 
     The per-set work (our engine's lattice check and cell list) is done here, once,
     however many times the function is then called.
     """
     if engine == "pixelsoap":
-        return PreparedSet(arr, params.r_cut, params.n_max, params.l_max, params.sigma).spectra
+        return PreparedSet(arr, params.r_cut, params.n_max, params.l_max, params.sigma, weights).spectra
+    if weights is not None:
+        return functools.partial(_dscribe_weighted_spectra, arr, params, _repeats(weights))
     return functools.partial(_dscribe_spectra, arr, params)
 
 
@@ -287,10 +329,41 @@ def _dscribe_spectra(arr: np.ndarray, params: SoapParams, idx: np.ndarray) -> np
     return np.asarray(out, dtype=np.float64).reshape(len(idx), params.size)
 
 
-def _engine_spectra(arr: np.ndarray, idx: np.ndarray, params: SoapParams, engine: str) -> np.ndarray:
+#: most points DScribe's weighted path makes by repetition (sum of the weights of one set)
+DSCRIBE_MAX_REPEATED_POINTS = 2**20
+
+
+def _repeats(weights: np.ndarray) -> np.ndarray:
+    """Integer weights (N,) as repeat counts for DScribe, or a ValueError naming the first non-integer one."""
+    fractional = np.flatnonzero(weights != np.rint(weights))
+    if fractional.size:
+        i = int(fractional[0])
+        raise ValueError(f"engine 'dscribe' takes integer weights only (it repeats each point w times): "
+                         f"weights[{i}] = {float(weights[i])!r}; use engine='pixelsoap' for other weights")
+    if weights.sum() > DSCRIBE_MAX_REPEATED_POINTS:
+        raise ValueError(f"engine 'dscribe' repeats each point w times: weights summing to {weights.sum():g} "
+                         f"would make more than {DSCRIBE_MAX_REPEATED_POINTS:,} points; use engine='pixelsoap'")
+    return weights.astype(np.int64)
+
+
+def _dscribe_weighted_spectra(arr: np.ndarray, params: SoapParams, repeats: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """DScribe's spectra of the set with point i repeated repeats[i] times, at the original points ``idx``
+    (given to DScribe as positions, so that a point of weight 0 can still be a center)."""
+    from ase import Atoms
+
+    cloud = np.repeat(arr, repeats, axis=0)
+    if len(cloud) == 0:                       # every weight 0: no density, spectra 0
+        return np.zeros((len(idx), params.size))
+    atoms = Atoms(f"{SPECIES}{len(cloud)}", positions=cloud)
+    out = descriptor(params).create(atoms, centers=arr[idx].tolist(), n_jobs=1)
+    return np.asarray(out, dtype=np.float64).reshape(len(idx), params.size)
+
+
+def _engine_spectra(arr: np.ndarray, idx: np.ndarray, params: SoapParams, engine: str,
+                    weights: np.ndarray | None = None) -> np.ndarray:
     if idx.size == 0:
         return np.zeros((0, params.size))
-    return _spectra_source(arr, params, engine)(idx)
+    return _spectra_source(arr, params, engine, weights)(idx)
 
 
 def _check_dtype(dtype: str) -> None:
@@ -299,9 +372,9 @@ def _check_dtype(dtype: str) -> None:
 
 
 def soap_spectra(points: np.ndarray, params: SoapParams | Mapping | None = None,
-                 centers: Sequence[int] | None = None, *, engine: str | None = None,
-                 r_cut: float | None = None, n_max: int | None = None, l_max: int | None = None,
-                 sigma: float | None = None) -> np.ndarray:
+                 centers: Sequence[int] | None = None, *, weights: np.ndarray | None = None,
+                 engine: str | None = None, r_cut: float | None = None, n_max: int | None = None,
+                 l_max: int | None = None, sigma: float | None = None) -> np.ndarray:
     """SOAP power spectra of one point set (one row of Algorithm 2).
 
     Parameters
@@ -312,7 +385,9 @@ def soap_spectra(points: np.ndarray, params: SoapParams | Mapping | None = None,
         the four keywords instead (``soap_spectra(points, r_cut=63, n_max=7, l_max=10, sigma=3)``);
         see :func:`resolve_params`.
     centers : indices into ``points`` (M,), or None for all N points.
-    engine : "pixelsoap" or "dscribe" (see the module docstring).
+    weights : (N,) numbers >= 0, each point's weight in the density (the center's own included;
+        dimensionless), or None for every weight 1.  Checked by :func:`check_weights`.
+    engine : "pixelsoap" or "dscribe" (see the module docstring; "dscribe" takes integer weights only).
 
     Returns
     -------
@@ -331,14 +406,18 @@ def soap_spectra(points: np.ndarray, params: SoapParams | Mapping | None = None,
     name = resolve_engine(engine)
     arr = _check_points(points)
     idx = _check_centers(centers, len(arr))
+    w = None if weights is None else check_weights(weights, len(arr))
     check_output_size(len(idx), params.size)
     check_set_memory(arr, params.r_cut, name)
-    return _engine_spectra(arr, idx, params, name)
+    return _engine_spectra(arr, idx, params, name, w)
 
 
 def _chunk_spectra(point_sets: list[np.ndarray], centers: list[np.ndarray | None], params: SoapParams,
-                   dtype: str, engine: str = ENGINES[0]) -> list[np.ndarray]:
-    return [_engine_spectra(p, c, params, engine).astype(dtype, copy=False) for p, c in zip(point_sets, centers)]
+                   dtype: str, engine: str = ENGINES[0], weights: list[np.ndarray | None] | None = None
+                   ) -> list[np.ndarray]:
+    weights = [None] * len(point_sets) if weights is None else weights
+    return [_engine_spectra(p, c, params, engine, w).astype(dtype, copy=False)
+            for p, c, w in zip(point_sets, centers, weights)]
 
 
 def _chunks(n: int, size: int) -> Iterator[slice]:
@@ -390,8 +469,9 @@ def soap_spectra_batch(point_sets: Sequence[np.ndarray], params: SoapParams | Ma
                        centers: Sequence[Sequence[int] | None] | None = None, *, dtype: str = "float64",
                        n_jobs: int = 1, chunk_size: int = 500, progress: bool | None = None,
                        desc: str = "SOAP", checkpoint_dir: str | os.PathLike | None = None,
-                       engine: str | None = None, r_cut: float | None = None, n_max: int | None = None,
-                       l_max: int | None = None, sigma: float | None = None) -> list[np.ndarray]:
+                       weights: Sequence[np.ndarray | None] | None = None, engine: str | None = None,
+                       r_cut: float | None = None, n_max: int | None = None, l_max: int | None = None,
+                       sigma: float | None = None) -> list[np.ndarray]:
     """SOAP spectra of many point sets, in chunks, in parallel, with a progress bar (Algorithm 2).
 
     Parameters
@@ -408,6 +488,8 @@ def soap_spectra_batch(point_sets: Sequence[np.ndarray], params: SoapParams | Ma
     checkpoint_dir : if given, every finished chunk is saved there (atomically)
         under a key hashing all inputs (the engine included), and a rerun loads
         finished chunks instead of recomputing them, so an interrupted run resumes.
+    weights : n arrays (N_k,) of density weights (None entries: every weight 1), or None for no
+        weights anywhere; see :func:`soap_spectra`.
     engine : "pixelsoap" or "dscribe" (see the module docstring).
 
     Returns
@@ -427,18 +509,20 @@ def soap_spectra_batch(point_sets: Sequence[np.ndarray], params: SoapParams | Ma
     if len(cents) != len(sets):
         raise ValueError(f"got {len(sets)} point sets but {len(cents)} center lists")
     cents = [_check_centers(c, len(p)) for p, c in zip(sets, cents)]
+    wsets = _check_weight_sets(weights, sets)
     check_output_size(sum(len(c) for c in cents), params.size, np.dtype(dtype).itemsize)
     for k, p in enumerate(sets):
         check_set_memory(p, params.r_cut, name, what=f"point set {k}")
 
     slices = list(_chunks(len(sets), chunk_size))
-    store = _ChunkStore(checkpoint_dir, sets, cents, params, dtype, chunk_size, name) if checkpoint_dir else None
+    store = _ChunkStore(checkpoint_dir, sets, cents, params, dtype, chunk_size, name,
+                        None if weights is None else wsets) if checkpoint_dir else None
     done = {i: store.load(i, [len(c) for c in cents[slices[i]]], params.size, dtype)
             for i in range(len(slices))} if store else {}
     done = {i: chunk for i, chunk in done.items() if chunk is not None}
     todo = [i for i in range(len(slices)) if i not in done]
     workers = min(workers_wanted, max(1, len(todo)))
-    tasks = ((sets[slices[i]], cents[slices[i]], params, dtype, name) for i in todo)
+    tasks = ((sets[slices[i]], cents[slices[i]], params, dtype, name, wsets[slices[i]]) for i in todo)
     with tqdm(total=len(sets), desc=desc, unit="set", disable=not progress) as bar:
         bar.update(sum(len(c) for c in done.values()))
         for i, chunk in zip(todo, _map_ordered(_chunk_spectra, tasks, workers, name)):
@@ -452,6 +536,7 @@ def soap_spectra_batch(point_sets: Sequence[np.ndarray], params: SoapParams | Ma
 def soap_spectra_stream(point_sets: Iterable[np.ndarray], params: SoapParams | Mapping | None = None, *,
                         rows_per_chunk: int = 16384, dtype: str = "float64", n_jobs: int = 1,
                         progress: bool | None = None, desc: str = "SOAP", total: int | None = None,
+                        weights: Iterable[np.ndarray | None] | None = None,
                         engine: str | None = None, r_cut: float | None = None, n_max: int | None = None,
                         l_max: int | None = None, sigma: float | None = None
                         ) -> Iterator[tuple[int, int, np.ndarray]]:
@@ -472,6 +557,7 @@ def soap_spectra_stream(point_sets: Iterable[np.ndarray], params: SoapParams | M
     dtype : "float64" (default, as computed, as :func:`soap_spectra_batch`) or "float32" (half the memory).
     progress : show a progress bar; None (default): only when stderr is a terminal.
     total : number of point sets, for the progress bar only.
+    weights : an iterable of (N_k,) density weights (or None entries), one per set, read alongside, or None.
     """
     params = resolve_params(params, r_cut=r_cut, n_max=n_max, l_max=l_max, sigma=sigma)
     progress = resolve_progress(progress)
@@ -483,10 +569,11 @@ def soap_spectra_stream(point_sets: Iterable[np.ndarray], params: SoapParams | M
 
     def pieces():
         group, rows = [], 0
-        for k, points in enumerate(point_sets):
+        for k, (points, w) in enumerate(_with_weights(point_sets, weights)):
             arr = _check_points(points)
+            w = None if w is None else check_weights(w, len(arr), f"weights of point set {k}")
             check_set_memory(arr, params.r_cut, name, what=f"point set {k}")
-            source = _spectra_source(arr, params, name) if len(arr) else None
+            source = _spectra_source(arr, params, name, w) if len(arr) else None
             for start in range(0, len(arr), rows_per_chunk):
                 stop = min(len(arr), start + rows_per_chunk)
                 if rows + stop - start > rows_per_chunk and group:
@@ -507,13 +594,30 @@ def soap_spectra_stream(point_sets: Iterable[np.ndarray], params: SoapParams | M
             bar.update(len({k for k, start, _ in result if start == 0}))
 
 
+def _with_weights(point_sets: Iterable, weights: Iterable | None) -> Iterator[tuple]:
+    """(points, weights or None) pairs, read lazily; a ValueError when one iterable ends before the other."""
+    if weights is None:
+        for points in point_sets:
+            yield points, None
+        return
+    sentinel = object()
+    for k, (points, w) in enumerate(itertools.zip_longest(point_sets, weights, fillvalue=sentinel)):
+        if points is sentinel or w is sentinel:
+            raise ValueError(f"point_sets and weights differ in length: one of them ends at set {k}")
+        yield points, w
+
+
 class _ChunkStore:
     """Finished chunks of one batch on disk, keyed by a hash of every input and of the library code."""
 
-    def __init__(self, root, sets, cents, params: SoapParams, dtype: str, chunk_size: int, engine: str) -> None:
+    def __init__(self, root, sets, cents, params: SoapParams, dtype: str, chunk_size: int, engine: str,
+                 weights: list[np.ndarray | None] | None = None) -> None:
         parts: list[object] = [repr((params.as_dict(), dtype, chunk_size, len(sets), engine, provenance.code_digest()))]
         for p, c in zip(sets, cents):
             parts += [np.ascontiguousarray(p), np.ascontiguousarray(c), b"|"]
+        if weights is not None:                  # unweighted batches keep their key
+            for w in weights:
+                parts += [b"w-" if w is None else np.ascontiguousarray(w), b"|"]
         self.folder = Path(root) / sha256_hex(*parts, length=20)
 
     def _path(self, i: int) -> Path:

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from pixelsoap.images.conversion import images_to_points, points_per_image
+from pixelsoap.images.conversion import check_encoding, encode_images, images_to_points, points_per_image
 from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.io import atomic_path
 from pixelsoap.runtime.provenance import sha256_hex
@@ -120,7 +120,7 @@ def sample_spectra(images: np.ndarray, labels: np.ndarray, params: SoapParams, n
                    rng: np.random.Generator | int | None = None, *, dtype: str = "float32",
                    n_jobs: int = 1, chunk_size: int = 500, checkpoint_dir: str | Path | None = None,
                    progress: bool = True, desc: str = "SOAP", sigma_disturbance: float = 0.0,
-                   noise_rng: np.random.Generator | int | None = None) -> SampledSpectra:
+                   noise_rng: np.random.Generator | int | None = None, encoding: str = "paper") -> SampledSpectra:
     """Algorithm 3 without the rescaling: T = ``n_samples`` random spectra of ``images``.
 
     images : (n, rows, cols) grey images; labels : (n,) digits.
@@ -134,18 +134,28 @@ def sample_spectra(images: np.ndarray, labels: np.ndarray, params: SoapParams, n
         from ``noise_rng`` image by image in increasing image index; 0 (default):
         exact points.  The (image, point) draws come from ``rng`` alone, so one
         ``rng`` samples the same pixels at every noise level.
+    encoding : how pixels become points (:func:`pixelsoap.images.conversion.encode_image`): "paper"
+        (Algorithm 1, the default) or a weighted encoding ("plane-weight", "z-weight"; no noise).
+        Every encoding has the same pixels, so one ``rng`` samples the same pixels in each.
     """
     images = np.asarray(images)
     labels = np.asarray(labels)
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    check_encoding(encoding)
+    if encoding != "paper" and sigma_disturbance:
+        raise ValueError(f"sigma_disturbance={sigma_disturbance!r} needs encoding 'paper' (Algorithm 1's noise), "
+                         f"got encoding {encoding!r}")
     image_idx, point_idx = sample_centers(points_per_image(images), n_samples, rng)
     used = np.unique(image_idx)
-    point_sets = images_to_points(images[used], sigma_disturbance, noise_rng)
+    if encoding == "paper":
+        point_sets, weights = images_to_points(images[used], sigma_disturbance, noise_rng), None
+    else:
+        point_sets, weights = encode_images(images[used], encoding)
     centers = centers_by_image(image_idx, point_idx, used)
     spectra = soap_spectra_batch(point_sets, params, centers, dtype=dtype, n_jobs=n_jobs,
                                  chunk_size=chunk_size, progress=progress, desc=desc,
-                                 checkpoint_dir=checkpoint_dir)
+                                 checkpoint_dir=checkpoint_dir, weights=weights)
     X = np.empty((n_samples, params.size), dtype=dtype)
     pos = np.searchsorted(used, image_idx)
     for row_block, (cent, spec) in scatter_rows(pos, point_idx, centers, spectra):

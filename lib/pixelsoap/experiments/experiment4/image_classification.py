@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from pixelsoap.images.conversion import image_to_points
+from pixelsoap.images.conversion import encode_images
 from pixelsoap.models.classifier import predict_proba, train_classifier
 from pixelsoap.soap.descriptor import soap_spectra_stream
 
@@ -164,18 +164,21 @@ class ImageStatistics:
 
 def image_statistics(images: Sequence[np.ndarray] | np.ndarray, labels: Sequence[int], params, scaler,
                      predict_proba: Callable[[np.ndarray], np.ndarray] | None = None, *, n_jobs: int = -1,
-                     rows_per_chunk: int = 16384, progress: bool = True, desc: str = "SOAP images") -> ImageStatistics:
+                     rows_per_chunk: int = 16384, progress: bool = True, desc: str = "SOAP images",
+                     encoding: str = "paper") -> ImageStatistics:
     """Every pixel's spectrum of every image, rescaled, classified and pooled, in one bounded-memory pass.
 
     images : n grey images (any sizes, 0..255); labels : (n,) digits.  params : SoapParams.
     scaler : the RobustScaler of the training spectra (``transform`` (M, d) -> (M, d)).
     predict_proba : rescaled float32 spectra (M, d) -> probabilities (M, 10); None skips the pixel
         classifier (votes and proba_sum stay zero).
+    encoding : how pixels become points (:func:`pixelsoap.images.conversion.encode_image`; "paper":
+        Algorithm 1, no weights).
     """
     start = time.perf_counter()
     labels = np.asarray(labels, dtype=np.int64)
     n, d = len(labels), params.size
-    points = [image_to_points(image) for image in images]
+    points, weights = encode_images(images, encoding)
     if len(points) != n:
         raise ValueError(f"got {len(points)} images but {n} labels")
     stats = ImageStatistics(np.array([len(p) for p in points], dtype=np.int64), labels,
@@ -199,7 +202,7 @@ def image_statistics(images: Sequence[np.ndarray] | np.ndarray, labels: Sequence
 
     buffered = 0
     for k, _, spectra in soap_spectra_stream(points, params, rows_per_chunk=rows_per_chunk, dtype="float32",
-                                             n_jobs=n_jobs, progress=progress, desc=desc, total=n):
+                                             n_jobs=n_jobs, progress=progress, desc=desc, total=n, weights=weights):
         pending.append((k, spectra))
         buffered += len(spectra)
         if buffered >= rows_per_chunk:

@@ -153,16 +153,29 @@ _NO_CELLS = (np.zeros((0, 3), np.int64), np.zeros(0, np.int64), np.zeros(0, np.i
              np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
+#: the kernel's weights for an unweighted set (every weight 1)
+_NO_WEIGHTS = np.zeros(0)
+
 #: how the kernel gets each neighbour's radial row: the table's row of the integer r^2 (points on the
 #: lattice), that row times the Taylor polynomial of exp(aOa (r^2 - s)) (off the lattice), or exps
 RADIAL_TABLE, RADIAL_NEAR_TABLE, RADIAL_EXP = 0, 1, 2
 
 
 class PreparedSet:
-    """One point set made ready for the kernel: the neighbour search and radial path are chosen once."""
+    """One point set made ready for the kernel: the neighbour search and radial path are chosen once.
 
-    def __init__(self, points: np.ndarray, r_cut: float, n_max: int, l_max: int, sigma: float) -> None:
+    points : (N, 3) float64 (length units); weights : (N,) float64 >= 0, each point's weight in the
+    density (checked by the caller, :func:`pixelsoap.soap.descriptor.check_weights`), or None for
+    every weight 1 (the unweighted kernel path, unchanged).
+    """
+
+    def __init__(self, points: np.ndarray, r_cut: float, n_max: int, l_max: int, sigma: float,
+                 weights: np.ndarray | None = None) -> None:
         self.points = np.ascontiguousarray(points, dtype=np.float64)
+        self.weights = _NO_WEIGHTS if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+        if weights is not None and self.weights.shape != (len(self.points),):
+            raise ValueError(f"weights must have shape ({len(self.points)},), one per point, "
+                             f"got {self.weights.shape}")
         self.const = engine_constants(r_cut, n_max, l_max, sigma)
         key = (r_cut, n_max, l_max, sigma)
         table = _radial_table(*key)
@@ -188,7 +201,7 @@ class PreparedSet:
             spectra_kernel(self.points, np.ascontiguousarray(centers, dtype=np.int64), out, c.cutoff2,
                            c.exponents, c.table_exponents, *c.lanes, c.bOa, c.pref, c.norm, c.rec_a, c.rec_b,
                            self.table, self.radial_mode, c.near_table_degree or 0, self.use_cells,
-                           *self.cells)
+                           *self.cells, self.weights)
         return out
 
 

@@ -4,10 +4,11 @@ For DScribe's GTO basis (one species, open space) the expansion coefficients of
 the Gaussian-smeared density around a center have a closed form without
 special functions (:func:`pixelsoap.soap.expansion.coefficients_closed_form`):
 
-    c_nlm = sum_k bOa[l, n, k] sum_j exp(aOa[l, k] r_j^2) r_j^l Y_lm(r_j / |r_j|)
+    c_nlm = sum_k bOa[l, n, k] sum_j w_j exp(aOa[l, k] r_j^2) r_j^l Y_lm(r_j / |r_j|)
 
-with r_j the neighbour j minus the center, Y_lm the real orthonormal spherical
-harmonics, aOa[l, k] = -alpha_lk / (1 + 2 sigma^2 alpha_lk) (1/length^2) and
+with r_j the neighbour j minus the center, w_j its weight in the density (1 unless the caller
+gives weights; the solid harmonics carry it, so every radial path takes it unchanged), Y_lm the
+real orthonormal spherical harmonics, aOa[l, k] = -alpha_lk / (1 + 2 sigma^2 alpha_lk) (1/length^2) and
 bOa[l, n, k] = (2 pi sigma^2)^(3/2) beta[l, n, k] (1 + 2 sigma^2 alpha_lk)^-(l + 3/2).
 The power spectrum is p[l, n, n'] = pi sqrt(8 / (2l + 1)) sum_m c_nlm c_n'lm
 (Eq. 5), in DScribe's order (l, then n, then n' >= n).
@@ -190,12 +191,14 @@ def _cell_neighbours(points, ci, cutoff2, cells, order, keys, ux, uy, uz, out):
 
 @_jit
 def _displacements(xs, ys, zs, ci, cutoff2, use_cells, points, cells, order, keys, ux, uy, uz, nbr,
-                   dx, dy, dz, r2, w):
+                   weights, dx, dy, dz, r2, w):
     """Displacements from the point ci of its neighbours (every point within sqrt(cutoff2), itself
-    included) into dx, dy, dz (length units), r2 = dx^2 + dy^2 + dz^2 and w = 1; then zeros of weight
-    0 up to the next multiple of ``LANES``.  Returns the neighbour count.
+    included) into dx, dy, dz (length units), r2 = dx^2 + dy^2 + dz^2 and w = each neighbour's weight
+    (``weights[j]``, or 1 when ``weights`` is empty); then zeros of weight 0 up to the next multiple of
+    ``LANES``.  Returns the neighbour count.
 
-    xs, ys, zs : (N,) the coordinate columns of points (N, 3); dx ... w : (>= N + LANES,).
+    xs, ys, zs : (N,) the coordinate columns of points (N, 3); weights : (N,) the points' density
+    weights, or (0,) for all 1 (the unweighted path, unchanged); dx ... w : (>= N + LANES,).
     Without cells the neighbours are in index order: every point's displacement in one
     vectorised pass, then those within the cutoff kept.  With cells (``use_cells``; ``cells``
     ... ``uz`` as in :func:`_cell_neighbours`, ``nbr`` (N,) int64 scratch) in cell order.
@@ -203,6 +206,7 @@ def _displacements(xs, ys, zs, ci, cutoff2, use_cells, points, cells, order, key
     cx = xs[ci]
     cy = ys[ci]
     cz = zs[ci]
+    weighted = weights.shape[0] > 0
     if use_cells:
         count = _cell_neighbours(points, ci, cutoff2, cells, order, keys, ux, uy, uz, nbr)
         for b in range(count):
@@ -211,6 +215,9 @@ def _displacements(xs, ys, zs, ci, cutoff2, use_cells, points, cells, order, key
             dy[b] = ys[j] - cy
             dz[b] = zs[j] - cz
             r2[b] = dx[b] * dx[b] + dy[b] * dy[b] + dz[b] * dz[b]
+        if weighted:
+            for b in range(count):
+                w[b] = weights[nbr[b]]
     else:
         for j in range(xs.shape[0]):
             dx[j] = xs[j] - cx
@@ -224,9 +231,12 @@ def _displacements(xs, ys, zs, ci, cutoff2, use_cells, points, cells, order, key
                 dy[count] = dy[j]
                 dz[count] = dz[j]
                 r2[count] = r2[j]
+                if weighted:
+                    w[count] = weights[j]
                 count += 1
-    for b in range(count):
-        w[b] = 1.0
+    if not weighted:
+        for b in range(count):
+            w[b] = 1.0
     for b in range(count, (count + LANES - 1) // LANES * LANES):
         dx[b] = 0.0; dy[b] = 0.0; dz[b] = 0.0; r2[b] = 0.0; w[b] = 0.0  # noqa: E702
     return count
@@ -234,8 +244,11 @@ def _displacements(xs, ys, zs, ci, cutoff2, use_cells, points, cells, order, key
 
 @_jit
 def spectra_kernel(points, centers, out, cutoff2, exponents, table_exponents, vw, kv, bOa, pref, norm, rec_a, rec_b,
-                   table, radial_mode, degree, use_cells, cells, order, keys, ux, uy, uz):
+                   table, radial_mode, degree, use_cells, cells, order, keys, ux, uy, uz, weights):
     """Power spectra of ``points`` (N, 3) at ``centers`` (M,) int64 into ``out`` (M, d) float64.
+
+    weights : (N,) float64 >= 0, each point's weight in the density sum_j w_j exp(-|r - r_j|^2 / 2 sigma^2)
+    (the center's own included), or (0,) for every weight 1 (the unweighted path).
 
     exponents : (l_max n_max + kpad,) the exponents of a radial row computed by exps, aOa[l, k] at
     l n_max + k, zeros after; table_exponents : (Q,) the table's, degree l at l kpad; vw, kv : the
@@ -276,7 +289,7 @@ def spectra_kernel(points, centers, out, cutoff2, exponents, table_exponents, vw
     for t in range(centers.shape[0]):
         ci = centers[t]
         count = _displacements(xs, ys, zs, ci, cutoff2, use_cells, points, cells, order, keys, ux, uy, uz, nbr,
-                               dx_all, dy_all, dz_all, r2_all, w_all)
+                               weights, dx_all, dy_all, dz_all, r2_all, w_all)
         C[:, :] = 0.0
         for start in range(0, count, BLOCK):
             n = min(BLOCK, count - start)
