@@ -154,7 +154,7 @@ LIB = ROOT / "lib" / "pixelsoap"
 #: how a stage runs, not what it computes: a change here need not rerun stages
 PLUMBING = {"runtime", "runtime.paths", "runtime.io", "runtime.provenance", "runtime.validation", "runtime.dask",
             "runtime.cache", "runtime.interrupt", "runtime.profiles", "runtime.profile_schema",
-            "runtime.profile_fields", "pipeline.runner", "pipeline.reproduce", "pipeline.clones"}
+            "runtime.profile_fields", "runtime.progress", "pipeline.runner", "pipeline.reproduce", "pipeline.clones"}
 
 
 def _module_file(name: str):

@@ -28,8 +28,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from tqdm.auto import tqdm
-
+from pixelsoap.runtime.progress import tqdm
 from pixelsoap.runtime.validation import is_int
 
 _THREADS_SET: dict[int, bool] = {}

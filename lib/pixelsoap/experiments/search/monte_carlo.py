@@ -80,7 +80,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from pixelsoap import published
 from pixelsoap.data import dataset_of
@@ -119,6 +118,7 @@ from pixelsoap.runtime.dask import dask_client, on_worker
 from pixelsoap.runtime.interrupt import exit_if_interrupted
 from pixelsoap.runtime.io import atomic_path, write_json
 from pixelsoap.runtime.profiles import load_stage_params
+from pixelsoap.runtime.progress import tqdm
 from pixelsoap.runtime.validation import is_finite_number
 from pixelsoap.soap.descriptor import SoapParams
 
