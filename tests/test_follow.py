@@ -166,6 +166,14 @@ def test_the_kernel_environment_hides_cuda_only_without_a_gpu():
     assert "CUDA_VISIBLE_DEVICES" not in mine and mine["TF_CPP_MIN_LOG_LEVEL"] == "0"
 
 
+def test_the_kernel_environment_is_set_for_the_run_only(monkeypatch):
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    with runner.environment({"TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}):
+        assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2" and os.environ["CUDA_VISIBLE_DEVICES"] == ""
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1" and "CUDA_VISIBLE_DEVICES" not in os.environ
+
+
 def test_stage_names_and_log_paths(tmp_path):
     assert runner.stage_name("results/notebooks/03-experiment1.ipynb") == "experiment1"
     assert runner.log_path("experiment1", tmp_path) == tmp_path / "results" / "logs" / "experiment1.log"

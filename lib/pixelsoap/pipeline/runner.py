@@ -83,6 +83,21 @@ def kernel_environment(environ: Mapping[str, str] | None = None, gpu: bool | Non
 
 
 @contextlib.contextmanager
+def environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Set ``variables`` in ``os.environ`` (the kernel, started inside, inherits them), then restore it."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
 def stage_log(path: str | Path) -> Iterator[TextIO]:
     """Send this process's stdout and stderr, and so those of the processes it starts, to the file ``path``.
 
@@ -195,14 +210,14 @@ def main(argv: list[str] | None = None) -> None:
     if missing:
         sys.exit(f"params file lacks section(s) {', '.join(missing)}")
     parameters = {s: params[s] for s in args.sections}
-    os.environ.update(kernel_environment())   # the kernel inherits this process's environment
     if not args.log_output:
-        run_notebook(args.source, args.output, parameters, kernel=args.kernel, timeout=args.timeout,
-                     log_output=False)
+        with environment(kernel_environment()):
+            run_notebook(args.source, args.output, parameters, kernel=args.kernel, timeout=args.timeout,
+                         log_output=False)
         return
     log = Path(args.log) if args.log else log_path(stage_name(args.output))
     failed = False
-    with stage_log(log) as terminal:
+    with environment(kernel_environment()), stage_log(log) as terminal:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr, force=True)
         bars = TerminalBars(terminal)
         try:
