@@ -85,6 +85,14 @@ def test_one_line_per_stage_with_the_time_left_and_the_log_of_a_failure(tmp_path
     assert json.loads(times.read_text()) == {"smoke": {"first": 60.0, "second": 30.0}, "default": {"first": 1.0}}
 
 
+def test_a_stage_stopped_by_ctrl_c_is_interrupted_not_failed(tmp_path):
+    clock = Clock()
+    follower, out = _follow(tmp_path, TRANSCRIPT[7:9] + [None], clock)
+    follower.finish(interrupted=True)
+    assert out.getvalue().splitlines() == ["stage 1 of 3: second", "stage 1 of 3: second interrupted after "
+                                           "1 min 00 s (elapsed 1 min 00 s) · log results/logs/second.log"]
+
+
 def test_without_times_of_its_own_the_estimate_comes_from_the_report(tmp_path):
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "REPORT.md").write_text(textwrap.dedent("""\

@@ -109,6 +109,7 @@ class RunFollower:
         self.current_locked = False
         self.failed: list[str] = []
         self.transcript: list[str] = []
+        self.interrupted = False
 
     # ------------------------------------------------------------------ reading DVC's stdout
     def feed(self, line: str) -> None:
@@ -127,8 +128,10 @@ class RunFollower:
         elif self.current:
             self.current_lines.append(line)
 
-    def finish(self) -> None:
-        """DVC has exited: end the stage still open (failed: DVC wrote no lock entry for it), write dvc.log."""
+    def finish(self, interrupted: bool = False) -> None:
+        """DVC has exited: end the stage still open (failed: DVC wrote no lock entry for it; ``interrupted``:
+        stopped by Ctrl-C), write dvc.log."""
+        self.interrupted = interrupted
         self._end_current()
         write_bytes(self.logs / "dvc.log", "".join(self.transcript).encode())
 
@@ -181,6 +184,10 @@ class RunFollower:
                       f"({detail}{'; ' + left if left else ''})" + (f" · log {shown}" if log.is_file() else ""))
             return
         self.failed.append(stage)
+        if self.interrupted:
+            self._say(f"{self._position(stage)} interrupted after {format_seconds(seconds)} ({detail})"
+                      + (f" · log {shown}" if log.is_file() else ""))
+            return
         self._say(f"{self._position(stage)} FAILED after {format_seconds(seconds)} ({detail})"
                   + (f"; the last lines of {shown}:" if log.is_file() else ""))
         for line in log_tail(log, TAIL_LINES):

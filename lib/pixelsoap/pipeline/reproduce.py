@@ -135,7 +135,7 @@ def run_pipeline(root: str | Path | None = None, dvc_args: tuple[str, ...] = (),
             match = _RUNNING_STAGE.search(line)
             if match and not interrupter.count:
                 running = match.group(1)
-        follower.finish()
+        follower.finish(interrupted=bool(interrupter.count))
         rc = proc.wait()
     finally:
         for sig, handler in previous.items():
