@@ -166,6 +166,41 @@ def test_the_stage_log_catches_child_processes_and_is_named_at_the_end(tmp_path,
     assert capfd.readouterr().out == "after\n"
 
 
+def _stage_work(fail: bool):
+    from pixelsoap.runtime.progress import tqdm
+
+    print("stage output", flush=True)
+    subprocess.run([sys.executable, "-c", "import os; os.write(2, b'worker chatter\\n')"], check=True)
+    for _ in tqdm(range(3), desc="trials", mininterval=0):
+        pass
+    if fail:
+        raise RuntimeError("the search broke")
+    return 42
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_stage_without_notebook_logs_all_but_its_bars(tmp_path, monkeypatch, capfd, fail):
+    """spectra and search (run_logged): their own output and their workers' go to the log, their tqdm bars
+    to the terminal; a failure shows the log's last lines and exits with status 1."""
+    from pixelsoap.runtime import progress
+
+    monkeypatch.setenv("PIXELSOAP_ROOT", str(tmp_path))
+    if fail:
+        with pytest.raises(SystemExit) as stop:
+            progress.run_logged("search", _stage_work, fail)
+        assert stop.value.code == 1
+    else:
+        assert progress.run_logged("search", _stage_work, fail) == 42
+    log = (tmp_path / "results" / "logs" / "search.log").read_text()
+    assert "stage output" in log and "worker chatter" in log and "trials" not in log
+    captured = capfd.readouterr()
+    assert captured.out == "" and "trials: 100%|" in captured.err and "chatter" not in captured.err.split("failed")[0]
+    if fail:
+        assert "RuntimeError: the search broke" in log
+        assert "stage search failed; the last lines of its log" in captured.err
+        assert captured.err.rstrip().endswith("RuntimeError: the search broke")
+
+
 def test_the_kernel_environment_hides_cuda_only_without_a_gpu():
     cpu = runner.kernel_environment({}, gpu=False)
     assert cpu == {"PIXELSOAP_PROGRESS": "text", "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}

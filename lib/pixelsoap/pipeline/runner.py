@@ -42,23 +42,22 @@ from pixelsoap.runtime import paths
 from pixelsoap.runtime.interrupt import exit_if_interrupted
 from pixelsoap.runtime.io import atomic_path
 from pixelsoap.runtime.profiles import load_stage_params
-from pixelsoap.runtime.progress import PROGRESS_ENV, TerminalBars
+from pixelsoap.runtime.progress import (  # noqa: F401 (TAIL_LINES, log_tail: the runner's API too)
+    PROGRESS_ENV,
+    TAIL_LINES,
+    TerminalBars,
+    log_path,
+    log_tail,
+    print_tail,
+    stage_log,
+)
 
 KERNEL = "pixelsoap"
-#: lines of a failed stage's log shown on the terminal
-TAIL_LINES = 25
 
 
 def stage_name(output: str | Path) -> str:
     """The stage of an executed notebook: its name without the number (``03-experiment1`` -> ``experiment1``)."""
     return re.sub(r"^\d+-", "", Path(output).stem)
-
-
-def log_path(stage: str, root: str | Path | None = None) -> Path:
-    """``<root>/results/logs/<stage>.log``: where a stage's output goes (gitignored)."""
-    if not isinstance(stage, str) or not re.fullmatch(r"[\w.-]+", stage):
-        raise ValueError(f"stage must be a name of letters, digits, '_', '.' or '-', got {stage!r}")
-    return Path(root or paths.project_root()) / "results" / "logs" / f"{stage}.log"
 
 
 def has_nvidia_gpu() -> bool:
@@ -95,49 +94,6 @@ def environment(variables: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-@contextlib.contextmanager
-def stage_log(path: str | Path) -> Iterator[TextIO]:
-    """Send this process's stdout and stderr, and so those of the processes it starts, to the file ``path``.
-
-    Works on the file descriptors (1 and 2), so C libraries and child processes are caught too.
-    Yields the terminal (a copy of the original stderr) for what should still be seen there.  The log
-    is written beside ``path`` and renamed onto it on the way out, whether the body succeeded or not.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = (os.dup(1), os.dup(2))
-    terminal = os.fdopen(os.dup(2), "w", buffering=1)
-    try:
-        with open(tmp, "w", buffering=1) as log:
-            os.dup2(log.fileno(), 1)
-            os.dup2(log.fileno(), 2)
-            try:
-                yield terminal
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os.dup2(saved[0], 1)
-                os.dup2(saved[1], 2)
-    finally:
-        for fd in saved:
-            os.close(fd)
-        terminal.close()
-        if tmp.exists():
-            os.replace(tmp, path)
-
-
-def log_tail(path: str | Path, lines: int = TAIL_LINES) -> list[str]:
-    """The last ``lines`` lines of the text file ``path`` (ANSI colour codes removed); [] if it is missing."""
-    try:
-        text = Path(path).read_text(errors="replace")
-    except FileNotFoundError:
-        return []
-    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text).splitlines()[-lines:]
 
 
 def has_parameters_cell(notebook) -> bool:
@@ -229,10 +185,7 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             bars.end_line()
     if failed:
-        shown = os.path.relpath(log) if not os.path.relpath(log).startswith("..") else str(log)
-        print(f"{Path(args.output).stem} failed; the last lines of its log, {shown}:", file=sys.stderr)
-        for line in log_tail(log):
-            print("    " + line, file=sys.stderr)
+        print_tail(Path(args.output).stem, log)
         sys.exit(1)
 
 

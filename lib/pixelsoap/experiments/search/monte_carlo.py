@@ -118,7 +118,7 @@ from pixelsoap.runtime.dask import dask_client, on_worker
 from pixelsoap.runtime.interrupt import exit_if_interrupted
 from pixelsoap.runtime.io import atomic_path, write_json
 from pixelsoap.runtime.profiles import load_stage_params
-from pixelsoap.runtime.progress import tqdm
+from pixelsoap.runtime.progress import run_logged, tqdm
 from pixelsoap.runtime.validation import is_finite_number
 from pixelsoap.soap.descriptor import SoapParams
 
@@ -496,7 +496,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default=None, help="parameter file (default: <root>/params.yaml)")
     args = parser.parse_args(argv)
     exit_if_interrupted('search')
-    metrics = run_search_stage(load_stage_params(args.params, ["experiment1"], "search"))
+    params = load_stage_params(args.params, ["experiment1"], "search")   # a broken profile: said on the terminal
+    metrics = run_logged("search", run_search_stage, params)   # the rest in results/logs/search.log
     print({k: metrics[k] for k in ("best_params", "best_val_accuracy", "n_complete", "n_failed")})
 
 
