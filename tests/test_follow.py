@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from pixelsoap.pipeline import follow, reproduce, runner
+from pixelsoap.runtime import progress
 from pixelsoap.runtime.progress import TerminalBars
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +75,7 @@ def test_one_line_per_stage_with_the_time_left_and_the_log_of_a_failure(tmp_path
                        "results/logs/second.log:"
     second = (tmp_path / "results" / "logs" / "second.log").read_text().splitlines()
     assert second[:40] == [f"line {i}" for i in range(40)] and second[-1] == "about to fail"   # DVC's lines appended
-    assert shown[5:] == ["    " + line for line in second[-runner.TAIL_LINES:]]
+    assert shown[5:] == ["    " + line for line in second[-progress.TAIL_LINES:]]
     assert follower.failed == ["second"]
     # what the stages printed is in their logs, not on the terminal; DVC's whole stdout in dvc.log
     logs = tmp_path / "results" / "logs"
@@ -182,8 +183,6 @@ def _stage_work(fail: bool):
 def test_a_stage_without_notebook_logs_all_but_its_bars(tmp_path, monkeypatch, capfd, fail):
     """spectra and search (run_logged): their own output and their workers' go to the log, their tqdm bars
     to the terminal; a failure shows the log's last lines and exits with status 1."""
-    from pixelsoap.runtime import progress
-
     monkeypatch.setenv("PIXELSOAP_ROOT", str(tmp_path))
     if fail:
         with pytest.raises(SystemExit) as stop:

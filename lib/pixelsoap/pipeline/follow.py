@@ -28,8 +28,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TextIO
 
-from pixelsoap.pipeline.runner import TAIL_LINES, log_path, log_tail
 from pixelsoap.runtime.io import write_bytes, write_json
+from pixelsoap.runtime.progress import TAIL_LINES, log_path, log_tail
 
 _RUNNING = re.compile(r"Running stage '([^']+)'")
 _SKIPPED = re.compile(r"Stage '([^']+)' (?:didn't change|is cached)")

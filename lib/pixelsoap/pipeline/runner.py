@@ -10,9 +10,9 @@ profile schema (:mod:`pixelsoap.runtime.profile_schema`); a broken one stops the
 one line per problem and exit status 2.
 
 With ``--log-output`` everything the stage prints goes to its log, ``results/logs/<stage>.log``
-(:func:`log_path`; renamed into place when the stage ends, so the last complete log stays readable
-while a stage runs): papermill's cell markers, the cells' output, and the kernel's own stdout and
-stderr (TensorFlow's C++ logging).  The terminal gets only the notebook's tqdm bars
+(:func:`~pixelsoap.runtime.progress.log_path`; renamed into place when the stage ends, so the last
+complete log stays readable while a stage runs): papermill's cell markers, the cells' output, and
+the kernel's own stdout and stderr (TensorFlow's C++ logging).  The terminal gets only the notebook's tqdm bars
 (:class:`pixelsoap.runtime.progress.TerminalBars`) and, when the stage fails, the last lines of its
 log.  The kernel runs with :func:`kernel_environment`: text progress bars, and on a machine without
 an NVIDIA GPU no CUDA device for TensorFlow to probe.
@@ -42,15 +42,7 @@ from pixelsoap.runtime import paths
 from pixelsoap.runtime.interrupt import exit_if_interrupted
 from pixelsoap.runtime.io import atomic_path
 from pixelsoap.runtime.profiles import load_stage_params
-from pixelsoap.runtime.progress import (  # noqa: F401 (TAIL_LINES, log_tail: the runner's API too)
-    PROGRESS_ENV,
-    TAIL_LINES,
-    TerminalBars,
-    log_path,
-    log_tail,
-    print_tail,
-    stage_log,
-)
+from pixelsoap.runtime.progress import PROGRESS_ENV, TerminalBars, log_path, print_tail, stage_log
 
 KERNEL = "pixelsoap"
 
