@@ -57,9 +57,11 @@ test-fast: install lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not slow" -q
 
 ## lab: JupyterLab on the notebooks (py:percent files open as notebooks through jupytext:
-##   .jupyter/labconfig makes "Jupytext Notebook" their default viewer; tests/test_lab.py runs one)
+##   .jupyter/labconfig makes "Jupytext Notebook" their default viewer; tests/test_lab.py runs one);
+##   as root (a container) with --allow-root, which Jupyter otherwise demands
 lab: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter" $(BIN)/jupyter lab notebooks/
+	PATH="$(CURDIR)/$(BIN):$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter" $(BIN)/jupyter lab \
+	  $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
 ## benchmark: speed measurements (on demand, not part of the tests)
 benchmark: install

@@ -418,6 +418,26 @@ def test_fig19_draws_error_bars_over_seeds_and_both_uncompressed_lines():
     assert len(fig.axes[0].containers) == 2                      # one errorbar container per method
 
 
+def test_fig18_log_axis_stops_at_the_floor_and_says_so():
+    """PCA's MSE at h_e = d is round-off (~1e-30): on the log axis it is drawn at the floor, the legend
+    says so, and the axis spans log10(max / floor) decades, not 30."""
+    from pixelsoap.plots import experiment2 as plots2
+
+    mse = pd.DataFrame({"method": ["pca", "pca", "pca", "linear", "linear"], "h_m": [None] * 5,
+                        "h_e": [1, 100, 308, 1, 308], "val_mse": [2.0, 1e-3, 1e-30, 3.0, 0.3]})
+    ax = plots2.fig18_mse(mse, 308, log=True).axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"PCA (below 1e-08: drawn at 1e-08)", "linear autoencoder"}
+    assert list(lines["PCA (below 1e-08: drawn at 1e-08)"].get_ydata()) == [2.0, 1e-3, 1e-8]
+    assert list(lines["linear autoencoder"].get_ydata()) == [3.0, 0.3]
+    bottom, top = ax.get_ylim()
+    assert 1e-9 < bottom < 1e-8 and math.log10(top / bottom) < 10
+    linear_axis = plots2.fig18_mse(mse, 308, log=False).axes[0]
+    assert min(min(line.get_ydata()) for line in linear_axis.get_lines()) == 1e-30    # linear axis: as measured
+    with pytest.raises(ValueError, match="floor must be a number in \\(0, 1\\) \\(MSE\\), got 0"):
+        plots2.fig18_mse(mse, 308, log=True, floor=0)
+
+
 def test_published_values_are_read_not_typed(monkeypatch):
     """The thresholds, the claim texts and the paper's protocol come from published.yaml: a changed
     published value changes what Experiment 2 checks against."""

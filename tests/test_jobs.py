@@ -47,3 +47,28 @@ def test_digest_depends_on_kind_and_payload_not_key_order():
     assert cache.digest("a", {"x": 1, "y": 2}) == cache.digest("a", {"y": 2, "x": 1})
     assert cache.digest("a", {"x": 1}) != cache.digest("b", {"x": 1}) != cache.digest("b", {"x": 2})
     assert cache.digest("level", {"x": 1}, length=10).startswith("level-") and len(cache.digest("k", 1, 10)) == 12
+
+
+@pytest.mark.slow
+def test_the_local_cluster_does_not_ask_for_port_8787():
+    """dashboard_address=None still opened the scheduler's HTTP server on 8787: with another cluster
+    there, every stage warned "Port 8787 is already in use"."""
+    import socket
+    import warnings
+
+    from pixelsoap.runtime.dask import dask_client
+
+    holder = socket.socket()
+    try:
+        holder.bind(("", 8787))
+        holder.listen()
+    except OSError:
+        pass   # something holds it already: the case itself
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with dask_client(None, 1) as client:
+                assert client.submit(abs, -2).result() == 2
+    finally:
+        holder.close()
+    assert not [w for w in caught if "already in use" in str(w.message)]

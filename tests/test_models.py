@@ -244,6 +244,20 @@ def test_save_and_load_roundtrip(trained, data, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_model_saved_before_training_loads_without_optimizer_warnings(data, tmp_path):
+    """Keras warned "Skipping variable loading for optimizer" when loading a model whose optimizer had
+    never stepped (every model built by to_keras): save_model builds the optimizer's variables first."""
+    import warnings
+
+    model = build_classifier(data[0].shape[1], ClassifierConfig(hidden_units=(8,), seed=0))
+    path = save_model(model, tmp_path / "untrained.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = load_model(path)
+    np.testing.assert_allclose(predict_proba(loaded, data[2]), predict_proba(model, data[2]), atol=1e-7)
+
+
+@pytest.mark.slow
 def test_configure_threads_in_a_fresh_process():
     code = ("from pixelsoap.models import configure_threads; import tensorflow as tf; "
             "assert configure_threads(1); "

@@ -1,7 +1,11 @@
 """Project files: the lock and environment.yml agree, profiles match the paper, notebooks are clean."""
 
 import ast
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import jupytext
@@ -150,7 +154,7 @@ LIB = ROOT / "lib" / "pixelsoap"
 #: how a stage runs, not what it computes: a change here need not rerun stages
 PLUMBING = {"runtime", "runtime.paths", "runtime.io", "runtime.provenance", "runtime.validation", "runtime.dask",
             "runtime.cache", "runtime.interrupt", "runtime.profiles", "runtime.profile_schema",
-            "runtime.profile_fields", "pipeline.runner", "pipeline.reproduce", "pipeline.clones"}
+            "runtime.profile_fields", "runtime.progress", "pipeline.runner", "pipeline.reproduce", "pipeline.clones"}
 
 
 def _module_file(name: str):
@@ -252,3 +256,13 @@ def test_the_package_docstrings_map_every_module():
         unnamed = sorted(n for n in names if f":mod:`.{n}`" not in doc)
         assert not unnamed, f"{init.relative_to(ROOT)} does not name {unnamed}"
 
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
+def test_make_lab_allows_root_only_as_root():
+    """Jupyter refuses to start as root without --allow-root (exit 2): `make lab` adds it for uid 0 only."""
+    stamp = Path(sys.executable).parent.parent / ".installed"
+    out = subprocess.run(["make", "-n", "-o", str(stamp), "lab", f"BIN={Path(sys.executable).parent}",
+                          f"STAMP={stamp}"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "jupyter lab" in out
+    assert ("--allow-root" in out) == (os.geteuid() == 0)

@@ -958,3 +958,38 @@ def test_inconclusive_verdicts_are_counted_apart_in_the_summary(project):
     summary = next(line for line in md_path.read_text().splitlines() if line.startswith("| verdicts |"))
     assert "❓ 2 inconclusive" in summary
     assert 'class="verdict unsure">2 inconclusive' in index.read_text()
+
+
+# --------------------------------------------------------------------------- the committed page (REPORT.html)
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", png[16:24])
+
+
+@pytest.mark.slow
+def test_the_committed_page_is_self_contained_and_its_figures_small(project, tmp_path):
+    """REPORT.html beside REPORT.md: the report's page for a fresh clone, every figure inline, none wider
+    than COMPACT_WIDTH (aspect kept), no script, nothing loaded from elsewhere, no link into the DVC cache."""
+    (project / "figures" / "fig02a-neighbourhoods.png").write_bytes(_png(2400, 900))
+    md, index = report.write_report(project, tmp_path / "REPORT.md", tmp_path / "html")
+    page_path = tmp_path / "REPORT.html"
+    page = page_path.read_text()
+    assert "<script" not in page and report.external_resources(page) == []
+    assert 'href="notebooks/' not in page and 'href="notebooks/' in index.read_text()
+    pngs = [base64.b64decode(b) for b in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
+    sizes = sorted(_png_size(png) for png in pngs)
+    assert sizes == [(40, 30), (report.render.COMPACT_WIDTH, round(900 * report.render.COMPACT_WIDTH / 2400))]
+    assert page_path.stat().st_size < index.stat().st_size
+    assert not list(tmp_path.glob(".REPORT*"))   # written atomically: no temporary file left
+
+
+def test_compact_png_keeps_small_images_and_refuses_a_bad_width(tmp_path):
+    path = tmp_path / "f.png"
+    path.write_bytes(_png(300, 200))
+    assert _png_size(report.render.compact_png(path)) == (300, 200)
+    assert _png_size(report.render.compact_png(path, max_width=150)) == (150, 100)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match=f"max_width must be an int >= 1 \\(pixels\\), got {bad!r}"):
+            report.render.compact_png(path, max_width=bad)

@@ -28,6 +28,7 @@ from pixelsoap.runtime import paths
 from pixelsoap.runtime.interrupt import exit_if_interrupted
 from pixelsoap.runtime.io import save_npz, write_json
 from pixelsoap.runtime.profiles import load_stage_params
+from pixelsoap.runtime.progress import run_logged
 from pixelsoap.soap.descriptor import SoapParams
 from pixelsoap.soap.sampling import SampledSpectra, fit_scaler, load_scaler, sample_spectra, save_scaler, split_rows
 
@@ -142,7 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default=None, help="parameter file (default: <root>/params.yaml)")
     args = parser.parse_args(argv)
     exit_if_interrupted('spectra')
-    metrics = build(load_stage_params(args.params, ["soap", "spectra"], "spectra"))
+    params = load_stage_params(args.params, ["soap", "spectra"], "spectra")   # a broken profile: said on the terminal
+    metrics = run_logged("spectra", build, params)   # the rest in results/logs/spectra.log
     print({k: metrics[k] for k in ("n_train", "n_val", "n_test", "train_seconds", "test_seconds")})
 
 

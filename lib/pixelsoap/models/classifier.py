@@ -261,10 +261,18 @@ def predict_labels(model, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
 
 
 def save_model(model, path: str | Path) -> Path:
-    """Save the model (architecture, weights, optimizer) as a ``.keras`` file, atomically."""
+    """Save the model (architecture, weights, optimizer) as a ``.keras`` file, atomically.
+
+    A compiled model whose optimizer never stepped (one built by :func:`to_keras`, or not trained
+    yet) gets its optimizer's variables built first: Keras would otherwise save 2 of them, build
+    all of them when loading, and warn "Skipping variable loading for optimizer" on every load.
+    """
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"model files must end in .keras, got {path}")
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not getattr(optimizer, "built", True):
+        optimizer.build(model.trainable_variables)
     with atomic_path(path) as tmp:
         model.save(tmp)
     return path

@@ -1,7 +1,8 @@
 """Running the pipeline and checking it: the commands, not the science.
 
 - :mod:`.reproduce`: ``make reproduce`` (DVC with one Ctrl-C that stops it all)
-- :mod:`.runner`: a notebook stage run through papermill
+- :mod:`.follow`: the one line per stage ``make reproduce`` prints (elapsed time, estimate, logs)
+- :mod:`.runner`: a notebook stage run through papermill, its output in ``results/logs/<stage>.log``
 - :mod:`.headline`: a few headline metrics per stage for ``dvc metrics``
 - :mod:`.budget_check`: the doubled-budget run that says which verdicts are settled
 - :mod:`.verify`: ``make verify``, a profile regenerated from scratch in a clone and compared

@@ -2,7 +2,9 @@
 
 ``python -m pixelsoap.pipeline.reproduce [PROFILE] [--force]`` selects the profile (checked first),
 runs ``dvc repro --keep-going`` (``--force``: every stage, even one DVC finds up to date) and,
-when a stage fails, writes the report with the stages that did not run shown as not run.
+when a stage fails, writes the report with the stages that did not run shown as not run.  The
+terminal shows one line per stage (:mod:`pixelsoap.pipeline.follow`) and the stages' progress
+bars; the rest goes to ``results/logs/``.
 A profile other than ``default``, ``--set SECTION.KEY=VALUE`` or ``--variant NAME`` runs in a clone
 under ``runs/`` instead and leaves the committed results alone (:mod:`pixelsoap.pipeline.variants`).
 
@@ -39,6 +41,8 @@ import time
 from pathlib import Path
 
 from pixelsoap.pipeline import variants
+from pixelsoap.pipeline.follow import RunFollower, dvc_stages
+from pixelsoap.report.run_info import infer_profile
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.interrupt import INTERRUPTED_EXIT, interrupt_flag
@@ -128,13 +132,14 @@ def run_pipeline(root: str | Path | None = None, dvc_args: tuple[str, ...] = (),
     interrupter = _Interrupter(proc, flag, grace)
     previous = {sig: signal.signal(sig, interrupter) for sig in (signal.SIGINT, signal.SIGTERM)}
     running = None  # the stage DVC started last before any interrupt
+    follower = RunFollower(root, dvc_stages(root), infer_profile(root)["name"] or "params.yaml")
     try:
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            sys.stdout.flush()
+        for line in proc.stdout:   # one line per stage shown; the rest goes to results/logs/ (follow.py)
+            follower.feed(line)
             match = _RUNNING_STAGE.search(line)
             if match and not interrupter.count:
                 running = match.group(1)
+        follower.finish(interrupted=bool(interrupter.count))
         rc = proc.wait()
     finally:
         for sig, handler in previous.items():

@@ -43,28 +43,39 @@ def _deep_colour(h_m: int) -> str:
 
 
 def fig18_mse(mse, h_e_max: int = 308, log: bool = False, title: str | None = None, column: str = "val_mse",
-              floor: float = 1e-16):
+              floor: float = 1e-8):
     """Fig. 18: reconstruction MSE on the validation rows against h_e for every method, 0 <= h_e <= h_e_max.
 
     mse : table with columns method, h_m, h_e and ``column`` (:func:`pixelsoap.experiments.experiment2.pca.mse_table`).
-    log : logarithmic MSE axis, cut at ``floor`` (PCA's MSE near h_e = d is float64 round-off).
+    log : logarithmic MSE axis from ``floor`` up: values below it (PCA's MSE near h_e = d falls to float64
+        round-off, ~1e-30, which would stretch the axis over 30 decades) are drawn at ``floor``, and the
+        legend says so.
     MSE is in squared rescaled-feature units.
     """
+    if log and not (isinstance(floor, (int, float)) and 0 < floor < 1):
+        raise ValueError(f"floor must be a number in (0, 1) (MSE), got {floor!r}")
     fig, ax = plt.subplots(figsize=(7.2, 4.6))
     shown = mse[mse["h_e"] <= h_e_max]
+
+    def drawn(rows, label: str):
+        values = rows[column].to_numpy(dtype=np.float64)
+        if log and np.nanmin(values, initial=np.inf) < floor:
+            return np.maximum(values, floor), f"{label} (below {floor:g}: drawn at {floor:g})"
+        return values, label
+
     for method in ("pca", "linear"):
         rows = shown[shown["method"] == method].sort_values("h_e")
         if len(rows):
-            ax.plot(rows["h_e"], rows[column], **STYLES[method])
+            values, label = drawn(rows, STYLES[method]["label"])
+            ax.plot(rows["h_e"], values, **{**STYLES[method], "label": label})
     deep = shown[shown["method"] == "deep"]
     for h_m in sorted(deep["h_m"].dropna().unique()):
         rows = deep[deep["h_m"] == h_m].sort_values("h_e")
-        ax.plot(rows["h_e"], rows[column], marker="s", ms=4, lw=1.2, color=_deep_colour(h_m),
-                label=f"deep autoencoder, $h_m$ = {int(h_m)}")
+        values, label = drawn(rows, f"deep autoencoder, $h_m$ = {int(h_m)}")
+        ax.plot(rows["h_e"], values, marker="s", ms=4, lw=1.2, color=_deep_colour(h_m), label=label)
     if log:
         ax.set_yscale("log")
-        if shown[column].min() < floor:
-            ax.set_ylim(bottom=floor)
+        ax.set_ylim(bottom=floor / 2)
     ax.set_xlim(0, h_e_max)
     ax.set_xlabel("encoding dimension $h_e$")
     ax.set_ylabel("validation MSE" + (" (log scale)" if log else ""))

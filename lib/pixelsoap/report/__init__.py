@@ -8,7 +8,9 @@ composes
   figure and executed notebook (relative to ``results/``), readable on a code host;
 - ``results/report/index.html``: the same content as one self-contained page (figures inline as
   base64 PNG, no script, no external resource), and ``results/report/notebooks/<name>.html``, the
-  executed notebooks rendered by nbconvert with a template that loads nothing from the network.
+  executed notebooks rendered by nbconvert with a template that loads nothing from the network;
+- ``results/REPORT.html``: the page of ``index.html`` with its figures downscaled to a 256-colour
+  palette (under 3 MB), committed to git so that a fresh clone shows the report without reproducing.
 
 Nothing in the report is typed by hand.  The rows are data (``artifacts.yaml``: which published
 key, which file and path hold our value, the comparison rule and its tolerance); published values

@@ -13,7 +13,7 @@ from pathlib import Path
 from pixelsoap.data import DATASETS
 from pixelsoap.report import budget
 from pixelsoap.report.files import Sources, dvc_stages, unavailable_outputs
-from pixelsoap.report.render import render_markdown, swap_in_folder, write_html
+from pixelsoap.report.render import render_html, render_markdown, swap_in_folder, write_html
 from pixelsoap.report.rows import RowResult, evaluate_rows, load_rows
 from pixelsoap.report.rules import VERDICTS, without_verdicts_on_other_data
 from pixelsoap.report.run_info import figures, infer_profile, notebooks, package_versions, stage_timings
@@ -92,7 +92,9 @@ def write_report(root: str | Path | None = None, md_path: str | Path | None = No
 
     Defaults: ``<root>/results/REPORT.md`` and ``<root>/results/report/`` (``index.html`` and,
     unless ``notebooks_html`` is False, ``notebooks/<name>.html``).  The HTML folder is built
-    beside its target and swapped in whole; REPORT.md is written atomically.
+    beside its target and swapped in whole; REPORT.md is written atomically, and so is
+    ``REPORT.html`` beside it: the page of ``index.html`` with its figures made small
+    (:func:`~pixelsoap.report.render.compact_png`, under 3 MB), committed so that a fresh clone has it.
     """
     md_path, index, _ = build_and_write(root, md_path, html_dir, notebooks_html, stale, interrupted)
     return md_path, index
@@ -108,4 +110,8 @@ def build_and_write(root, md_path, html_dir, notebooks_html, stale=(), interrupt
     swap_in_folder(html_dir, lambda folder: write_html(report, folder, notebooks_html))
     with atomic_path(md_path) as out:
         out.write_text(render_markdown(report, md_path, html_dir / "index.html"), encoding="utf-8")
+    # the page a fresh clone shows (committed, small: figures downscaled; no links to the notebooks,
+    # whose pages live in the DVC cache)
+    with atomic_path(md_path.with_suffix(".html")) as out:
+        out.write_text(render_html(report, compact=True), encoding="utf-8")
     return md_path, html_dir / "index.html", report

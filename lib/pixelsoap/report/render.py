@@ -1,5 +1,5 @@
-"""Rendering: REPORT.md and index.html from the Jinja templates, the executed notebooks as offline
-HTML pages (nbconvert), and the HTML folder swapped in whole.
+"""Rendering: REPORT.md, index.html and the compact REPORT.html from the Jinja templates, the executed
+notebooks as offline HTML pages (nbconvert), and the HTML folder swapped in whole.
 
 The templates live in ``lib/pixelsoap/report/templates/`` (:data:`TEMPLATES`): ``report.md.j2``,
 ``report.html.j2`` and nbconvert's lab template without scripts from other hosts
@@ -9,6 +9,7 @@ The templates live in ``lib/pixelsoap/report/templates/`` (:data:`TEMPLATES`): `
 from __future__ import annotations
 
 import base64
+import io
 import os
 import re
 import shutil
@@ -63,14 +64,41 @@ def _nb_html_rel(report: Report, base: Path, nb: dict) -> str | None:
     return os.path.relpath(target, base).replace(os.sep, "/") if target.is_file() else None
 
 
-def render_html(report: Report, notebook_pages: Mapping[str, str] | None = None) -> str:
-    """index.html: one page, figures inline (data URIs), links only to ``notebook_pages`` {name: relative href}."""
+#: the widest figure, in pixels, of the compact page (``results/REPORT.html``, committed to git)
+COMPACT_WIDTH = 1100
+
+
+def compact_png(path: str | Path, max_width: int = COMPACT_WIDTH) -> bytes:
+    """The PNG at ``path`` made small for a page committed to git: at most ``max_width`` pixels wide
+    (height scaled alike, Lanczos) and reduced to a 256-colour palette (the figures are line plots and
+    flat colours: about 4x smaller, no visible change).  Returns the PNG bytes."""
+    from PIL import Image  # heavy optional dependency (matplotlib's), imported where it is used
+
+    if isinstance(max_width, bool) or not isinstance(max_width, int) or max_width < 1:
+        raise ValueError(f"max_width must be an int >= 1 (pixels), got {max_width!r}")
+    with Image.open(path) as image:
+        image = image.convert("RGBA")
+        width, height = image.size
+        if width > max_width:
+            image = image.resize((max_width, max(1, round(height * max_width / width))), Image.LANCZOS)
+        image = image.quantize(256, method=Image.Quantize.FASTOCTREE)
+        out = io.BytesIO()
+        image.save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def render_html(report: Report, notebook_pages: Mapping[str, str] | None = None, compact: bool = False) -> str:
+    """index.html: one page, figures inline (data URIs), links only to ``notebook_pages`` {name: relative href}.
+
+    ``compact``: figures through :func:`compact_png` (the page committed as ``results/REPORT.html``).
+    """
     notebook_pages = notebook_pages or {}
 
     def data_uri(fig: dict) -> str | None:
         if not fig.get("path"):
             return None
-        return "data:image/png;base64," + base64.b64encode(Path(fig["path"]).read_bytes()).decode("ascii")
+        png = compact_png(fig["path"]) if compact else Path(fig["path"]).read_bytes()
+        return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
     return _jinja_env().get_template("report.html.j2").render(r=report, data_uri=data_uri, pages=notebook_pages)
 

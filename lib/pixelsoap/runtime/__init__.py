@@ -8,6 +8,8 @@
 - :mod:`.validation`: the one set of number checks (:func:`is_int`, :func:`is_real`, :func:`is_finite_number`)
 - :mod:`.dask`: the Dask client, the per-worker thread limits and the submit loop (:func:`run_each`)
 - :mod:`.cache`: job caches (:class:`ResultCache`, :func:`digest`), unreadable files set aside
+- :mod:`.progress`: the library's one ``tqdm`` (plain text in the pipeline's kernels), the filter that
+  shows a kernel's progress bars on the terminal, and a stage's log (``results/logs/<stage>.log``)
 - :mod:`.interrupt`: the interrupt flag of ``make reproduce`` (:func:`exit_if_interrupted`)
 - :mod:`.profiles`, :mod:`.profile_schema`, :mod:`.profile_fields`: the run profiles (``params/*.yaml``)
   and their schema; every stage reads its parameters through them (not re-exported here: they load pydantic)

@@ -28,9 +28,8 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from pixelsoap.runtime.extras import require
+from pixelsoap.runtime.progress import tqdm
 from pixelsoap.runtime.validation import is_int
 
 _THREADS_SET: dict[int, bool] = {}
@@ -56,7 +55,10 @@ def dask_client(scheduler=None, n_workers: int = 2) -> Iterator[Any]:
         return
     if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
         raise ValueError(f"n_workers must be an int >= 1, got {n_workers!r}")
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    # dashboard_address=None still starts the scheduler's HTTP server (health, metrics) on 8787, which warns
+    # "Port 8787 is already in use" when another cluster holds it: a free port, and no dashboard on it
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      scheduler_kwargs={"dashboard": False},
                       env={"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}) as cluster, \
             Client(cluster) as client:
         yield client

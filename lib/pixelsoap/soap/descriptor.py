@@ -36,12 +36,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from pixelsoap.runtime import provenance
 from pixelsoap.runtime.cache import UNREADABLE, set_aside
 from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.io import save_npz
+from pixelsoap.runtime.progress import tqdm
 from pixelsoap.runtime.provenance import sha256_hex
 from pixelsoap.soap.basis import gto_basis, gto_overlap
 from pixelsoap.soap.engine.engine import PreparedSet, check_output_size, check_set_memory

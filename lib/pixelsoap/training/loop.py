@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from pixelsoap.runtime.extras import require
+from pixelsoap.runtime.progress import tqdm
 from pixelsoap.runtime.validation import is_int
 from pixelsoap.training import checkpoint
 from pixelsoap.training.kernels import Layout, epoch_program, keep_where_program, validation_program

@@ -48,7 +48,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from pixelsoap.experiments.experiment2.compression import CompressionData, TrainingConfig, parse_section
 from pixelsoap.experiments.experiment2.dynamics_claims import PAPER_EPOCHS, dynamics_table, summarise
@@ -58,6 +57,7 @@ from pixelsoap.experiments.spectra import load
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.io import atomic_path, write_json
 from pixelsoap.runtime.profiles import load_stage_params, profile_path
+from pixelsoap.runtime.progress import tqdm
 
 #: encoding sizes of the default run: both sides of the paper's split at 200 (measured cost, see README)
 DEFAULT_H_E = (16, 100, 250)

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from pixelsoap.experiments.experiment2.classifiers import classifier_accuracies
 from pixelsoap.models.autoencoders import MAX_WASTE, train_autoencoders
@@ -34,6 +33,7 @@ from pixelsoap.runtime.cache import UNREADABLE, digest, set_aside
 from pixelsoap.runtime.dask import dask_client, on_worker
 from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.io import save_npz
+from pixelsoap.runtime.progress import tqdm
 from pixelsoap.training.spec import autoencoder_spec, group_by_shape
 
 if TYPE_CHECKING:

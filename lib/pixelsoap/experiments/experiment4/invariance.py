@@ -53,7 +53,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from pixelsoap.data import load_images
 from pixelsoap.experiments.experiment1.classifier import model_file
@@ -70,6 +69,7 @@ from pixelsoap.models.cnn import config_from_mapping, load_cnn, predict_cnn, sav
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.cache import ResultCache, digest
 from pixelsoap.runtime.io import save_npz, write_json
+from pixelsoap.runtime.progress import tqdm
 from pixelsoap.runtime.provenance import file_digest, sha256_hex
 from pixelsoap.soap.sampling import load_scaler
 

@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
-from tqdm.auto import tqdm
 
 from pixelsoap.data import cache_key_part, dataset_of
 from pixelsoap.experiments.search.monte_carlo import usable_draws
@@ -37,6 +36,7 @@ from pixelsoap.experiments.search.trials import evaluate_trials
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.cache import ResultCache, digest
 from pixelsoap.runtime.io import write_json
+from pixelsoap.runtime.progress import tqdm
 
 #: rho between the rankings at a budget and at twice it from which the ranking counts as settled
 STABLE_RHO = 0.9

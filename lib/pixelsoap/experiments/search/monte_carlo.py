@@ -80,7 +80,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from pixelsoap import published
 from pixelsoap.data import dataset_of
@@ -120,6 +119,7 @@ from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.interrupt import exit_if_interrupted
 from pixelsoap.runtime.io import atomic_path, write_json
 from pixelsoap.runtime.profiles import load_stage_params
+from pixelsoap.runtime.progress import run_logged, tqdm
 from pixelsoap.runtime.validation import is_finite_number
 from pixelsoap.soap.descriptor import SoapParams
 
@@ -497,7 +497,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default=None, help="parameter file (default: <root>/params.yaml)")
     args = parser.parse_args(argv)
     exit_if_interrupted('search')
-    metrics = run_search_stage(load_stage_params(args.params, ["experiment1"], "search"))
+    params = load_stage_params(args.params, ["experiment1"], "search")   # a broken profile: said on the terminal
+    metrics = run_logged("search", run_search_stage, params)   # the rest in results/logs/search.log
     print({k: metrics[k] for k in ("best_params", "best_val_accuracy", "n_complete", "n_failed")})
 
 
