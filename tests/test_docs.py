@@ -88,6 +88,9 @@ def _top_level_names(module: Path) -> set[str]:
             names.add(node.name)
         elif isinstance(node, ast.Assign):
             names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+            if any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+                # lazily loaded names (module __getattr__) are public through __all__
+                names |= {e.value for e in getattr(node.value, "elts", ()) if isinstance(e, ast.Constant)}
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.add(node.target.id)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):

@@ -156,7 +156,8 @@ def test_the_runner_refuses_a_broken_injected_section_before_running_the_noteboo
     # a stage that does not inject the broken section runs
     runner.main(["notebooks/01-conversion.py", str(tmp_path / "out.ipynb"), "--params", params,
                  "--sections", "seed", "conversion"])
-    assert len(calls) == 1 and calls[0][2] == {"seed": 0, "conversion": DEFAULT["conversion"]}
+    assert len(calls) == 1 and calls[0][2] == {"seed": 0, "conversion": DEFAULT["conversion"],
+                                                "outputs": "pipeline"}
 
 
 @pytest.mark.parametrize("module, entry, key", [("experiments.spectra", "build", "spectra.n_test"),
