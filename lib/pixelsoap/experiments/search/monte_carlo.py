@@ -191,7 +191,7 @@ def usable_draws(space: SearchSpace | Mapping | None, seed: int, count: int) -> 
 class _Plan:
     """Which draws are done, which must be (re)run, and which draw comes next."""
 
-    def __init__(self, study) -> None:
+    def __init__(self, study, space: SearchSpace | None = None, seed: int | None = None) -> None:
         from optuna.trial import TrialState
 
         self.complete: set[int] = set()
@@ -209,9 +209,13 @@ class _Plan:
                 self.complete.add(draw)
             elif t.state == TrialState.FAIL and t.user_attrs.get("fail_kind") == "invalid":
                 self.invalid.add(draw)
+        self.next_fresh = max(seen) + 1 if seen else 0
+        if space is not None:  # a draw whose trial lost its record (a damaged journal): its parameters again
+            for draw in set(range(self.next_fresh)) - self.complete - self.invalid - set(self.params):
+                self.params[draw] = draw_params(space, seed, draw)
+            seen |= set(range(self.next_fresh))
         self.pending = sorted(d for d in seen - self.complete - self.invalid if d in self.params)
         heapq.heapify(self.pending)
-        self.next_fresh = max(seen) + 1 if seen else 0
         self.errors: dict[int, int] = {}
 
     def next_draw(self) -> tuple[int, dict | None]:
@@ -291,7 +295,7 @@ def run_search(storage_path: str | os.PathLike, n_trials: int, space: SearchSpac
         stale = recover_stale_trials(study, space)
         if stale:
             log.warning("resuming %s: %d trial(s) left unfinished by an interrupted run are rerun", name, stale)
-        plan = _Plan(study)
+        plan = _Plan(study, space, seed)
         if len(plan.complete) < n_trials:
             _drive(study, plan, space, data, classifier, seed, int(n_trials), int(n_workers), scheduler,
                    objective, int(max_retries), max_draws, tf_threads, progress, int(group_size))
