@@ -271,3 +271,26 @@ def test_a_damaged_dvc_lock_file_is_removed_and_a_good_one_kept(tmp_path):
     assert reproduce.clear_damaged_dvc_lock(tmp_path) == rwlock and not rwlock.exists()
     rwlock.write_text('{"read": {}}')
     assert reproduce.clear_damaged_dvc_lock(tmp_path) is None and rwlock.exists()
+
+
+def test_a_missing_committed_input_is_named_with_the_git_command_that_restores_it(tmp_path, capsys):
+    root = tmp_path / "project"
+    (root / "long-runs" / "study").mkdir(parents=True)
+    (root / "dvc.yaml").write_text(textwrap.dedent("""
+        stages:
+          make:
+            cmd: python -c "open('results/a.csv', 'w')"
+            outs: [results/a.csv]
+          use:
+            cmd: python -c "pass"
+            deps: [results/a.csv, long-runs/study/run.json, long-runs/study/state]
+            outs: [results/b.csv]
+    """))
+    (root / "long-runs" / "study" / "state").mkdir()
+    assert reproduce.missing_committed_inputs(root) == ["long-runs/study/run.json"]   # results/a.csv: made
+    assert reproduce.run_pipeline(root, report=False) == 2
+    err = capsys.readouterr().err
+    assert "git checkout -- long-runs/study/run.json" in err
+    assert not (root / ".dvc" / "tmp" / "rwlock").exists()
+    (root / "long-runs" / "study" / "run.json").write_text("{}")
+    assert reproduce.missing_committed_inputs(root) == []

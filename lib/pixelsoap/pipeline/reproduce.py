@@ -169,6 +169,34 @@ def clear_damaged_dvc_lock(root: str | Path) -> Path | None:
         return path
 
 
+def _paths_of(entries) -> list[str]:
+    """The paths of a dvc.yaml ``deps`` or ``outs`` list (entries are paths or {path: options})."""
+    out = []
+    for entry in entries or []:
+        out += [str(k) for k in entry] if isinstance(entry, dict) else [str(entry)]
+    return out
+
+
+def missing_committed_inputs(root: str | Path) -> list[str]:
+    """Inputs of ``dvc.yaml``'s stages that no stage makes (committed files, such as the long run in
+    ``long-runs/``) and that are missing; DVC would stop with a bare "missing dependencies"."""
+    import yaml
+
+    try:
+        stages = (yaml.safe_load((Path(root) / "dvc.yaml").read_text()) or {}).get("stages") or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    made = {p.rstrip("/") for stage in stages.values() if isinstance(stage, dict) for p in _paths_of(stage.get("outs"))}
+    missing = []
+    for stage in stages.values():
+        for dep in _paths_of(stage.get("deps") if isinstance(stage, dict) else None):
+            dep = dep.rstrip("/")
+            produced = any(dep == o or dep.startswith(o + "/") or o.startswith(dep + "/") for o in made)
+            if not produced and not (Path(root) / dep).exists() and dep not in missing:
+                missing.append(dep)
+    return missing
+
+
 def _start_watchdog(dvc: subprocess.Popen, root: Path, lock: RunLock | None, env: dict) -> subprocess.Popen:
     """Start :mod:`pixelsoap.pipeline.watchdog` for ``dvc``, holding a copy of the run lock."""
     fds = (lock.fd,) if lock is not None and lock.fd is not None else ()
@@ -264,6 +292,11 @@ def run_pipeline(root: str | Path | None = None, dvc_args: tuple[str, ...] = (),
         except (RunBusyError, ReadOnlyCheckoutError) as exc:
             print(f"make reproduce refused: {exc}", file=sys.stderr)
             return BUSY_EXIT if isinstance(exc, RunBusyError) else 2
+    missing = missing_committed_inputs(root)
+    if missing:
+        print(f"make reproduce refused: committed input(s) missing: {', '.join(missing)} (no stage makes them; the "
+              f"long run takes hours). Restore them with `git checkout -- {' '.join(missing)}`", file=sys.stderr)
+        return 2
     clear_damaged_dvc_lock(root)
     flag = interrupt_flag(root)
     flag.unlink(missing_ok=True)
