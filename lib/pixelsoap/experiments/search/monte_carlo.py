@@ -83,7 +83,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from pixelsoap import published
-from pixelsoap.data import dataset_of
+from pixelsoap.data import DataUnavailableError, dataset_of
 from pixelsoap.experiments.experiment1.classifier import bootstrap_findings, search_findings
 from pixelsoap.experiments.search.space import SearchSpace
 from pixelsoap.experiments.search.study import (
@@ -373,6 +373,9 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
             fail_trial(study, trial_id, number, "invalid", str(exc))
             plan.invalid.add(draw)
             n_failed += 1
+        except DataUnavailableError as exc:  # no source of the data: every retry would fail the same way
+            fail_trial(study, trial_id, number, "error", str(exc))
+            raise SearchError(f"trial {number} (draw {draw}): the data set is unavailable, not retried: {exc}") from exc
         except Exception as exc:
             reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             fail_trial(study, trial_id, number, "error", reason)
