@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -83,14 +84,23 @@ def _shown(path: Path) -> str:
 def select_profile(name: str, target: str | Path | None = None) -> bool:
     """Make ``params.yaml`` a copy of profile ``name``; returns True if it changed.
 
+    A ``params.yaml`` that is a copy of no profile in ``params/`` was edited by hand: it is kept as
+    ``params.yaml.edited-<UTC time>`` beside it (said on stderr) before it is overwritten.
     Raises :class:`~pixelsoap.runtime.profile_schema.ProfileError` (nothing written) if the profile breaks the schema.
     """
     target = Path(target) if target else paths.project_root() / "params.yaml"
     source = profile_path(name)
     payload = source.read_bytes()
     validate_params(yaml.safe_load(payload), source=_shown(source))
-    if target.is_file() and target.read_bytes() == payload:
-        return False
+    if target.is_file():
+        current = target.read_bytes()
+        if current == payload:
+            return False
+        if all(current != p.read_bytes() for p in source.parent.glob("*.yaml")):
+            backup = target.with_name(f"{target.name}.edited-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+            write_bytes(backup, current)
+            print(f"{_shown(target)} was edited by hand (it matches no profile in params/): kept as {backup.name}; "
+                  f"to run an edited profile, save it as params/<name>.yaml and select that", file=sys.stderr)
     write_bytes(target, payload)
     return True
 
