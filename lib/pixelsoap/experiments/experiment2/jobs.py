@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from pixelsoap.experiments.experiment2.classifiers import classifier_accuracies
 from pixelsoap.models.autoencoders import MAX_WASTE, train_autoencoders
 from pixelsoap.runtime import paths
-from pixelsoap.runtime.cache import UNREADABLE, digest, set_aside
+from pixelsoap.runtime.cache import UNREADABLE, digest, prune_checkpoints, set_aside
 from pixelsoap.runtime.dask import dask_client, on_worker
 from pixelsoap.runtime.io import save_npz
 from pixelsoap.training.spec import autoencoder_spec, group_by_shape
@@ -275,6 +275,7 @@ def run_jobs(data: CompressionData, ae_jobs: Sequence[AutoencoderJob], acc_jobs:
     run = _Run(list(ae_jobs), list(acc_jobs), training, classifier, data.fingerprint(), folder)
     if run.todo():
         _drive(run, data, training, classifier, pca, scheduler, n_workers, tf_threads, progress)
+    prune_checkpoints(folder / "checkpoints")  # every job is done: what is left there was abandoned
     return [run.results[j] for j in ae_jobs], [run.results[j] for j in acc_jobs]
 
 

@@ -106,6 +106,7 @@ from pixelsoap.experiments.search.trials import (
     InvalidParameters,
     check_seed,
     check_soap_params,
+    checkpoint_root,
     classifier_config,
     data_config,
     epochs_in_training,
@@ -115,6 +116,7 @@ from pixelsoap.experiments.search.trials import (
     spectra_cache_path,
 )
 from pixelsoap.runtime import paths
+from pixelsoap.runtime.cache import prune_checkpoints
 from pixelsoap.runtime.dask import dask_client, on_worker
 from pixelsoap.runtime.interrupt import exit_if_interrupted
 from pixelsoap.runtime.io import atomic_path, write_json
@@ -299,6 +301,8 @@ def run_search(storage_path: str | os.PathLike, n_trials: int, space: SearchSpac
         if len(plan.complete) < n_trials:
             _drive(study, plan, space, data, classifier, seed, int(n_trials), int(n_workers), scheduler,
                    objective, int(max_retries), max_draws, tf_threads, progress, int(group_size))
+        if objective is None:  # the real trials' groups: a killed run's are never read again once regrouped
+            prune_checkpoints(checkpoint_root())
         study.sampler = optuna.samplers.RandomSampler(seed)
     return study
 
