@@ -1,6 +1,7 @@
 """Running the pipeline and checking it: the commands, not the science.
 
 - :mod:`.reproduce`: ``make reproduce`` (DVC with one Ctrl-C that stops it all)
+- :mod:`.watchdog`: stops DVC's whole tree when ``make reproduce`` is killed
 - :mod:`.runner`: a notebook stage run through papermill
 - :mod:`.headline`: a few headline metrics per stage for ``dvc metrics``
 - :mod:`.budget_check`: the doubled-budget run that says which verdicts are settled
