@@ -37,7 +37,7 @@
 # `make reproduce` injects the same sections, from params.yaml, after this cell.
 from pixelsoap.runtime.profiles import active_params
 
-_profile = active_params()
+_profile = active_params(["experiment1", "experiment2"])
 seed = _profile["seed"]
 experiment1 = _profile["experiment1"]
 experiment2 = _profile["experiment2"]

@@ -52,14 +52,18 @@ def load_params(path: str | Path | None = None, sections: list[str] | None = Non
     return params
 
 
-def active_params() -> dict:
+def active_params(sections: list[str] | None = None) -> dict:
     """The parameters a notebook opened by hand runs on: ``params.yaml`` (the profile last selected)
-    if there is one, else the ``default`` profile; checked against the schema either way."""
+    if there is one, else the ``default`` profile; checked against the schema either way.
+
+    ``sections``: check only those (and ``seed``, ``dataset``): a notebook checks the sections it
+    reads, as its stage's runner does, so a broken section it does not read cannot stop it.
+    """
     path = paths.project_root() / "params.yaml"
     if path.is_file():
-        return load_params(path)
+        return load_params(path, sections=sections)
     params = load_profile("default")
-    validate_params(params, source=_shown(profile_path("default")))
+    validate_params(params, source=_shown(profile_path("default")), sections=sections)
     return params
 
 
