@@ -58,7 +58,8 @@ BUSY_EXIT = 3  #: exit status of a run refused because another one holds the che
 LOCK_NAME = "pixelsoap-reproduce.lock"
 #: how long a new run waits for the watchdog of a killed run to finish stopping that run's processes
 CLEANUP_WAIT = 30.0
-HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: handled as Ctrl-C (SIGHUP: a closed terminal or a lost SSH session; absent on Windows)
+HANDLED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 class RunBusyError(RuntimeError):

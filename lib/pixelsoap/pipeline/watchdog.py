@@ -84,8 +84,9 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     dvc_pid, root = int(argv[0]), Path(argv[1])
     grace = float(argv[2]) if len(argv) > 2 else 3.0
-    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):  # only the wrapper's end stops us
-        signal.signal(sig, signal.SIG_IGN)
+    for name in ("SIGINT", "SIGHUP", "SIGTERM"):  # only the wrapper's end stops us
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     message = sys.stdin.read()  # blocks until the wrapper writes "done" and closes, or dies
     if message.strip() == DONE:
         return
