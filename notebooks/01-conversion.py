@@ -14,7 +14,7 @@
 # `make reproduce` injects the same sections, from params.yaml, after this cell.
 from pixelsoap.runtime.profiles import active_params
 
-_profile = active_params()
+_profile = active_params(["conversion"])
 seed = _profile["seed"]
 dataset = _profile["dataset"]
 conversion = _profile["conversion"]

@@ -23,7 +23,7 @@
 # `make reproduce` injects the same sections, from params.yaml, after this cell.
 from pixelsoap.runtime.profiles import active_params
 
-_profile = active_params()
+_profile = active_params(["soap", "spectra", "experiment1"])
 seed = _profile["seed"]
 dataset = _profile["dataset"]
 soap = _profile["soap"]

@@ -37,7 +37,7 @@
 # `make reproduce` injects the same sections, from params.yaml, after this cell.
 from pixelsoap.runtime.profiles import active_params
 
-_profile = active_params()
+_profile = active_params(["experiment1", "experiment2"])
 seed = _profile["seed"]
 experiment1 = _profile["experiment1"]
 experiment2 = _profile["experiment2"]
@@ -229,7 +229,7 @@ pd.DataFrame({name: {"holds": c["holds"]} for name, c in claims.items()}).T
 # python -m pixelsoap.experiments.experiment2.dynamics --h-e 16 100 250 --epochs 10000
 # ```
 #
-# It writes `results/experiment2/dynamics.csv` (one row per $h_e$ and epoch) and `dynamics.json` (epochs
+# It writes `long-runs/autoencoder-dynamics/dynamics.csv` (one row per $h_e$ and epoch) and `dynamics.json` (epochs
 # reached, the gap at the last epoch and its trend, the verdict of both claims on what was reached, the
 # machine and the command that resumes it). This notebook only reads them: the pipeline does not run
 # the command (hours of CPU). Left: MSE against epochs, log-log, with PCA's MSE at the same $h_e$
@@ -238,10 +238,11 @@ pd.DataFrame({name: {"holds": c["holds"]} for name, c in claims.items()}).T
 # %%
 from IPython.display import display
 
-dynamics_csv = paths.pipeline_results_dir() / "experiment2" / "dynamics.csv"  # the committed long run
+long_run = paths.project_root() / paths.DYNAMICS_SUMMARY.parent  # committed input, not a stage's output
+dynamics_csv = long_run / "dynamics.csv"
 if dynamics_csv.exists():
     dynamics = pd.read_csv(dynamics_csv)
-    dynamics_summary = json.loads((dynamics_csv.parent / "dynamics.json").read_text())
+    dynamics_summary = json.loads((long_run / "dynamics.json").read_text())
     save_figure(plots2.fig18e_linear_dynamics(dynamics, dynamics_summary["tolerance"],
                                               dynamics_summary["target_epochs"]), "fig18e-linear-dynamics")
     for name in ("pca_equals_linear_ae_below_200", "pca_better_above_200"):
@@ -252,8 +253,10 @@ if dynamics_csv.exists():
         ["epochs", "val_mse", "pca_val_mse", "gap", "excess_mse", "val_mse_change_last_tenth",
          "first_epoch_within_tolerance", "gap_at_target", "gap_at_target_is", "seconds_per_epoch"]])
 else:
-    print(f"no {dynamics_csv.relative_to(paths.project_root())}: run "
-          "`python -m pixelsoap.experiments.experiment2.dynamics` for the long run (not part of the pipeline)")
+    shown = paths.DYNAMICS_SUMMARY.parent
+    raise FileNotFoundError(f"{dynamics_csv.relative_to(paths.project_root())} is missing: it is a committed input "
+                            f"(the long run, hours of CPU); restore it with `git checkout -- {shown}`, or run "
+                            "`python -m pixelsoap.experiments.experiment2.dynamics` to make it again")
 
 # %% [markdown]
 # **Reading the long run.** PCA's MSE falls steeply with $h_e$ (the spectra have few effective

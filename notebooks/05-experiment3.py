@@ -44,7 +44,7 @@
 # `make reproduce` injects the same sections, from params.yaml, after this cell.
 from pixelsoap.runtime.profiles import active_params
 
-_profile = active_params()
+_profile = active_params(["soap", "experiment1", "experiment3"])
 seed = _profile["seed"]
 dataset = _profile["dataset"]
 soap = _profile["soap"]

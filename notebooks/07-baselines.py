@@ -28,7 +28,7 @@
 # `make reproduce` injects the same sections, from params.yaml, after this cell.
 from pixelsoap.runtime.profiles import active_params
 
-_profile = active_params()
+_profile = active_params(["spectra", "experiment1", "baselines"])
 seed = _profile["seed"]
 dataset = _profile["dataset"]
 spectra = _profile["spectra"]

@@ -216,7 +216,7 @@ def test_report_rows_read_the_summary(tmp_path):
     table = _table({16: 2.0 * e ** -1.0, 100: 20.0 * e ** -0.5, 250: 5e4 * e ** -0.2})
     summary = {**claims.summarise(table, target=10_000),
                "command": "python -m pixelsoap.experiments.experiment2.dynamics"}
-    dyn.write_outputs(table, summary, tmp_path / "results" / "experiment2")
+    dyn.write_outputs(table, summary, tmp_path / dyn.OUTPUT_DIR)
     ids = ("experiment2.claims.pca_equals_linear_ae_below_200", "experiment2.claims.pca_better_above_200")
     rows = {r.id: r for r in report.evaluate_rows(tmp_path) if r.id in ids}
     below, above = (rows[i] for i in ids)

@@ -115,15 +115,15 @@ def test_rows_read_from_a_study_of_its_own_are_not_called_stable(tmp_path):
               "base_profile": "default", "date": "d", "rows": {"long": {"verdict": "reproduced", "ours": "1"},
                                                                "mixed": {"verdict": "reproduced", "ours": "1"}}}
     long_run = SimpleNamespace(id="long", status="reproduced", setting=False, shown=[],
-                               files=["results/experiment2/dynamics.json"])
+                               files=["long-runs/autoencoder-dynamics/dynamics.json"])
     mixed = SimpleNamespace(id="mixed", status="reproduced", setting=False, shown=[],
-                            files=["results/experiment2/dynamics.json", "results/experiment2/metrics.json"])
+                            files=["long-runs/autoencoder-dynamics/dynamics.json", "results/experiment2/metrics.json"])
     counts = budget.label_rows([long_run, mixed], record, params, root=tmp_path)
     assert counts == {budget.STABLE: 1, budget.UNCHECKED: 1}
     assert long_run.budget == budget.UNCHECKED and "study run on its own" in long_run.budget_detail
     assert mixed.budget == budget.STABLE
     # the long run stopped short of the paper's 10,000 epochs: still its own budget, not checked
-    summary = tmp_path / "results" / "experiment2" / "dynamics.json"
+    summary = tmp_path / "long-runs" / "autoencoder-dynamics" / "dynamics.json"
     summary.parent.mkdir(parents=True)
     summary.write_text(json.dumps({"complete": False, "target_epochs": 10000, "epochs_reached": 9000}))
     assert budget.label_rows([long_run], record, params, root=tmp_path) == {budget.UNCHECKED: 1}

@@ -3,6 +3,7 @@ the job cache, and the findings on synthetic tables."""
 
 import math
 import os
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -212,6 +213,45 @@ def test_cached_jobs_are_reused_without_a_cluster(tmp_path):
     other.X_val[0, 0] += 1
     assert other.fingerprint() != data.fingerprint()
 
+
+def _numbers(result: dict) -> dict:
+    """Every number of a job result except wall times and the cached flag."""
+    return {k: v for k, v in result.items() if k not in ("cached", "seconds")}
+
+
+@pytest.mark.slow
+def test_a_resumed_run_equals_an_uninterrupted_one_in_every_number(tmp_path):
+    """Whatever part of the cache a killed run left, the rerun trains each model with the same group
+    mates as an uninterrupted run, so every number is the same to the last bit."""
+    from distributed import Client, LocalCluster
+
+    data = _data(n=300, d=10, rank=3)
+    training = comp.TrainingConfig(learning_rate=0.01, batch_size=64, epochs=2, patience=None)
+    classifier = ClassifierConfig(hidden_units=(8,), epochs=2, batch_size=64)
+    pca = comp_pca.fit_pca(data.X_train)
+    ae, acc = comp_jobs.plan_jobs([4, 5], {2: [3, 4]}, accuracy=[3, 4], d=10, n_seeds=2)
+    groups = comp_jobs.plan_groups(ae, acc, 10)
+    assert any(len(g) > 1 for g in groups[0]) and all(len(g) > 1 for g in groups[1])   # mates to lose
+    fingerprint = data.fingerprint()
+
+    def run(folder):
+        return comp_jobs.run_jobs(data, ae, acc, training, classifier, pca, scheduler=client, tf_threads=None,
+                                  progress=False, folder=folder)
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        whole = run(tmp_path / "whole")
+        # what a kill leaves: every job cached but one member of each autoencoder and classifier group
+        lost = [g[0] for g in groups[0] if len(g) > 1] + [g[-1] for g in groups[1]]
+        shutil.copytree(tmp_path / "whole", tmp_path / "resumed")
+        for job in lost:
+            key = job.key(training, fingerprint) if isinstance(job, comp_jobs.AutoencoderJob) \
+                else job.key(classifier, training, fingerprint)
+            (tmp_path / "resumed" / f"{key}.npz").unlink()
+        resumed = run(tmp_path / "resumed")
+    assert sum(not r["cached"] for r in resumed[0] + resumed[1]) == len(lost)
+    for a, b in zip(whole[0] + whole[1], resumed[0] + resumed[1]):
+        assert _numbers(a) == _numbers(b)
 
 def test_result_files_round_trip(tmp_path):
     result = {"method": "deep", "h_m": 2, "h_e": 3, "val_mse": 0.5, "history": {"loss": [1.0, 0.5]},

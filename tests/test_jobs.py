@@ -1,5 +1,8 @@
 """pixelsoap.runtime.dask: the Dask machinery every experiment shares."""
 
+import os
+from types import SimpleNamespace
+
 import distributed
 import pytest
 
@@ -72,3 +75,35 @@ def test_the_local_cluster_does_not_ask_for_port_8787():
     finally:
         holder.close()
     assert not [w for w in caught if "already in use" in str(w.message)]
+
+
+def _checkpoint(folder, age_s: float):
+    """A group checkpoint folder whose files were last written ``age_s`` seconds ago."""
+    import time
+
+    (folder / "group-0").mkdir(parents=True)
+    state = folder / "group-0" / "state.npz"
+    state.write_bytes(b"x")
+    for path in (state, folder / "group-0", folder):
+        os.utime(path, (time.time() - age_s, time.time() - age_s))
+    return folder
+
+
+def test_checkpoints_of_abandoned_runs_are_pruned_and_recent_ones_kept(tmp_path):
+    from pixelsoap.runtime.cache import ABANDONED_AFTER, prune_checkpoints
+
+    old = _checkpoint(tmp_path / "ckpt" / "group-abc", ABANDONED_AFTER + 60)     # a killed run, days ago
+    live = _checkpoint(tmp_path / "ckpt" / "group-def", 60)                    # maybe another run's
+    assert prune_checkpoints(tmp_path / "ckpt") == [old]
+    assert not old.exists() and live.exists()
+    assert prune_checkpoints(tmp_path / "missing") == []
+
+
+def test_experiment2_prunes_abandoned_group_checkpoints_when_its_jobs_are_done(tmp_path):
+    from pixelsoap.experiments.experiment2 import jobs as experiment2_jobs
+    from pixelsoap.runtime.cache import ABANDONED_AFTER
+
+    old = _checkpoint(tmp_path / "checkpoints" / "group-abc", ABANDONED_AFTER + 60)
+    assert experiment2_jobs.run_jobs(SimpleNamespace(fingerprint=lambda: "d"), [], [], None, folder=tmp_path,
+                         progress=False) == ([], [])
+    assert not old.exists()

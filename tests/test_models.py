@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -254,6 +255,22 @@ def test_a_model_saved_before_training_loads_without_optimizer_warnings(data, tm
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         loaded = load_model(path)
+    np.testing.assert_allclose(predict_proba(loaded, data[2]), predict_proba(model, data[2]), atol=1e-7)
+
+
+@pytest.mark.slow
+def test_saved_models_are_byte_identical_for_identical_weights(trained, data, tmp_path):
+    """Keras stamps the time and Python object ids (other in every process) into .keras files; the
+    caches hash them, so the same model saved at another second must give the same bytes."""
+    import zipfile
+
+    model = trained[0]
+    first = save_model(model, tmp_path / "a.keras").read_bytes()
+    time.sleep(1.1)                                  # date_saved has one-second resolution
+    assert save_model(model, tmp_path / "b.keras").read_bytes() == first
+    config = zipfile.ZipFile(tmp_path / "b.keras").read("config.json").decode()
+    assert str(id(model.optimizer)) not in config and '"shared_object_id": 0' in config   # numbered, not ids
+    loaded = load_model(tmp_path / "b.keras")
     np.testing.assert_allclose(predict_proba(loaded, data[2]), predict_proba(model, data[2]), atol=1e-7)
 
 

@@ -63,6 +63,24 @@ def test_parameters_cell_gives_the_active_profile(project, stem, selected):
     assert namespace["outputs"] == "scratch"          # by hand: never the pipeline's files
 
 
+@pytest.mark.parametrize("stem", sorted(SECTIONS))
+def test_a_broken_section_stops_only_the_stages_that_read_it(project, stem):
+    """The runner checks the sections a stage injects; the notebook's parameters cell must check the same
+    ones, not the whole profile: a bad spectra value is refused by the stages reading spectra, and no
+    other stage dies of it in its notebook."""
+    from pixelsoap.runtime.profile_schema import ProfileError
+
+    params = yaml.safe_load((project / "params" / "smoke.yaml").read_text())
+    params["spectra"]["split"] = "by-pixel"
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    run = lambda: exec(compile(_parameters_source(stem), f"{stem} parameters", "exec"), {})
+    if "spectra" in SECTIONS[stem]:
+        with pytest.raises(ProfileError, match=r"spectra.split = 'by-pixel'"):
+            run()
+    else:
+        run()
+
+
 def test_a_broken_params_yaml_is_refused_by_the_parameters_cell(project):
     params = yaml.safe_load((project / "params" / "smoke.yaml").read_text())
     params["seed"] = -1

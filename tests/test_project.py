@@ -99,6 +99,20 @@ def test_profiles_share_one_structure(tmp_path):
         select_profile("huge", target)
 
 
+def test_a_hand_edited_params_yaml_is_kept_before_a_profile_overwrites_it(tmp_path, capsys):
+    target = tmp_path / "params.yaml"
+    assert select_profile("smoke", target) is True
+    assert select_profile("default", target) is True           # a copy of a profile: replaced silently
+    assert not list(tmp_path.glob("params.yaml.edited-*")) and "edited" not in capsys.readouterr().err
+    edited = target.read_text().replace("seed: 0", "seed: 7")
+    assert edited != target.read_text()
+    target.write_text(edited)
+    assert select_profile("default", target) is True
+    [backup] = tmp_path.glob("params.yaml.edited-*")
+    assert backup.read_text() == edited and target.read_bytes() == (ROOT / "params" / "default.yaml").read_bytes()
+    assert backup.name in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_sources_are_clean_and_parameterised(path):
     text = path.read_text()

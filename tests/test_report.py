@@ -865,9 +865,11 @@ CLAIM_CASES = [
     ("experiment2.claims.components_correlated", {EXP2: {"compressibility.components_for_variance": 120}},
      NOT_REPRODUCED),
     ("experiment2.claims.pca_equals_linear_ae_below_200",
-     {"results/experiment2/dynamics.json": {"claims.pca_equals_linear_ae_below_200.holds": True}}, REPRODUCED),
+     {"long-runs/autoencoder-dynamics/dynamics.json": {"claims.pca_equals_linear_ae_below_200.holds": True}},
+     REPRODUCED),
     ("experiment2.claims.pca_equals_linear_ae_below_200",
-     {"results/experiment2/dynamics.json": {"claims.pca_equals_linear_ae_below_200.holds": False}}, NOT_REPRODUCED),
+     {"long-runs/autoencoder-dynamics/dynamics.json": {"claims.pca_equals_linear_ae_below_200.holds": False}},
+     NOT_REPRODUCED),
     ("experiment3.value_at_3_9", {EXP3: {"findings.value_at_3_9.ratio_estimate": 0.52,
                                   "findings.value_at_3_9.accuracy_estimate": 0.3}},
      WITHIN),
@@ -941,8 +943,8 @@ def test_each_row_states_its_budget_as_a_fraction_of_the_papers(tmp_path):
     # 168/168 trials x 5/300 epochs x 2,500/120,000 spectra = 1/2,880
     assert row.budget_text == "search: 168/168 trials, 5/300 epochs, 2,500/120,000 spectra (1/2,880 of the paper's)"
     assert row.budget_fraction == pytest.approx(1 / 2880)
-    _write_json(tmp_path / "results" / "experiment2" / "dynamics.json", {"epochs_reached": 10000})
-    long_run = evaluate_row({**spec, "file": "results/experiment2/dynamics.json", "budget": "long_run"}, {},
+    _write_json(tmp_path / "long-runs" / "autoencoder-dynamics" / "dynamics.json", {"epochs_reached": 10000})
+    long_run = evaluate_row({**spec, "file": "long-runs/autoencoder-dynamics/dynamics.json", "budget": "long_run"}, {},
                             Sources(tmp_path), budgets)
     assert long_run.budget_fraction == 1 and long_run.budget_text.endswith("(the paper's budget)")
     setting = evaluate_row({**spec, "setting": True, "rule": {"kind": "equal"}, "published": "data.n_test"}, {},

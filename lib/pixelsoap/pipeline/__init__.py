@@ -1,6 +1,7 @@
 """Running the pipeline and checking it: the commands, not the science.
 
 - :mod:`.reproduce`: ``make reproduce`` (DVC with one Ctrl-C that stops it all)
+- :mod:`.watchdog`: stops DVC's whole tree when ``make reproduce`` is killed
 - :mod:`.follow`: the one line per stage ``make reproduce`` prints (elapsed time, estimate, logs)
 - :mod:`.runner`: a notebook stage run through papermill, its output in ``results/logs/<stage>.log``
 - :mod:`.headline`: a few headline metrics per stage for ``dvc metrics``

@@ -146,7 +146,8 @@ def fig18e_linear_dynamics(dynamics, tolerance: float = 0.05, target_epochs: int
     """The linear autoencoder's validation MSE against epochs beside PCA's, per h_e (the long run of
     :mod:`pixelsoap.experiments.experiment2.dynamics`; not a figure of the paper).
 
-    dynamics : table with columns h_e, epoch, val_mse, pca_val_mse, gap (``results/experiment2/dynamics.csv``).
+    dynamics : table with columns h_e, epoch, val_mse, pca_val_mse, gap
+        (``long-runs/autoencoder-dynamics/dynamics.csv``).
     Left: MSE against epochs, log-log, PCA's MSE at the same h_e as a dashed line of the same colour.
     Right: the relative gap (linear - PCA) / PCA (where positive), with ``tolerance`` (what Experiment 2
     calls "identical") and the paper's ``target_epochs``.

@@ -42,6 +42,38 @@ def digest(kind: str, payload: Any, length: int = 24, *, code: bool = True) -> s
     return f"{kind}-{provenance.sha256_hex(text, length=length)}"
 
 
+#: a checkpoint folder no run has written for this long (seconds) belongs to an abandoned run
+ABANDONED_AFTER = 6 * 3600
+
+
+def prune_checkpoints(root: str | os.PathLike, older_than: float = ABANDONED_AFTER) -> list[Path]:
+    """Remove the checkpoint folders under ``root`` (one per training group) of abandoned runs.
+
+    A finished group removes its own folder; a killed run's stays, and when the resumed run groups
+    its work differently (or the code changed its key) nothing reads it again.  Call when a stage
+    has finished all its work: every folder whose newest file is more than ``older_than`` seconds
+    old is removed (a younger one may belong to a run sharing the cache).  Returns the folders removed.
+    """
+    import shutil
+    import time
+
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    now, removed = time.time(), []
+    for entry in sorted(root.iterdir()):
+        try:
+            newest = max((p.stat().st_mtime for p in entry.rglob("*")), default=entry.stat().st_mtime)
+        except OSError:
+            continue
+        if now - newest > older_than:
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+            removed.append(entry)
+    if removed:
+        log.info("removed %d checkpoint folder(s) of abandoned runs from %s", len(removed), root)
+    return removed
+
+
 def set_aside(path: str | os.PathLike, reason: object) -> Path | None:
     """Rename an unusable cache or checkpoint file to ``<name>.unreadable`` and log why; the new path.
 

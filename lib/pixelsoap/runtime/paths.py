@@ -41,7 +41,7 @@ SCRATCH = "scratch"
 #: outputs of the studies run on their own (committed, not pipeline stages), relative to the project
 #: root: the long autoencoder run (:mod:`pixelsoap.experiments.experiment2.dynamics`) and the search's
 #: ranking ladder (:mod:`pixelsoap.experiments.search.convergence`); the report reads them too
-DYNAMICS_SUMMARY = Path("results") / "experiment2" / "dynamics.json"
+DYNAMICS_SUMMARY = Path("long-runs") / "autoencoder-dynamics" / "dynamics.json"
 RANKING_STABILITY = Path("results") / "experiment1" / "ranking_stability.json"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from pixelsoap.runtime import paths
@@ -53,14 +54,18 @@ def load_params(path: str | Path | None = None, sections: list[str] | None = Non
     return params
 
 
-def active_params() -> dict:
+def active_params(sections: list[str] | None = None) -> dict:
     """The parameters a notebook opened by hand runs on: ``params.yaml`` (the profile last selected)
-    if there is one, else the ``default`` profile; checked against the schema either way."""
+    if there is one, else the ``default`` profile; checked against the schema either way.
+
+    ``sections``: check only those (and ``seed``, ``dataset``): a notebook checks the sections it
+    reads, as its stage's runner does, so a broken section it does not read cannot stop it.
+    """
     path = paths.project_root() / "params.yaml"
     if path.is_file():
-        return load_params(path)
+        return load_params(path, sections=sections)
     params = load_profile("default")
-    validate_params(params, source=_shown(profile_path("default")))
+    validate_params(params, source=_shown(profile_path("default")), sections=sections)
     return params
 
 
@@ -85,14 +90,23 @@ def _shown(path: Path) -> str:
 def select_profile(name: str, target: str | Path | None = None) -> bool:
     """Make ``params.yaml`` a copy of profile ``name``; returns True if it changed.
 
+    A ``params.yaml`` that is a copy of no profile in ``params/`` was edited by hand: it is kept as
+    ``params.yaml.edited-<UTC time>`` beside it (said on stderr) before it is overwritten.
     Raises :class:`~pixelsoap.runtime.profile_schema.ProfileError` (nothing written) if the profile breaks the schema.
     """
     target = Path(target) if target else paths.project_root() / "params.yaml"
     source = profile_path(name)
     payload = source.read_bytes()
     validate_params(yaml.safe_load(payload), source=_shown(source))
-    if target.is_file() and target.read_bytes() == payload:
-        return False
+    if target.is_file():
+        current = target.read_bytes()
+        if current == payload:
+            return False
+        if all(current != p.read_bytes() for p in source.parent.glob("*.yaml")):
+            backup = target.with_name(f"{target.name}.edited-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+            write_bytes(backup, current)
+            print(f"{_shown(target)} was edited by hand (it matches no profile in params/): kept as {backup.name}; "
+                  f"to run an edited profile, save it as params/<name>.yaml and select that", file=sys.stderr)
     write_bytes(target, payload)
     return True
 

@@ -16,13 +16,13 @@ profile's learning rate and batch size and no early stopping, and records the va
 every epoch beside PCA's at the same h_e.  The h_e values take turns, one chunk of epochs each; after
 every chunk it writes, atomically,
 
-- ``results/experiment2/dynamics.csv``: h_e, epoch, val_mse, train_loss (the epoch's mean batch loss),
+- ``long-runs/autoencoder-dynamics/dynamics.csv``: h_e, epoch, val_mse, train_loss (the epoch's mean batch loss),
   pca_val_mse, gap = (val_mse - pca_val_mse) / pca_val_mse, seconds (wall seconds of the epoch);
-- ``results/experiment2/dynamics.json``: per h_e the epochs reached, the gap at the last epoch, its
+- ``long-runs/autoencoder-dynamics/dynamics.json``: per h_e the epochs reached, the gap at the last epoch, its
   power-law extrapolation, seconds per epoch; the machine; the command that resumes the run; and the
   verdict of the two claims on what was reached (:func:`summarise`).
 
-**Resuming.**  Each h_e keeps its training state in ``results/experiment2/dynamics-state/<key>/``
+**Resuming.**  Each h_e keeps its training state in ``long-runs/autoencoder-dynamics/dynamics-state/<key>/``
 after every chunk (committed with the outputs, so a clone on another machine resumes the run), and the
 training engine its own checkpoint after every epoch inside a chunk, so Ctrl-C or a kill loses at
 most the epoch in progress; the same command resumes, and a larger ``--epochs`` later continues
@@ -64,8 +64,9 @@ DEFAULT_H_E = (16, 100, 250)
 #: epochs per turn of one h_e (the state and the outputs are saved after each; a turn costs about a second
 #: of set-up, data checks and hashing, on top of its epochs)
 DEFAULT_CHUNK = 100
-#: the outputs' folder, relative to the project root (:func:`output_dir`), and the two files written there
-OUTPUT_DIR = Path("results") / "experiment2"
+#: the outputs' folder, relative to the project root (:func:`output_dir`), and the two files written there:
+#: committed inputs of the pipeline (hours of CPU to remake), kept apart from the regenerable ``results/``
+OUTPUT_DIR = paths.DYNAMICS_SUMMARY.parent
 TABLE = OUTPUT_DIR / "dynamics.csv"
 SUMMARY = paths.DYNAMICS_SUMMARY
 STATE_DIR = OUTPUT_DIR / "dynamics-state"
@@ -75,12 +76,13 @@ STATE_DIR = OUTPUT_DIR / "dynamics-state"
 
 
 def output_dir() -> Path:
-    """``results/experiment2`` (:data:`OUTPUT_DIR` under the project root): where dynamics.csv and dynamics.json go."""
+    """``long-runs/autoencoder-dynamics`` (:data:`OUTPUT_DIR` under the project root): where dynamics.csv and
+    dynamics.json go."""
     return paths.project_root() / OUTPUT_DIR
 
 
 def cache_root() -> Path:
-    """``results/experiment2/dynamics-state`` (:data:`STATE_DIR`): one folder of saved state per h_e.
+    """``long-runs/autoencoder-dynamics/dynamics-state`` (:data:`STATE_DIR`): one folder of saved state per h_e.
 
     Kept beside the outputs, not in the data cache, so that committing it carries the run to another
     machine: the run takes longer than one sitting, and a fresh clone resumes from the committed state

@@ -20,7 +20,7 @@ from pixelsoap.published import value
 PAPER_EPOCHS = 10_000
 #: h_e below it: "identical"; at or above it: "PCA superior" (the paper's split)
 SPLIT = 200
-#: the columns of results/experiment2/dynamics.csv (:func:`dynamics_table`)
+#: the columns of long-runs/autoencoder-dynamics/dynamics.csv (:func:`dynamics_table`)
 COLUMNS = ["h_e", "epoch", "val_mse", "train_loss", "pca_val_mse", "gap", "seconds"]
 
 

@@ -2,7 +2,7 @@
 chunks.
 
 Each h_e keeps its training state (weights, Adam's moments and step count, epochs done) in
-``results/experiment2/dynamics-state/<key>/`` (:func:`state_key`, :data:`STATE_FILE`) after every chunk
+``long-runs/autoencoder-dynamics/dynamics-state/<key>/`` (:func:`state_key`, :data:`STATE_FILE`) after every chunk
 (:func:`train_until`), and the training engine keeps its own checkpoint after every epoch inside a
 chunk, so Ctrl-C or a kill loses at most the epoch in progress; the same command resumes.  A chunk
 continues exactly where the last one stopped: ``N`` epochs then ``M`` more give the weights of ``N + M``
@@ -45,10 +45,11 @@ def state_key(h_e: int, training, fingerprint: str) -> str:
     """Folder name of one autoencoder's saved state: a hash of h_e, the protocol (epochs aside) and the data.
 
     The one cache key of the project without the library code's digest (``code=False``, see
-    :mod:`pixelsoap.runtime.provenance`): the saved states are committed under ``results/experiment2/dynamics-state``
-    and hold hours of training at the paper's protocol, which a key on the code would throw away at
-    every change of the library, so the default run would retrain them for hours.  What a change of
-    the training's meaning needs is :data:`FORMAT_VERSION`, bumped by hand as before.  The engine's own
+    :mod:`pixelsoap.runtime.provenance`): the saved states are committed under
+    ``long-runs/autoencoder-dynamics/dynamics-state`` and hold hours of training at the paper's
+    protocol, which a key on the code would throw away at every change of the library, so the default
+    run would retrain them for hours.  What a change of the training's meaning needs is
+    :data:`FORMAT_VERSION`, bumped by hand as before.  The engine's own
     checkpoint inside a chunk (``<state>/engine``) does follow the code: a change loses at most a chunk.
     """
     return digest("linear-dynamics", {"format": FORMAT_VERSION, "h_e": int(h_e), "data": fingerprint,

@@ -29,7 +29,7 @@ import numpy as np
 from pixelsoap.experiments.experiment2.classifiers import classifier_accuracies
 from pixelsoap.models.autoencoders import MAX_WASTE, train_autoencoders
 from pixelsoap.runtime import paths
-from pixelsoap.runtime.cache import UNREADABLE, digest, set_aside
+from pixelsoap.runtime.cache import UNREADABLE, digest, prune_checkpoints, set_aside
 from pixelsoap.runtime.dask import dask_client, on_worker
 from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.io import save_npz
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from pixelsoap.experiments.experiment2.compression import CompressionData, TrainingConfig
     from pixelsoap.experiments.experiment2.pca import PCAFit
 
-__all__ = ["AutoencoderJob", "AccuracyJob", "plan_jobs", "cache_folder", "save_result",
+__all__ = ["AutoencoderJob", "AccuracyJob", "plan_jobs", "plan_groups", "cache_folder", "save_result",
            "load_result", "run_jobs"]
 
 # --------------------------------------------------------------------------- jobs
@@ -276,25 +276,44 @@ def run_jobs(data: CompressionData, ae_jobs: Sequence[AutoencoderJob], acc_jobs:
     run = _Run(list(ae_jobs), list(acc_jobs), training, classifier, data.fingerprint(), folder)
     if run.todo():
         _drive(run, data, training, classifier, pca, scheduler, n_workers, tf_threads, progress)
+    prune_checkpoints(folder / "checkpoints")  # every job is done: what is left there was abandoned
     return [run.results[j] for j in ae_jobs], [run.results[j] for j in acc_jobs]
 
 
-def _drive(run: _Run, data, training, classifier, pca, scheduler, n_workers, tf_threads, progress) -> None:
-    """Submit every job still to do, in groups trained together, and store results as they come.
+def plan_groups(ae_jobs: Sequence[AutoencoderJob], acc_jobs: Sequence[AccuracyJob],
+                n_features: int) -> tuple[list[list[AutoencoderJob]], list[list[AccuracyJob]]]:
+    """The groups every job of a run is trained in, from the jobs alone (never from what is cached).
 
-    Autoencoders of one family go to :func:`pixelsoap.training.spec.group_by_shape`'s groups, those
-    whose codes a classifier waits for first, then the most expensive; classifier jobs are
-    grouped as soon as their inputs exist.
+    Autoencoders: :func:`pixelsoap.training.spec.group_by_shape`'s groups of all of them, those whose
+    codes a classifier waits for first, then the most expensive.  Classifiers: one group per source
+    of inputs (raw and PCA features together; the codes of each autoencoder), in job order.
+    Training a model with other group mates changes its floats in the last bits, so a run resumed
+    with part of the cache filled must train each model with the same mates as an uninterrupted run:
+    :func:`run_jobs` skips a group whose every member is cached and trains any other one whole.
+    """
+    ae = sorted(ae_jobs, key=lambda j: (not j.encode, -j.cost(n_features)))
+    specs = [autoencoder_spec(n_features, j.h_e, j.h_m) for j in ae]
+    ae_groups = [[ae[i] for i in members] for members in group_by_shape(specs, MAX_WASTE)]
+    ae_groups.sort(key=lambda g: (not any(j.encode for j in g), -sum(j.cost(n_features) for j in g)))
+    acc_groups: dict[AutoencoderJob | None, list[AccuracyJob]] = {}
+    for job in acc_jobs:
+        acc_groups.setdefault(job.source(), []).append(job)
+    return ae_groups, list(acc_groups.values())
+
+
+def _drive(run: _Run, data, training, classifier, pca, scheduler, n_workers, tf_threads, progress) -> None:
+    """Submit every group of :func:`plan_groups` with a job still to do, and store results as they come.
+
+    A group with cached members is trained whole (its members then get the floats they get in an
+    uninterrupted run); their cached results are kept.  Classifier groups start as soon as their
+    inputs exist.
     """
     as_completed = require("distributed", extra="ml").as_completed  # optional (ml extra), imported where it is used
 
     todo = run.todo()
-    ae = sorted((j for j in todo if isinstance(j, AutoencoderJob)),
-                key=lambda j: (not j.encode, -j.cost(data.n_features)))
-    specs = [autoencoder_spec(data.n_features, j.h_e, j.h_m) for j in ae]
-    ae_groups = [[ae[i] for i in members] for members in group_by_shape(specs, MAX_WASTE)]
-    ae_groups.sort(key=lambda g: (not any(j.encode for j in g), -sum(j.cost(data.n_features) for j in g)))
-    waiting = [j for j in todo if isinstance(j, AccuracyJob)]
+    ae_groups, acc_groups = plan_groups(list(run.ae_key), list(run.acc_key), data.n_features)
+    ae_groups = [g for g in ae_groups if any(j not in run.results for j in g)]
+    waiting = [g for g in acc_groups if any(j not in run.results for j in g)]
     bar = tqdm(total=len(todo), desc="Experiment 2", unit="job", disable=not progress)
     bar.set_postfix(cached=run.n_cached)
     with dask_client(scheduler, n_workers) as client:
@@ -310,22 +329,12 @@ def _drive(run: _Run, data, training, classifier, pca, scheduler, n_workers, tf_
             pending.add(future)
 
         def release_ready() -> None:
-            ready = [j for j in waiting if j.source() is None or j.source() in run.codes]
-            if not ready:
-                return
-            for job in ready:
-                waiting.remove(job)
-            sources, codes = [], {}
-            for job in ready:
-                if job.features == "pca":
-                    sources.append(pca)
-                elif job.source() is not None:
-                    if job.source() not in codes:  # one autoencoder's codes serve every training seed
-                        codes[job.source()] = run.take_codes(job.source())
-                    sources.append(codes[job.source()])
-                else:
-                    sources.append(None)
-            submit("accuracy", ready, 1, classifier, client.scatter([sources], hash=False)[0])
+            for group in [g for g in waiting if g[0].source() is None or g[0].source() in run.codes]:
+                waiting.remove(group)
+                source = group[0].source()
+                codes = run.take_codes(source) if source is not None else None  # one per autoencoder
+                sources = [pca if job.features == "pca" else codes for job in group]
+                submit("accuracy", group, 1, classifier, client.scatter([sources], hash=False)[0])
 
         release_ready()
         for rank, group in enumerate(ae_groups):
@@ -333,6 +342,8 @@ def _drive(run: _Run, data, training, classifier, pca, scheduler, n_workers, tf_
         for future in pending:
             jobs = futures.pop(future)
             for job, result in zip(jobs, future.result()):
+                if job in run.results:  # cached, trained again for its group mates' sake
+                    continue
                 run.finish(job, result)
                 bar.update(1)
             release_ready()

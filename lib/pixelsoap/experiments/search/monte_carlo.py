@@ -82,7 +82,7 @@ from typing import Any
 import numpy as np
 
 from pixelsoap import published
-from pixelsoap.data import dataset_of
+from pixelsoap.data import DataUnavailableError, dataset_of
 from pixelsoap.experiments.experiment1.classifier import bootstrap_findings, search_findings
 from pixelsoap.experiments.search.space import SearchSpace
 from pixelsoap.experiments.search.study import (
@@ -105,6 +105,7 @@ from pixelsoap.experiments.search.trials import (
     InvalidParameters,
     check_seed,
     check_soap_params,
+    checkpoint_root,
     classifier_config,
     data_config,
     epochs_in_training,
@@ -114,6 +115,7 @@ from pixelsoap.experiments.search.trials import (
     spectra_cache_path,
 )
 from pixelsoap.runtime import paths
+from pixelsoap.runtime.cache import prune_checkpoints
 from pixelsoap.runtime.dask import dask_client, on_worker
 from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.interrupt import exit_if_interrupted
@@ -192,7 +194,7 @@ def usable_draws(space: SearchSpace | Mapping | None, seed: int, count: int) -> 
 class _Plan:
     """Which draws are done, which must be (re)run, and which draw comes next."""
 
-    def __init__(self, study) -> None:
+    def __init__(self, study, space: SearchSpace | None = None, seed: int | None = None) -> None:
         TrialState = require("optuna.trial", extra="ml").TrialState
 
         self.complete: set[int] = set()
@@ -210,9 +212,13 @@ class _Plan:
                 self.complete.add(draw)
             elif t.state == TrialState.FAIL and t.user_attrs.get("fail_kind") == "invalid":
                 self.invalid.add(draw)
+        self.next_fresh = max(seen) + 1 if seen else 0
+        if space is not None:  # a draw whose trial lost its record (a damaged journal): its parameters again
+            for draw in set(range(self.next_fresh)) - self.complete - self.invalid - set(self.params):
+                self.params[draw] = draw_params(space, seed, draw)
+            seen |= set(range(self.next_fresh))
         self.pending = sorted(d for d in seen - self.complete - self.invalid if d in self.params)
         heapq.heapify(self.pending)
-        self.next_fresh = max(seen) + 1 if seen else 0
         self.errors: dict[int, int] = {}
 
     def next_draw(self) -> tuple[int, dict | None]:
@@ -292,10 +298,12 @@ def run_search(storage_path: str | os.PathLike, n_trials: int, space: SearchSpac
         stale = recover_stale_trials(study, space)
         if stale:
             log.warning("resuming %s: %d trial(s) left unfinished by an interrupted run are rerun", name, stale)
-        plan = _Plan(study)
+        plan = _Plan(study, space, seed)
         if len(plan.complete) < n_trials:
             _drive(study, plan, space, data, classifier, seed, int(n_trials), int(n_workers), scheduler,
                    objective, int(max_retries), max_draws, tf_threads, progress, int(group_size))
+        if objective is None:  # the real trials' groups: a killed run's are never read again once regrouped
+            prune_checkpoints(checkpoint_root())
         study.sampler = optuna.samplers.RandomSampler(seed)
     return study
 
@@ -370,6 +378,9 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
             fail_trial(study, trial_id, number, "invalid", str(exc))
             plan.invalid.add(draw)
             n_failed += 1
+        except DataUnavailableError as exc:  # no source of the data: every retry would fail the same way
+            fail_trial(study, trial_id, number, "error", str(exc))
+            raise SearchError(f"trial {number} (draw {draw}): the data set is unavailable, not retried: {exc}") from exc
         except Exception as exc:
             reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             fail_trial(study, trial_id, number, "error", reason)

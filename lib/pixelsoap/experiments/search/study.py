@@ -12,7 +12,9 @@ Keeping a journal usable after a kill at any moment:
   released by the OS when the process dies), which is what makes RUNNING trials found at
   start-up stale;
 - :func:`repair_journal`: a torn last line (a kill in the middle of a write) is cut off and
-  the write lock left by the killed process removed;
+  the write lock left by the killed process removed; damage anywhere else (a line that is not a
+  JSON record: junk, random bytes) is set aside by :func:`set_aside_damaged_records` before
+  Optuna reads the file, so the search goes on with the readable trials;
 - :func:`recover_stale_trials`: trials the killed driver left RUNNING or WAITING are marked
   FAIL with ``fail_kind = "stale"`` (:func:`fail_trial`); the driver reruns their draws.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import logging
 import math
 import numbers
@@ -41,9 +44,11 @@ from pixelsoap.experiments.search.space import SearchSpace
 from pixelsoap.experiments.search.trials import DATA_NOT_KEYED, PARAMS, check_seed, classifier_config, data_config
 from pixelsoap.runtime import provenance
 from pixelsoap.runtime.extras import require
+from pixelsoap.runtime.io import write_bytes
 
 __all__ = [
     "SearchError", "study_name", "study_config", "quiet_optuna", "driver_lock", "repair_journal",
+    "set_aside_damaged_records",
     "journal_storage", "open_study", "fail_trial", "recover_stale_trials", "trials_frame", "best_params",
 ]
 
@@ -110,7 +115,8 @@ def driver_lock(storage_path: Path) -> Iterator[None]:
 
 
 def repair_journal(path: Path) -> None:
-    """Cut a torn last record and drop the write lock of a killed process (call under the driver lock).
+    """Cut a torn last record, set damaged lines aside (:func:`set_aside_damaged_records`) and drop the
+    write lock of a killed process (call under the driver lock).
 
     Optuna's journal reader skips a last line without newline, but the next
     append would be glued to it and make the file unreadable.
@@ -123,6 +129,11 @@ def repair_journal(path: Path) -> None:
         lock.unlink(missing_ok=True)
     if not path.is_file() or path.stat().st_size == 0:
         return
+    _cut_torn_last_record(path)
+    set_aside_damaged_records(path)
+
+
+def _cut_torn_last_record(path: Path) -> None:
     with open(path, "rb+") as fh:
         fh.seek(-1, os.SEEK_END)
         if fh.read(1) == b"\n":
@@ -143,6 +154,100 @@ def repair_journal(path: Path) -> None:
         fh.truncate(keep)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _record(line: bytes) -> dict | None:
+    """The journal record on ``line``, or None if it is not one (bad UTF-8, bad JSON, no op_code)."""
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("op_code"), int) else None
+
+
+def _ids_consistent(records: list[dict]) -> bool:
+    """True if every trial and study a record names exists when it is read, as Optuna numbers them
+    (by order of creation): a lost ``create_trial`` shifts every later trial id, which this notices
+    as soon as a later record names the last trial created."""
+    from optuna.storages.journal._storage import JournalOperation as Op
+
+    names: list[str] = []
+    trials = 0
+    for record in records:
+        op = record["op_code"]
+        if op == Op.CREATE_STUDY:
+            if record.get("study_name") not in names:
+                names.append(record.get("study_name"))
+            continue
+        if "study_id" in record and not (isinstance(record["study_id"], int) and record["study_id"] < len(names)):
+            return False
+        if op == Op.CREATE_TRIAL:
+            trials += 1
+        elif "trial_id" in record and not (isinstance(record["trial_id"], int) and record["trial_id"] < trials):
+            return False
+    return True
+
+
+def _suspect_trials(records: list[dict | None]) -> dict[int, int]:
+    """Trials a bad line may have belonged to (those created and not finished when it was written),
+    each with the index of the first such line."""
+    from optuna.storages.journal._storage import JournalOperation as Op
+    from optuna.trial import TrialState
+
+    created, finished, suspects = 0, set(), {}
+    for i, record in enumerate(records):
+        if record is None:
+            for trial in set(range(created)) - finished - set(suspects):
+                suspects[trial] = i
+        elif record["op_code"] == Op.CREATE_TRIAL:
+            created += 1
+        elif record["op_code"] == Op.SET_TRIAL_STATE_VALUES and record.get("state") in (
+                TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL):
+            finished.add(record.get("trial_id"))
+    return suspects
+
+
+def set_aside_damaged_records(path: Path) -> Path | None:
+    """Move unreadable lines of the journal ``path`` to ``<path>.damaged-<UTC time>``; returns that file.
+
+    Optuna stops on the first line that is not a JSON record (a ``JSONDecodeError``, or a
+    ``UnicodeDecodeError`` for random bytes) on every later run.  Here each line is checked first,
+    and a warning names the journal, the file set aside and the line counts:
+
+    - the readable records are kept and the bad lines set aside;
+    - a trial still running when a bad line was written may have lost a record (a parameter, its
+      result): its records after that line are set aside too, so it reads as left running by a
+      killed run and :func:`recover_stale_trials` reruns its draw;
+    - if a bad line held a record later ones depend on (a lost trial would renumber every later
+      trial), only the records before the first bad line are kept: the trials after it are run again.
+
+    Returns None if the journal is whole.
+    """
+    import time
+
+    from optuna.storages.journal._storage import JournalOperation as Op
+
+    data = path.read_bytes() if path.is_file() else b""
+    lines = data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n")
+    records = [_record(line) for line in lines]
+    bad = [i for i, record in enumerate(records) if record is None]
+    if not bad:
+        return None
+    suspects = _suspect_trials(records)
+    keep = [i for i, record in enumerate(records) if record is not None
+            and (record["op_code"] == Op.CREATE_TRIAL or i < suspects.get(record.get("trial_id"), i + 1))]
+    how = f"kept the readable records ({len(suspects)} unfinished trial(s) will be rerun)"
+    if not _ids_consistent([records[i] for i in keep]):
+        keep = list(range(bad[0]))
+        how = (f"kept the {len(keep)} records before the first bad line (the bad lines held a record later ones "
+               "depend on; the trials after it are run again)")
+    kept = set(keep)
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+    write_bytes(aside, b"".join(line + b"\n" for i, line in enumerate(lines) if i not in kept))
+    write_bytes(path, b"".join(lines[i] + b"\n" for i in keep))
+    log.warning("the search journal %s had %d damaged line(s) of %d (first: line %d): %s; set %d line(s) aside "
+                "in %s", path, len(bad), len(lines), bad[0] + 1, how, len(lines) - len(keep), aside.name)
+    return aside
 
 
 def journal_storage(path: Path):
