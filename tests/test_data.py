@@ -14,7 +14,6 @@ import hashlib
 import logging
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tarfile
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import idx_bytes
 
 from pixelsoap.data import idx as idx_dataset
 from pixelsoap.data import mnist as data
@@ -36,13 +36,6 @@ TEST_IMAGES, TEST_LABELS = data.SPLITS["test"]
 
 
 # --------------------------------------------------------------------------- helpers and fixtures
-
-
-def idx_bytes(arr: np.ndarray, magic: int | None = None) -> bytes:
-    """IDX encoding written independently of the module under test."""
-    arr = np.asarray(arr, dtype=np.uint8)
-    magic = magic if magic is not None else 0x800 + arr.ndim
-    return struct.pack(">I", magic) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
 
 
 def write_split(folder: Path, images: bytes, labels: bytes) -> Path:

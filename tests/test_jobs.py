@@ -1,17 +1,9 @@
 """pixelsoap.runtime.dask: the Dask machinery every experiment shares."""
 
-import distributed
 import pytest
 
 from pixelsoap.runtime import cache
 from pixelsoap.runtime import dask as jobs
-
-
-@pytest.fixture(scope="module")
-def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
-            distributed.Client(cl) as c:
-        yield c
 
 
 def _power(job, exponent, offset):
@@ -47,3 +39,4 @@ def test_digest_depends_on_kind_and_payload_not_key_order():
     assert cache.digest("a", {"x": 1, "y": 2}) == cache.digest("a", {"y": 2, "x": 1})
     assert cache.digest("a", {"x": 1}) != cache.digest("b", {"x": 1}) != cache.digest("b", {"x": 2})
     assert cache.digest("level", {"x": 1}, length=10).startswith("level-") and len(cache.digest("k", 1, 10)) == 12
+
