@@ -40,3 +40,18 @@ def test_digest_depends_on_kind_and_payload_not_key_order():
     assert cache.digest("a", {"x": 1}) != cache.digest("b", {"x": 1}) != cache.digest("b", {"x": 2})
     assert cache.digest("level", {"x": 1}, length=10).startswith("level-") and len(cache.digest("k", 1, 10)) == 12
 
+
+def test_cached_results_are_the_readable_files_marked_cached(tmp_path, caplog):
+    import json
+
+    def save(path, result):
+        path.write_text(json.dumps(result))
+
+    store = cache.ResultCache(tmp_path, ".json", lambda path: json.loads(path.read_text()), save)
+    store.put("k-done", {"accuracy": 0.5})
+    store.path("k-torn").write_text('{"accuracy": 0.')          # a write cut short
+    found = store.cached_results({("a", 1): "k-done", ("b", 2): "k-torn", ("c", 3): "k-never"})
+    assert found == {("a", 1): {"accuracy": 0.5, "cached": True}}
+    assert (tmp_path / "k-torn.json.unreadable").is_file() and not (tmp_path / "k-torn.json").exists()
+    assert "k-torn.json" in caplog.text
+    assert store.get("k-done") == {"accuracy": 0.5}           # the file itself is not marked
