@@ -70,13 +70,13 @@ DEFAULT_EPOCHS = 60
 class ClassifierConfig:
     """Architecture and training protocol of the classifier (paper defaults except the widths).
 
-    hidden_units : widths of the hidden ReLU layers (each followed by Dropout).
-    dropout : dropout rate after each hidden layer, in [0, 1).
-    learning_rate : Adam step size.  batch_size : rows per gradient step.
-    epochs : passes over the training rows (the paper: 300).
-    patience : None trains all epochs; an int stops after that many epochs
-        without a better ``val_accuracy`` and restores the best weights.
-    seed : seed of weight initialisation, shuffling and dropout.
+    - hidden_units : widths of the hidden ReLU layers (each followed by Dropout).
+    - dropout : dropout rate after each hidden layer, in [0, 1).
+    - learning_rate : Adam step size.  batch_size : rows per gradient step.
+    - epochs : passes over the training rows (the paper: 300).
+    - patience : None trains all epochs; an int stops after that many epochs
+      without a better ``val_accuracy`` and restores the best weights.
+    - seed : seed of weight initialisation, shuffling and dropout.
     """
 
     hidden_units: tuple[int, ...] = DEFAULT_HIDDEN_UNITS
@@ -181,20 +181,20 @@ def train_classifier(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray
                      verbose: int | str = 2, callbacks: Sequence = ()) -> tuple[Any, dict[str, list[float]]]:
     """Train the classifier on the training engine; return ``(model, history)``.
 
-    X_* : (rows, d) rescaled float32 features; y_* : (rows,) integer digits 0..9.
-    model : the Keras model of :func:`build_classifier` holding the trained weights (the best
-        epoch's when ``config.patience`` stops training early).
-    history : {"loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"} ->
-        one float per finished epoch (seconds of wall time for ``epoch_seconds``).
-    backup_dir : with it, the whole training state is saved there after each epoch
-        (:mod:`pixelsoap.training.checkpoint`); a rerun with the same arguments resumes
-        after the last finished epoch and ends with exactly the weights of an
-        uninterrupted run.  A backup left by a run with other settings or data is
-        discarded, not resumed; the folder is removed once training completes.
-    verbose : 0 silent; otherwise a progress bar over epochs.
-    callbacks : callables ``f(epoch, logs)`` (or objects with ``on_epoch_end(epoch, logs)``,
-        as Keras callbacks have), called after each epoch with its 0-based number and
-        that epoch's history values; returning True stops training.
+    - X_* : (rows, d) rescaled float32 features; y_* : (rows,) integer digits 0..9.
+    - model : the Keras model of :func:`build_classifier` holding the trained weights (the best
+      epoch's when ``config.patience`` stops training early).
+    - history : {"loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"} ->
+      one float per finished epoch (seconds of wall time for ``epoch_seconds``).
+    - backup_dir : with it, the whole training state is saved there after each epoch
+      (:mod:`pixelsoap.training.checkpoint`); a rerun with the same arguments resumes
+      after the last finished epoch and ends with exactly the weights of an
+      uninterrupted run.  A backup left by a run with other settings or data is
+      discarded, not resumed; the folder is removed once training completes.
+    - verbose : 0 silent; otherwise a progress bar over epochs.
+    - callbacks : callables ``f(epoch, logs)`` (or objects with ``on_epoch_end(epoch, logs)``,
+      as Keras callbacks have), called after each epoch with its 0-based number and
+      that epoch's history values; returning True stops training.
 
     The engine (:func:`pixelsoap.training.loop.train_group`) trains with the mathematics of
     Keras ``fit`` (Glorot-uniform initial kernels, Adam, dropout, batch order reshuffled
