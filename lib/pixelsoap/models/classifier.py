@@ -48,7 +48,7 @@ import numpy as np
 
 from pixelsoap.models.autoencoders import build_autoencoder
 from pixelsoap.runtime.io import atomic_path
-from pixelsoap.runtime.validation import is_int, is_real
+from pixelsoap.runtime.validation import check_int, check_ints, check_number, is_int
 from pixelsoap.training.loop import train_group
 from pixelsoap.training.spec import (
     MLPSpec,
@@ -88,25 +88,14 @@ class ClassifierConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        units = self.hidden_units
-        if isinstance(units, (int, np.integer, str, bytes)):
-            raise ValueError(f"hidden_units must be a sequence of positive ints, got {units!r}")
-        units = tuple(units)
-        if not units or not all(is_int(u) and u > 0 for u in units):
-            raise ValueError(f"hidden_units must be a non-empty sequence of positive ints, got {units!r}")
-        object.__setattr__(self, "hidden_units", tuple(int(u) for u in units))
-        if not (is_real(self.dropout) and 0.0 <= self.dropout < 1.0):
-            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout!r}")
-        if not (is_real(self.learning_rate) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        # the rules of the profile schema's classifier sections (pixelsoap.runtime.profile_schema.Classifier)
+        object.__setattr__(self, "hidden_units", check_ints(self.hidden_units, "hidden_units"))
+        check_number(self.dropout, "dropout", ge=0, lt=1)
+        check_number(self.learning_rate, "learning_rate", gt=0)
         for name in ("batch_size", "epochs"):
-            value = getattr(self, name)
-            if not (is_int(value) and value >= 1):
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if self.patience is not None and not (is_int(self.patience) and self.patience >= 1):
-            raise ValueError(f"patience must be None or an int >= 1, got {self.patience!r}")
-        if not (is_int(self.seed) and self.seed >= 0):
-            raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
+            check_int(getattr(self, name), name, 1)
+        check_int(self.patience, "patience", 1, optional=True)
+        check_int(self.seed, "seed", 0)
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> ClassifierConfig:
