@@ -6,7 +6,7 @@ PROFILE ?= default
 STAMP   := $(VENV)/.installed
 PLOTS_PAGE := build/dvc-plots/offline.html
 
-.PHONY: install reproduce verify test lint lab lock benchmark docs clean-venv
+.PHONY: install install-browser reproduce verify test test-fast lint lab lock benchmark docs clean-venv
 
 ## install: create .venv with the locked environment, the project (editable) and the "pixelsoap" Jupyter kernel,
 ##   and the offline page of `dvc plots show` (vega from npm inlined, pixelsoap.pipeline.dvc_plots; a warning
@@ -45,11 +45,18 @@ verify: install
 lint: install
 	$(BIN)/ruff check .
 
+## install-browser: headless Chromium and chromedriver for the browser tests (the report, JupyterLab):
+##   Debian's chromium chromium-driver through apt-get, as root or with sudo; nothing to do when both
+##   are found ($$CHROMIUM / $$CHROMEDRIVER, PATH, /usr/bin).  No test installs anything itself.
+install-browser:
+	$(PYTHON) tests/browser.py --install
+
 ## test: the lint, then the whole test suite (unit tests, notebooks and the smoke pipeline)
 ##   in one process: two pytest-xdist workers were faster (3:39 against 4:44) but ran the smoke
-##   pipeline's search and another test's search on the same data cache at once (its lock refused one)
-test: install lint
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+##   pipeline's search and another test's search on the same data cache at once (its lock refused one).
+##   The browser tests must run here: a missing Chromium fails them instead of skipping them.
+test: install lint install-browser
+	PATH="$(CURDIR)/$(BIN):$$PATH" PIXELSOAP_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest
 
 ## test-fast: the inner loop: the lint, then every test not marked slow (about 2 min on 2 cores); `make test`
 ##   runs the slow ones too (the smoke pipeline, notebooks, browsers, Dask searches, training equivalences)

@@ -12,10 +12,12 @@ HTML page it links to inside its folder) and reports
   error (the ``browser`` log),
 
 and saves a screenshot.  :func:`chromium_session` opens the browser for other tests (JupyterLab).
-:func:`find_chromium` locates Chromium and chromedriver and, when either is missing and running as
-root with apt, installs Debian's ``chromium chromium-driver``; :func:`chromium_or_skip` turns their
-absence into a pytest skip with the reason.  Selenium Manager never runs: the driver's path is
-always given, so nothing is downloaded.
+:func:`find_chromium` locates Chromium and chromedriver; :func:`chromium_or_skip` turns their absence
+into a pytest skip that names the missing tool and ``make install-browser`` (a failure instead when
+``$PIXELSOAP_REQUIRE_CHROMIUM`` is set, as ``make test`` does).  No test installs anything: the
+installation is ``make install-browser`` (``python tests/browser.py --install``: Debian's ``chromium
+chromium-driver`` with apt-get, as root or through sudo; nothing to do when both are found).  Selenium
+Manager never runs: the driver's path is always given, so nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -66,38 +68,51 @@ def _locate() -> tuple[str | None, str | None]:
             first("CHROMEDRIVER", ("chromedriver",), "/usr/bin/chromedriver"))
 
 
-def find_chromium(install: bool = True) -> Chromium:
-    """Chromium (``$CHROMIUM``, a known name on PATH, /usr/bin/chromium) and chromedriver
-    (``$CHROMEDRIVER``, PATH, /usr/bin/chromedriver).
+#: how a user gets the browser tests' tools (named in every message about them)
+INSTALL_HINT = f"run `make install-browser` (Debian's `{' '.join(PACKAGES)}`), or set $CHROMIUM / $CHROMEDRIVER"
+#: set (to anything but "" or "0") to make a missing browser fail the tests that need it instead of skipping them
+REQUIRE_ENV = "PIXELSOAP_REQUIRE_CHROMIUM"
 
-    If either is missing and ``install`` is true, installs Debian's ``chromium chromium-driver``
-    with apt-get (as root only).  Raises :class:`ChromiumUnavailable` with the reason otherwise.
+
+def find_chromium() -> Chromium:
+    """Chromium (``$CHROMIUM``, a known name on PATH, /usr/bin/chromium) and chromedriver
+    (``$CHROMEDRIVER``, PATH, /usr/bin/chromedriver); installs nothing.
+
+    Raises :class:`ChromiumUnavailable` naming what is missing and how to get it.
     """
     binary, driver = _locate()
     if binary and driver:
         return Chromium(binary, driver)
     missing = [what for what, found in (("Chromium", binary), ("chromedriver", driver)) if not found]
-    if not install:
-        raise ChromiumUnavailable("; ".join(f"no {what} found" for what in missing) +
-                                  f" (set $CHROMIUM / $CHROMEDRIVER or install Debian's `{' '.join(PACKAGES)}`)")
-    missing = " and ".join(missing)
-    if os.geteuid() != 0:
-        raise ChromiumUnavailable(f"{missing} not installed and installing needs root "
-                                  f"(run `apt-get install -y {' '.join(PACKAGES)}`)")
+    raise ChromiumUnavailable("; ".join(f"no {what} found" for what in missing) + f": {INSTALL_HINT}")
+
+
+def install_chromium() -> Chromium:
+    """What ``make install-browser`` runs: Chromium and chromedriver, installed with apt-get if either is missing.
+
+    Returns at once when both are found.  Otherwise runs ``apt-get update`` and ``apt-get install -y
+    chromium chromium-driver`` as root, or through sudo for another user; raises
+    :class:`ChromiumUnavailable` with the reason if that is impossible or fails.
+    """
+    with contextlib.suppress(ChromiumUnavailable):
+        return find_chromium()
     if not shutil.which("apt-get"):
-        raise ChromiumUnavailable(f"{missing} not installed and apt-get is not available to install it")
+        raise ChromiumUnavailable("apt-get is not available: install Chromium and chromedriver yourself "
+                                  "and set $CHROMIUM / $CHROMEDRIVER")
+    prefix = []
+    if os.geteuid() != 0:
+        if not shutil.which("sudo"):
+            raise ChromiumUnavailable(f"installing needs root: run `apt-get install -y {' '.join(PACKAGES)}` as root")
+        prefix = ["sudo", "--preserve-env=DEBIAN_FRONTEND"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *PACKAGES]):
+    for cmd in ([*prefix, "apt-get", "update", "-qq"], [*prefix, "apt-get", "install", "-y", "-qq", *PACKAGES]):
         try:
             result = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
         except subprocess.TimeoutExpired:
             raise ChromiumUnavailable(f"`{' '.join(cmd)}` timed out after {INSTALL_TIMEOUT} s") from None
         if result.returncode != 0:
             raise ChromiumUnavailable(f"`{' '.join(cmd)}` failed: {result.stderr.strip()[-500:]}")
-    binary, driver = _locate()
-    if not (binary and driver):
-        raise ChromiumUnavailable(f"apt-get installed {' '.join(PACKAGES)} but {missing} is still not found")
-    return Chromium(binary, driver)
+    return find_chromium()
 
 
 @functools.lru_cache(maxsize=1)
@@ -105,20 +120,24 @@ def _cached_find() -> tuple[Chromium | None, str]:
     try:
         import selenium  # noqa: F401
     except ImportError:
-        return None, "the Python package selenium is not installed"
+        return None, "the Python package selenium is not installed: run `make install`"
     try:
-        return find_chromium(install=True), ""
+        return find_chromium(), ""
     except ChromiumUnavailable as exc:
         return None, str(exc)
 
 
 def chromium_or_skip() -> Chromium:
-    """Chromium and chromedriver, or a pytest skip saying why not (looked up once per session)."""
+    """Chromium and chromedriver, or a pytest skip naming what is missing and how to get it (looked up once per
+    session); a failure instead when ``$PIXELSOAP_REQUIRE_CHROMIUM`` is set (``make test``)."""
     import pytest
 
     found, reason = _cached_find()
     if found is None:
-        pytest.skip(f"headless Chromium unavailable: {reason}")
+        message = f"headless Chromium unavailable: {reason}"
+        if os.environ.get(REQUIRE_ENV, "") not in ("", "0"):
+            pytest.fail(f"{message} (${REQUIRE_ENV} is set: the browser tests must run)", pytrace=False)
+        pytest.skip(message)
     return found
 
 
@@ -280,9 +299,16 @@ def _check(driver, base: str, start: str, screenshot_path, full_page: bool, foll
     return result
 
 
-if __name__ == "__main__":  # python tests/browser.py results/report/index.html /tmp/shot.png
+if __name__ == "__main__":  # python tests/browser.py --install | results/report/index.html [/tmp/shot.png]
     import sys
 
+    if sys.argv[1:] == ["--install"]:
+        try:
+            found = install_chromium()
+        except ChromiumUnavailable as exc:
+            sys.exit(f"make install-browser: {exc}")
+        print(f"Chromium: {found.binary}, chromedriver: {found.driver}")
+        sys.exit(0)
     out = check_report_in_browser(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)
     for p in out["pages"]:
         p.pop("links", None), p.pop("images", None)

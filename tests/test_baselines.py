@@ -180,9 +180,9 @@ def test_parse_section_of_the_shipped_profiles():
 
 @pytest.mark.parametrize("key, value, allowed", [
     ("n_seeds", 1, "must be an int >= 2"),
-    ("window", 8, "not an odd side in 1..27"),
-    ("window", 29, "not an odd side in 1..27"),
-    ("window", 9.0, "not an odd side in 1..27"),
+    ("window", 8, "must be an odd int in 1..27"),
+    ("window", 29, "must be an odd int in 1..27"),
+    ("window", 9.0, "must be an odd int in 1..27"),
     ("n_train", 5, "must be null or an int >= 10"),
     ("windows", 9, "unknown key; baselines allows: n_seeds, window, n_train"),
 ])

@@ -177,7 +177,7 @@ def test_profile_schema_checks_the_cnn_and_the_split():
     params["experiment4"]["cnn"]["filters"] = [8]
     with pytest.raises(ProfileError) as err:
         validate_params(params, "mine.yaml")
-    assert "mine.yaml: experiment4.cnn.filters = [8]: not two channel counts" in str(err.value)
+    assert "mine.yaml: experiment4.cnn.filters = [8]: filters must be a list of two ints >= 1" in str(err.value)
     params["experiment4"]["cnn"]["filters"] = [8, 16]
     params["experiment4"]["n_train"] = 10
     params["experiment4"]["val_fraction"] = 0.01

@@ -14,13 +14,13 @@ import hashlib
 import io
 import shutil
 import stat
-import struct
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from conftest import idx_bytes
 
 from pixelsoap import data as datasets
 from pixelsoap.data import fashion_mnist as fm
@@ -32,12 +32,6 @@ PER_CLASS = {"train": 3, "test": 2}
 
 
 # --------------------------------------------------------------------------- synthetic files
-
-
-def idx_bytes(arr: np.ndarray) -> bytes:
-    """IDX encoding written independently of the module under test."""
-    arr = np.asarray(arr, dtype=np.uint8)
-    return struct.pack(">I", 0x800 + arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
 
 
 def synthetic_payloads() -> dict[str, bytes]:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import idx_bytes
 
 from pixelsoap.data import fashion_mnist
 from pixelsoap.data import idx as idx_dataset
@@ -27,12 +27,6 @@ TOY_LABELS = {"train": [0, 1, 2, 2, 1, 0], "test": [2, 0, 1]}
 
 class ToyError(IdxDataError):
     """The toy data set's error."""
-
-
-def idx_bytes(arr) -> bytes:
-    """IDX encoding written independently of the module under test."""
-    arr = np.asarray(arr, dtype=np.uint8)
-    return struct.pack(">I", 0x800 + arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
 
 
 def toy_payloads() -> dict[str, bytes]:

@@ -3,18 +3,10 @@
 import os
 from types import SimpleNamespace
 
-import distributed
 import pytest
 
 from pixelsoap.runtime import cache
 from pixelsoap.runtime import dask as jobs
-
-
-@pytest.fixture(scope="module")
-def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
-            distributed.Client(cl) as c:
-        yield c
 
 
 def _power(job, exponent, offset):
@@ -107,3 +99,19 @@ def test_experiment2_prunes_abandoned_group_checkpoints_when_its_jobs_are_done(t
     assert experiment2_jobs.run_jobs(SimpleNamespace(fingerprint=lambda: "d"), [], [], None, folder=tmp_path,
                          progress=False) == ([], [])
     assert not old.exists()
+
+
+def test_cached_results_are_the_readable_files_marked_cached(tmp_path, caplog):
+    import json
+
+    def save(path, result):
+        path.write_text(json.dumps(result))
+
+    store = cache.ResultCache(tmp_path, ".json", lambda path: json.loads(path.read_text()), save)
+    store.put("k-done", {"accuracy": 0.5})
+    store.path("k-torn").write_text('{"accuracy": 0.')          # a write cut short
+    found = store.cached_results({("a", 1): "k-done", ("b", 2): "k-torn", ("c", 3): "k-never"})
+    assert found == {("a", 1): {"accuracy": 0.5, "cached": True}}
+    assert (tmp_path / "k-torn.json.unreadable").is_file() and not (tmp_path / "k-torn.json").exists()
+    assert "k-torn.json" in caplog.text
+    assert store.get("k-done") == {"accuracy": 0.5}           # the file itself is not marked

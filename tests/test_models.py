@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import DATA_FEATURES
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -23,17 +24,8 @@ from pixelsoap.models.classifier import (
 
 keras = pytest.importorskip("keras")
 
-N_FEATURES = 20
+N_FEATURES = DATA_FEATURES
 SMALL = dict(hidden_units=(16, 8), epochs=2, batch_size=64)
-
-
-@pytest.fixture(scope="module")
-def data():
-    """500 rows, 20 features; the digit is the arg-max of a random linear map (learnable)."""
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(500, N_FEATURES)).astype(np.float32)
-    y = (X @ rng.normal(size=(N_FEATURES, 10))).argmax(axis=1).astype(np.uint8)
-    return X[:400], y[:400], X[400:], y[400:]
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +80,7 @@ def test_layers_follow_fig8():
 def test_predictions_are_probabilities(trained, data):
     model, history = trained
     proba = predict_proba(model, data[2])
-    assert proba.shape == (100, 10) and proba.dtype == np.float32
+    assert proba.shape == (len(data[2]), 10) and proba.dtype == np.float32
     assert np.all(proba >= 0) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
     labels = predict_labels(model, data[2])
     assert labels.dtype == np.uint8 and np.array_equal(labels, proba.argmax(axis=1))

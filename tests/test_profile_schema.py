@@ -176,3 +176,62 @@ def test_stage_entry_points_refuse_before_any_work(tmp_path, monkeypatch, capsys
         stage.main(["--params", str(tmp_path / "params.yaml")])
     err = capsys.readouterr().err
     assert info.value.code == 2 and key in err and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- one rule for the schema and the library
+#
+# The settings dataclasses check their fields themselves (the library is used without the pipeline); each
+# value below must be refused by both or by neither, and a refusal must state the same rule.
+
+def _agreement_cases():
+    from pixelsoap.experiments.baselines import BaselineSettings
+    from pixelsoap.experiments.experiment2.compression import TrainingConfig
+    from pixelsoap.experiments.search.space import SearchSpace
+    from pixelsoap.models.classifier import ClassifierConfig
+    from pixelsoap.models.cnn import CnnConfig
+
+    ints = [0, 1, 2, 9, 10, 27, 29, 8, -1, 2.0, 9.5, True, "9", None]
+    numbers = [0, 0.1, 1, 1e-3, -0.5, 0.0, 1.5, float("inf"), float("nan"), True, "1e-4", None]
+    pairs = [[2, 100], [100, 2], [1, 5], [0, 5], [0.5, 5], [1.5, 5.5], [2.0, 5.0], [0, 20], [1, 21], [3, 3],
+             [2, float("inf")], [2], [1, 2, 3], "2-5", [True, 5], None]
+    cases = [("baselines", BaselineSettings, field, ints) for field in ("n_seeds", "window", "n_train")]
+    cases += [("experiment1.final.classifier", ClassifierConfig, field, values) for field, values in
+              [("hidden_units", [[8], [], [8, 0], [3.0], 8, [True], "8"]), ("dropout", numbers),
+               ("learning_rate", numbers), ("batch_size", ints), ("epochs", ints), ("patience", ints)]]
+    cases += [("experiment2.training", TrainingConfig, field, values) for field, values in
+              [("learning_rate", numbers), ("batch_size", ints), ("epochs", ints), ("patience", ints)]]
+    cases += [("experiment4.cnn", CnnConfig, field, values) for field, values in
+              [("filters", [[4, 8], [4], [4, 0], [4.0, 8], [4, 8, 16], "48", None]), ("hidden", ints),
+               ("batch_size", ints), ("epochs", ints), ("learning_rate", numbers)]]
+    for integer in (True, False):
+        cases += [("experiment1.search.space", lambda integer=integer, **kw: SearchSpace(integer=integer, **kw),
+                   name, pairs, {"integer": integer}) for name in ("r_cut", "n_max", "l_max", "sigma")]
+    return [case if len(case) == 5 else (*case, {}) for case in cases]
+
+
+@pytest.mark.parametrize("section, build, field, values, extra", _agreement_cases(),
+                         ids=[f"{c[0]}.{c[2]}" + "".join(f"-{k}={v}" for k, v in c[4].items())
+                              for c in _agreement_cases()])
+def test_the_schema_and_the_settings_classes_apply_one_rule(section, build, field, values, extra):
+    for value in values:
+        profile = copy.deepcopy(DEFAULT)
+        node = profile
+        for key in section.split("."):
+            node = node[key]
+        node.update(extra)
+        node[field] = value
+        try:
+            validate_params(profile, sections=[section.split(".")[0]])
+            schema_error = None
+        except ProfileError as exc:
+            schema_error = str(exc)
+        try:
+            build(**{field: tuple(value) if isinstance(value, list) else value})
+            library_error = None
+        except ValueError as exc:
+            library_error = str(exc)
+        assert (schema_error is None) == (library_error is None), (section, field, value, schema_error, library_error)
+        if library_error is not None:
+            rule = library_error.split(" must be ", 1)[1].split(", got ")[0].split("; allowed")[0] \
+                if " must be " in library_error else library_error.split(", got ")[0].split(": ", 1)[-1]
+            assert rule in schema_error, (value, rule, schema_error)

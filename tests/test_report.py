@@ -686,6 +686,7 @@ def test_report_page_in_headless_chromium(project, tmp_path):
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_browser_check_catches_broken_pages(tmp_path):
     chromium_or_skip()
     (tmp_path / "index.html").write_text(
@@ -715,18 +716,43 @@ def test_this_checkouts_report_in_headless_chromium(tmp_path):
     assert result["images"] >= len(list((ROOT / "figures").glob("fig*.png")))
 
 
-def test_without_chromium_the_reason_is_clear(monkeypatch):
+def test_without_chromium_the_missing_tool_and_the_make_command_are_named(monkeypatch):
     import browser
 
     monkeypatch.delenv("CHROMIUM", raising=False)
     monkeypatch.delenv("CHROMEDRIVER", raising=False)
     monkeypatch.setattr(browser.shutil, "which", lambda name: None)
     monkeypatch.setattr(browser.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(browser.subprocess, "run", lambda *a, **k: pytest.fail(f"a test ran {a}"))
+    with pytest.raises(browser.ChromiumUnavailable, match=r"no Chromium found; no chromedriver found: "
+                                                          r"run `make install-browser`"):
+        browser.find_chromium()
+    with pytest.raises(browser.ChromiumUnavailable, match="apt-get is not available"):
+        browser.install_chromium()
+    monkeypatch.setattr(browser.shutil, "which", lambda name: "/usr/bin/apt-get" if name == "apt-get" else None)
     monkeypatch.setattr(browser.os, "geteuid", lambda: 1000)
     with pytest.raises(browser.ChromiumUnavailable, match="needs root"):
-        browser.find_chromium(install=True)
-    with pytest.raises(browser.ChromiumUnavailable, match="no Chromium found"):
-        browser.find_chromium(install=False)
+        browser.install_chromium()
+    monkeypatch.setattr(browser, "_cached_find", lambda: (None, "no chromedriver found: run `make install-browser`"))
+    monkeypatch.delenv(browser.REQUIRE_ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="chromedriver.*make install-browser"):
+        browser.chromium_or_skip()
+    monkeypatch.setenv(browser.REQUIRE_ENV, "1")
+    with pytest.raises(pytest.fail.Exception, match="chromedriver.*make install-browser"):
+        browser.chromium_or_skip()
+
+
+def test_installing_the_browser_is_quick_when_it_is_there(monkeypatch, tmp_path):
+    """`make install-browser` finds both tools and runs nothing (no apt-get, no sudo)."""
+    import browser
+
+    for name in ("chromium", "chromedriver"):
+        (tmp_path / name).write_text("#!/bin/sh\n")
+        (tmp_path / name).chmod(0o755)
+    monkeypatch.setenv("CHROMIUM", str(tmp_path / "chromium"))
+    monkeypatch.setenv("CHROMEDRIVER", str(tmp_path / "chromedriver"))
+    monkeypatch.setattr(browser.subprocess, "run", lambda *a, **k: pytest.fail(f"ran {a}"))
+    assert browser.install_chromium() == (str(tmp_path / "chromium"), str(tmp_path / "chromedriver"))
 
 
 def test_an_interrupted_stage_is_named_in_the_report(project, tmp_path):

@@ -218,13 +218,6 @@ def _must_not_run(*args, **kwargs):
     raise AssertionError("a cached job was computed again")
 
 
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0") as c:
-        yield c
-
-
 def test_cached_jobs_are_not_computed_again(tmp_path, client, monkeypatch):
     model, scaler = tmp_path / "m.keras", tmp_path / "s.joblib"
     model.write_bytes(b"model")

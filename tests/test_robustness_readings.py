@@ -155,13 +155,6 @@ def _must_not_run(*args, **kwargs):
     raise AssertionError("a cached job was computed again")
 
 
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0") as c:
-        yield c
-
-
 def test_jobs_are_cached_and_the_table_has_every_reading(tmp_path, client):
     model, scaler = tmp_path / "m.keras", tmp_path / "s.joblib"
     model.write_bytes(b"model")

@@ -187,14 +187,6 @@ def broken_objective(soap, data, classifier, seed):
     raise RuntimeError("objective is broken")
 
 
-@pytest.fixture(scope="module")
-def client():
-    """Two single-thread workers in this process: fast for stand-in objectives."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
-            distributed.Client(cl) as c:
-        yield c
-
-
 def fake_search(path, n, client, space=None, objective=fake_objective, **kw):
     return run_search(path, n, space, DATA, CLASSIFIER, 0, scheduler=client, objective=objective, progress=False,
                       tf_threads=None, **kw)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DATA_FEATURES, DATA_ROWS, DATA_VAL_ROWS
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -31,17 +32,8 @@ from pixelsoap.training.spec import (
     set_keras_weights,
 )
 
-ROWS, VAL_ROWS, D = 1000, 300, 20      # 1000 rows: batch 128 and 512 both end with a partial batch
+ROWS, VAL_ROWS, D = DATA_ROWS, DATA_VAL_ROWS, DATA_FEATURES   # the shared ``data`` fixture's shape
 SMALL_HIDDEN = (16, 8)
-
-
-@pytest.fixture(scope="module")
-def data():
-    """ROWS + VAL_ROWS rows of D features; the digit is the arg-max of a noisy random linear map."""
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(ROWS + VAL_ROWS, D)).astype(np.float32)
-    y = (X @ rng.normal(size=(D, 10)) + rng.normal(scale=2.0, size=(ROWS + VAL_ROWS, 10))).argmax(axis=1)
-    return X[:ROWS], y[:ROWS].astype(np.int64), X[ROWS:], y[ROWS:].astype(np.int64)
 
 
 def _keras_replay(model, spec, seed, X, y, settings):

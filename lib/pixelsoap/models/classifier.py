@@ -49,7 +49,7 @@ import numpy as np
 from pixelsoap.models.autoencoders import build_autoencoder
 from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.io import atomic_path
-from pixelsoap.runtime.validation import is_int, is_real
+from pixelsoap.runtime.validation import check_int, check_ints, check_number, is_int
 from pixelsoap.training.loop import train_group
 from pixelsoap.training.spec import (
     MLPSpec,
@@ -71,13 +71,13 @@ DEFAULT_EPOCHS = 60
 class ClassifierConfig:
     """Architecture and training protocol of the classifier (paper defaults except the widths).
 
-    hidden_units : widths of the hidden ReLU layers (each followed by Dropout).
-    dropout : dropout rate after each hidden layer, in [0, 1).
-    learning_rate : Adam step size.  batch_size : rows per gradient step.
-    epochs : passes over the training rows (the paper: 300).
-    patience : None trains all epochs; an int stops after that many epochs
-        without a better ``val_accuracy`` and restores the best weights.
-    seed : seed of weight initialisation, shuffling and dropout.
+    - hidden_units : widths of the hidden ReLU layers (each followed by Dropout).
+    - dropout : dropout rate after each hidden layer, in [0, 1).
+    - learning_rate : Adam step size.  batch_size : rows per gradient step.
+    - epochs : passes over the training rows (the paper: 300).
+    - patience : None trains all epochs; an int stops after that many epochs
+      without a better ``val_accuracy`` and restores the best weights.
+    - seed : seed of weight initialisation, shuffling and dropout.
     """
 
     hidden_units: tuple[int, ...] = DEFAULT_HIDDEN_UNITS
@@ -89,25 +89,14 @@ class ClassifierConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        units = self.hidden_units
-        if isinstance(units, (int, np.integer, str, bytes)):
-            raise ValueError(f"hidden_units must be a sequence of positive ints, got {units!r}")
-        units = tuple(units)
-        if not units or not all(is_int(u) and u > 0 for u in units):
-            raise ValueError(f"hidden_units must be a non-empty sequence of positive ints, got {units!r}")
-        object.__setattr__(self, "hidden_units", tuple(int(u) for u in units))
-        if not (is_real(self.dropout) and 0.0 <= self.dropout < 1.0):
-            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout!r}")
-        if not (is_real(self.learning_rate) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        # the rules of the profile schema's classifier sections (pixelsoap.runtime.profile_schema.Classifier)
+        object.__setattr__(self, "hidden_units", check_ints(self.hidden_units, "hidden_units"))
+        check_number(self.dropout, "dropout", ge=0, lt=1)
+        check_number(self.learning_rate, "learning_rate", gt=0)
         for name in ("batch_size", "epochs"):
-            value = getattr(self, name)
-            if not (is_int(value) and value >= 1):
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if self.patience is not None and not (is_int(self.patience) and self.patience >= 1):
-            raise ValueError(f"patience must be None or an int >= 1, got {self.patience!r}")
-        if not (is_int(self.seed) and self.seed >= 0):
-            raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
+            check_int(getattr(self, name), name, 1)
+        check_int(self.patience, "patience", 1, optional=True)
+        check_int(self.seed, "seed", 0)
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> ClassifierConfig:
@@ -182,20 +171,20 @@ def train_classifier(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray
                      verbose: int | str = 2, callbacks: Sequence = ()) -> tuple[Any, dict[str, list[float]]]:
     """Train the classifier on the training engine; return ``(model, history)``.
 
-    X_* : (rows, d) rescaled float32 features; y_* : (rows,) integer digits 0..9.
-    model : the Keras model of :func:`build_classifier` holding the trained weights (the best
-        epoch's when ``config.patience`` stops training early).
-    history : {"loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"} ->
-        one float per finished epoch (seconds of wall time for ``epoch_seconds``).
-    backup_dir : with it, the whole training state is saved there after each epoch
-        (:mod:`pixelsoap.training.checkpoint`); a rerun with the same arguments resumes
-        after the last finished epoch and ends with exactly the weights of an
-        uninterrupted run.  A backup left by a run with other settings or data is
-        discarded, not resumed; the folder is removed once training completes.
-    verbose : 0 silent; otherwise a progress bar over epochs.
-    callbacks : callables ``f(epoch, logs)`` (or objects with ``on_epoch_end(epoch, logs)``,
-        as Keras callbacks have), called after each epoch with its 0-based number and
-        that epoch's history values; returning True stops training.
+    - X_* : (rows, d) rescaled float32 features; y_* : (rows,) integer digits 0..9.
+    - model : the Keras model of :func:`build_classifier` holding the trained weights (the best
+      epoch's when ``config.patience`` stops training early).
+    - history : {"loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"} ->
+      one float per finished epoch (seconds of wall time for ``epoch_seconds``).
+    - backup_dir : with it, the whole training state is saved there after each epoch
+      (:mod:`pixelsoap.training.checkpoint`); a rerun with the same arguments resumes
+      after the last finished epoch and ends with exactly the weights of an
+      uninterrupted run.  A backup left by a run with other settings or data is
+      discarded, not resumed; the folder is removed once training completes.
+    - verbose : 0 silent; otherwise a progress bar over epochs.
+    - callbacks : callables ``f(epoch, logs)`` (or objects with ``on_epoch_end(epoch, logs)``,
+      as Keras callbacks have), called after each epoch with its 0-based number and
+      that epoch's history values; returning True stops training.
 
     The engine (:func:`pixelsoap.training.loop.train_group`) trains with the mathematics of
     Keras ``fit`` (Glorot-uniform initial kernels, Adam, dropout, batch order reshuffled

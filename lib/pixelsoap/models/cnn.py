@@ -28,6 +28,7 @@ import numpy as np
 
 from pixelsoap.models.classifier import load_model, save_model
 from pixelsoap.runtime.extras import require
+from pixelsoap.runtime.validation import check_int, check_ints, check_number
 
 N_CLASSES = 10
 KERNEL = 3
@@ -49,17 +50,12 @@ class CnnConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        filters = tuple(self.filters)
-        if len(filters) != 2 or not all(isinstance(f, (int, np.integer)) and not isinstance(f, bool) and f >= 1
-                                        for f in filters):
-            raise ValueError(f"filters must be two ints >= 1, got {self.filters!r}")
-        object.__setattr__(self, "filters", tuple(int(f) for f in filters))
+        # the rules of the profile schema's experiment4.cnn section (pixelsoap.runtime.profile_schema.Cnn)
+        object.__setattr__(self, "filters", check_ints(self.filters, "filters", 1, length=2))
         for name in ("hidden", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+            check_int(getattr(self, name), name, 1)
+        check_number(self.learning_rate, "learning_rate", gt=0)
+        check_int(self.seed, "seed", 0)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)

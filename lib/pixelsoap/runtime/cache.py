@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,19 @@ class ResultCache:
         except UNREADABLE as exc:
             set_aside(path, exc)
             return None
+
+    def cached_results(self, keys: Mapping[Hashable, str]) -> dict[Hashable, dict]:
+        """The finished jobs among ``keys`` (job -> key): job -> its cached result dict with ``"cached": True``.
+
+        Jobs without a readable file are left out (an unreadable one is set aside, see :meth:`get`), so
+        ``[job for job in keys if job not in cached_results(keys)]`` are the jobs still to run.
+        """
+        results = {}
+        for job, key in keys.items():
+            cached = self.get(key)
+            if cached is not None:
+                results[job] = {**cached, "cached": True}
+        return results
 
     def put(self, key: str, result: Any) -> Path:
         path = self.path(key)

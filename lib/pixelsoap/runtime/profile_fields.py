@@ -10,8 +10,9 @@ only; the underscored names are the schema's internals, not an interface of thei
 from collections.abc import Mapping
 from typing import Annotated, Any
 
+from pixelsoap.runtime import validation
 from pixelsoap.runtime.extras import require
-from pixelsoap.runtime.validation import is_finite_number, is_int
+from pixelsoap.runtime.validation import WINDOW_RULE, int_rule, is_finite_number, is_int, number_rule
 
 # optional (pipeline extra): an ImportError names the extra when it is missing
 _pydantic = require("pydantic", extra="pipeline")
@@ -42,23 +43,34 @@ def rule_error(text: str) -> PydanticCustomError:
 REQUIRED = PydanticUndefined
 
 
+def from_check(check: Any, *args: Any, **kwargs: Any) -> Any:
+    """A field validator running ``check(value, *args, **kwargs)`` of :mod:`pixelsoap.runtime.validation` (the
+    rule the settings dataclasses apply too), its ValueError turned into a schema error with the same text."""
+    def validate(value: Any) -> Any:
+        try:
+            check(value, *args, **kwargs)
+        except ValueError as exc:
+            raise rule_error(str(exc)) from None
+        return value
+
+    return validate
+
+
 def _field(description: str, default: Any = REQUIRED, **constraints) -> Any:
     """A field with its allowed values described (the text of its error messages); required without default."""
     return Field(default, description=description, **constraints)
 
 
 def int_field(lo: int | None = None, hi: int | None = None, what: str = "", default: Any = REQUIRED) -> Any:
-    bound = (f"an int in {lo}..{hi}" if lo is not None and hi is not None else
-             f"an int >= {lo}" if lo is not None else "an int")
-    return _field(bound + (f", {what}" if what else ""), default, ge=lo, le=hi)
+    return _field(int_rule(lo, hi) + (f", {what}" if what else ""), default, ge=lo, le=hi)
 
 
 def optional_int_field(lo: int, what: str = "", default: Any = None) -> Any:
-    return _field(f"null or an int >= {lo}" + (f", {what}" if what else ""), default, ge=lo)
+    return _field(int_rule(lo, optional=True) + (f", {what}" if what else ""), default, ge=lo)
 
 
 def number_field(gt: float, what: str = "", default: Any = REQUIRED) -> Any:
-    return _field(f"a finite number > {gt:g}" + (f", {what}" if what else ""), default, gt=gt, allow_inf_nan=False)
+    return _field(number_rule(gt=gt) + (f", {what}" if what else ""), default, gt=gt, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- grids of encoding sizes
@@ -102,40 +114,18 @@ Grid = Annotated[Any, AfterValidator(_check_grid), Field(description=GRID_ALLOWE
 
 # --------------------------------------------------------------------------- search space ranges
 
-#: name -> (lowest allowed low, strictly above?, highest allowed high, ints only?), as
-#: pixelsoap.experiments.search.monte_carlo.SearchSpace
-_SPACE_LIMITS = {"r_cut": (1, True, None, False), "sigma": (0, True, None, False),
-                 "n_max": (1, False, 20, True), "l_max": (0, False, 20, True)}
-
-
 def _space_range(name: str):
-    low_limit, strict, high_limit, ints = _SPACE_LIMITS[name]
-    kind = "ints" if ints else "numbers"
-    limit = (f"{low_limit} <= low" if not strict else f"{low_limit} < low") + \
-        (f", high <= {high_limit}" if high_limit is not None else "")
-    allowed = f"a range [low, high] of two {kind} with low <= high and {limit}"
-
-    def check(value: Any) -> Any:
-        if not isinstance(value, list) or len(value) != 2:
-            raise rule_error(f"not a pair; allowed: {allowed}")
-        if not all(is_int(v) if ints else is_finite_number(v) for v in value):
-            raise rule_error(f"bounds must be {kind}; allowed: {allowed}")
-        low, high = value
-        if low > high:
-            raise rule_error(f"backwards range (low {low} > high {high}); allowed: {allowed}")
-        if low < low_limit or (strict and low == low_limit) or (high_limit is not None and high > high_limit):
-            raise rule_error(f"out of range; allowed: {allowed}")
-        return value
-
-    return Annotated[Any, AfterValidator(check), Field(description=allowed)]
+    """The search range of ``name``: :func:`pixelsoap.runtime.validation.check_space_range`, as SearchSpace checks it
+    (the rule of integer bounds, which needs the section's ``integer``, is the section's)."""
+    return Annotated[Any, AfterValidator(from_check(validation.check_space_range, name)),
+                     Field(description=validation.space_range_rule(name))]
 
 
 RCutRange, NMaxRange, LMaxRange, SigmaRange = (_space_range(n) for n in ("r_cut", "n_max", "l_max", "sigma"))
 
 # --------------------------------------------------------------------------- values shared by sections
 
-VAL_FRACTION = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False,
-                                      description="a number strictly between 0 and 1")]
+VAL_FRACTION = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False, description=number_rule(gt=0, lt=1))]
 
 
 JOBS_ALLOWED = "a nonzero int (joblib convention: -1 for all cores)"
@@ -208,18 +198,11 @@ def check_poolings(value: Any) -> Any:
     return value
 
 
-def check_filters(value: Any) -> Any:
-    if not isinstance(value, list) or len(value) != 2 or not all(is_int(v) and v >= 1 for v in value):
-        raise rule_error("not two channel counts; allowed: a list of two ints >= 1")
-    return value
+#: the CNN's two convolution layers (:class:`pixelsoap.models.cnn.CnnConfig`)
+check_filters = from_check(validation.check_ints, "filters", 1, 2)
 
 
 # --------------------------------------------------------------------------- the baselines
 
-WINDOW_ALLOWED = "an odd int in 1..27 (pixels on a side of the square around the pixel; 9: 9 x 9)"
-
-
-def check_window(value: Any) -> Any:
-    if not is_int(value) or not 1 <= value <= 27 or value % 2 == 0:
-        raise rule_error(f"not an odd side in 1..27; allowed: {WINDOW_ALLOWED}")
-    return value
+WINDOW_ALLOWED = WINDOW_RULE
+check_window = from_check(validation.check_window)

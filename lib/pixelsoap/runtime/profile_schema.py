@@ -48,11 +48,13 @@ from pixelsoap.runtime.profile_fields import (
     check_poolings,
     check_rescale,
     check_window,
+    from_check,
     int_field,
     number_field,
     optional_int_field,
     rule_error,
 )
+from pixelsoap.runtime.validation import check_space_range, ints_rule, number_rule
 
 # optional (pipeline extra): an ImportError names the extra when it is missing
 _pydantic = require("pydantic", extra="pipeline")
@@ -105,8 +107,8 @@ class Classifier(Section):
     """:class:`pixelsoap.models.classifier.ClassifierConfig` fields; the seed comes from the profile's seed."""
 
     hidden_units: Annotated[list[Annotated[int, Field(ge=1)]],
-                            Field(min_length=1, description="a non-empty list of ints >= 1")] = [256, 256]
-    dropout: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False, description="a number in [0, 1)")] = 0.1
+                            Field(min_length=1, description=ints_rule())] = [256, 256]
+    dropout: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False, description=number_rule(ge=0, lt=1))] = 0.1
     learning_rate: float = number_field(0, default=1e-3)
     batch_size: int = int_field(1, default=128)
     epochs: int = int_field(1, default=300)
@@ -126,10 +128,8 @@ class Space(Section):
 
     @model_validator(mode="after")
     def _integer_bounds(self):
-        if self.integer:
-            for name in ("r_cut", "sigma"):
-                if not all(float(v).is_integer() for v in getattr(self, name)):
-                    raise rule_error(f"{name} range {getattr(self, name)} needs integer bounds with integer: true")
+        for name in ("r_cut", "sigma"):
+            from_check(check_space_range, name, self.integer)(getattr(self, name))
         return self
 
 
@@ -249,7 +249,7 @@ class Cnn(Section):
 
     n_train: int = int_field(10, what="upright training images")
     epochs: int = int_field(1, what="passes over the training images")
-    filters: Annotated[Any, AfterValidator(check_filters), Field(description="a list of two ints >= 1")] = [16, 32]
+    filters: Annotated[Any, AfterValidator(check_filters), Field(description=ints_rule(1, 2))] = [16, 32]
     hidden: int = int_field(1, what="width of the dense layer", default=64)
     batch_size: int = int_field(1, default=128)
     learning_rate: float = number_field(0, default=1e-3)

@@ -12,6 +12,7 @@ Importing the package does not import JAX; call :func:`configure_threads` first 
 from pixelsoap.runtime.dask import configure_jax_threads as configure_threads
 from pixelsoap.training.loop import epoch_seconds, train_group, train_in_groups
 from pixelsoap.training.spec import (
+    MAX_GROUP_STATE_BYTES,
     VALIDATION_CHUNK_ROWS,
     MLPSpec,
     TrainResult,
@@ -24,6 +25,6 @@ from pixelsoap.training.spec import (
     set_keras_weights,
 )
 
-__all__ = ["MLPSpec", "TrainResult", "TrainSettings", "VALIDATION_CHUNK_ROWS", "autoencoder_spec", "classifier_spec",
-           "configure_threads", "epoch_seconds", "forward", "group_by_shape", "init_weights", "set_keras_weights",
-           "train_group", "train_in_groups"]
+__all__ = ["MAX_GROUP_STATE_BYTES", "MLPSpec", "TrainResult", "TrainSettings", "VALIDATION_CHUNK_ROWS",
+           "autoencoder_spec", "classifier_spec", "configure_threads", "epoch_seconds", "forward", "group_by_shape",
+           "init_weights", "set_keras_weights", "train_group", "train_in_groups"]

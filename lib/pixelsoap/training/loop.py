@@ -120,19 +120,19 @@ def train_group(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: Any
                 keep_checkpoint: bool = False) -> list[TrainResult]:
     """Train the models ``specs`` together, one compiled JAX call per epoch; one TrainResult each.
 
-    X_train : (R, d) float array shared by all models, or a list of M arrays (R, d_m).
-    y_train : classifiers: (R,) integer labels, shared or a list; MSE: (R, d_out)
-        targets, shared or a list, or None (targets = inputs).  X_val, y_val: likewise
-        with V rows.  Every model of the group must share the structure
-        (:attr:`MLPSpec.structure`); widths may differ (padded, exactly zero).
-    seeds : one int in [0, 2**32) per model (None: settings.seed + index); a model's
-        initial weights, batch order and dropout masks depend on its seed only.
-    checkpoint_dir : with it, the full state is written there after every epoch and a
-        rerun with the same specs, settings, seeds and data resumes bit-identically;
-        the checkpoint is removed once training completes (unless ``keep_checkpoint``: the
-        caller then removes it, after saving the results elsewhere).
-    on_epoch_end : called as on_epoch_end(epochs finished, histories) after the
-        epoch's checkpoint; returning True ends training (an exception propagates).
+    - X_train : (R, d) float array shared by all models, or a list of M arrays (R, d_m).
+    - y_train : classifiers: (R,) integer labels, shared or a list; MSE: (R, d_out)
+      targets, shared or a list, or None (targets = inputs).  X_val, y_val: likewise
+      with V rows.  Every model of the group must share the structure
+      (:attr:`MLPSpec.structure`); widths may differ (padded, exactly zero).
+    - seeds : one int in [0, 2**32) per model (None: settings.seed + index); a model's
+      initial weights, batch order and dropout masks depend on its seed only.
+    - checkpoint_dir : with it, the full state is written there after every epoch and a
+      rerun with the same specs, settings, seeds and data resumes bit-identically;
+      the checkpoint is removed once training completes (unless ``keep_checkpoint``: the
+      caller then removes it, after saving the results elsewhere).
+    - on_epoch_end : called as on_epoch_end(epochs finished, histories) after the
+      epoch's checkpoint; returning True ends training (an exception propagates).
     """
     seeds = _check_group(specs, settings, seeds)
     n_models = len(specs)
@@ -296,11 +296,12 @@ def train_in_groups(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val:
     :func:`pixelsoap.training.spec.group_by_shape` (``max_waste``) unless ``groups`` (lists of indices)
     is given.  ``seconds``: the group's wall time (a resumed group's: this call's plus the recorded
     seconds of the epochs it restored) shared in proportion to parameter counts.
-    checkpoint_dir : each group keeps its state in ``<checkpoint_dir>/group-<i>`` (resumable), a finished
-        group included, until every group is done; so an interrupted family resumes without retraining
-        the groups it had finished (a finished group is restored with zero epochs left).
-    errors : "raise", or "return": a group that raises gives its exception as each member's result
-    (one bad group does not stop the others).
+
+    - checkpoint_dir : each group keeps its state in ``<checkpoint_dir>/group-<i>`` (resumable), a finished
+      group included, until every group is done; so an interrupted family resumes without retraining
+      the groups it had finished (a finished group is restored with zero epochs left).
+    - errors : "raise", or "return": a group that raises gives its exception as each member's result
+      (one bad group does not stop the others).
     """
     if errors not in ("raise", "return"):
         raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")

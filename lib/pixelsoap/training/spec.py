@@ -36,11 +36,11 @@ VALIDATION_CHUNK_ROWS = 4096
 class MLPSpec:
     """One multilayer perceptron of Dense layers.
 
-    widths : (d_in, hidden..., d_out), the model's true widths (units).
-    activations : one per Dense layer, in ``ACTIVATIONS``; "softmax" only last.
-    dropout : rate in [0, 1) of the Dropout after every hidden (non-final) layer.
-    loss : "sparse_categorical_crossentropy" (last activation softmax, integer
-        labels 0..d_out-1) or "mse" (float targets of width d_out).
+    - widths : (d_in, hidden..., d_out), the model's true widths (units).
+    - activations : one per Dense layer, in ``ACTIVATIONS``; "softmax" only last.
+    - dropout : rate in [0, 1) of the Dropout after every hidden (non-final) layer.
+    - loss : "sparse_categorical_crossentropy" (last activation softmax, integer
+      labels 0..d_out-1) or "mse" (float targets of width d_out).
     """
 
     widths: tuple[int, ...]
@@ -143,11 +143,11 @@ class TrainSettings:
 class TrainResult:
     """One model's outcome.
 
-    weights : Keras ``get_weights()`` order, [kernel (in, out), bias (out,)] per Dense
-        layer, float32, true (unpadded) shapes; the best epoch's when early stopping.
-    history : per finished epoch: "loss", "val_loss" (+ "accuracy", "val_accuracy" for
-        classifiers) and "epoch_seconds" (wall seconds of the group's epoch).
-    epochs : epochs trained.  best_epoch : 1-based epoch of the best monitored value.
+    - weights : Keras ``get_weights()`` order, [kernel (in, out), bias (out,)] per Dense
+      layer, float32, true (unpadded) shapes; the best epoch's when early stopping.
+    - history : per finished epoch: "loss", "val_loss" (+ "accuracy", "val_accuracy" for
+      classifiers) and "epoch_seconds" (wall seconds of the group's epoch).
+    - epochs : epochs trained.  best_epoch : 1-based epoch of the best monitored value.
     """
 
     weights: list[np.ndarray]

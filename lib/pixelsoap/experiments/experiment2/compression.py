@@ -39,7 +39,6 @@ cluster, then ``dvc repro`` only reads the cache.
 from __future__ import annotations
 
 import argparse
-import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -52,7 +51,7 @@ from pixelsoap.experiments.spectra import load
 from pixelsoap.models.classifier import ClassifierConfig
 from pixelsoap.published import value as published_value
 from pixelsoap.runtime.profiles import load_stage_params
-from pixelsoap.runtime.validation import is_int
+from pixelsoap.runtime.validation import check_int, check_number, is_int
 from pixelsoap.soap.sampling import ModelInputs
 
 __all__ = ["TrainingConfig", "parse_grid", "parse_section", "CompressionData", "correlation_matrix", "dask_settings",
@@ -84,17 +83,12 @@ class TrainingConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        lr = self.learning_rate
-        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
-            raise ValueError(f"learning_rate must be > 0, got {lr!r}")
+        # the rules of the profile schema's experiment2.training section (pixelsoap.runtime.profile_schema.Training)
+        object.__setattr__(self, "learning_rate", check_number(self.learning_rate, "learning_rate", gt=0))
         for name in ("batch_size", "epochs"):
-            if not (is_int(getattr(self, name)) and getattr(self, name) >= 1):
-                raise ValueError(f"{name} must be an int >= 1, got {getattr(self, name)!r}")
-        if self.patience is not None and not (is_int(self.patience) and self.patience >= 1):
-            raise ValueError(f"patience must be None or an int >= 1, got {self.patience!r}")
-        if not (is_int(self.seed) and self.seed >= 0):
-            raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
-        object.__setattr__(self, "learning_rate", float(lr))
+            check_int(getattr(self, name), name, 1)
+        check_int(self.patience, "patience", 1, optional=True)
+        check_int(self.seed, "seed", 0)
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> TrainingConfig:

@@ -201,11 +201,7 @@ def run_readings(settings: Mapping[str, Any], soap: Mapping[str, Any], seed: int
     jobs = plan_jobs(settings["levels"], settings["n_seeds"], readings)
     keys = {job: job_key(job, config) for job in jobs}
     cache = result_cache(folder)
-    results = {}
-    for job, key in keys.items():
-        cached = cache.get(key)
-        if cached is not None:
-            results[job] = {**cached, "cached": True}
+    results = cache.cached_results(keys)
     todo = [job for job in jobs if job not in results]
     if todo:
         _drive(todo, config, keys, results, cache, compute or evaluate_job, scheduler, n_workers, tf_threads,

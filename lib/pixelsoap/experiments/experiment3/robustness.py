@@ -241,12 +241,8 @@ def run_levels(levels: Sequence[float], n_seeds: int, soap: Mapping[str, Any], n
     jobs = plan_jobs(levels, n_seeds)
     keys = {job: job_key(job, seed, soap, n_samples, hashes["model_hash"], hashes["scaler_hash"], dataset)
             for job in jobs}
-    results = {}
     cache = result_cache(folder)
-    for job, key in keys.items():
-        cached = cache.get(key)
-        if cached is not None:
-            results[job] = {**cached, "cached": True}
+    results = cache.cached_results(keys)
     todo = [job for job in jobs if job not in results]
     if todo:
         models = [str(p) for p in model_paths] if several else str(model_paths[0])

@@ -17,7 +17,7 @@ import numpy as np
 
 from pixelsoap.experiments.search.trials import PARAMS
 from pixelsoap.runtime.extras import require
-from pixelsoap.runtime.validation import is_finite_number
+from pixelsoap.runtime.validation import check_space_range
 
 __all__ = ["SearchSpace"]
 
@@ -41,33 +41,12 @@ class SearchSpace:
     integer: bool = True
 
     def __post_init__(self) -> None:
+        # the rules of the profile schema's experiment1.search.space section (pixelsoap.runtime.profile_schema.Space)
         if not isinstance(self.integer, (bool, np.bool_)):
             raise ValueError(f"integer must be true or false, got {self.integer!r}")
         object.__setattr__(self, "integer", bool(self.integer))
-        limits = {"r_cut": (1.0, None, False), "sigma": (0.0, None, False),
-                  "n_max": (1, 20, True), "l_max": (0, 20, True)}
         for name in PARAMS:
-            lower_limit, upper_limit, always_int = limits[name]
-            value = getattr(self, name)
-            if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__") or len(value) != 2:
-                raise ValueError(f"{name} range must be a pair [low, high], got {value!r}")
-            low, high = value
-            if not (is_finite_number(low) and is_finite_number(high)):
-                raise ValueError(f"{name} range must hold two finite numbers, got {list(value)!r}")
-            if low > high:
-                raise ValueError(f"{name} range is empty: low {low} > high {high}")
-            as_int = always_int or self.integer
-            if as_int and not (float(low).is_integer() and float(high).is_integer()):
-                kind = "an integer parameter" if always_int else "integer: true"
-                raise ValueError(f"{name} range must have integer bounds ({kind}), got {list(value)!r}")
-            if always_int:
-                if low < lower_limit or high > upper_limit:
-                    raise ValueError(f"{name} range must lie within [{lower_limit}, {upper_limit}], "
-                                     f"got {list(value)!r}")
-            elif low <= lower_limit:
-                raise ValueError(f"{name} range must stay above {lower_limit:g}, got {list(value)!r}")
-            pair = (int(low), int(high)) if as_int else (float(low), float(high))
-            object.__setattr__(self, name, pair)
+            object.__setattr__(self, name, check_space_range(getattr(self, name), name, self.integer))
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | SearchSpace | None) -> SearchSpace:
