@@ -150,8 +150,8 @@ def test_a_notebook_opens_and_runs_in_jupyterlab(lab, tmp_path):
             time.sleep(0.2)
     assert path.stat().st_mtime_ns != saved_at, "the notebook was not saved"
     assert path.read_text() == source
-    assert (project / "results" / "conversion" / "metrics.json").is_file()
-    assert (project / "figures" / "fig07-projection.png").is_file()
+    assert (project / "scratch" / "results" / "conversion" / "metrics.json").is_file()
+    assert (project / "scratch" / "figures" / "fig07-projection.png").is_file()
 
 
 def test_an_error_in_a_cell_shows_on_the_page(lab):

@@ -43,8 +43,12 @@ def smoke_run(tmp_path_factory):
         shutil.copy2(ROOT / name, copy / name)
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": str(copy / "lib"),
-           "PIXELSOAP_CACHE_DIR": str(paths.cache_dir()), "MPLBACKEND": "Agg"}
+           "MPLBACKEND": "Agg",
+           # its own job caches, as a fresh clone has (a shared search journal would meet other tests' runs);
+           # only the MNIST download is shared
+           "PIXELSOAP_MNIST_DIR": os.environ.get("PIXELSOAP_MNIST_DIR") or str(paths.mnist_cache_dir())}
     env.pop("PIXELSOAP_ROOT", None)
+    env.pop("PIXELSOAP_CACHE_DIR", None)
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
         _run(cmd, copy, env)

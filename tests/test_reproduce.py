@@ -201,7 +201,7 @@ def test_a_second_run_is_refused_at_once_naming_the_first(tmp_path):
     with reproduce.RunLock(root) as lock:
         lock.set_stage("experiment2")
         started = time.monotonic()
-        second = subprocess.run([sys.executable, "-m", "pixelsoap.pipeline.reproduce", "smoke"], cwd=root,
+        second = subprocess.run([sys.executable, "-m", "pixelsoap.pipeline.reproduce", "smoke", "--in-place"], cwd=root,
                                 env=_env(root), capture_output=True, text=True, timeout=60)
         assert time.monotonic() - started < 30
     assert second.returncode == reproduce.BUSY_EXIT, second.stderr

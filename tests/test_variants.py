@@ -155,7 +155,8 @@ def test_a_smoke_run_then_the_default_leave_git_status_clean(tmp_path):
     bin_dir = str(Path(sys.executable).parent)
     env = {k: v for k, v in os.environ.items() if k not in ("PIXELSOAP_ROOT", paths.OUTPUTS_ENV)}
     env.update(PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", PYTHONPATH=os.pathsep.join(
-        p for p in (str(ROOT / "lib"), env.get("PYTHONPATH")) if p), PIXELSOAP_CACHE_DIR=str(tmp_path / "cache"))
+        p for p in (str(ROOT / "lib"), env.get("PYTHONPATH")) if p), PIXELSOAP_CACHE_DIR=str(tmp_path / "cache"),
+        PIXELSOAP_ROOT=str(project))   # a one-stage DVC project, not a checkout: named, never guessed
     shutil.copytree(ROOT / "params", project / "params")
     for name in (".gitignore", ".dvcignore"):
         shutil.copy(ROOT / name, project / name)

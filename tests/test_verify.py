@@ -147,7 +147,8 @@ def test_a_clone_is_the_committed_head_with_its_own_caches(tmp_path):
     assert (clone / "data" / "cache" / "mnist").resolve() == (root / "data" / "cache" / "mnist").resolve()
     env = clone_env(clone, {"PIXELSOAP_ROOT": str(root), "PIXELSOAP_CACHE_DIR": "/elsewhere", "PYTHONPATH": "/x",
                             "PATH": "/bin", "PIXELSOAP_MNIST_DIR": "/mnist"})
-    assert "PIXELSOAP_ROOT" not in env and "PIXELSOAP_CACHE_DIR" not in env and env["PIXELSOAP_MNIST_DIR"] == "/mnist"
+    assert env["PIXELSOAP_ROOT"] == str(clone.resolve()) and "PIXELSOAP_CACHE_DIR" not in env
+    assert env["PIXELSOAP_MNIST_DIR"] == "/mnist"
     assert env["PYTHONPATH"].split(":")[0] == str(clone / "lib") and env["PATH"].endswith(":/bin")
 
 

@@ -7,8 +7,8 @@ not under git) and its own data cache (``data/cache``), and shares the MNIST dow
 verified by checksum wherever it lives.  :func:`clone_env` is the environment its stages run in:
 the clone's library first on ``PYTHONPATH``, this interpreter's folder first on ``PATH`` (the
 stages call ``python``, ``dvc`` and the notebook kernel from the current virtual environment),
-and without ``PIXELSOAP_ROOT`` and ``PIXELSOAP_CACHE_DIR``, which would point the clone's stages
-at this project's files and caches.  :func:`run_reproduce` runs ``python -m pixelsoap.pipeline.reproduce``
+``PIXELSOAP_ROOT`` naming the clone, and without ``PIXELSOAP_CACHE_DIR``, which would point the
+clone's stages at this project's caches.  :func:`run_reproduce` runs ``python -m pixelsoap.pipeline.reproduce``
 there, so Ctrl-C and resuming work as in ``make reproduce``.
 """
 
@@ -59,6 +59,7 @@ def clone_env(clone: Path, base: dict[str, str] | None = None) -> dict[str, str]
     bin_dir = str(Path(sys.executable).parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(clone) / "lib"), env.get("PYTHONPATH")) if p)
     env["PATH"] = os.pathsep.join(p for p in (bin_dir, env.get("PATH")) if p)
+    env["PIXELSOAP_ROOT"] = str(Path(clone).resolve())   # the clone is the project its stages run in
     return env
 
 

@@ -57,6 +57,11 @@ def checkout_root(start: str | os.PathLike | None = None) -> Path | None:
     return next((folder for folder in (start, *start.parents) if is_checkout(folder)), None)
 
 
+def _dvc_project_around_cwd() -> Path | None:
+    start = Path.cwd().resolve()
+    return next((folder for folder in (start, *start.parents) if (folder / _MARKER).is_file()), None)
+
+
 def project_root() -> Path:
     """The project root: ``$PIXELSOAP_ROOT``, else the checkout around the current directory, else around this file.
 
@@ -66,7 +71,15 @@ def project_root() -> Path:
     env = os.environ.get(ROOT_ENV)
     if env:
         return Path(env).resolve()
-    root = checkout_root() or checkout_root(Path(__file__).resolve().parent)
+    root = checkout_root()
+    if root is None:
+        foreign = _dvc_project_around_cwd()
+        if foreign is not None:   # never fall back to the installed checkout from inside another DVC project
+            raise FileNotFoundError(
+                f"the current directory lies in the DVC project {foreign}, which is not a pixelsoap checkout (no "
+                f"{_PACKAGE.parent} beside its {_MARKER}); set {ROOT_ENV}={foreign} to run pixelsoap's pipeline "
+                "there, or run inside a pixelsoap checkout")
+        root = checkout_root(Path(__file__).resolve().parent)
     if root is None:
         raise FileNotFoundError(
             f"no pixelsoap checkout (a folder with {_MARKER} next to {_PACKAGE.parent}) around the current "
