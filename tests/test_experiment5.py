@@ -218,3 +218,28 @@ def test_the_stage_end_to_end_resumes_from_its_cache(mnist, tmp_path, monkeypatc
     assert second["table"].equals(table)
     summary = findings.summary_table(table, first["cost_ms_per_image"], first["transforms"])
     assert len(summary) == 3 * n_transforms and (summary["n_seeds"] == 2).all()
+
+
+def test_paper_cost_scales_each_part_of_the_stage_by_its_own_ratio():
+    """Default -> paper profile: 10 -> 27 transforms, 200 -> 1,000 test images, 20,000 -> 120,000 pixels,
+    12 -> 100 epochs (3 seeds both); worked by hand: per encoding 0.010 s x 1,000 x 27 = 270 s of scoring,
+    2 s x 6 = 12 s of training SOAP, 30 s x 50 = 1,500 s of training: 1,782 s, x 3 encodings, x 2 cores."""
+    from pathlib import Path
+
+    import yaml
+
+    from pixelsoap.pipeline.paper_cost import experiment5_cost
+
+    root = Path(__file__).resolve().parents[1]
+    run, paper = (yaml.safe_load((root / "params" / f"{n}.yaml").read_text()) for n in ("default", "paper"))
+    run["experiment5"].update(n_test=200, angle_step=45, nearest_angles=[45], rescale=[0.9, 1.1], n_samples=20_000,
+                              n_seeds=3, translate_pad=4, classifier={**run["experiment5"]["classifier"], "epochs": 12})
+    paper["experiment5"].update(n_test=1000, angle_step=15, n_samples=120_000, n_seeds=3,
+                                nearest_angles=[15, 30, 45, 60, 75, 105, 120, 135, 150, 165],
+                                classifier={**paper["experiment5"]["classifier"], "epochs": 100})
+    metrics = {"seconds": 200.0, "cost_ms_per_image": {k: 10.0 for k in ("paper", "plane_weight", "z_weight")},
+               "training": {k: {"soap_seconds": 2.0, "train_seconds": 30.0}
+                            for k in ("paper", "plane_weight", "z_weight")}}
+    row = experiment5_cost(metrics, run, paper, cores=2)
+    assert row["core_seconds"] == pytest.approx(1782 * 3 * 2)
+    assert experiment5_cost(None, run, paper, cores=2) is None
