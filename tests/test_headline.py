@@ -36,7 +36,7 @@ def test_headlines_read_the_committed_detail_files():
     spectra, search = _read("results/spectra/metrics.json"), _read("results/experiment1/search.json")
     exp1, exp2 = _read("results/experiment1/metrics.json"), _read("results/experiment2/metrics.json")
     exp3, exp4 = _read("results/experiment3/metrics.json"), _read("results/experiment4/metrics.json")
-    baselines = _read("results/baselines/metrics.json")
+    baselines, exp5 = _read("results/baselines/metrics.json"), _read("results/experiment5/metrics.json")
     expected = {
         "conversion": {"points_per_image_train": conversion["points_per_image"]["train"]["mean"],
                        "images_train": conversion["points_per_image"]["train"]["images"]},
@@ -64,6 +64,10 @@ def test_headlines_read_the_committed_detail_files():
                       "window_test_accuracy_row_split": baselines["models"]["window_row"]["test_accuracy"]["mean"],
                       "soap_minus_window_row_split": baselines["gain_over_window"]["row"]["mean"],
                       "soap_val_accuracy_leak": baselines["row_split_leak"]["soap"]["val_accuracy"]["mean"]},
+        "experiment5": {"e5_paper_upright": exp5["accuracy"]["paper"]["rotate_0"]["soap_pixel"]["mean"],
+                        "e5_paper_at_45": exp5["accuracy"]["paper"]["rotate_45"]["soap_pixel"]["mean"],
+                        "e5_plane_weight_at_45": exp5["accuracy"]["plane_weight"]["rotate_45"]["soap_pixel"]["mean"],
+                        "e5_z_weight_at_45": exp5["accuracy"]["z_weight"]["rotate_45"]["soap_pixel"]["mean"]},
     }
     assert {stage: headline(stage, ROOT) for stage in HEADLINES} == expected
     # the Table 1 rows are the ones the names say

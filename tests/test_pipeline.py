@@ -65,9 +65,10 @@ FIGURES = ["fig01-pipeline", "fig02a-neighbourhoods", "fig02b-density", "fig03-s
            "fig18a-mse-linear", "fig18b-mse-log", "fig18c-mse-log-0-100", "fig18d-mse-log-0-200",
            "fig18e-linear-dynamics", "fig19a-accuracy",
            "fig19b-accuracy-0-50", "fig20-noise-robustness", "fig20-readings", "fig21-invariance",
-           "fig22-confusion-image-level", "fig23-baselines"]
+           "fig22-confusion-image-level", "fig23-baselines", "fig-e5-rotation-pixel",
+           "fig-e5-rotation-vote"]
 NOTEBOOKS = ["01-conversion", "02-soap", "03-experiment1", "04-experiment2", "05-experiment3", "06-experiment4",
-             "07-baselines"]
+             "07-baselines", "08-experiment5"]
 
 
 @pytest.mark.parametrize("name", FIGURES)
@@ -142,7 +143,7 @@ def test_pipeline_is_up_to_date_and_profile_changes_are_targeted(smoke_run):
     (copy / "params.yaml").write_text(yaml.safe_dump(params))
     assert set(json.loads(_run(["dvc", "status", "--json"], copy, env))) == \
         {"conversion", "soap", "spectra", "search", "experiment1", "experiment3", "experiment4", "baselines",
-         "report"}
+         "experiment5", "report"}
     params["dataset"] = "mnist"
     params["experiment4"]["n_test"] += 1
     (copy / "params.yaml").write_text(yaml.safe_dump(params))
@@ -217,6 +218,22 @@ def test_experiment4_outputs(smoke_run):
     assert metrics["settings"]["n_test"] == smoke["n_test"]
     assert metrics["price"]["soap_unchanged_by_mirror"] == 1.0           # SOAP is exactly mirror-invariant
     assert metrics["references"]["cnn_upright_rotated"]["accuracy"]["deg_90"] > 0
+
+
+def test_experiment5_outputs(smoke_run):
+    copy, _, _ = smoke_run
+    import pandas as pd
+    smoke = yaml.safe_load((copy / "params" / "smoke.yaml").read_text())["experiment5"]
+    summary = pd.read_csv(copy / "results" / "experiment5" / "summary.csv")
+    n_transforms = 180 // smoke["angle_step"] + 1 + 2 + len(smoke["rescale"]) + len(smoke["nearest_angles"])
+    assert len(summary) == n_transforms * len(smoke["encodings"])
+    assert (summary["n_seeds"] == smoke["n_seeds"]).all() and (summary["n_test"] == smoke["n_test"]).all()
+    assert (summary["cost_ms_per_image"] > 0).all()
+    metrics = json.loads((copy / "results" / "experiment5" / "metrics.json").read_text())
+    for encoding in ("paper", "plane_weight", "z_weight"):    # exact turns move the points rigidly
+        acc = metrics["accuracy"][encoding]
+        assert abs(acc["rotate_90"]["soap_pixel"]["mean"] - acc["rotate_0"]["soap_pixel"]["mean"]) < 0.01
+    assert set(metrics["findings"]["plane_weight"]) >= {"drop_45", "gain_over_paper_45"}
 
 
 def test_baselines_outputs(smoke_run):

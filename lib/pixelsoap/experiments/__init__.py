@@ -7,7 +7,7 @@
 - :mod:`.experiment3`: robustness to positional noise and the protocol's readings
 - :mod:`.experiment4`: the invariance benchmark (beyond the paper)
 - :mod:`.baselines`: chance, a raw-pixel window, the image-wise split (beyond the paper)
-- :mod:`.experiment5`: grey levels as density weights under Experiment 4's transforms (a sketch, no stage yet)
+- :mod:`.experiment5`: grey levels as density weights under Experiment 4's transforms (beyond the paper)
 
 Notebook stages import these from ``notebooks/NN-<stage>.py``; ``python -m
 pixelsoap.experiments.spectra`` and ``python -m pixelsoap.experiments.search`` run the two stages

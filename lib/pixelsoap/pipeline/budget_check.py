@@ -90,6 +90,11 @@ BUDGET_KEYS: tuple[tuple[str, str], ...] = (
     ("experiment4.cnn.n_train", "size"),
     ("experiment4.cnn.epochs", "size"),
     ("experiment4.n_seeds", "seeds"),
+    ("experiment5.n_test", "size"),
+    ("experiment5.n_train", "size"),
+    ("experiment5.n_samples", "size"),
+    ("experiment5.classifier.epochs", "size"),
+    ("experiment5.n_seeds", "seeds"),
 )
 
 def _get(tree: Mapping, key: str) -> tuple[bool, Any]:

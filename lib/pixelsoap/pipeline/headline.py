@@ -73,6 +73,12 @@ HEADLINES: dict[str, tuple[str, dict[str, str]]] = {
         "soap_minus_window_row_split": "gain_over_window.row.mean",
         "soap_val_accuracy_leak": "row_split_leak.soap.val_accuracy.mean",   # row split minus image split
     }),
+    "experiment5": ("results/experiment5/metrics.json", {     # per-pixel accuracy, means over seeds
+        "e5_paper_upright": "accuracy.paper.rotate_0.soap_pixel.mean",
+        "e5_paper_at_45": "accuracy.paper.rotate_45.soap_pixel.mean",
+        "e5_plane_weight_at_45": "accuracy.plane_weight.rotate_45.soap_pixel.mean",
+        "e5_z_weight_at_45": "accuracy.z_weight.rotate_45.soap_pixel.mean",
+    }),
 }
 
 

@@ -95,6 +95,33 @@ def baselines_work(profile: Mapping) -> float:
     return float(rows * profile["experiment1"]["final"]["classifier"]["epochs"] * profile["baselines"]["n_seeds"])
 
 
+def experiment5_cost(metrics: Mapping | None, run: Mapping, paper: Mapping, cores: int) -> dict | None:
+    """Experiment 5 at the paper profile's sizes from the run's own measurements (its metrics.json): per
+    encoding, the ms per test image x test images x transforms, the training pixels' SOAP x the pixels' ratio,
+    and the seeds' training x rows x epochs x seeds' ratio.  None without metrics."""
+    from pixelsoap.experiments.experiment5.benchmark import parse_section as parse5
+    from pixelsoap.experiments.experiment5.benchmark import plan_transforms as plan5
+    from pixelsoap.experiments.experiment5.findings import key_of
+
+    if not metrics or not metrics.get("cost_ms_per_image"):
+        return None
+    r, p = parse5(run["experiment5"]), parse5(paper["experiment5"])
+    work = lambda c: c["n_samples"] * c["classifier"]["epochs"] * c["n_seeds"]
+    seconds = 0.0
+    for encoding in p["encodings"]:
+        key = key_of(encoding)
+        ms = metrics["cost_ms_per_image"].get(key) or max(metrics["cost_ms_per_image"].values())
+        train = metrics.get("training", {}).get(key) or {}
+        seconds += ms / 1000 * p["n_test"] * len(plan5(p))
+        seconds += float(train.get("soap_seconds") or 0) * p["n_samples"] / r["n_samples"]
+        seconds += float(train.get("train_seconds") or 0) * work(p) / work(r)
+    return {"stage": "experiment5", "measured": f"{metrics.get('seconds', 0):.0f} s on {cores} cores",
+            "factor": "per encoding: ms per test image x test images x transforms, plus its training SOAP and "
+                      "seeds' group scaled by pixels and by pixels x epochs x seeds (the paper's early stopping "
+                      "makes this an upper bound)",
+            "core_seconds": float(seconds * cores)}
+
+
 def estimate(root: str | Path | None = None, cores: int | None = None) -> list[dict]:
     """One dict per stage with ``stage``, ``measured``, ``factor``, ``core_seconds``, ``hours_wall``."""
     root = Path(root or paths.project_root())
@@ -137,6 +164,8 @@ def estimate(root: str | Path | None = None, cores: int | None = None) -> list[d
         factor5 = baselines_work(paper) / baselines_work(run)
         rows.append(scaled_stage("baselines", _notebook_seconds(root, "07-baselines"), factor5,
                                  f"x{factor5:.0f} training rows x epochs x seeds (four models)", cores))
+    if run.get("experiment5") and paper.get("experiment5"):
+        rows.append(experiment5_cost(_read(root, "results/experiment5/metrics.json"), run, paper, cores))
     out = [r for r in rows if r]
     for r in out:
         r["core_hours"] = r["core_seconds"] / 3600

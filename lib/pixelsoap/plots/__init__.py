@@ -6,7 +6,8 @@ the paper's figure number (``fig07-projection``), into ``figures/``.  One module
 
 - :mod:`.pipeline` (Fig. 1), :mod:`.theory` (Fig. 2-5), :mod:`.conversion` (Fig. 7), :mod:`.models`
   (model diagrams, training curves, confusion matrices)
-- :mod:`.experiment1`, :mod:`.experiment2`, :mod:`.experiment3`, :mod:`.experiment4`, :mod:`.baselines`:
+- :mod:`.experiment1`, :mod:`.experiment2`, :mod:`.experiment3`, :mod:`.experiment4`, :mod:`.baselines`,
+  :mod:`.experiment5`:
   the figures of each experiment's stage
 """
 

@@ -206,3 +206,24 @@ check_filters = from_check(validation.check_ints, "filters", 1, 2)
 
 WINDOW_ALLOWED = WINDOW_RULE
 check_window = from_check(validation.check_window)
+
+
+# --------------------------------------------------------------------------- Experiment 5
+
+ENCODINGS_ALLOWED = "a non-empty list of distinct encodings from paper, plane-weight, z-weight"
+
+
+def check_encodings(value: Any) -> Any:
+    if not isinstance(value, list) or not value or len(set(map(str, value))) != len(value) \
+            or not all(v in ("paper", "plane-weight", "z-weight") for v in value):
+        raise rule_error(f"not a list of encodings; allowed: {ENCODINGS_ALLOWED}")
+    return value
+
+
+HALF_TURN_STEP_ALLOWED = "an int in 1..180 that divides 180 (degrees between rotations: 45 gives 0, 45, ..., 180)"
+
+
+def check_half_turn_step(value: Any) -> Any:
+    if not is_int(value) or not 1 <= value <= 180 or 180 % value:
+        raise rule_error(f"not a divisor of 180; allowed: {HALF_TURN_STEP_ALLOWED}")
+    return value

@@ -28,6 +28,8 @@ from typing import Annotated, Any, Literal
 from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.profile_fields import (
     ANGLE_STEP_ALLOWED,
+    ENCODINGS_ALLOWED,
+    HALF_TURN_STEP_ALLOWED,
     JOBS_ALLOWED,
     NEAREST_ALLOWED,
     POOLINGS_ALLOWED,
@@ -42,7 +44,9 @@ from pixelsoap.runtime.profile_fields import (
     Section,
     SigmaRange,
     check_angle_step,
+    check_encodings,
     check_filters,
+    check_half_turn_step,
     check_nearest,
     check_nonzero,
     check_poolings,
@@ -293,6 +297,33 @@ class Baselines(Section):
                                              default=None)
 
 
+class Experiment5Classifier(Classifier):
+    """The per-pixel classifier of each encoding (Fig. 8 architecture); fewer epochs by default."""
+
+    epochs: int = int_field(1, default=30)
+    patience: int | None = optional_int_field(1, "null trains every epoch", default=5)
+
+
+class Experiment5(Section):
+    """:func:`pixelsoap.experiments.experiment5.benchmark.parse_section`: image encodings under Experiment 4's
+    transforms (beyond the paper)."""
+
+    encodings: Annotated[Any, AfterValidator(check_encodings), Field(description=ENCODINGS_ALLOWED)] = [
+        "paper", "plane-weight", "z-weight"]
+    n_train: int = int_field(1, what="upright training images the training pixels are drawn from")
+    n_samples: int = int_field(10, what="training + validation pixels (spectra) per encoding")
+    val_fraction: VAL_FRACTION = 0.2
+    n_test: int = int_field(1, what="test images per transform (MNIST has 10,000)")
+    angle_step: Annotated[Any, AfterValidator(check_half_turn_step), Field(description=HALF_TURN_STEP_ALLOWED)]
+    nearest_angles: Annotated[Any, AfterValidator(check_nearest), Field(description=NEAREST_ALLOWED)] = []
+    translate_pad: int = int_field(0, 14, "pixels of blank border on each side; each image moves by up to that",
+                                   default=4)
+    rescale: Annotated[Any, AfterValidator(check_rescale), Field(description=RESCALE_ALLOWED)] = [0.9, 1.1]
+    n_seeds: int = int_field(1, what="training seeds per encoding, trained in one group", default=3)
+    n_jobs: Annotated[int, AfterValidator(check_nonzero), Field(description=JOBS_ALLOWED)] = -1
+    classifier: Experiment5Classifier
+
+
 class Profile(Section):
     """A whole profile: every section the stages read."""
 
@@ -306,6 +337,7 @@ class Profile(Section):
     experiment3: Experiment3
     experiment4: Experiment4
     baselines: Baselines
+    experiment5: Experiment5
     #: required although the library defaults to MNIST: DVC refuses a stage whose params.yaml lacks a listed key
     dataset: Annotated[Literal["mnist", "fashion-mnist"],
                        Field(description="'mnist' or 'fashion-mnist' (pixelsoap.data)")]

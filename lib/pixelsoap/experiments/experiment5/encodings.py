@@ -1,5 +1,4 @@
-"""Experiment 5 (a sketch, beyond the paper; no stage yet): do grey levels as weights keep SOAP's accuracy
-under rotations?
+"""Experiment 5 for one encoding and one training seed (the first sketch; the stage is :mod:`.benchmark`).
 
 For one image encoding (:data:`pixelsoap.images.conversion.ENCODINGS`: ``"paper"``, Algorithm 1;
 ``"plane-weight"``; ``"z-weight"``) a per-pixel classifier is trained from scratch on that encoding's
@@ -11,7 +10,7 @@ nearest resampling, mirror, shift, rescale): the fraction of pixels predicted as
 (:func:`pixelsoap.experiments.experiment4.image_classification.image_statistics` does the pass).
 
 :func:`run_encoding` is the whole measurement for one encoding and one training seed; a stage, its
-notebook and the seeds of issue 31 are still to come.
+stage (:mod:`pixelsoap.experiments.experiment5.benchmark`) trains every seed of an encoding in one group.
 """
 
 from __future__ import annotations
