@@ -48,7 +48,11 @@ def test_under_a_foreign_dvc_project_the_cache_goes_to_the_user_cache_dir(clean_
     assert paths.cache_dir() == clean_env
     assert paths.mnist_cache_dir() == clean_env / "mnist"
     assert not (folder / "data").exists()
-    # figures and results still belong to the checkout holding the library (an editable install), never cwd
+    # figures and results: never that project's, and never guessed to be the installed checkout's (a pipeline
+    # command run there would rewrite the checkout's results): an error naming the way to choose
+    with pytest.raises(FileNotFoundError, match=r"not a pixelsoap checkout.*PIXELSOAP_ROOT="):
+        paths.project_root()
+    monkeypatch.chdir(tmp_path / "..")   # in no DVC project at all: the checkout holding the library
     assert paths.project_root() == ROOT
 
 
