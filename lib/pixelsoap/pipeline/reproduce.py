@@ -310,7 +310,8 @@ def run_pipeline(root: str | Path | None = None, dvc_args: tuple[str, ...] = (),
     flag = interrupt_flag(root)
     flag.unlink(missing_ok=True)
     bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    # the stages DVC starts belong to root (their interrupt flag, outputs), wherever they look from
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), "PIXELSOAP_ROOT": str(root)}
     dvc = Path(bin_dir) / "dvc"
     command = [str(dvc) if dvc.exists() else "dvc", "repro", "--keep-going", *dvc_args]
     proc = subprocess.Popen(command, cwd=root, env=env, start_new_session=True, stdout=subprocess.PIPE,
