@@ -11,6 +11,11 @@ PLOTS_PAGE := build/dvc-plots/offline.html
 ## install: create .venv with the locked environment, the project (editable) and the "pixelsoap" Jupyter kernel,
 ##   and the offline page of `dvc plots show` (vega from npm inlined, pixelsoap.pipeline.dvc_plots; a warning
 ##   and no page when npm cannot fetch it)
+## TEST_WORKERS: pytest-xdist processes for `make test` (default 2; 0 runs in this process). Whole files go to
+##   one worker (--dist loadfile), so a module's or the session's fixtures (the smoke pipeline) run once.
+TEST_WORKERS ?= 2
+TEST_WORKERS_ARGS = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+
 install: $(STAMP) $(PLOTS_PAGE)
 
 $(PLOTS_PAGE): $(STAMP)
@@ -56,7 +61,7 @@ install-browser:
 ##   pipeline's search and another test's search on the same data cache at once (its lock refused one).
 ##   The browser tests must run here: a missing Chromium fails them instead of skipping them.
 test: install lint install-browser
-	PATH="$(CURDIR)/$(BIN):$$PATH" PIXELSOAP_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest
+	PATH="$(CURDIR)/$(BIN):$$PATH" PIXELSOAP_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest $(TEST_WORKERS_ARGS)
 
 ## test-fast: the inner loop: the lint, then every test not marked slow (about 2 min on 2 cores); `make test`
 ##   runs the slow ones too (the smoke pipeline, notebooks, browsers, Dask searches, training equivalences)
