@@ -171,7 +171,8 @@ def test_a_smoke_run_then_the_default_leave_git_status_clean(tmp_path):
         p for p in (str(ROOT / "lib"), env.get("PYTHONPATH")) if p), PIXELSOAP_CACHE_DIR=str(tmp_path / "cache"),
         PIXELSOAP_ROOT=str(project))   # a one-stage DVC project, not a checkout: named, never guessed
     shutil.copytree(ROOT / "params", project / "params")
-    for name in (".gitignore", ".dvcignore"):
+    for name in (".gitignore", ".dvcignore", "results/.gitignore"):   # results/.gitignore: the run's logs
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, project / name)
     shutil.copy(ROOT / "params" / "default.yaml", project / "params.yaml")
     (project / "dvc.yaml").write_text(STAGE)
