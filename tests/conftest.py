@@ -66,6 +66,18 @@ def data():
     return arrays
 
 
+@pytest.fixture(scope="session")
+def digits():
+    """The first six MNIST test images, (6, 28, 28) uint8 grey levels; skipped when MNIST is unavailable."""
+    from pixelsoap.data.mnist import MnistDataError, load_mnist
+
+    try:
+        images, _ = load_mnist("test")
+    except MnistDataError as exc:
+        pytest.skip(f"MNIST unavailable: {exc}")
+    return images[:6]
+
+
 @pytest.fixture(scope="module")
 def client():
     """A Dask client on two single-thread workers inside this process (jobs may be monkeypatched stand-ins).

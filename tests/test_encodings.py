@@ -19,17 +19,6 @@ from pixelsoap.soap.descriptor import SoapParams, soap_spectra, soap_spectra_bat
 PAPER = SoapParams(63, 7, 10, 3)
 
 
-@pytest.fixture(scope="module")
-def digits():
-    from pixelsoap.data.mnist import MnistDataError, load_mnist
-
-    try:
-        images, _ = load_mnist("test")
-    except MnistDataError as exc:
-        pytest.skip(f"MNIST unavailable: {exc}")
-    return images[:6]
-
-
 def _image(seed=0, shape=(28, 28)):
     rng = np.random.default_rng(seed)
     image = np.zeros(shape, dtype=np.uint8)

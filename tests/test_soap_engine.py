@@ -63,19 +63,8 @@ def test_paper_extremes_of_the_search_space():
         assert_matches_dscribe(cloud, params)
 
 
-@pytest.fixture(scope="module")
-def digits():
-    from pixelsoap.data.mnist import MnistDataError, load_mnist
-
-    try:
-        images, _ = load_mnist("test")
-    except MnistDataError as exc:
-        pytest.skip(f"MNIST unavailable: {exc}")
-    return images[:3]
-
-
 def test_mnist_digits_clean(digits):
-    for image in digits:
+    for image in digits[:3]:
         assert_matches_dscribe(image_to_points(image), PAPER)
 
 
