@@ -50,7 +50,9 @@ def smoke_run(tmp_path_factory):
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, copy / name)
     bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": str(copy / "lib"),
+    # the stages run this checkout's library, the copy's twin, so that Numba's compiled kernels (cached beside
+    # the sources) are shared with the other tests instead of being compiled again for the copy
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT / "lib"),
            "MPLBACKEND": "Agg",
            # its own job caches, as a fresh clone has (a shared search journal would meet other tests' runs);
            # only the MNIST download is shared

@@ -409,3 +409,43 @@ def test_an_interrupted_family_keeps_the_groups_it_finished(data, tmp_path, monk
     monkeypatch.setattr(training_loop, "train_group", counting)
     training_loop.train_in_groups(specs, X, y, Xv, yv, settings, [4, 5, 6], groups=groups, checkpoint_dir=folder)
     assert trained == [3, 3]
+
+
+_TRAIN_ONCE = """
+import hashlib, sys
+import numpy as np
+from pixelsoap.training.loop import train_group
+from pixelsoap.training.spec import TrainSettings, classifier_spec
+rng = np.random.default_rng(3)
+X, y = rng.normal(size=(300, 12)).astype(np.float32), rng.integers(0, 10, 300).astype(np.int32)
+settings = TrainSettings(learning_rate=1e-3, batch_size=64, epochs=2, monitor="val_accuracy")
+[result] = train_group([classifier_spec(12, (16, 8), 0.1)], X[:240], y[:240], X[240:], y[240:], settings,
+                       seeds=[5], progress=False)
+print(hashlib.sha256(b"".join(np.ascontiguousarray(w).tobytes() for w in result.weights)).hexdigest())
+"""
+
+
+@pytest.mark.slow
+def test_a_program_loaded_from_the_compilation_cache_trains_what_a_fresh_compilation_trains(tmp_path):
+    """import_jax's persistent cache: the first process compiles and fills it, the second loads from it."""
+    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax")}
+
+    def weights_digest() -> str:
+        done = subprocess.run([sys.executable, "-c", _TRAIN_ONCE], capture_output=True, text=True, timeout=300,
+                              env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout.split()[-1]
+
+    compiled = weights_digest()
+    entries = sorted(p.name for p in (tmp_path / "jax").iterdir())
+    assert entries                                       # the programs were stored ...
+    assert weights_digest() == compiled                  # ... and loaded ones train the same weights, bit for bit
+    assert sorted(p.name for p in (tmp_path / "jax").iterdir()) == entries   # nothing compiled anew
+
+
+def test_the_compilation_cache_lies_in_the_user_cache_unless_jax_is_told_otherwise():
+    code = ("import pixelsoap.runtime.dask as r, pixelsoap.runtime.paths as p; jax = r.import_jax(); "
+            "print(jax.config.jax_compilation_cache_dir == str(p.user_cache_dir() / 'jax'))")
+    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0 and done.stdout.split()[-1] == "True", done.stderr[-2000:]

@@ -28,11 +28,15 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from pixelsoap.runtime import paths
 from pixelsoap.runtime.extras import require
 from pixelsoap.runtime.progress import tqdm
 from pixelsoap.runtime.validation import is_int
 
 _THREADS_SET: dict[int, bool] = {}
+_JAX_CACHE_SET: list[bool] = []
+JAX_CACHE_MAX_BYTES = 512 * 2**20
+"""Size limit of the persistent compilation cache of :func:`import_jax` (least recently used out first)."""
 
 
 @contextlib.contextmanager
@@ -118,6 +122,26 @@ def configure_jax_threads(n: int | None) -> bool:
     flags.append(f"intra_op_parallelism_threads={int(n)}")
     os.environ["XLA_FLAGS"] = " ".join(flags)
     return True
+
+
+def import_jax():
+    """``jax``, with its persistent compilation cache switched on the first time: how the training engine imports it.
+
+    Compiled XLA programs are kept in ``<user cache>/jax`` (:func:`pixelsoap.runtime.paths.user_cache_dir`;
+    ``$JAX_COMPILATION_CACHE_DIR``, JAX's own setting, moves it), at most :data:`JAX_CACHE_MAX_BYTES`.
+    A program compiled once is loaded by every later process (each stage, each Dask worker, each test):
+    the smoke profile's Experiment 2 took 110 s with an empty cache and 72 s with a filled one on 2 cores.
+    XLA compiles deterministically, so a loaded program computes what a fresh compilation would
+    (tests/test_training.py checks the trained weights bit for bit).
+    """
+    jax = require("jax", extra="ml")
+    if not _JAX_CACHE_SET:
+        if not jax.config.jax_compilation_cache_dir:
+            jax.config.update("jax_compilation_cache_dir", str(paths.user_cache_dir() / "jax"))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)   # our programs compile in 0.1-2 s
+        jax.config.update("jax_compilation_cache_max_size", JAX_CACHE_MAX_BYTES)
+        _JAX_CACHE_SET.append(True)
+    return jax
 
 
 def on_worker(compute: Callable, threads: int | None, *args, **kwargs) -> Any:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
-from pixelsoap.runtime.extras import require
+from pixelsoap.runtime.dask import import_jax
 
 ADAM_BETA_1 = 0.9
 ADAM_BETA_2 = 0.999
@@ -41,14 +41,14 @@ class Layout(NamedTuple):
 
 
 def _activate(z, name):
-    jnp = require("jax.numpy", extra="ml")  # optional (ml extra), imported where it is used
+    jnp = import_jax().numpy  # optional (ml extra), imported where it is used
 
     return jnp.maximum(z, 0.0) if name == "relu" else z
 
 
 def _mix32(x):
     """lowbias32 integer hash (C. Wellons): a bijection of uint32 with full avalanche."""
-    jnp = require("jax.numpy", extra="ml")
+    jnp = import_jax().numpy
 
     x = x ^ (x >> 16)
     x = x * jnp.uint32(0x7FEB352D)
@@ -65,8 +65,8 @@ def _dropout_keep(key, layer_index, batch_rows, width, rate):
     and costs a few integer operations per element (threefry's 20 rounds doubled the
     epoch time of a 256-unit classifier).  Uniform = top 24 bits / 2**24.
     """
-    jax = require("jax", extra="ml")
-    jnp = require("jax.numpy", extra="ml")
+    jax = import_jax()
+    jnp = import_jax().numpy
 
     words = jax.random.key_data(key).astype(jnp.uint32)
     salt = _mix32(words[0] ^ _mix32(words[1] + jnp.uint32(layer_index) * jnp.uint32(0x9E3779B9)))
@@ -78,7 +78,7 @@ def _dropout_keep(key, layer_index, batch_rows, width, rate):
 
 def _logits(layout, params, x, key):
     """Forward pass of one model: x (rows, in_0) -> last layer's pre-activation (rows, out_L)."""
-    jnp = require("jax.numpy", extra="ml")
+    jnp = import_jax().numpy
 
     h = x
     last = len(params) - 1
@@ -100,8 +100,8 @@ def _row_losses(layout, z, target, out_mask, out_width):
     for a softmax output: it reads the logits behind the Softmax op and does not clip.
     MSE: mean over the model's true output features (padded ones masked out).
     """
-    jax = require("jax", extra="ml")
-    jnp = require("jax.numpy", extra="ml")
+    jax = import_jax()
+    jnp = import_jax().numpy
 
     if layout.classifier:
         z = jnp.where(out_mask, z, MASKED_LOGIT)
@@ -115,7 +115,7 @@ def _row_losses(layout, z, target, out_mask, out_width):
 
 def _adam(layout, param, grad, m, v, step):
     """Keras 3 Adam (keras/src/optimizers/adam.py, amsgrad off) in float32; step = iterations + 1."""
-    jnp = require("jax.numpy", extra="ml")
+    jnp = import_jax().numpy
 
     lr = jnp.float32(layout.learning_rate)
     alpha = (lr * jnp.sqrt(1 - jnp.power(jnp.float32(ADAM_BETA_2), step))
@@ -135,8 +135,8 @@ def _model_epoch(layout, params, m, v, iterations, active, seed, grad_masks, out
     0 for the padding of the last partial batch.  Returns the new (params, m, v,
     iterations) and per batch (loss x rows, correct rows), (S,) each.
     """
-    jax = require("jax", extra="ml")
-    jnp = require("jax.numpy", extra="ml")
+    jax = import_jax()
+    jnp = import_jax().numpy
 
     epoch_key = jax.random.fold_in(jax.random.key(seed), epoch)
 
@@ -180,7 +180,7 @@ def epoch_program(layout: Layout):
     int32 labels, (R, out_L) / (M, R, out_L) float32 targets; ignored when targets are inputs).
     The optimiser state is donated (updated in place).
     """
-    jax = require("jax", extra="ml")
+    jax = import_jax()
 
     x_axis = None if layout.x_shared else 0
     y_axis = None if (layout.y_shared or layout.targets_are_inputs) else 0
@@ -196,8 +196,8 @@ def validation_program(layout: Layout, chunk_rows: int):
 
     X_val : (V, in_0) or (M, V, in_0); Y_val as in :func:`epoch_program`.  No dropout.
     """
-    jax = require("jax", extra="ml")
-    jnp = require("jax.numpy", extra="ml")
+    jax = import_jax()
+    jnp = import_jax().numpy
 
     def one_model(params, out_mask, out_width, X, Y, row_weight):
         def chunk(totals, start):
@@ -219,8 +219,8 @@ def validation_program(layout: Layout, chunk_rows: int):
 @functools.lru_cache(maxsize=1)
 def keep_where_program():
     """Jitted ``where(flag[m], new, old)`` over matching pytrees with leading model axis M."""
-    jax = require("jax", extra="ml")
-    jnp = require("jax.numpy", extra="ml")
+    jax = import_jax()
+    jnp = import_jax().numpy
 
     def select(flags, new, old):
         return jax.tree_util.tree_map(

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from pixelsoap.runtime.extras import require
+from pixelsoap.runtime.dask import import_jax
 from pixelsoap.runtime.progress import tqdm
 from pixelsoap.runtime.validation import is_int
 from pixelsoap.training import checkpoint
@@ -150,8 +150,8 @@ def train_group(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: Any
         run_key = checkpoint.run_key(specs, settings, seeds, X_arrays + Xv_arrays + (
             [] if targets_are_inputs else Y_arrays + Yv_arrays))
 
-    jax = require("jax", extra="ml")  # optional (ml extra), imported where it is used
-    jnp = require("jax.numpy", extra="ml")
+    jax = import_jax()  # optional (ml extra), imported where it is used
+    jnp = import_jax().numpy
 
     classifier = specs[0].classifier
     widths = np.max([s.widths for s in specs], axis=0).tolist()
