@@ -226,3 +226,20 @@ def test_report_rows_read_the_summary(tmp_path):
     assert "after 400 of 10,000 epochs" in below.why and "h_e 100: +100.00%" in below.why
     assert below.shown[0].text == "16: 400, 100: 400"
     assert above.status == report.REPRODUCED
+
+
+@pytest.mark.slow
+def test_out_puts_the_outputs_and_the_state_of_a_run_in_its_own_folder(tmp_path, monkeypatch):
+    """`--out DIR`: dynamics.json, dynamics.csv and DIR/dynamics-state, nothing in the default folders."""
+    monkeypatch.setattr(dyn, "load", lambda: None)
+    monkeypatch.setattr(dyn.CompressionData, "from_dataset", classmethod(lambda cls, *args, **kwargs: _data()))
+    monkeypatch.setattr(dyn, "load_stage_params", lambda *args, **kwargs: {
+        "seed": 3, "experiment2": {"n_train": None, "training": {"learning_rate": 1e-3, "batch_size": 32}}})
+    monkeypatch.setattr(dyn, "output_dir", lambda: pytest.fail("the default output folder was used"))
+    monkeypatch.setattr(dyn, "cache_root", lambda: pytest.fail("the default state folder was used"))
+    out = tmp_path / "near-200"
+    dyn.main(["--h-e", "2", "3", "--epochs", "2", "--chunk", "1", "--out", str(out), "--no-progress"])
+    summary = json.loads((out / "dynamics.json").read_text())
+    assert summary["complete"] and summary["h_e"] == [2, 3]
+    assert sorted(pd.read_csv(out / "dynamics.csv")["h_e"].unique()) == [2, 3]
+    assert len(list((out / dyn.STATE_DIR.name).iterdir())) == 2     # one saved state per h_e

@@ -239,7 +239,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, help="epochs per turn (state saved after each)")
     parser.add_argument("--params", default=None, help="parameter file (default: params/paper.yaml, the paper's "
                                                        "protocol): seed, experiment2.n_train and experiment2.training")
-    parser.add_argument("--state", default=None, help=f"folder of the saved states (default: {STATE_DIR})")
+    parser.add_argument("--out", default=None, help="folder of dynamics.csv and dynamics.json (default: "
+                                                    f"{OUTPUT_DIR}); a run on other data gets its own")
+    parser.add_argument("--state", default=None, help=f"folder of the saved states (default: {STATE_DIR}, or "
+                                                      "OUT/dynamics-state with --out)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
@@ -255,7 +258,8 @@ def main(argv: Sequence[str] | None = None) -> None:
           f"h_e {sorted(set(args.h_e))}, {args.epochs:,} epochs, Adam {training.learning_rate:g}, "
           f"batch {training.batch_size}, seed {seed}; resume with: {command}", flush=True)
     try:
-        summary = run(data, training, args.h_e, args.epochs, args.chunk, cache=args.state, command=command,
+        state = args.state or (Path(args.out) / STATE_DIR.name if args.out else None)
+        summary = run(data, training, args.h_e, args.epochs, args.chunk, cache=state, out=args.out, command=command,
                       progress=not args.no_progress)
     except KeyboardInterrupt:
         print(f"\ninterrupted; every finished epoch is kept. Resume with: {command}", file=sys.stderr)
