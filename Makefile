@@ -9,9 +9,10 @@ PLOTS_PAGE := build/dvc-plots/offline.html
 .PHONY: install install-browser reproduce verify test test-fast lint lab lock benchmark docs clean-venv
 
 ## install: create .venv with the locked environment, the project (editable) and the "pixelsoap" Jupyter kernel,
-##   (--no-compile: Python compiles a module when it is first imported; byte-compiling all 260 packages up front
-##   took 4:02 against 2:24 on 2 cores), and the offline page of `dvc plots show` (vega from npm inlined, pixelsoap.pipeline.dvc_plots; a warning
-##   and no page when npm cannot fetch it)
+##   and the offline page of `dvc plots show` (vega from npm inlined, pixelsoap.pipeline.dvc_plots; a warning
+##   and no page when npm cannot fetch it).  Packages are byte-compiled at install, pip's default: where
+##   PYTHONDONTWRITEBYTECODE is set (our CI machines), one installed with --no-compile is compiled again by
+##   every process that imports it, which made `make test` slower than the 1:40 --no-compile saves.
 ## TEST_WORKERS: pytest-xdist processes for `make test` (default 2; 0 runs in this process). Whole files go to
 ##   one worker (--dist loadfile), so a module's or the session's fixtures (the smoke pipeline) run once.
 TEST_WORKERS ?= 2
@@ -25,7 +26,7 @@ $(PLOTS_PAGE): $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0) if v == (3, 11) else print(f"warning: requirements.lock is made for Python 3.11, this is {v[0]}.{v[1]}")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name pixelsoap --display-name "Python (pixelsoap)"
 	touch $(STAMP)
