@@ -58,11 +58,12 @@ lint: install
 install-browser:
 	$(PYTHON) tests/browser.py --install
 
-## test: the lint, then the whole test suite (unit tests, notebooks and the smoke pipeline)
-##   in one process: two pytest-xdist workers were faster (3:39 against 4:44) but ran the smoke
-##   pipeline's search and another test's search on the same data cache at once (its lock refused one).
-##   The browser tests must run here: a missing Chromium fails them instead of skipping them.
+## test: the lint, then the whole test suite (unit tests, notebooks and the smoke pipeline) on TEST_WORKERS
+##   pytest-xdist workers.  The browser tests must run here: a missing Chromium fails them instead of skipping
+##   them.  The library is byte-compiled first: where PYTHONDONTWRITEBYTECODE is set, each of the suite's few
+##   hundred Python processes would otherwise compile it again (0.3 s each).
 test: install lint install-browser
+	$(BIN)/python -m compileall -q lib
 	PATH="$(CURDIR)/$(BIN):$$PATH" PIXELSOAP_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest $(TEST_WORKERS_ARGS)
 
 ## test-fast: the inner loop: the lint, then every test not marked slow (about 2 min on 2 cores); `make test`
