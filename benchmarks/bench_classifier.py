@@ -13,12 +13,9 @@ line per evaluation and a summary per configuration.  Writes nothing.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow start-up chatter
 
 from pixelsoap.experiments import spectra
 from pixelsoap.models import configure_threads

@@ -15,7 +15,7 @@ separately and extrapolated:
   as on a search worker -> seconds per spectrum;
 - training: ``--epochs`` epochs of the profile's classifier on 96,000 + 24,000
   random rows for the smallest, the published (308) and the largest descriptor
-  size d (TensorFlow limited to ``--threads`` threads, 1 as on a search worker)
+  size d (JAX limited to ``--threads`` threads, 1 as on a search worker)
   -> seconds per epoch, interpolated linearly in d for the other sets.
 
 Prints the cost per parameter set, the mean trial and the search's total for
@@ -25,12 +25,9 @@ Prints the cost per parameter set, the mean trial and the search's total for
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pixelsoap import load_mnist, sample_spectra
 from pixelsoap.experiments.search.monte_carlo import SearchSpace, check_soap_params, draw_params
@@ -73,7 +70,7 @@ def main() -> None:
                         "published best)")
     parser.add_argument("--samples", type=int, default=3000, help="spectra timed per parameter set")
     parser.add_argument("--epochs", type=int, default=3, help="epochs timed per descriptor size (>= 2)")
-    parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads (search workers use 1)")
+    parser.add_argument("--threads", type=int, default=1, help="JAX threads (search workers use 1)")
     parser.add_argument("--workers", type=int, default=None, help="parallel workers (default: the profile's)")
     args = parser.parse_args()
 
@@ -87,7 +84,7 @@ def main() -> None:
     space = SearchSpace.from_mapping(cfg["space"])
     print(f"profile {args.profile}: {n_trials} trials, T = {T} spectra ({n_train} train / {n_val} val), "
           f"{epochs} epochs, classifier {classifier['hidden_units']}, {workers} workers, "
-          f"TF threads {args.threads}")
+          f"JAX threads {args.threads}")
 
     from pixelsoap.models import configure_threads
 

@@ -1,4 +1,4 @@
-"""Benchmark: the grouped JAX training engine beside Keras fit (TensorFlow backend), in the same run (on demand).
+"""Benchmark: the grouped JAX training engine beside Keras fit (Keras 3 on JAX), in the same run (on demand).
 
     make benchmark                                   # everything below, a few minutes on 2 cores
     .venv/bin/python benchmarks/bench_training.py --rows 24000 --trial-rows 4000   # quicker
@@ -26,8 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("KERAS_BACKEND", "jax")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_device import PAPER_SEARCH_EPOCHS as PAPER_EPOCHS

@@ -35,7 +35,7 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_typehints = "description"
 autodoc_member_order = "bysource"
 # Heavy optional dependencies are not needed to read the docstrings.
-autodoc_mock_imports = ["tensorflow", "keras"]
+autodoc_mock_imports = ["keras"]
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 

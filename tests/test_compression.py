@@ -2,14 +2,11 @@
 the job cache, and the findings on synthetic tables."""
 
 import math
-import os
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pixelsoap.experiments.experiment2 import claims as comp_claims
 from pixelsoap.experiments.experiment2 import classifiers as comp_cls
@@ -188,13 +185,13 @@ def test_cached_jobs_are_reused_without_a_cluster(tmp_path):
     ae, acc = comp_jobs.plan_jobs([2], {2: [3]}, accuracy=[3], d=10, n_seeds=2)   # two seeds share the codes
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:
-        first = comp_jobs.run_jobs(data, ae, acc, training, classifier, pca, scheduler=client, tf_threads=None,
+        first = comp_jobs.run_jobs(data, ae, acc, training, classifier, pca, scheduler=client, worker_threads=None,
                                    progress=False, folder=tmp_path)
         assert not any(r["cached"] for r in first[0] + first[1])
         assert len(list(tmp_path.glob("*.npz"))) == len(ae) + len(acc)
         # a lost classifier result is retrained from the cached codes; the autoencoders are not
         (tmp_path / f"{acc[-1].key(classifier, training, data.fingerprint())}.npz").unlink()
-        again = comp_jobs.run_jobs(data, ae, acc, training, classifier, pca, scheduler=client, tf_threads=None,
+        again = comp_jobs.run_jobs(data, ae, acc, training, classifier, pca, scheduler=client, worker_threads=None,
                                    progress=False, folder=tmp_path)
         assert [r["cached"] for r in again[0] + again[1]] == [True] * (len(ae) + len(acc) - 1) + [False]
         assert again[1][-1]["test_accuracy"] == first[1][-1]["test_accuracy"]     # seeded: same result
@@ -235,7 +232,7 @@ def test_a_resumed_run_equals_an_uninterrupted_one_in_every_number(tmp_path):
     fingerprint = data.fingerprint()
 
     def run(folder):
-        return comp_jobs.run_jobs(data, ae, acc, training, classifier, pca, scheduler=client, tf_threads=None,
+        return comp_jobs.run_jobs(data, ae, acc, training, classifier, pca, scheduler=client, worker_threads=None,
                                   progress=False, folder=folder)
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \

@@ -202,18 +202,18 @@ def test_a_stage_without_notebook_logs_all_but_its_bars(tmp_path, monkeypatch, c
 
 def test_the_kernel_environment_hides_cuda_only_without_a_gpu():
     cpu = runner.kernel_environment({}, gpu=False)
-    assert cpu == {"PIXELSOAP_PROGRESS": "text", "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    assert cpu == {"PIXELSOAP_PROGRESS": "text", "CUDA_VISIBLE_DEVICES": ""}
     assert "CUDA_VISIBLE_DEVICES" not in runner.kernel_environment({}, gpu=True)
-    mine = runner.kernel_environment({"CUDA_VISIBLE_DEVICES": "1", "TF_CPP_MIN_LOG_LEVEL": "0"}, gpu=False)
-    assert "CUDA_VISIBLE_DEVICES" not in mine and mine["TF_CPP_MIN_LOG_LEVEL"] == "0"
+    mine = runner.kernel_environment({"CUDA_VISIBLE_DEVICES": "1"}, gpu=False)
+    assert "CUDA_VISIBLE_DEVICES" not in mine
 
 
 def test_the_kernel_environment_is_set_for_the_run_only(monkeypatch):
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+    monkeypatch.setenv("PIXELSOAP_PROGRESS", "bars")
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    with runner.environment({"TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}):
-        assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2" and os.environ["CUDA_VISIBLE_DEVICES"] == ""
-    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1" and "CUDA_VISIBLE_DEVICES" not in os.environ
+    with runner.environment({"PIXELSOAP_PROGRESS": "text", "CUDA_VISIBLE_DEVICES": ""}):
+        assert os.environ["PIXELSOAP_PROGRESS"] == "text" and os.environ["CUDA_VISIBLE_DEVICES"] == ""
+    assert os.environ["PIXELSOAP_PROGRESS"] == "bars" and "CUDA_VISIBLE_DEVICES" not in os.environ
 
 
 def test_stage_names_and_log_paths(tmp_path):

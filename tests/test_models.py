@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 from conftest import DATA_FEATURES
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 from pixelsoap.models import configure_threads
 from pixelsoap.models.classifier import (
     ClassifierConfig,
@@ -267,15 +265,16 @@ def test_saved_models_are_byte_identical_for_identical_weights(trained, data, tm
 
 
 @pytest.mark.slow
-def test_configure_threads_in_a_fresh_process():
-    code = ("from pixelsoap.models import configure_threads; import tensorflow as tf; "
-            "assert configure_threads(1); "
-            "print(tf.config.threading.get_intra_op_parallelism_threads(), "
-            "tf.config.threading.get_inter_op_parallelism_threads())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+def test_configure_threads_in_a_fresh_process_then_a_model_runs_on_jax():
+    code = ("import os, sys; from pixelsoap.models import configure_threads, build_classifier, ClassifierConfig; "
+            "assert configure_threads(1); build_classifier(5, ClassifierConfig(hidden_units=(4,))); import keras; "
+            "print(keras.backend.backend(), 'tensorflow' in sys.modules, os.environ['XLA_FLAGS'])")
+    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "XLA_FLAGS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["1", "1"]
+    backend, tensorflow_loaded, *flags = out.stdout.split()
+    assert (backend, tensorflow_loaded) == ("jax", "False")
+    assert "intra_op_parallelism_threads=1" in flags and "--xla_cpu_multi_thread_eigen=false" in flags
     assert configure_threads(None) is True
     with pytest.raises(ValueError, match="thread"):
         configure_threads(0)

@@ -223,7 +223,7 @@ def test_cached_jobs_are_not_computed_again(tmp_path, client, monkeypatch):
     model.write_bytes(b"model")
     scaler.write_bytes(b"scaler")
     levels = rb.noise_levels(0.1, 5.0, 3)
-    kw = dict(model_path=model, scaler_path=scaler, scheduler=client, tf_threads=None, progress=False,
+    kw = dict(model_path=model, scaler_path=scaler, scheduler=client, worker_threads=None, progress=False,
               folder=tmp_path / "cache")
     first = rb.run_levels(levels, 2, SOAP, 50, 0, compute=_fake_compute, **kw)
     assert len(first) == 8 and not first["cached"].any()
@@ -254,7 +254,7 @@ def test_jobs_score_every_training_seeds_model_and_key_on_each(tmp_path, client)
         return {"level": job.level, "seed": job.seed, "accuracy": correct[0] / n_samples, "n": n_samples,
                 "n_correct": correct[0], "per_model": correct, "seconds": 0.01}
 
-    kw = dict(scaler_path=scaler, scheduler=client, tf_threads=None, progress=False, folder=tmp_path / "cache")
+    kw = dict(scaler_path=scaler, scheduler=client, worker_threads=None, progress=False, folder=tmp_path / "cache")
     levels = rb.noise_levels(0.5, 2.0, 2)
     table = rb.run_levels(levels, 1, SOAP, 100, 0, model_path=models, compute=compute, **kw)
     assert len(table) == 3 * 2 and table.loc[table["model"] == 1, "accuracy"].iloc[0] == pytest.approx(0.6)

@@ -164,7 +164,7 @@ def test_jobs_are_cached_and_the_table_has_every_reading(tmp_path, client):
     stage = rb.accuracy_table([{"level": lv, "seed": s, "accuracy": 0.7 - 0.1 * lv, "n": 100,
                                 "n_correct": round((0.7 - 0.1 * lv) * 100), "seconds": 1.0, "cached": False}
                                for lv in (0.0, 1.0, 4.0) for s in range(2)])
-    kw = dict(model_path=model, scaler_path=scaler, scheduler=client, tf_threads=None, progress=False,
+    kw = dict(model_path=model, scaler_path=scaler, scheduler=client, worker_threads=None, progress=False,
               folder=tmp_path / "cache", stage_table=stage)
     first = rr.run_readings(settings, SOAP, 0, compute=_fake_compute, **kw)
     assert set(first["reading"]) == {"a_clean", "b_retrained", "c_rescaled", "d_xy", "d_z", "a_resampled"}

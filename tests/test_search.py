@@ -189,7 +189,7 @@ def broken_objective(soap, data, classifier, seed):
 
 def fake_search(path, n, client, space=None, objective=fake_objective, **kw):
     return run_search(path, n, space, DATA, CLASSIFIER, 0, scheduler=client, objective=objective, progress=False,
-                      tf_threads=None, **kw)
+                      worker_threads=None, **kw)
 
 
 def completed(study):
@@ -266,11 +266,11 @@ def test_an_objective_without_a_finite_accuracy_is_an_error(tmp_path, client):
 def test_a_running_scheduler_is_used_by_its_address(tmp_path):
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
         study = run_search(tmp_path / "s.journal", 3, None, DATA, CLASSIFIER, 0, scheduler=cl.scheduler_address,
-                           objective=fake_objective, progress=False, tf_threads=None)
+                           objective=fake_objective, progress=False, worker_threads=None)
     assert len(completed(study)) == 3
     with pytest.raises(ValueError, match="scheduler must be"):
         run_search(tmp_path / "s.journal", 4, None, DATA, CLASSIFIER, 0, scheduler=8786, objective=fake_objective,
-                   progress=False, tf_threads=None)
+                   progress=False, worker_threads=None)
 
 
 def test_a_second_driver_on_the_same_storage_is_refused(tmp_path, client):
@@ -461,7 +461,7 @@ def search_command(tmp_path, name):
     log = tmp_path / f"{name}-evaluations"
     log.mkdir(exist_ok=True)
     env = {**os.environ, "PIXELSOAP_CACHE_DIR": str(tmp_path / f"{name}-cache"), "PIXELSOAP_MNIST_DIR": str(MNIST_DIR),
-           "SEARCH_TEST_LOG": str(log), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+           "SEARCH_TEST_LOG": str(log), "PYTHONUNBUFFERED": "1"}
     return [PYTHON, str(script), str(tmp_path / f"{name}.journal"), str(N_REAL)], env, log
 
 
@@ -612,6 +612,6 @@ def test_the_bar_shows_the_epochs_of_groups_still_training(tmp_path, client, mon
     monkeypatch.setattr(tqdm.auto.tqdm, "set_postfix",
                         lambda self, *a, **k: shown.append(dict(k)) or real_set_postfix(self, *a, **k))
     study = run_search(tmp_path / "s.journal", 2, None, DATA, CLASSIFIER, 0, scheduler=client,
-                       objective=slow_objective, progress=True, tf_threads=None, group_size=1)
+                       objective=slow_objective, progress=True, worker_threads=None, group_size=1)
     assert len(completed(study)) == 2
     assert any(k.get("epochs") == "17,3,250" for k in shown)

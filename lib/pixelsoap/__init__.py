@@ -27,8 +27,9 @@ in layers: a module imports only from its own layer or the ones listed before it
 
 import os as _os
 
-# TensorFlow's C++ start-up chatter (CUDA probing on CPU machines) drowns the logs.
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Keras runs on JAX, the training engine's library (pixelsoap.runtime.dask.import_keras); set here too so that
+# a user's own `import keras` after `import pixelsoap` gets the same backend.
+_os.environ.setdefault("KERAS_BACKEND", "jax")
 
 from pixelsoap.data.mnist import load_mnist
 from pixelsoap.images.conversion import image_to_points, images_to_points, points_per_image, transform_image

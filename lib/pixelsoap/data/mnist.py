@@ -36,6 +36,7 @@ import numpy as np
 from pixelsoap.data import idx
 from pixelsoap.data.idx import DataUnavailableError, IdxDataError, IdxDataset, Payloads
 from pixelsoap.runtime.paths import mnist_cache_dir
+from pixelsoap.runtime.dask import import_keras
 from pixelsoap.runtime.extras import require
 
 __all__ = [
@@ -129,7 +130,7 @@ def _idx_from_tarball(tarball: Path) -> Payloads:
 def _from_keras() -> Payloads:
     """The four IDX payloads rebuilt from ``keras.datasets.mnist.load_data()``."""
     try:
-        keras = require("keras", extra="ml")  # optional (ml extra), imported where it is used
+        keras = import_keras()  # optional (ml extra), imported where it is used
     except ImportError as exc:
         raise MnistDataError(f"keras is not installed ({exc})") from exc
     log.info("fetching MNIST with keras.datasets.mnist.load_data()")

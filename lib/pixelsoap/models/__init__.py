@@ -5,8 +5,8 @@
 - :mod:`.cnn`: the small CNN of Experiment 4 (beyond the paper)
 - :mod:`.metrics`: Table 1's metrics, the confusion matrix, estimates with intervals
 
-TensorFlow and Keras are imported only when a model is built; call :func:`configure_threads`
-first to limit TensorFlow's threads.
+Keras (on JAX) is imported only when a model is built; call :func:`configure_threads`
+first to limit JAX's threads.
 """
 
 from pixelsoap.models.autoencoders import build_autoencoder, train_autoencoders
@@ -22,7 +22,7 @@ from pixelsoap.models.classifier import (
     train_classifier,
 )
 from pixelsoap.models.metrics import classification_report, confusion_matrix, estimate
-from pixelsoap.runtime.dask import configure_tensorflow_threads as configure_threads
+from pixelsoap.runtime.dask import configure_jax_threads as configure_threads
 
 __all__ = ["N_CLASSES", "ClassifierConfig", "build_autoencoder", "build_classifier", "classification_report",
            "configure_threads", "confusion_matrix", "estimate", "load_model", "predict_labels", "predict_proba",

@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from pixelsoap.runtime.extras import require
+from pixelsoap.runtime.dask import import_keras
 from pixelsoap.training.loop import epoch_seconds, train_in_groups
 from pixelsoap.training.spec import MLPSpec, TrainSettings, autoencoder_spec, forward
 
-#: gradient steps per TensorFlow call when a built model is trained with Keras fit
+#: gradient steps per compiled Keras call when a built model is trained with Keras fit
 STEPS_PER_EXECUTION = 16
 #: padding allowed in a group: padded parameters / true parameters
 MAX_WASTE = 1.25
@@ -47,11 +47,11 @@ def build_autoencoder(n_features: int, h_e: int, h_m: int | None = None, learnin
     h_m None: linear autoencoder (Fig. 15); an int: deep autoencoder (Fig. 16)
     with hidden ReLU layers of n_features * h_m units.  Layer names: ``encoder_hidden``,
     ``code``, ``decoder_hidden``, ``reconstruction``.  Adam(learning_rate), loss MSE.
-    ``steps_per_execution`` batches per TensorFlow call: speed only, same weights.
+    ``steps_per_execution`` batches per compiled call: speed only, same weights.
     ``seed``: Glorot-uniform kernels drawn from seeds derived from it (None: Keras's
     default, which draws them from Python's global ``random``).
     """
-    keras = require("keras", extra="ml")  # optional (ml extra), imported where it is used
+    keras = import_keras()  # optional (ml extra), imported where it is used
 
     def dense(units: int, activation: str, name: str, index: int):
         init = "glorot_uniform" if seed is None else keras.initializers.GlorotUniform(

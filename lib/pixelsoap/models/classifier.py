@@ -24,17 +24,17 @@ Every width passes test accuracy 0.67 after 15-20 epochs and levels off by
 after 300 epochs); epoch-to-epoch noise is about +-0.005.  A third hidden
 layer adds ~0.006 for twice the time, so it is not needed: the defaults are
 the cheapest, two hidden layers of 256 units and 60 epochs (~2.5 min; one
-TensorFlow thread is as fast as two for (256, 256): 2.1 s/epoch).
+thread was as fast as two for (256, 256): 2.1 s/epoch).
 
-(Those timings are of Keras ``fit``; :func:`train_classifier` now trains on the
+(Those timings are of Keras ``fit`` on TensorFlow; :func:`train_classifier` now trains on the
 engine of :mod:`pixelsoap.training.spec`, with the same mathematics, see the README.)
-The model stays a Keras model (TensorFlow backend): it is built by
-:func:`build_classifier`, receives the trained weights, and is saved as a
-``.keras`` file.
+The model stays a Keras model (Keras 3 on JAX, :func:`pixelsoap.runtime.dask.import_keras`): it is
+built by :func:`build_classifier`, receives the trained weights, and is saved as a ``.keras`` file
+that any Keras 3 backend loads.
 
-TensorFlow and Keras are imported lazily, so reading a :class:`ClassifierConfig`
+Keras and JAX are imported lazily, so reading a :class:`ClassifierConfig`
 (e.g. from ``params.yaml``) stays cheap and :func:`pixelsoap.models.configure_threads` can run
-before TensorFlow starts its thread pools.
+before JAX starts its thread pools.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from pixelsoap.models.autoencoders import build_autoencoder
-from pixelsoap.runtime.extras import require
+from pixelsoap.runtime.dask import import_keras
 from pixelsoap.runtime.io import atomic_path
 from pixelsoap.runtime.validation import check_int, check_ints, check_number, is_int
 from pixelsoap.training.loop import train_group
@@ -123,7 +123,7 @@ def build_classifier(n_features: int, config: ClassifierConfig | None = None):
     draw them from Python's global ``random``, which other threads of a Dask
     worker (its event loop) also draw from, making training irreproducible there.
     """
-    keras = require("keras", extra="ml")  # optional (ml extra), imported where it is used
+    keras = import_keras()  # optional (ml extra), imported where it is used
 
     config = config or ClassifierConfig()
     seeds = iter(range(config.seed * 1000 + 1, config.seed * 1000 + 1000))
@@ -307,7 +307,7 @@ def _reproducible_keras(path: Path) -> None:
 
 def load_model(path: str | Path):
     """Load a model written by :func:`save_model` (compiled, ready for predict or further fit)."""
-    keras = require("keras", extra="ml")
+    keras = import_keras()
 
     path = Path(path)
     if not path.is_file():
@@ -323,7 +323,7 @@ def to_keras(spec: MLPSpec, weights: Sequence[np.ndarray]) -> Any:
     :func:`pixelsoap.models.autoencoders.build_autoencoder`;
     anything else: a ``keras.Sequential`` of Dense layers named dense_1, ..., dropout_1, ...
     """
-    keras = require("keras", extra="ml")
+    keras = import_keras()
 
     check_weights(spec, weights)
     d = spec.widths[0]

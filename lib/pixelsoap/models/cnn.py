@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from pixelsoap.models.classifier import load_model, save_model
-from pixelsoap.runtime.extras import require
+from pixelsoap.runtime.dask import import_keras
 from pixelsoap.runtime.validation import check_int, check_ints, check_number
 
 N_CLASSES = 10
@@ -81,7 +81,7 @@ def parameter_count(input_shape: Sequence[int], config: CnnConfig) -> int:
 
 def build_cnn(input_shape: Sequence[int] = (28, 28), config: CnnConfig | None = None):
     """The compiled CNN: (batch, rows, cols, 1) grey levels 0..255 -> (batch, 10) softmax probabilities."""
-    keras = require("keras", extra="ml")  # optional (ml extra), imported where it is used
+    keras = import_keras()  # optional (ml extra), imported where it is used
 
     config = config or CnnConfig()
     seeds = iter(range(config.seed * 1000 + 1, config.seed * 1000 + 1000))
@@ -118,7 +118,7 @@ def train_cnn(images: np.ndarray, labels: np.ndarray, config: CnnConfig | None =
 
     info: {history: {loss, accuracy} per epoch, seconds: wall time of training}.
     """
-    keras = require("keras", extra="ml")
+    keras = import_keras()
 
     config = config or CnnConfig()
     keras.utils.set_random_seed(config.seed)

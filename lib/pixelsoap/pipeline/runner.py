@@ -12,10 +12,10 @@ one line per problem and exit status 2.
 With ``--log-output`` everything the stage prints goes to its log, ``results/logs/<stage>.log``
 (:func:`~pixelsoap.runtime.progress.log_path`; renamed into place when the stage ends, so the last
 complete log stays readable while a stage runs): papermill's cell markers, the cells' output, and
-the kernel's own stdout and stderr (TensorFlow's C++ logging).  The terminal gets only the notebook's tqdm bars
+the kernel's own stdout and stderr (XLA's C++ logging).  The terminal gets only the notebook's tqdm bars
 (:class:`pixelsoap.runtime.progress.TerminalBars`) and, when the stage fails, the last lines of its
 log.  The kernel runs with :func:`kernel_environment`: text progress bars, and on a machine without
-an NVIDIA GPU no CUDA device for TensorFlow to probe.
+an NVIDIA GPU no CUDA device for JAX to probe.
 
 Command line (as used in ``dvc.yaml``)::
 
@@ -63,12 +63,11 @@ def kernel_environment(environ: Mapping[str, str] | None = None, gpu: bool | Non
     """The variables the runner sets for the notebook kernel (on top of ``environ``, default ``os.environ``).
 
     - ``PIXELSOAP_PROGRESS=text``: the library's progress bars are text (see :mod:`pixelsoap.runtime.progress`);
-    - ``TF_CPP_MIN_LOG_LEVEL=2`` unless set: TensorFlow's C++ info and warning lines are not written;
     - without a GPU (``gpu`` False; None: :func:`has_nvidia_gpu`), ``CUDA_VISIBLE_DEVICES=""`` unless set,
-      so that neither TensorFlow nor JAX looks for a CUDA device.
+      so that JAX does not look for a CUDA device.
     """
     environ = os.environ if environ is None else environ
-    env = {PROGRESS_ENV: "text", "TF_CPP_MIN_LOG_LEVEL": environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    env = {PROGRESS_ENV: "text"}
     if not (has_nvidia_gpu() if gpu is None else gpu) and "CUDA_VISIBLE_DEVICES" not in environ:
         env["CUDA_VISIBLE_DEVICES"] = ""
     return env

@@ -3,7 +3,7 @@
 Diagrams are drawn with plain matplotlib from a built Keras model (Sequential
 or functional): one box per layer, top to bottom, with the layer's name, type,
 units / activation / rate, output shape and parameter count, and the model's
-total parameters underneath.  Nothing here imports TensorFlow itself.
+total parameters underneath.  Nothing here imports Keras itself.
 """
 
 from __future__ import annotations

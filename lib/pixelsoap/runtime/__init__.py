@@ -17,7 +17,7 @@
 
 from pixelsoap.runtime import paths
 from pixelsoap.runtime.cache import UNREADABLE, ResultCache, digest, set_aside
-from pixelsoap.runtime.dask import configure_jax_threads, configure_tensorflow_threads, dask_client, on_worker, run_each
+from pixelsoap.runtime.dask import configure_jax_threads, dask_client, import_jax, import_keras, on_worker, run_each
 from pixelsoap.runtime.interrupt import INTERRUPTED_EXIT, exit_if_interrupted, interrupt_flag
 from pixelsoap.runtime.io import atomic_path, save_npz, write_bytes, write_json
 from pixelsoap.runtime.provenance import code_digest, file_digest, json_digest, sha256_hex
@@ -25,7 +25,7 @@ from pixelsoap.runtime.validation import is_finite_number, is_int, is_real
 
 __all__ = [
     "INTERRUPTED_EXIT", "UNREADABLE", "ResultCache", "atomic_path", "code_digest", "configure_jax_threads",
-    "configure_tensorflow_threads", "dask_client", "digest", "exit_if_interrupted", "file_digest", "interrupt_flag",
+    "dask_client", "digest", "exit_if_interrupted", "file_digest", "import_jax", "import_keras", "interrupt_flag",
     "is_finite_number", "is_int", "is_real", "json_digest", "on_worker", "paths", "run_each", "save_npz", "set_aside",
     "sha256_hex", "write_bytes", "write_json",
 ]

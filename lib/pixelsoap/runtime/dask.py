@@ -7,22 +7,21 @@ the same things, and does them here (their results are cached by :mod:`pixelsoap
 * :func:`dask_client` -- a client on a new local cluster of one-thread worker
   processes, on a running scheduler (an address: the way beyond one machine),
   or a given ``distributed.Client``;
-* :func:`on_worker` -- the function a worker runs: it limits TensorFlow's
-  (:func:`configure_tensorflow_threads`) and JAX's (:func:`configure_jax_threads`)
-  threads once per process, then calls the job;
+* :func:`on_worker` -- the function a worker runs: it limits JAX's threads
+  (:func:`configure_jax_threads`; Keras runs on JAX, :func:`import_keras`) once per
+  process, then calls the job;
 * :func:`run_each` -- one task per job on such a client, each result handed
   back as it completes (with a progress bar), for experiments whose jobs are
   independent (Experiment 3's levels and readings; the search and Experiment 2
   group their models into tasks themselves).
 
-Dask, TensorFlow and JAX are imported inside the functions that use them: they are heavy
+Dask, JAX and Keras are imported inside the functions that use them: they are heavy
 optional dependencies, and importing this module must stay cheap.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -62,45 +61,16 @@ def dask_client(scheduler=None, n_workers: int = 2) -> Iterator[Any]:
     # dashboard_address=None still starts the scheduler's HTTP server (health, metrics) on 8787, which warns
     # "Port 8787 is already in use" when another cluster holds it: a free port, and no dashboard on it
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      scheduler_kwargs={"dashboard": False},
-                      env={"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}) as cluster, \
+                      scheduler_kwargs={"dashboard": False}) as cluster, \
             Client(cluster) as client:
         yield client
 
 
 def configure_worker(threads: int | None) -> None:
-    """Limit TensorFlow and the training engine (JAX) to ``threads`` threads, once per process (None: leave them)."""
+    """Limit JAX's threads (the training engine's and Keras's) to ``threads``, once per process (None: leave them)."""
     if threads is None or threads in _THREADS_SET:
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow's first import
-    configure_jax_threads(threads)
-    _THREADS_SET[threads] = configure_tensorflow_threads(threads)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-
-
-def configure_tensorflow_threads(n: int | None) -> bool:
-    """Limit TensorFlow to ``n`` intra-op threads and 1 inter-op thread (None: leave TF's default).
-
-    Call before the first TensorFlow operation, e.g. at the start of each Dask
-    worker (two workers on a 2-core machine: ``n=1``).  Also sets
-    ``OMP_NUM_THREADS`` / ``TF_NUM_INTRAOP_THREADS`` for libraries started later.
-    Returns False (and changes nothing in TF) if TF's runtime was already initialised.
-    """
-    if n is None:
-        return True
-    if not (is_int(n) and n >= 1):
-        raise ValueError(f"thread count must be an int >= 1, got {n!r}")
-    os.environ["OMP_NUM_THREADS"] = str(n)
-    os.environ["TF_NUM_INTRAOP_THREADS"] = str(n)
-    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    tf = require("tensorflow", extra="ml")  # optional (ml extra): imported only when threads are set
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(int(n))
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        return tf.config.threading.get_intra_op_parallelism_threads() == n
-    return True
+    _THREADS_SET[threads] = configure_jax_threads(threads)
 
 
 def configure_jax_threads(n: int | None) -> bool:
@@ -144,6 +114,18 @@ def import_jax():
     return jax
 
 
+def import_keras():
+    """``keras`` on the JAX backend (unless ``$KERAS_BACKEND`` names another), after :func:`import_jax`.
+
+    Keras 3 runs on JAX, the training engine's own library, so no second numerics library is
+    installed or started (TensorFlow took 1.9 GB of the environment and 7.5 s to import on 2 cores;
+    Keras on JAX 3 s).  Its compiled programs go to the same persistent cache.
+    """
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import_jax()
+    return require("keras", extra="ml")
+
+
 def on_worker(compute: Callable, threads: int | None, *args, **kwargs) -> Any:
     """Run ``compute(*args, **kwargs)`` on a worker after :func:`configure_worker` (what jobs submit)."""
     configure_worker(threads)
@@ -151,12 +133,12 @@ def on_worker(compute: Callable, threads: int | None, *args, **kwargs) -> Any:
 
 
 def run_each(jobs: Sequence[Any], compute: Callable, args: tuple, finish: Callable[[Any, Any], None], *,
-             scheduler=None, n_workers: int = 2, tf_threads: int | None = None, progress: bool = True,
+             scheduler=None, n_workers: int = 2, worker_threads: int | None = None, progress: bool = True,
              desc: str = "jobs", n_cached: int = 0) -> None:
     """Run ``compute(job, *args)`` for every job on Dask, one task each; ``finish(job, result)`` as each completes.
 
     The client is :func:`dask_client` (``scheduler``, ``n_workers``); each task runs through
-    :func:`on_worker` with ``tf_threads``.  ``finish`` runs in this process, in completion order,
+    :func:`on_worker` with ``worker_threads``.  ``finish`` runs in this process, in completion order,
     so it can cache and keep the result: an interruption loses only the jobs still running.
     The progress bar (``desc``, unit "job") shows ``n_cached`` as the jobs read from a cache.
     """
@@ -165,7 +147,7 @@ def run_each(jobs: Sequence[Any], compute: Callable, args: tuple, finish: Callab
     with dask_client(scheduler, n_workers) as client, \
             tqdm(total=len(jobs), desc=desc, unit="job", disable=not progress) as bar:
         bar.set_postfix(cached=n_cached)
-        futures = {client.submit(on_worker, compute, tf_threads, job, *args, pure=False): job for job in jobs}
+        futures = {client.submit(on_worker, compute, worker_threads, job, *args, pure=False): job for job in jobs}
         for future in as_completed(futures):
             finish(futures[future], future.result())
             bar.update(1)

@@ -16,7 +16,7 @@ from types import ModuleType
 
 #: the extras of pyproject.toml and what each is for (named in the error messages)
 EXTRAS = {
-    "ml": "training and the models (TensorFlow/Keras, JAX, Optuna, Dask, scikit-learn)",
+    "ml": "training and the models (JAX, Keras, Optuna, Dask, scikit-learn)",
     "plots": "the figures (matplotlib, seaborn, pandas)",
     "pipeline": "the pipeline, the report and the notebooks (DVC, papermill, jupytext, pydantic)",
     "dscribe": "DScribe, the reference SOAP engine, and ase.Atoms input",

@@ -66,7 +66,7 @@ def _dropout_keep(key, layer_index, batch_rows, width, rate):
     epoch time of a 256-unit classifier).  Uniform = top 24 bits / 2**24.
     """
     jax = import_jax()
-    jnp = import_jax().numpy
+    jnp = jax.numpy
 
     words = jax.random.key_data(key).astype(jnp.uint32)
     salt = _mix32(words[0] ^ _mix32(words[1] + jnp.uint32(layer_index) * jnp.uint32(0x9E3779B9)))
@@ -96,12 +96,12 @@ def _logits(layout, params, x, key):
 def _row_losses(layout, z, target, out_mask, out_width):
     """Per-row loss (rows,) and per-row correctness (rows,) (zeros for MSE).
 
-    Cross-entropy from the logits (log-softmax), as Keras's TensorFlow backend does
+    Cross-entropy from the logits (log-softmax), as Keras's backends do
     for a softmax output: it reads the logits behind the Softmax op and does not clip.
     MSE: mean over the model's true output features (padded ones masked out).
     """
     jax = import_jax()
-    jnp = import_jax().numpy
+    jnp = jax.numpy
 
     if layout.classifier:
         z = jnp.where(out_mask, z, MASKED_LOGIT)
@@ -136,7 +136,7 @@ def _model_epoch(layout, params, m, v, iterations, active, seed, grad_masks, out
     iterations) and per batch (loss x rows, correct rows), (S,) each.
     """
     jax = import_jax()
-    jnp = import_jax().numpy
+    jnp = jax.numpy
 
     epoch_key = jax.random.fold_in(jax.random.key(seed), epoch)
 
@@ -197,7 +197,7 @@ def validation_program(layout: Layout, chunk_rows: int):
     X_val : (V, in_0) or (M, V, in_0); Y_val as in :func:`epoch_program`.  No dropout.
     """
     jax = import_jax()
-    jnp = import_jax().numpy
+    jnp = jax.numpy
 
     def one_model(params, out_mask, out_width, X, Y, row_weight):
         def chunk(totals, start):
@@ -220,7 +220,7 @@ def validation_program(layout: Layout, chunk_rows: int):
 def keep_where_program():
     """Jitted ``where(flag[m], new, old)`` over matching pytrees with leading model axis M."""
     jax = import_jax()
-    jnp = import_jax().numpy
+    jnp = jax.numpy
 
     def select(flags, new, old):
         return jax.tree_util.tree_map(

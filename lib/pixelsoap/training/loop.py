@@ -151,7 +151,7 @@ def train_group(specs: Sequence[MLPSpec], X_train: Any, y_train: Any, X_val: Any
             [] if targets_are_inputs else Y_arrays + Yv_arrays))
 
     jax = import_jax()  # optional (ml extra), imported where it is used
-    jnp = import_jax().numpy
+    jnp = jax.numpy
 
     classifier = specs[0].classifier
     widths = np.max([s.widths for s in specs], axis=0).tolist()

@@ -1,6 +1,6 @@
 """Train many small Keras-style MLPs at once: one compiled JAX program per epoch for a whole group.
 
-The math is that of Keras 3 ``fit`` with the TensorFlow backend (Glorot-uniform
+The math is that of Keras 3 ``fit``, on any of its backends (Glorot-uniform
 kernels, zero biases, inverted dropout, Adam, batch losses averaged over the
 batch's rows, a smaller last batch, early stopping with best weights restored),
 so a model trained here can be loaded into the project's Keras builders

@@ -256,7 +256,7 @@ class _Run:
 
 def run_jobs(data: CompressionData, ae_jobs: Sequence[AutoencoderJob], acc_jobs: Sequence[AccuracyJob],
              training: TrainingConfig, classifier=None, pca: PCAFit | None = None, *, scheduler=None,
-             n_workers: int = 2, tf_threads: int | None = 1, progress: bool = True,
+             n_workers: int = 2, worker_threads: int | None = 1, progress: bool = True,
              folder: str | Path | None = None) -> tuple[list[dict], list[dict]]:
     """Run (or load from the cache) every job; return (autoencoder results, accuracy results) in job order.
 
@@ -275,7 +275,7 @@ def run_jobs(data: CompressionData, ae_jobs: Sequence[AutoencoderJob], acc_jobs:
     folder = Path(folder) if folder is not None else cache_folder()
     run = _Run(list(ae_jobs), list(acc_jobs), training, classifier, data.fingerprint(), folder)
     if run.todo():
-        _drive(run, data, training, classifier, pca, scheduler, n_workers, tf_threads, progress)
+        _drive(run, data, training, classifier, pca, scheduler, n_workers, worker_threads, progress)
     prune_checkpoints(folder / "checkpoints")  # every job is done: what is left there was abandoned
     return [run.results[j] for j in ae_jobs], [run.results[j] for j in acc_jobs]
 
@@ -301,7 +301,7 @@ def plan_groups(ae_jobs: Sequence[AutoencoderJob], acc_jobs: Sequence[AccuracyJo
     return ae_groups, list(acc_groups.values())
 
 
-def _drive(run: _Run, data, training, classifier, pca, scheduler, n_workers, tf_threads, progress) -> None:
+def _drive(run: _Run, data, training, classifier, pca, scheduler, n_workers, worker_threads, progress) -> None:
     """Submit every group of :func:`plan_groups` with a job still to do, and store results as they come.
 
     A group with cached members is trained whole (its members then get the floats they get in an
@@ -323,7 +323,7 @@ def _drive(run: _Run, data, training, classifier, pca, scheduler, n_workers, tf_
         def submit(kind: str, jobs: list, priority: int, *args) -> None:
             keys = sorted(run.ae_key.get(job) or run.acc_key[job] for job in jobs)
             checkpoint = run.folder / "checkpoints" / digest("group", {"jobs": keys})
-            future = client.submit(on_worker, _run_group, tf_threads, kind, data_f, jobs, str(checkpoint), *args,
+            future = client.submit(on_worker, _run_group, worker_threads, kind, data_f, jobs, str(checkpoint), *args,
                                    pure=False, priority=priority)
             futures[future] = jobs
             pending.add(future)

@@ -176,16 +176,15 @@ def result_cache(folder: str | os.PathLike | None = None):
 def run_readings(settings: Mapping[str, Any], soap: Mapping[str, Any], seed: int, *,
                  readings: Sequence[str] = JOB_READINGS, model_path: str | os.PathLike | None = None,
                  scaler_path: str | os.PathLike | None = None, scheduler=None, n_workers: int = 2,
-                 tf_threads: int | None = 1, progress: bool = True, folder: str | os.PathLike | None = None,
+                 worker_threads: int | None = 1, progress: bool = True, folder: str | os.PathLike | None = None,
                  compute: Callable | None = None, stage_table=None, dataset: str = "mnist"):
     """Run (or take from the cache) every job of the readings on ``dataset``'s images; return their per-job table.
 
     settings : :func:`parse_readings`; soap : r_cut, n_max, l_max, sigma; seed : the profile's seed.
     model_path / scaler_path : the clean model and scaler (default those of
     :mod:`pixelsoap.experiments.experiment3.robustness`).
-    scheduler / n_workers / tf_threads : as :func:`pixelsoap.experiments.experiment3.robustness.run_levels`; no cluster
-    starts
-    when every job is cached.  compute : stand-in for :func:`evaluate_job` (tests).
+    scheduler / n_workers / worker_threads : as :func:`pixelsoap.experiments.experiment3.robustness.run_levels`;
+    no cluster starts when every job is cached.  compute : stand-in for :func:`evaluate_job` (tests).
     stage_table : the stage's own table (reading (a)), added to the result as ``a_clean``.
 
     Returns a DataFrame (:func:`readings_table`): one row per (reading, level, seed), with the
@@ -204,13 +203,13 @@ def run_readings(settings: Mapping[str, Any], soap: Mapping[str, Any], seed: int
     results = cache.cached_results(keys)
     todo = [job for job in jobs if job not in results]
     if todo:
-        _drive(todo, config, keys, results, cache, compute or evaluate_job, scheduler, n_workers, tf_threads,
+        _drive(todo, config, keys, results, cache, compute or evaluate_job, scheduler, n_workers, worker_threads,
                progress, len(results))
     return readings_table([results[job] for job in jobs], stage_table)
 
 
 def _drive(todo: list[ReadingJob], config: dict, keys: dict, results: dict, cache, compute: Callable, scheduler,
-           n_workers: int, tf_threads: int | None, progress: bool, n_cached: int) -> None:
+           n_workers: int, worker_threads: int | None, progress: bool, n_cached: int) -> None:
     """Run ``todo`` on Dask (:func:`pixelsoap.runtime.dask.run_each`); cache and keep each result."""
     def finish(job: ReadingJob, computed: dict) -> None:
         result = {**computed, "reading": job.reading, "level": job.level, "seed": job.seed}
@@ -218,7 +217,7 @@ def _drive(todo: list[ReadingJob], config: dict, keys: dict, results: dict, cach
         cache.put(keys[job], result)
         results[job] = {**result, "cached": False}
 
-    run_each(todo, compute, (config,), finish, scheduler=scheduler, n_workers=n_workers, tf_threads=tf_threads,
+    run_each(todo, compute, (config,), finish, scheduler=scheduler, n_workers=n_workers, worker_threads=worker_threads,
              progress=progress, desc="Experiment 3 readings", n_cached=n_cached)
 
 

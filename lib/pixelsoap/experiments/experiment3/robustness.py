@@ -214,7 +214,7 @@ def result_cache(folder: str | os.PathLike | None = None):
 
 def run_levels(levels: Sequence[float], n_seeds: int, soap: Mapping[str, Any], n_samples: int, seed: int, *,
                model_path: str | os.PathLike | None = None, scaler_path: str | os.PathLike | None = None,
-               scheduler=None, n_workers: int = 2, tf_threads: int | None = 1, progress: bool = True,
+               scheduler=None, n_workers: int = 2, worker_threads: int | None = 1, progress: bool = True,
                folder: str | os.PathLike | None = None, compute: Callable | None = None, dataset: str = "mnist"):
     """Run (or take from the cache) every (level, seed) job on ``dataset``'s test images; return the per-job table.
 
@@ -248,20 +248,20 @@ def run_levels(levels: Sequence[float], n_seeds: int, soap: Mapping[str, Any], n
         models = [str(p) for p in model_paths] if several else str(model_paths[0])
         args = (int(seed), dict(soap), int(n_samples), models, str(scaler_path), hashes["model_hash"],
                 hashes["scaler_hash"], dataset)
-        _drive(todo, args, keys, results, cache, compute or evaluate_level, scheduler, n_workers, tf_threads,
+        _drive(todo, args, keys, results, cache, compute or evaluate_level, scheduler, n_workers, worker_threads,
                progress, n_cached=len(results))
     return accuracy_table([results[job] for job in jobs])
 
 
 def _drive(todo: list[Job], args: tuple, keys: dict, results: dict, cache, compute: Callable, scheduler,
-           n_workers: int, tf_threads: int | None, progress: bool, n_cached: int) -> None:
+           n_workers: int, worker_threads: int | None, progress: bool, n_cached: int) -> None:
     """Run the jobs in ``todo`` on Dask (:func:`pixelsoap.runtime.dask.run_each`); cache and store each result."""
     def finish(job: Job, computed: dict) -> None:
         result = {**computed, "level": job.level, "seed": job.seed}
         cache.put(keys[job], result)
         results[job] = {**result, "cached": False}
 
-    run_each(todo, compute, args, finish, scheduler=scheduler, n_workers=n_workers, tf_threads=tf_threads,
+    run_each(todo, compute, args, finish, scheduler=scheduler, n_workers=n_workers, worker_threads=worker_threads,
              progress=progress, desc="Experiment 3", n_cached=n_cached)
 
 

@@ -241,7 +241,7 @@ def run_search(storage_path: str | os.PathLike, n_trials: int, space: SearchSpac
                data_cfg: Mapping[str, Any], classifier_cfg: Mapping[str, Any], seed: int,
                scheduler: str | Any | None = None, n_workers: int = 2, progress: bool = True, *,
                objective: Callable | None = None, max_retries: int = 2, max_draws: int | None = None,
-               tf_threads: int | None = 1, group_size: int = DEFAULT_GROUP_SIZE):
+               worker_threads: int | None = 1, group_size: int = DEFAULT_GROUP_SIZE):
     """Run (or resume) the Monte-Carlo search until the study holds ``n_trials`` COMPLETE trials.
 
     storage_path : the Optuna journal file (created if missing); one file may
@@ -264,7 +264,7 @@ def run_search(storage_path: str | os.PathLike, n_trials: int, space: SearchSpac
         classifiers of its trials together on the training engine.
     max_retries : reruns of a trial whose objective raised (not for invalid parameters).
     max_draws : cap on draws (default ``20 * n_trials + 100``).
-    tf_threads : TensorFlow and training-engine threads per worker (:func:`pixelsoap.runtime.dask.configure_worker`).
+    worker_threads : JAX threads per worker (training and Keras) (:func:`pixelsoap.runtime.dask.configure_worker`).
     group_size : trials per Dask job, at most (a job holds their spectra in memory at once).
 
     Returns the :class:`optuna.Study`.  See the module docstring for how an
@@ -301,7 +301,7 @@ def run_search(storage_path: str | os.PathLike, n_trials: int, space: SearchSpac
         plan = _Plan(study, space, seed)
         if len(plan.complete) < n_trials:
             _drive(study, plan, space, data, classifier, seed, int(n_trials), int(n_workers), scheduler,
-                   objective, int(max_retries), max_draws, tf_threads, progress, int(group_size))
+                   objective, int(max_retries), max_draws, worker_threads, progress, int(group_size))
         if objective is None:  # the real trials' groups: a killed run's are never read again once regrouped
             prune_checkpoints(checkpoint_root())
         study.sampler = optuna.samplers.RandomSampler(seed)
@@ -310,7 +310,7 @@ def run_search(storage_path: str | os.PathLike, n_trials: int, space: SearchSpac
 
 def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict, seed: int, n_trials: int,
            n_workers: int, scheduler, objective: Callable | None, max_retries: int, max_draws: int,
-           tf_threads: int | None, progress: bool, group_size: int) -> None:
+           worker_threads: int | None, progress: bool, group_size: int) -> None:
     """Ask, submit, tell until ``n_trials`` draws are COMPLETE (the body of :func:`run_search`).
 
     Trials go to Dask in jobs of up to ``group_size`` (:func:`pixelsoap.experiments.search.trials.run_group`); at most
@@ -361,7 +361,7 @@ def _drive(study, plan: _Plan, space: SearchSpace, data: dict, classifier: dict,
             wanted = n_trials - len(plan.complete) - running()
             size = min(group_size, -(-wanted // jobs_left))
             trials = [next_valid_trial() for _ in range(size)]
-            future = client.submit(on_worker, run_group, tf_threads, objective, [dict(t.params) for t, _ in trials],
+            future = client.submit(on_worker, run_group, worker_threads, objective, [dict(t.params) for t, _ in trials],
                                    data, classifier, seed, pure=False,
                                    key=f"soap-trials-{trials[0][0].number}-{uuid.uuid4().hex[:12]}")
             in_flight[future] = [(t._trial_id, t.number, draw) for t, draw in trials]
