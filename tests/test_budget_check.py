@@ -133,6 +133,16 @@ def test_rows_read_from_a_study_of_its_own_are_not_called_stable(tmp_path):
     summary.write_text(json.dumps({"complete": True, "target_epochs": 10000}))
     assert budget.label_rows([long_run], record, params, root=tmp_path) == {budget.AT_PAPER_BUDGET: 1}
     assert "paper's 10,000 epochs" in long_run.budget_detail
+    # a row that reads both long runs is at the paper's budget only when the run near h_e 200 is complete too
+    both = SimpleNamespace(id="long", status="reproduced", setting=False, shown=[],
+                           files=["long-runs/autoencoder-dynamics/dynamics.json",
+                                  "long-runs/autoencoder-dynamics-near-200/dynamics.json"])
+    near = tmp_path / "long-runs" / "autoencoder-dynamics-near-200" / "dynamics.json"
+    near.parent.mkdir(parents=True)
+    near.write_text(json.dumps({"complete": False, "target_epochs": 10000, "epochs_reached": 1400}))
+    assert budget.label_rows([both], record, params, root=tmp_path) == {budget.UNCHECKED: 1}
+    near.write_text(json.dumps({"complete": True, "target_epochs": 10000}))
+    assert budget.label_rows([both], record, params, root=tmp_path) == {budget.AT_PAPER_BUDGET: 1}
 
 
 def test_digest_ignores_key_order():

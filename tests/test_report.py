@@ -824,6 +824,7 @@ def _iv(mean, low, high, n=5):
 
 EXP1, SEARCHED = "results/experiment1/metrics.json", "results/experiment1/search.json"
 EXP2, EXP3 = "results/experiment2/metrics.json", "results/experiment3/metrics.json"
+NEAR_200 = "long-runs/autoencoder-dynamics-near-200/dynamics.json"
 SPECTRA_24000 = {"results/spectra/metrics.json": {"n_val": 24000, "n_test": 10000}}
 
 CLAIM_CASES = [
@@ -891,10 +892,17 @@ CLAIM_CASES = [
     ("experiment2.claims.components_correlated", {EXP2: {"compressibility.components_for_variance": 120}},
      NOT_REPRODUCED),
     ("experiment2.claims.pca_equals_linear_ae_below_200",
-     {"long-runs/autoencoder-dynamics/dynamics.json": {"claims.pca_equals_linear_ae_below_200.holds": True}},
+     {"long-runs/autoencoder-dynamics/dynamics.json": {"claims.pca_equals_linear_ae_below_200.holds": True},
+      NEAR_200: {"claims.pca_equals_linear_ae_below_200.holds": True}},
      REPRODUCED),
     ("experiment2.claims.pca_equals_linear_ae_below_200",
-     {"long-runs/autoencoder-dynamics/dynamics.json": {"claims.pca_equals_linear_ae_below_200.holds": False}},
+     {"long-runs/autoencoder-dynamics/dynamics.json": {"claims.pca_equals_linear_ae_below_200.holds": False},
+      NEAR_200: {"claims.pca_equals_linear_ae_below_200.holds": True}},
+     NOT_REPRODUCED),
+    # holds at h_e 16 and 100 but not just below 200: the claim is about every h_e below 200
+    ("experiment2.claims.pca_equals_linear_ae_below_200",
+     {"long-runs/autoencoder-dynamics/dynamics.json": {"claims.pca_equals_linear_ae_below_200.holds": True},
+      NEAR_200: {"claims.pca_equals_linear_ae_below_200.holds": False}},
      NOT_REPRODUCED),
     ("experiment3.value_at_3_9", {EXP3: {"findings.value_at_3_9.ratio_estimate": 0.52,
                                   "findings.value_at_3_9.accuracy_estimate": 0.3}},

@@ -24,7 +24,10 @@ RECORD = Path("results") / "budget_check" / "verdicts.json"
 #: :mod:`pixelsoap.runtime.paths` defines them: the doubled run reads the same files, so agreement there says nothing
 #: about
 #: their budget (the long run's epochs, the ladder's budgets)
-STUDY_FILES = (paths.DYNAMICS_SUMMARY.as_posix(), paths.RANKING_STABILITY.as_posix())
+STUDY_FILES = (paths.DYNAMICS_SUMMARY.as_posix(), paths.DYNAMICS_NEAR_200.as_posix(),
+               paths.RANKING_STABILITY.as_posix())
+#: the long autoencoder runs: at the paper's budget once complete at its 10,000 epochs
+LONG_RUN_FILES = (paths.DYNAMICS_SUMMARY.as_posix(), paths.DYNAMICS_NEAR_200.as_posix())
 
 STABLE = "stable when the budget doubles"
 CHANGES = "changes when the budget doubles"
@@ -78,10 +81,10 @@ def study_at_paper_budget(file: str, root: str | Path | None = None) -> str | No
     """Why the study whose output is ``file`` (one of :data:`STUDY_FILES`) ran at the paper's own budget,
     or None when it did not (or its output is missing).
 
-    Only the long run can get there: complete, at the paper's 10,000 epochs.  The doubled-budget check
+    Only the long runs can get there: complete, at the paper's 10,000 epochs.  The doubled-budget check
     caps every knob at the paper's value, so doubling such a study would rerun it unchanged.
     """
-    if file != paths.DYNAMICS_SUMMARY.as_posix():
+    if file not in LONG_RUN_FILES:
         return None
     try:
         summary = json.loads((Path(root or paths.project_root()) / file).read_text())

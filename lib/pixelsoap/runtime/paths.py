@@ -39,9 +39,11 @@ OUTPUTS = ("pipeline", "scratch")
 SCRATCH = "scratch"
 
 #: outputs of the studies run on their own (committed, not pipeline stages), relative to the project
-#: root: the long autoencoder run (:mod:`pixelsoap.experiments.experiment2.dynamics`) and the search's
-#: ranking ladder (:mod:`pixelsoap.experiments.search.convergence`); the report reads them too
+#: root: the long autoencoder runs (:mod:`pixelsoap.experiments.experiment2.dynamics`: h_e 16 and 100, and
+#: h_e 150 and 199 near the paper's line) and the search's ranking ladder
+#: (:mod:`pixelsoap.experiments.search.convergence`); the report reads them too
 DYNAMICS_SUMMARY = Path("long-runs") / "autoencoder-dynamics" / "dynamics.json"
+DYNAMICS_NEAR_200 = Path("long-runs") / "autoencoder-dynamics-near-200" / "dynamics.json"
 RANKING_STABILITY = Path("results") / "experiment1" / "ranking_stability.json"
 
 
