@@ -22,7 +22,36 @@ def test_cnn_shapes_and_parameter_count(augment):
     assert model.count_params() == _expected_parameters(28, 28, 4, 6, 12) == cnn.parameter_count((28, 28), config)
     # the paper-sized default: 16 and 32 filters, 64 hidden units
     assert cnn.parameter_count((28, 28), cnn.CnnConfig()) == _expected_parameters(28, 28, 16, 32, 64)
-    assert any(layer.name == "rotate" for layer in model.layers) == augment
+    # the augmentation turns the training images before each epoch: no layer of the model does it
+    assert [layer.name for layer in model.layers] == ["grey", "conv_1", "pool_1", "conv_2", "pool_2", "flatten",
+                                                      "hidden", "output"]
+
+
+@pytest.mark.slow
+def test_augmented_training_turns_the_images_by_fresh_angles_each_epoch(monkeypatch):
+    from pixelsoap.images.transforms import rotate_each
+
+    seen = []
+
+    def recording(images, angles):
+        seen.append(np.asarray(angles))
+        return rotate_each(images, angles)
+
+    monkeypatch.setattr(cnn, "rotate_each", recording)
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, size=(24, 28, 28)).astype(np.uint8)
+    labels = rng.integers(0, 10, size=24)
+    config = cnn.CnnConfig(filters=(2, 2), hidden=4, epochs=2, batch_size=8, seed=4, augment=True)
+    model, info = cnn.train_cnn(images, labels, config)
+    assert len(seen) == 2 and all(a.shape == (24,) and a.min() >= -180 and a.max() < 180 for a in seen)
+    assert not np.allclose(seen[0], seen[1])                      # a fresh turn each epoch
+    assert len(info["history"]["loss"]) == 2
+    again, _ = cnn.train_cnn(images, labels, config)               # seeded: the same angles, the same model
+    np.testing.assert_array_equal(seen[2], seen[0])
+    np.testing.assert_allclose(cnn.predict_cnn(again, images[:4]), cnn.predict_cnn(model, images[:4]),
+                               rtol=1e-5, atol=1e-6)
+    plain, _ = cnn.train_cnn(images, labels, cnn.CnnConfig(filters=(2, 2), hidden=4, epochs=2, batch_size=8, seed=4))
+    assert not np.allclose(cnn.predict_cnn(plain, images[:4]), cnn.predict_cnn(model, images[:4]), atol=1e-4)
 
 
 @pytest.mark.slow

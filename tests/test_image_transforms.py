@@ -116,3 +116,30 @@ def test_transforms_refuse_what_is_not_a_grey_image():
         it.mirror(np.full((3, 3), 300.0))
     with pytest.raises(ValueError, match="square"):
         it.rotate(np.zeros((3, 4)), 90)
+
+
+def test_rotate_each_equals_rotate_image_by_image():
+    rng = np.random.default_rng(5)
+    stack = rng.integers(0, 256, size=(64, 28, 28)).astype(np.uint8)
+    angles = rng.uniform(-400.0, 400.0, size=64)
+    angles[:6] = [0.0, 90.0, -90.0, 180.0, 270.0, 45.0]        # exact turns and an interpolated one
+    expected = np.stack([it.rotate(image, angle) for image, angle in zip(stack, angles)])
+    np.testing.assert_array_equal(it.rotate_each(stack, angles), expected)
+    floats = rng.uniform(0.0, 255.0, size=(5, 12, 9))             # float levels, a non-square frame
+    np.testing.assert_array_equal(it.rotate_each(floats, [0.0, 180.0, 15.0, -30.0, 361.0]),
+                                  np.stack([it.rotate(f, a) for f, a in zip(floats, [0.0, 180.0, 15.0, -30.0, 361.0])]))
+    assert it.rotate_each(stack[:0], []).shape == (0, 28, 28)
+
+
+def test_rotate_each_refuses_bad_stacks_and_angles():
+    stack = np.zeros((3, 8, 8), np.uint8)
+    with pytest.raises(ValueError, match="one angle per image"):
+        it.rotate_each(stack, [0.0, 1.0])
+    with pytest.raises(ValueError, match="finite"):
+        it.rotate_each(stack, [0.0, np.nan, 1.0])
+    with pytest.raises(ValueError, match="stack"):
+        it.rotate_each(stack[0], [0.0])
+    with pytest.raises(ValueError, match="0..255"):
+        it.rotate_each(np.full((3, 8, 8), 300.0), [0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="square"):
+        it.rotate_each(np.zeros((1, 8, 6)), [90.0])

@@ -2,15 +2,17 @@
 
 Architecture (input: grey images (rows, cols, 1), levels 0..255)::
 
-    Rescaling(1/255) -> [RandomRotation(full circle), training only, when augmented]
-    -> Conv2D(f1, 3x3, relu) -> MaxPool(2) -> Conv2D(f2, 3x3, relu) -> MaxPool(2)
+    Rescaling(1/255) -> Conv2D(f1, 3x3, relu) -> MaxPool(2) -> Conv2D(f2, 3x3, relu) -> MaxPool(2)
     -> Flatten -> Dense(hidden, relu) -> Dense(10, softmax)
 
 Trained with Adam, sparse categorical cross-entropy, on upright images; the
 augmented variant turns every training image by a fresh uniform angle in
-[-180, 180) degrees each epoch (``keras.layers.RandomRotation``, bilinear,
-blank fill), which is what one does instead of building invariance into the
-features.  Seeded (weights, shuffling, augmentation), so a rerun repeats.
+[-180, 180) degrees each epoch, which is what one does instead of building
+invariance into the features.  The turn is Experiment 4's own test-time rotation
+(:func:`pixelsoap.images.transforms.rotate_each`: bilinear, blank fill, grey levels
+rounded as a stored image's are), done in NumPy before each epoch: Keras's
+``RandomRotation`` did the same inside the model, but on JAX's CPU backend it made
+an epoch three times slower.  Seeded (weights, shuffling, augmentation), so a rerun repeats.
 
 :func:`parameter_count` gives the number of weights from the widths alone
 (valid padding): conv k: 9 c_in c_out + c_out; dense: p_in p_out + p_out.
@@ -26,11 +28,14 @@ from typing import Any
 
 import numpy as np
 
+from pixelsoap.images.transforms import rotate_each
 from pixelsoap.models.classifier import load_model, save_model
 from pixelsoap.runtime.dask import import_keras
 from pixelsoap.runtime.validation import check_int, check_ints, check_number
 
 N_CLASSES = 10
+#: the random stream of the augmentation's angles: numpy's generator seeded with (seed, AUGMENT_STREAM)
+AUGMENT_STREAM = 1
 KERNEL = 3
 POOL = 2
 
@@ -88,9 +93,6 @@ def build_cnn(input_shape: Sequence[int] = (28, 28), config: CnnConfig | None = 
     rows, cols = (int(s) for s in input_shape[:2])
     init = lambda: keras.initializers.GlorotUniform(seed=next(seeds))
     layers = [keras.Input(shape=(rows, cols, 1), name="image"), keras.layers.Rescaling(1.0 / 255, name="grey")]
-    if config.augment:
-        layers.append(keras.layers.RandomRotation(0.5, fill_mode="constant", fill_value=0.0,
-                                                  interpolation="bilinear", seed=next(seeds), name="rotate"))
     f1, f2 = config.filters
     layers += [keras.layers.Conv2D(f1, KERNEL, activation="relu", kernel_initializer=init(), name="conv_1"),
                keras.layers.MaxPooling2D(POOL, name="pool_1"),
@@ -122,14 +124,21 @@ def train_cnn(images: np.ndarray, labels: np.ndarray, config: CnnConfig | None =
 
     config = config or CnnConfig()
     keras.utils.set_random_seed(config.seed)
-    X = _as_input(images)
+    X, y = _as_input(images), np.asarray(labels, np.int64)
     model = build_cnn(X.shape[1:3], config)
     start = time.perf_counter()
-    history = model.fit(X, np.asarray(labels, np.int64), epochs=config.epochs, batch_size=config.batch_size,
-                        shuffle=True, verbose=verbose)
+    if not config.augment:
+        history = model.fit(X, y, epochs=config.epochs, batch_size=config.batch_size, shuffle=True,
+                            verbose=verbose).history
+    else:
+        history, angles = {}, np.random.default_rng([config.seed, AUGMENT_STREAM])
+        for epoch in range(config.epochs):
+            turned = _as_input(rotate_each(images, angles.uniform(-180.0, 180.0, len(X))))
+            for key, values in model.fit(turned, y, epochs=epoch + 1, initial_epoch=epoch,
+                                         batch_size=config.batch_size, shuffle=True, verbose=verbose).history.items():
+                history.setdefault(key, []).extend(values)
     seconds = time.perf_counter() - start
-    return model, {"history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
-                   "seconds": seconds}
+    return model, {"history": {k: [float(v) for v in vals] for k, vals in history.items()}, "seconds": seconds}
 
 
 def predict_cnn(model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
