@@ -14,6 +14,7 @@ from pixelsoap.experiments.experiment2 import dynamics_claims as claims
 from pixelsoap.experiments.experiment2 import dynamics_training as chunks
 from pixelsoap.experiments.experiment2.compression import CompressionData, TrainingConfig
 from pixelsoap.experiments.experiment2.pca import fit_pca
+from pixelsoap.runtime import paths
 from pixelsoap.training.loop import train_group
 from pixelsoap.training.spec import autoencoder_spec
 
@@ -217,15 +218,35 @@ def test_report_rows_read_the_summary(tmp_path):
     summary = {**claims.summarise(table, target=10_000),
                "command": "python -m pixelsoap.experiments.experiment2.dynamics"}
     dyn.write_outputs(table, summary, tmp_path / dyn.OUTPUT_DIR)
-    ids = ("experiment2.claims.pca_equals_linear_ae_below_200", "experiment2.claims.pca_better_above_200")
-    rows = {r.id: r for r in report.evaluate_rows(tmp_path) if r.id in ids}
-    below, above = (rows[i] for i in ids)
-    # the long run's values are all found (the pipeline's short run, shown beside them, has not run here)
-    assert not [s.label for r in rows.values() for s in r.shown if s.missing and s.label.startswith("long run")]
+
+    def near_200(gap_150: float) -> None:
+        """The run near h_e 200 (its own folder, as `--out` writes it): h_e 199 within, h_e 150 at ``gap_150``."""
+        near = _table({150: gap_150 + 0.0 * e, 199: 0.01 + 0.0 * e})
+        dyn.write_outputs(near, {**claims.summarise(near, target=10_000), "command": "near"},
+                          tmp_path / paths.DYNAMICS_NEAR_200.parent)
+
+    def rows() -> tuple:
+        ids = ("experiment2.claims.pca_equals_linear_ae_below_200", "experiment2.claims.pca_better_above_200")
+        found = {r.id: r for r in report.evaluate_rows(tmp_path) if r.id in ids}
+        return tuple(found[i] for i in ids)
+
+    near_200(0.02)
+    below, above = rows()
+    # the long runs' values are all found (the pipeline's short run, shown beside them, has not run here)
+    assert not [s.label for r in (below, above) for s in r.shown
+                if s.missing and s.label.startswith(("long run", "run near"))]
     assert below.status == report.NOT_REPRODUCED                       # h_e 100: 20 / sqrt(400) = 100 %
     assert "after 400 of 10,000 epochs" in below.why and "h_e 100: +100.00%" in below.why
     assert below.shown[0].text == "16: 400, 100: 400"
     assert above.status == report.REPRODUCED
+    # the first run holding is not enough: h_e 150, near the paper's line, must hold too
+    table = _table({16: 0.01 + 0.0 * e, 100: 0.02 + 0.0 * e, 250: 5e4 * e ** -0.2})
+    dyn.write_outputs(table, {**claims.summarise(table, target=10_000), "command": "first"},
+                      tmp_path / dyn.OUTPUT_DIR)
+    assert rows()[0].status == report.REPRODUCED
+    near_200(0.5)
+    below = rows()[0]
+    assert below.status == report.NOT_REPRODUCED and "h_e 150: +50.00%" in below.why
 
 
 @pytest.mark.slow
