@@ -42,8 +42,8 @@ reproduce: install
 	  $(foreach s,$(SET),--set $(s)) $(if $(VARIANT),--variant $(VARIANT))
 
 ## verify: regenerate the profile (PROFILE, default: default) from scratch in a temporary clone of the
-##   committed HEAD (about 15 min on 2 cores for the default) and list every verdict and number of the
-##   report that differs from the committed one, with the interval it may move in; fails if any
+##   committed HEAD (as long as `make reproduce`: 25-35 min on 2 cores for the default) and list every
+##   verdict and number of the report that differs from the committed one, with the interval it may move in; fails if any
 ##   verdict differs or any number leaves its interval.  VERIFY_DIR=folder keeps (and resumes) the clone there.
 verify: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pixelsoap.pipeline.verify --profile $(PROFILE) $(if $(VERIFY_DIR),--workdir $(VERIFY_DIR))
