@@ -110,7 +110,7 @@ def rotate_each(images: np.ndarray, angles_degrees: Sequence[float]) -> np.ndarr
     """Every image of a stack (n, rows, cols) turned by its own angle (n,) in degrees, bilinear; uint8, same shape.
 
     Image k equals ``rotate(images[k], angles_degrees[k])`` exactly; one vectorised pass over the stack
-    (about 20 times faster than the loop on 28 x 28 images).
+    (about 1.5 times as fast as the loop on 28 x 28 images, measured on 2 cores).
     """
     stack = np.asarray(images)
     if stack.ndim != 3:
